@@ -1,0 +1,18 @@
+/* error: the one error shape every layer passes up — an HTTP status, the
+ * offending field (or ""), and a message fit for the API response. */
+#ifndef JOBWHEEL_ERROR_H
+#define JOBWHEEL_ERROR_H
+
+#include <stdio.h>
+
+struct jw_error {
+    int status;       /* 400, 401, 403, 404, 409, 413, 503, … */
+    char field[96];   /* "endpoint_url", "rate_limit_keys[2].max", or "" */
+    char detail[320];
+};
+
+/* Fill e and return -1, so validators can `return jw_fail(e, …)`. */
+int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

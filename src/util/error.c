@@ -1,0 +1,16 @@
+/* error: filling the shared error shape. */
+#include "jobwheel/error.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
+{
+    e->status = status;
+    snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+    va_end(ap);
+    return -1;
+}

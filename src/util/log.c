@@ -1,0 +1,117 @@
+/* log: text or JSON-lines logging to stderr, one write per line. */
+#include "jobwheel/log.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/json.h"
+#include "jobwheel/time.h"
+
+static bool log_json;
+static enum jw_log_level log_min = JW_LOG_INFO;
+
+static const char *level_name[] = {"debug", "info", "warn", "error"};
+
+void jw_log_init(const char *format, const char *level)
+{
+    log_json = format && !strcmp(format, "json");
+    for (int i = 0; i < 4; i++)
+        if (level && !strcmp(level, level_name[i]))
+            log_min = (enum jw_log_level)i;
+}
+
+static void emit(struct jw_buf *b)
+{
+    jw_buf_putc(b, '\n');
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = write(STDERR_FILENO, b->data + off, b->len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    jw_buf_free(b);
+}
+
+static void begin(struct jw_buf *b, struct jw_jsonw *w, enum jw_log_level level)
+{
+    char ts[JW_TIME_ISO_SIZE];
+    jw_time_format(jw_time_now_ms(), ts);
+    if (log_json) {
+        jw_jsonw_init(w, b);
+        jw_jsonw_obj_open(w);
+        jw_jsonw_kstr(w, "ts", ts);
+        jw_jsonw_kstr(w, "level", level_name[level]);
+    } else {
+        jw_buf_printf(b, "%s %-5s ", ts, level_name[level]);
+    }
+}
+
+void jw_log(enum jw_log_level level, const char *fmt, ...)
+{
+    if (level < log_min)
+        return;
+    struct jw_buf b = JW_BUF_INIT, msg = JW_BUF_INIT;
+    struct jw_jsonw w;
+    va_list ap;
+    va_start(ap, fmt);
+    jw_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    /* one event, one line: newlines in messages would forge log lines */
+    for (size_t i = 0; i < msg.len; i++)
+        if (msg.data[i] == '\n' || msg.data[i] == '\r')
+            msg.data[i] = ' ';
+    begin(&b, &w, level);
+    if (log_json) {
+        jw_jsonw_kstr(&w, "msg", jw_buf_str(&msg));
+        jw_jsonw_obj_close(&w);
+    } else {
+        jw_buf_puts(&b, jw_buf_str(&msg));
+    }
+    jw_buf_free(&msg);
+    emit(&b);
+}
+
+static void text_field(struct jw_buf *b, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    jw_buf_printf(b, " %s=", k);
+    for (const char *c = v; *c; c++) /* values come from clients: keep one line, no spaces */
+        jw_buf_putc(b, (*c <= ' ' || *c == 0x7f) ? '_' : *c);
+}
+
+void jw_log_request(const struct jw_log_request *r)
+{
+    if (JW_LOG_INFO < log_min)
+        return;
+    struct jw_buf b = JW_BUF_INIT;
+    struct jw_jsonw w;
+    begin(&b, &w, JW_LOG_INFO);
+    double ms = (double)r->duration_us / 1000.0;
+    if (log_json) {
+        jw_jsonw_kstr(&w, "msg", "request");
+        jw_jsonw_kstr(&w, "method", r->method);
+        jw_jsonw_kstr(&w, "path", r->path);
+        jw_jsonw_kint(&w, "status", r->status);
+        jw_jsonw_key(&w, "duration_ms");
+        jw_jsonw_double(&w, ms, 3);
+        jw_jsonw_kstr(&w, "tenant", r->tenant);
+        jw_jsonw_kstr(&w, "request_id", r->request_id);
+        jw_jsonw_kstr(&w, "principal", r->principal);
+        jw_jsonw_obj_close(&w);
+    } else {
+        jw_buf_puts(&b, "request");
+        text_field(&b, "method", r->method);
+        text_field(&b, "path", r->path);
+        jw_buf_printf(&b, " status=%d duration_ms=%.3f", r->status, ms);
+        text_field(&b, "tenant", r->tenant);
+        text_field(&b, "request_id", r->request_id);
+        text_field(&b, "principal", r->principal);
+    }
+    emit(&b);
+}
