@@ -1,0 +1,88 @@
+/* store: the only owner of hiredis. One async connection on the loop,
+ * reconnect with backoff, a deadline on every command (a stalled Redis is
+ * dropped and reconnected), Lua scripts loaded at connect and re-sent on
+ * NOSCRIPT, and fail-fast (JW_STORE_UNAVAILABLE) while Redis is away.
+ *
+ * The key schema lives in one place: src/store/lua/prelude.lua, which every
+ * script starts with. Every key is "jw:{<tenant>}:…": the hash tag keeps a
+ * tenant's keys in one Redis Cluster slot, so each script touches one slot. */
+#ifndef JOBWHEEL_STORE_H
+#define JOBWHEEL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua_scripts.h" /* enum jw_lua_id: one per src/store/lua/<name>.lua */
+
+struct event_base;
+struct jw_store;
+struct jw_reply; /* a read-only view of one Redis reply, valid during the callback */
+
+enum jw_store_status {
+    JW_STORE_OK,          /* reply is a Redis reply (may itself be nil) */
+    JW_STORE_ERROR,       /* Redis answered with an error (reply holds it) */
+    JW_STORE_UNAVAILABLE, /* not connected, or the connection dropped: reply NULL */
+    JW_STORE_TIMEOUT,     /* no answer in time; the connection is being reset: reply NULL */
+};
+
+typedef void (*jw_store_cb)(enum jw_store_status st, const struct jw_reply *reply, void *arg);
+
+/* Command arguments; each one is copied in. */
+struct jw_args {
+    int n, cap;
+    char **v;
+    size_t *len;
+};
+#define JW_ARGS_INIT {0, 0, NULL, NULL}
+void jw_args_add(struct jw_args *a, const char *s, size_t len);
+void jw_args_adds(struct jw_args *a, const char *s); /* NULL adds "" */
+void jw_args_addi(struct jw_args *a, int64_t v);
+void jw_args_addf(struct jw_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jw_args_free(struct jw_args *a);
+
+struct jw_store_options {
+    const char *url;    /* redis://[:password@]host[:port][/db] or unix:///path[?db=N] */
+    int64_t timeout_ms; /* per-command deadline */
+};
+
+/* Parse the URL and start connecting (in the background). NULL + err when
+ * the URL is malformed. */
+struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt,
+                              char *err, size_t errlen);
+/* Connected, selected, and every script loaded. */
+bool jw_store_ready(const struct jw_store *s);
+
+/* Run script `id` with KEYS[1] = "jw:{tenant}" (or "jw:{}" for global data)
+ * and ARGV = *args. Takes ownership of args (left empty). cb runs exactly
+ * once, always from the loop (never before this call returns). */
+void jw_store_eval(struct jw_store *s, enum jw_lua_id id, const char *tenant, struct jw_args *args,
+                   jw_store_cb cb, void *arg);
+/* A plain command (args[0] is the command name). Same rules. */
+void jw_store_cmd(struct jw_store *s, struct jw_args *args, jw_store_cb cb, void *arg);
+
+/* Stop reconnecting, let pending replies arrive, then disconnect and call
+ * done (from the loop). */
+void jw_store_close(struct jw_store *s, void (*done)(void *), void *arg);
+void jw_store_free(struct jw_store *s);
+
+/* ---- replies ------------------------------------------------------------- */
+enum jw_reply_type {
+    JW_REPLY_NIL,
+    JW_REPLY_INT,
+    JW_REPLY_STR,    /* bulk string */
+    JW_REPLY_STATUS, /* +OK */
+    JW_REPLY_ARRAY,
+    JW_REPLY_ERR,
+    JW_REPLY_OTHER,
+};
+enum jw_reply_type jw_reply_type(const struct jw_reply *r);
+long long jw_reply_int(const struct jw_reply *r);
+/* STR, STATUS and ERR: the text (NUL-terminated) and its length. */
+const char *jw_reply_str(const struct jw_reply *r, size_t *len);
+size_t jw_reply_count(const struct jw_reply *r); /* ARRAY */
+const struct jw_reply *jw_reply_at(const struct jw_reply *r, size_t i);
+/* A bulk string element equal to s? (Convenience for status words.) */
+bool jw_reply_is(const struct jw_reply *r, const char *s);
+
+#endif

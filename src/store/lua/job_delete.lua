@@ -1,0 +1,24 @@
+-- job_delete: remove a job, its indexes, versions, secret and every
+-- dependency that names it. ARGV: id or name. Returns the id, or false.
+local id = resolve_job(ARGV[1])
+if not id then return false end
+local job = cjson.decode(redis.call('HGET', K_JOBS, id))
+redis.call('HDEL', K_JOBS, id)
+redis.call('ZREM', K_JOBS_CREATED, id)
+redis.call('HDEL', K_JOB_NAMES, job.name)
+local sk = slug_key(job)
+if sk then redis.call('HDEL', K_JOB_SLUGS, sk) end
+redis.call('HDEL', K_JOB_SECRETS, id)
+redis.call('DEL', k_versions(id))
+local deps = redis.call('HGETALL', k_job_deps(id))
+for i = 1, #deps, 2 do
+  redis.call('HDEL', k_job_dependents(deps[i]), id)
+  redis.call('HDEL', K_DEPS, deps[i + 1])
+end
+local dependents = redis.call('HGETALL', k_job_dependents(id))
+for i = 1, #dependents, 2 do
+  redis.call('HDEL', k_job_deps(dependents[i]), id)
+  redis.call('HDEL', K_DEPS, dependents[i + 1])
+end
+redis.call('DEL', k_job_deps(id), k_job_dependents(id))
+return id

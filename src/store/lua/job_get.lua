@@ -1,0 +1,8 @@
+-- job_get: jobs by id or name. ARGV: refs. Returns one entry per ref: the
+-- job JSON, or false when there is no such job in this tenant.
+local out = {}
+for i = 1, #ARGV do
+  local id = resolve_job(ARGV[i])
+  if id then out[i] = redis.call('HGET', K_JOBS, id) else out[i] = false end
+end
+return out

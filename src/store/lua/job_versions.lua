@@ -1,0 +1,9 @@
+-- job_versions: a job's versions. ARGV: job id or name.
+-- Returns false when there is no such job, else {current JSON, earlier
+-- snapshots oldest first...}.
+local id = resolve_job(ARGV[1])
+if not id then return false end
+local out = {redis.call('HGET', K_JOBS, id)}
+local older = redis.call('LRANGE', k_versions(id), 0, -1)
+for i = 1, #older do out[#out + 1] = older[i] end
+return out

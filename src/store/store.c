@@ -1,0 +1,664 @@
+/* store: hiredis on the loop — connect, handshake (AUTH, SELECT, SCRIPT
+ * LOAD), command deadlines, NOSCRIPT re-send, reconnect with backoff. */
+#include "jobwheel/store.h"
+
+#include <adapters/libevent.h>
+#include <arpa/inet.h>
+#include <async.h>
+#include <ctype.h>
+#include <event2/event.h>
+#include <hiredis.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/log.h"
+#include "jobwheel/time.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define TICK_MS 100
+#define IDLE_PING_MS 1000
+
+/* One command on its way: in send order on the store's pending list, so the
+ * oldest is always at the head (Redis answers in order). */
+struct pending {
+    struct pending *prev, *next;
+    struct jw_store *s;
+    jw_store_cb cb; /* NULL for internal commands */
+    void *arg;
+    struct jw_args args; /* user arguments (for a script: ARGV only) */
+    int script;          /* enum jw_lua_id, or -1 */
+    char *key;           /* KEYS[1] for scripts */
+    int64_t sent_ms;
+    bool resent;    /* NOSCRIPT already answered once */
+    bool handshake; /* part of connection set-up */
+    bool linked;
+};
+
+struct jw_store {
+    struct event_base *base;
+    redisAsyncContext *ac;
+    /* target */
+    char host[256];
+    int port;
+    char unix_path[256];
+    char password[256];
+    int db;
+    int64_t timeout_ms;
+    /* state */
+    bool ready;
+    bool closing;
+    bool resetting; /* we are dropping a stalled connection */
+    int handshake_left;
+    int64_t backoff_ms;
+    int64_t last_send_ms;
+    char sha[JW_LUA_COUNT][41];
+    struct pending *head, *tail;
+    struct event *tick;
+    struct event *reconnect;
+    void (*close_done)(void *);
+    void *close_arg;
+};
+
+/* ---- args ---------------------------------------------------------------- */
+
+void jw_args_add(struct jw_args *a, const char *s, size_t len)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 8;
+        a->v = jw_realloc(a->v, (size_t)a->cap * sizeof(*a->v));
+        a->len = jw_realloc(a->len, (size_t)a->cap * sizeof(*a->len));
+    }
+    a->v[a->n] = jw_strndup(s ? s : "", s ? len : 0);
+    a->len[a->n] = s ? len : 0;
+    a->n++;
+}
+
+void jw_args_adds(struct jw_args *a, const char *s)
+{
+    jw_args_add(a, s, s ? strlen(s) : 0);
+}
+
+void jw_args_addi(struct jw_args *a, int64_t v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof(b), "%" PRId64, v);
+    jw_args_add(a, b, (size_t)n);
+}
+
+void jw_args_addf(struct jw_args *a, const char *fmt, ...)
+{
+    struct jw_buf b = JW_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    jw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    jw_args_add(a, jw_buf_str(&b), b.len);
+    jw_buf_free(&b);
+}
+
+void jw_args_free(struct jw_args *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    free(a->len);
+    memset(a, 0, sizeof(*a));
+}
+
+/* ---- pending list ---------------------------------------------------------- */
+
+static void link_tail(struct jw_store *s, struct pending *p)
+{
+    p->prev = s->tail;
+    p->next = NULL;
+    if (s->tail)
+        s->tail->next = p;
+    else
+        s->head = p;
+    s->tail = p;
+    p->linked = true;
+}
+
+static void unlink_(struct jw_store *s, struct pending *p)
+{
+    if (!p->linked)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        s->tail = p->prev;
+    p->linked = false;
+}
+
+static void pending_free(struct pending *p)
+{
+    jw_args_free(&p->args);
+    free(p->key);
+    free(p);
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+static void schedule_reconnect(struct jw_store *s);
+static int send_pending(struct jw_store *s, struct pending *p);
+
+static void drop_connection(struct jw_store *s, const char *why)
+{
+    if (!s->ac)
+        return;
+    jw_warn("redis: %s: reconnecting", why);
+    s->resetting = true;
+    redisAsyncContext *ac = s->ac;
+    redisAsyncFree(ac); /* runs every pending callback with NULL, then on_disconnect */
+    s->resetting = false;
+    s->ac = NULL;
+    s->ready = false;
+    schedule_reconnect(s);
+}
+
+static void deliver(struct pending *p, enum jw_store_status st, const redisReply *reply)
+{
+    if (p->cb)
+        p->cb(st, (const struct jw_reply *)reply, p->arg);
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct pending *p = privdata;
+    struct jw_store *s = p->s;
+    redisReply *reply = r;
+    unlink_(s, p);
+
+    if (!reply) { /* the connection is going away */
+        s->ready = false;
+        deliver(p, s->resetting ? JW_STORE_TIMEOUT : JW_STORE_UNAVAILABLE, NULL);
+        pending_free(p);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && p->script >= 0 && !p->resent &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* Redis restarted or flushed its script cache: send the source once. */
+        p->resent = true;
+        if (send_pending(s, p) == 0)
+            return;
+        deliver(p, JW_STORE_UNAVAILABLE, NULL);
+        pending_free(p);
+        return;
+    }
+    if (p->handshake) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            jw_error("redis: connection set-up failed: %s", reply->str);
+            pending_free(p);
+            /* cannot free the context inside its own callback: mark it */
+            redisAsyncDisconnect(ac);
+            return;
+        }
+        if (p->script >= 0 && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+            memcpy(s->sha[p->script], reply->str, 41);
+        pending_free(p);
+        if (--s->handshake_left == 0) {
+            s->ready = true;
+            s->backoff_ms = BACKOFF_MIN_MS;
+            jw_info("redis: ready (%d scripts loaded)", JW_LUA_COUNT);
+        }
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        jw_error("redis: %s answered: %.300s", p->script >= 0 ? jw_lua_scripts[p->script].name
+                                                               : p->args.n ? p->args.v[0] : "command",
+                 reply->str);
+        deliver(p, JW_STORE_ERROR, reply);
+    } else {
+        deliver(p, JW_STORE_OK, reply);
+    }
+    pending_free(p);
+}
+
+/* Write p's command to the connection and append it to the pending list. */
+static int send_pending(struct jw_store *s, struct pending *p)
+{
+    if (!s->ac)
+        return -1;
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+    if (p->script >= 0) {
+        argc = p->args.n + 4;
+        argv = jw_malloc((size_t)argc * sizeof(*argv));
+        argvlen = jw_malloc((size_t)argc * sizeof(*argvlen));
+        const char *code = p->resent || !s->sha[p->script][0] ? jw_lua_scripts[p->script].source
+                                                              : s->sha[p->script];
+        argv[0] = code == s->sha[p->script] ? "EVALSHA" : "EVAL";
+        argv[1] = code;
+        argv[2] = "1";
+        argv[3] = p->key;
+        for (int i = 0; i < 4; i++)
+            argvlen[i] = strlen(argv[i]);
+        for (int i = 0; i < p->args.n; i++) {
+            argv[4 + i] = p->args.v[i];
+            argvlen[4 + i] = p->args.len[i];
+        }
+    } else {
+        argc = p->args.n;
+        argv = (const char **)p->args.v;
+        argvlen = p->args.len;
+    }
+    int rc = redisAsyncCommandArgv(s->ac, on_reply, p, argc, argv, argvlen);
+    if (p->script >= 0) {
+        free(argv);
+        free(argvlen);
+    }
+    if (rc != REDIS_OK)
+        return -1;
+    p->sent_ms = s->last_send_ms = jw_time_mono_ms();
+    link_tail(s, p);
+    return 0;
+}
+
+static struct pending *pending_new(struct jw_store *s, struct jw_args *args, jw_store_cb cb, void *arg)
+{
+    struct pending *p = jw_calloc(1, sizeof(*p));
+    p->s = s;
+    p->cb = cb;
+    p->arg = arg;
+    p->script = -1;
+    if (args) {
+        p->args = *args;
+        memset(args, 0, sizeof(*args));
+    }
+    return p;
+}
+
+static void handshake_cmd(struct jw_store *s, int script, int argc, ...)
+{
+    struct jw_args a = JW_ARGS_INIT;
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++)
+        jw_args_adds(&a, va_arg(ap, const char *));
+    va_end(ap);
+    struct pending *p = pending_new(s, &a, NULL, NULL);
+    p->handshake = true;
+    p->script = -1;
+    if (send_pending(s, p) != 0) {
+        pending_free(p);
+        return;
+    }
+    if (script >= 0)
+        p->script = script; /* remember which sha this SCRIPT LOAD answers */
+    s->handshake_left++;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct jw_store *s = ac->data;
+    if (status != REDIS_OK) {
+        jw_warn("redis: cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
+        s->ac = NULL; /* hiredis frees it */
+        schedule_reconnect(s);
+        return;
+    }
+    jw_info("redis: connected");
+    s->handshake_left = 0;
+    if (s->password[0])
+        handshake_cmd(s, -1, 2, "AUTH", s->password);
+    if (s->db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", s->db);
+        handshake_cmd(s, -1, 2, "SELECT", db);
+    }
+    for (int i = 0; i < JW_LUA_COUNT; i++)
+        handshake_cmd(s, i, 3, "SCRIPT", "LOAD", jw_lua_scripts[i].source);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct jw_store *s = ac->data;
+    if (s->ac == ac)
+        s->ac = NULL;
+    s->ready = false;
+    if (s->closing) {
+        if (s->close_done) {
+            void (*done)(void *) = s->close_done;
+            s->close_done = NULL;
+            done(s->close_arg);
+        }
+        return;
+    }
+    if (!s->resetting) {
+        jw_warn("redis: disconnected%s%s", status == REDIS_OK ? "" : ": ",
+                status == REDIS_OK ? "" : (ac->errstr[0] ? ac->errstr : "error"));
+        schedule_reconnect(s);
+    }
+}
+
+static void connect_now(struct jw_store *s)
+{
+    redisAsyncContext *ac = s->unix_path[0] ? redisAsyncConnectUnix(s->unix_path)
+                                            : redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        jw_warn("redis: cannot connect to %s: %s", s->unix_path[0] ? s->unix_path : s->host,
+                ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(s);
+        return;
+    }
+    ac->data = s;
+    if (redisLibeventAttach(ac, s->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(s);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    s->ac = ac;
+}
+
+static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_store *s = arg;
+    if (!s->closing && !s->ac)
+        connect_now(s);
+}
+
+static void schedule_reconnect(struct jw_store *s)
+{
+    if (s->closing)
+        return;
+    /* full jitter keeps a fleet of instances from reconnecting in step */
+    uint32_t r;
+    r = (uint32_t)random();
+    int64_t wait = s->backoff_ms / 2 + (int64_t)(r % (uint32_t)(s->backoff_ms / 2 + 1));
+    struct timeval tv = {.tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000};
+    event_add(s->reconnect, &tv);
+    s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_store *s = arg;
+    if (!s->ac)
+        return;
+    int64_t now = jw_time_mono_ms();
+    if (s->head && now - s->head->sent_ms > s->timeout_ms) {
+        char why[96];
+        snprintf(why, sizeof(why), "no answer within %" PRId64 " ms", s->timeout_ms);
+        drop_connection(s, why);
+        return;
+    }
+    if (s->ready && !s->head && now - s->last_send_ms > IDLE_PING_MS) {
+        struct jw_args a = JW_ARGS_INIT;
+        jw_args_adds(&a, "PING");
+        struct pending *p = pending_new(s, &a, NULL, NULL);
+        if (send_pending(s, p) != 0)
+            pending_free(p);
+    }
+}
+
+/* ---- URL ---------------------------------------------------------------------- */
+
+static int parse_url(struct jw_store *s, const char *url, char *err, size_t errlen)
+{
+    s->port = 6379;
+    if (!strncmp(url, "unix://", 7)) {
+        const char *p = url + 7;
+        size_t n = strcspn(p, "?");
+        if (p[0] != '/' || n >= sizeof(s->unix_path)) {
+            snprintf(err, errlen, "redis_url: expected unix:///absolute/path.sock");
+            return -1;
+        }
+        memcpy(s->unix_path, p, n);
+        s->unix_path[n] = '\0';
+        if (p[n] == '?') {
+            if (strncmp(p + n + 1, "db=", 3) != 0) {
+                snprintf(err, errlen, "redis_url: only ?db=N is understood after a unix path");
+                return -1;
+            }
+            s->db = atoi(p + n + 4);
+        }
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redis_url: expected redis://host:port/db or unix:///path.sock");
+        return -1;
+    }
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof(s->password)) {
+            snprintf(err, errlen, "redis_url: password too long");
+            return -1;
+        }
+        memcpy(s->password, pw, n);
+        s->password[n] = '\0';
+        p = at + 1;
+    }
+    size_t hl;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close) {
+            snprintf(err, errlen, "redis_url: unterminated IPv6 address");
+            return -1;
+        }
+        hl = (size_t)(close - p - 1);
+        if (hl >= sizeof(s->host))
+            hl = sizeof(s->host) - 1;
+        memcpy(s->host, p + 1, hl);
+        s->host[hl] = '\0';
+        p = close + 1;
+    } else {
+        hl = strcspn(p, ":/");
+        if (hl == 0 || hl >= sizeof(s->host)) {
+            snprintf(err, errlen, "redis_url: missing host");
+            return -1;
+        }
+        memcpy(s->host, p, hl);
+        s->host[hl] = '\0';
+        p += hl;
+    }
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port < 1 || port > 65535) {
+            snprintf(err, errlen, "redis_url: invalid port");
+            return -1;
+        }
+        s->port = (int)port;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        char *end;
+        long db = strtol(p + 1, &end, 10);
+        if (end == p + 1 || *end || db < 0 || db > 1000) {
+            snprintf(err, errlen, "redis_url: invalid database number");
+            return -1;
+        }
+        s->db = (int)db;
+    } else if (*p && strcmp(p, "/") != 0) {
+        snprintf(err, errlen, "redis_url: unexpected \"%.32s\"", p);
+        return -1;
+    }
+    /* hiredis resolves names with a blocking getaddrinfo on every connect:
+     * resolve once here, at start-up, and connect to the address after. */
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, s->host, &a4) != 1 && inet_pton(AF_INET6, s->host, &a6) != 1) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        int rc = getaddrinfo(s->host, NULL, &hints, &res);
+        if (rc != 0 || !res) {
+            snprintf(err, errlen, "redis_url: cannot resolve %s: %s", s->host, gai_strerror(rc));
+            return -1;
+        }
+        char ip[INET6_ADDRSTRLEN];
+        const void *src = res->ai_family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        inet_ntop(res->ai_family, src, ip, sizeof(ip));
+        freeaddrinfo(res);
+        snprintf(s->host, sizeof(s->host), "%s", ip);
+    }
+    return 0;
+}
+
+/* ---- public --------------------------------------------------------------------- */
+
+struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt,
+                              char *err, size_t errlen)
+{
+    struct jw_store *s = jw_calloc(1, sizeof(*s));
+    s->base = base;
+    s->timeout_ms = opt->timeout_ms;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    if (parse_url(s, opt->url, err, errlen) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
+    s->reconnect = evtimer_new(base, on_reconnect_timer, s);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
+    event_add(s->tick, &tv);
+    connect_now(s);
+    return s;
+}
+
+bool jw_store_ready(const struct jw_store *s)
+{
+    return s->ready;
+}
+
+/* Failures found before anything was sent are delivered from the loop. */
+static void deferred_fail(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+    deliver(p, JW_STORE_UNAVAILABLE, NULL);
+    pending_free(p);
+}
+
+static void submit(struct jw_store *s, struct pending *p)
+{
+    if (!s->ready || s->closing || send_pending(s, p) != 0) {
+        struct timeval now = {0, 0};
+        if (event_base_once(s->base, -1, EV_TIMEOUT, deferred_fail, p, &now) != 0) {
+            jw_error("store: cannot schedule a callback");
+            abort();
+        }
+    }
+}
+
+void jw_store_eval(struct jw_store *s, enum jw_lua_id id, const char *tenant, struct jw_args *args,
+                   jw_store_cb cb, void *arg)
+{
+    struct pending *p = pending_new(s, args, cb, arg);
+    p->script = (int)id;
+    struct jw_buf k = JW_BUF_INIT;
+    jw_buf_printf(&k, "jw:{%s}", tenant ? tenant : "");
+    p->key = jw_buf_detach(&k);
+    submit(s, p);
+}
+
+void jw_store_cmd(struct jw_store *s, struct jw_args *args, jw_store_cb cb, void *arg)
+{
+    submit(s, pending_new(s, args, cb, arg));
+}
+
+void jw_store_close(struct jw_store *s, void (*done)(void *), void *arg)
+{
+    s->closing = true;
+    event_del(s->reconnect);
+    event_del(s->tick);
+    if (s->ac) {
+        s->close_done = done;
+        s->close_arg = arg;
+        redisAsyncDisconnect(s->ac); /* on_disconnect calls done */
+    } else if (done) {
+        done(arg);
+    }
+}
+
+void jw_store_free(struct jw_store *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    s->close_done = NULL;
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        s->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    if (s->tick)
+        event_free(s->tick);
+    if (s->reconnect)
+        event_free(s->reconnect);
+    free(s);
+}
+
+/* ---- replies ---------------------------------------------------------------------- */
+
+#define R(r) ((const redisReply *)(r))
+
+enum jw_reply_type jw_reply_type(const struct jw_reply *r)
+{
+    if (!r)
+        return JW_REPLY_NIL;
+    switch (R(r)->type) {
+    case REDIS_REPLY_NIL: return JW_REPLY_NIL;
+    case REDIS_REPLY_INTEGER: return JW_REPLY_INT;
+    case REDIS_REPLY_STRING: return JW_REPLY_STR;
+    case REDIS_REPLY_STATUS: return JW_REPLY_STATUS;
+    case REDIS_REPLY_ARRAY: return JW_REPLY_ARRAY;
+    case REDIS_REPLY_ERROR: return JW_REPLY_ERR;
+    default: return JW_REPLY_OTHER;
+    }
+}
+
+long long jw_reply_int(const struct jw_reply *r)
+{
+    return r && R(r)->type == REDIS_REPLY_INTEGER ? R(r)->integer : 0;
+}
+
+const char *jw_reply_str(const struct jw_reply *r, size_t *len)
+{
+    if (!r || (R(r)->type != REDIS_REPLY_STRING && R(r)->type != REDIS_REPLY_STATUS &&
+               R(r)->type != REDIS_REPLY_ERROR)) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = R(r)->len;
+    return R(r)->str;
+}
+
+size_t jw_reply_count(const struct jw_reply *r)
+{
+    return r && R(r)->type == REDIS_REPLY_ARRAY ? R(r)->elements : 0;
+}
+
+const struct jw_reply *jw_reply_at(const struct jw_reply *r, size_t i)
+{
+    if (!r || R(r)->type != REDIS_REPLY_ARRAY || i >= R(r)->elements)
+        return NULL;
+    return (const struct jw_reply *)R(r)->element[i];
+}
+
+bool jw_reply_is(const struct jw_reply *r, const char *s)
+{
+    size_t n;
+    const char *t = jw_reply_str(r, &n);
+    return t && n == strlen(s) && memcmp(t, s, n) == 0;
+}
