@@ -1,0 +1,115 @@
+/* job: the job definition — its fields, their validation, and its JSON.
+ * Pure: decoding, defaults, cross-field rules, encoding. Cron expressions
+ * and time-zone names are checked by core (they need sched/), everything
+ * else here. The stored form and the API form are the same JSON (the
+ * webhook secret appears masked in both; the clear secret is kept apart). */
+#ifndef JOBWHEEL_JOB_H
+#define JOBWHEEL_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/error.h"
+#include "jobwheel/json.h"
+
+/* In the order the API writes them (seed 002's schema). */
+enum jw_job_field {
+    JW_JOB_ID,
+    JW_JOB_PROJECT_ID,
+    JW_JOB_GROUP_ID,
+    JW_JOB_NAME,
+    JW_JOB_SLUG,
+    JW_JOB_DESCRIPTION,
+    JW_JOB_CRON,
+    JW_JOB_PAYLOAD_SCHEMA,
+    JW_JOB_TAGS,
+    JW_JOB_ENDPOINT_URL,
+    JW_JOB_FALLBACK_ENDPOINT_URL,
+    JW_JOB_MAX_ATTEMPTS,
+    JW_JOB_TIMEOUT_SECS,
+    JW_JOB_MAX_CONCURRENCY,
+    JW_JOB_EXECUTION_WINDOW_CRON,
+    JW_JOB_TIMEZONE,
+    JW_JOB_RATE_LIMIT_MAX,
+    JW_JOB_RATE_LIMIT_WINDOW_SECS,
+    JW_JOB_MAX_CONCURRENCY_PER_KEY,
+    JW_JOB_RATE_LIMIT_KEYS,
+    JW_JOB_DEFAULT_RUN_METADATA,
+    JW_JOB_DEDUP_WINDOW_SECS,
+    JW_JOB_ENABLED,
+    JW_JOB_WEBHOOK_URL,
+    JW_JOB_WEBHOOK_SECRET,
+    JW_JOB_RUN_TTL_SECS,
+    JW_JOB_RETRY_STRATEGY,
+    JW_JOB_RETRY_DELAYS_SECS,
+    JW_JOB_ENVIRONMENT_ID,
+    JW_JOB_VERSION,
+    JW_JOB_VERSION_ID,
+    JW_JOB_VERSION_POLICY,
+    JW_JOB_BACKWARDS_COMPATIBLE,
+    JW_JOB_CREATED_BY,
+    JW_JOB_UPDATED_BY,
+    JW_JOB_CREATED_AT,
+    JW_JOB_UPDATED_AT,
+    JW_JOB_NFIELDS
+};
+
+/* One field's value. Strings, enums, URLs and structured values (kept as
+ * validated JSON text) use s; integers and times (epoch ms) use i. */
+struct jw_fval {
+    bool set; /* false = null */
+    char *s;
+    int64_t i;
+    bool b;
+};
+
+struct jw_job {
+    struct jw_fval f[JW_JOB_NFIELDS];
+    /* A webhook secret given (or generated) by this request, in clear; NULL
+     * otherwise. f[JW_JOB_WEBHOOK_SECRET] holds its masked form. */
+    char *secret_clear;
+    bool secret_generated; /* jobwheel made it: the response shows it once */
+    bool secret_removed;   /* the request set webhook_secret to null */
+};
+
+enum jw_job_mode {
+    JW_JOB_CREATE, /* a new job from a client: unknown fields refused, server fields ignored */
+    JW_JOB_PATCH,  /* changes from a client over an existing job (null resets) */
+    JW_JOB_STORED, /* our own stored JSON: every field read */
+};
+
+struct jw_job_rules {
+    bool allow_private_targets; /* URLs may name loopback/private addresses */
+};
+
+/* Read obj's fields into job (which holds the current values for PATCH and
+ * is zeroed for CREATE/STORED). 0, or -1 with err (400, naming the field). */
+int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode,
+                  struct jw_error *err) __attribute__((warn_unused_result));
+
+/* After decoding a create or a patch: fill defaults (slug from name, …),
+ * check required fields and cross-field rules, generate a webhook secret
+ * when a webhook_url has none. */
+int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
+    __attribute__((warn_unused_result));
+
+/* The job's JSON: masked secret, or (reveal) the clear one made by this request. */
+void jw_job_encode(const struct jw_job *job, struct jw_buf *out, bool reveal_secret);
+void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secret);
+
+/* Deep copy / release. */
+void jw_job_copy(struct jw_job *dst, const struct jw_job *src);
+void jw_job_free(struct jw_job *job);
+
+/* Field helpers. */
+const char *jw_job_field_name(enum jw_job_field f);
+void jw_job_set_str(struct jw_job *job, enum jw_job_field f, const char *s); /* NULL = unset */
+void jw_job_set_int(struct jw_job *job, enum jw_job_field f, int64_t v);
+/* True when two jobs differ in any field a client can change. */
+bool jw_job_differs(const struct jw_job *a, const struct jw_job *b);
+
+/* Validate a Standard Webhooks secret: "whsec_" + base64 of 24–64 bytes. */
+bool jw_webhook_secret_valid(const char *s);
+
+#endif

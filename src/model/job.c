@@ -1,0 +1,685 @@
+/* job: the job definition's field table, validation, defaults and JSON. */
+#include "jobwheel/job.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobwheel/id.h"
+#include "jobwheel/net.h"
+#include "jobwheel/time.h"
+
+enum kind {
+    K_UUID,    /* server-made id */
+    K_LABEL,   /* project/group/environment ids: [A-Za-z0-9._:-]{1,128} */
+    K_NAME,    /* one line of text */
+    K_SLUG,    /* [a-z0-9_-], starting alphanumeric */
+    K_TEXT,    /* free text, newlines allowed */
+    K_CRON,    /* a cron expression (parsed by core) */
+    K_TZ,      /* an IANA name (looked up by core) */
+    K_URL,     /* http(s) URL */
+    K_INT,
+    K_BOOL,
+    K_ENUM,
+    K_TIME,
+    K_ACTOR,   /* created_by / updated_by */
+    K_OBJECT,  /* any JSON object (payload_schema) */
+    K_STRMAP,  /* object of short strings (tags, default_run_metadata) */
+    K_RATEKEYS,
+    K_INTLIST,
+    K_SECRET,
+};
+
+#define RO 1u       /* set by the server; ignored in client input */
+#define NOTNULL 2u  /* a client may not set it to null */
+#define HASDEF 4u   /* null (or absent at creation) means the default */
+
+struct field {
+    const char *name;
+    enum kind kind;
+    unsigned flags;
+    int64_t min, max; /* K_INT range; string max length */
+    const char *def;  /* default, as text */
+    const char *const *enums;
+};
+
+static const char *const retry_strategies[] = {"exponential", "fixed", "linear", NULL};
+static const char *const version_policies[] = {"latest", "pin", NULL};
+
+static const struct field fields[JW_JOB_NFIELDS] = {
+    [JW_JOB_ID] = {"id", K_UUID, RO, 0, 0, NULL, NULL},
+    [JW_JOB_PROJECT_ID] = {"project_id", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_GROUP_ID] = {"group_id", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_NAME] = {"name", K_NAME, NOTNULL, 0, 200, NULL, NULL},
+    [JW_JOB_SLUG] = {"slug", K_SLUG, HASDEF, 0, 100, NULL, NULL},
+    [JW_JOB_DESCRIPTION] = {"description", K_TEXT, 0, 0, 2000, NULL, NULL},
+    [JW_JOB_CRON] = {"cron", K_CRON, 0, 0, 256, NULL, NULL},
+    [JW_JOB_PAYLOAD_SCHEMA] = {"payload_schema", K_OBJECT, 0, 0, 65536, NULL, NULL},
+    [JW_JOB_TAGS] = {"tags", K_STRMAP, 0, 0, 50, NULL, NULL},
+    [JW_JOB_ENDPOINT_URL] = {"endpoint_url", K_URL, NOTNULL, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_FALLBACK_ENDPOINT_URL] = {"fallback_endpoint_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_MAX_ATTEMPTS] = {"max_attempts", K_INT, HASDEF, 1, 100, "3", NULL},
+    [JW_JOB_TIMEOUT_SECS] = {"timeout_secs", K_INT, HASDEF, 1, 86400, "60", NULL},
+    [JW_JOB_MAX_CONCURRENCY] = {"max_concurrency", K_INT, 0, 1, 100000, NULL, NULL},
+    [JW_JOB_EXECUTION_WINDOW_CRON] = {"execution_window_cron", K_CRON, 0, 0, 256, NULL, NULL},
+    [JW_JOB_TIMEZONE] = {"timezone", K_TZ, HASDEF, 0, 64, "UTC", NULL},
+    [JW_JOB_RATE_LIMIT_MAX] = {"rate_limit_max", K_INT, 0, 1, 1000000, NULL, NULL},
+    [JW_JOB_RATE_LIMIT_WINDOW_SECS] = {"rate_limit_window_secs", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_MAX_CONCURRENCY_PER_KEY] = {"max_concurrency_per_key", K_INT, 0, 1, 100000, NULL, NULL},
+    [JW_JOB_RATE_LIMIT_KEYS] = {"rate_limit_keys", K_RATEKEYS, 0, 0, 20, NULL, NULL},
+    [JW_JOB_DEFAULT_RUN_METADATA] = {"default_run_metadata", K_STRMAP, 0, 0, 50, NULL, NULL},
+    [JW_JOB_DEDUP_WINDOW_SECS] = {"dedup_window_secs", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_ENABLED] = {"enabled", K_BOOL, HASDEF, 0, 0, "true", NULL},
+    [JW_JOB_WEBHOOK_URL] = {"webhook_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_WEBHOOK_SECRET] = {"webhook_secret", K_SECRET, 0, 0, 0, NULL, NULL},
+    [JW_JOB_RUN_TTL_SECS] = {"run_ttl_secs", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_RETRY_STRATEGY] = {"retry_strategy", K_ENUM, HASDEF, 0, 0, "exponential", retry_strategies},
+    [JW_JOB_RETRY_DELAYS_SECS] = {"retry_delays_secs", K_INTLIST, 0, 0, 86400, NULL, NULL},
+    [JW_JOB_ENVIRONMENT_ID] = {"environment_id", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_VERSION] = {"version", K_INT, RO, 0, INT64_MAX, NULL, NULL},
+    [JW_JOB_VERSION_ID] = {"version_id", K_UUID, RO, 0, 0, NULL, NULL},
+    [JW_JOB_VERSION_POLICY] = {"version_policy", K_ENUM, HASDEF, 0, 0, "latest", version_policies},
+    [JW_JOB_BACKWARDS_COMPATIBLE] = {"backwards_compatible", K_BOOL, HASDEF, 0, 0, "true", NULL},
+    [JW_JOB_CREATED_BY] = {"created_by", K_ACTOR, RO, 0, 256, NULL, NULL},
+    [JW_JOB_UPDATED_BY] = {"updated_by", K_ACTOR, RO, 0, 256, NULL, NULL},
+    [JW_JOB_CREATED_AT] = {"created_at", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_UPDATED_AT] = {"updated_at", K_TIME, RO, 0, 0, NULL, NULL},
+};
+
+#define MAX_RETRY_DELAYS 50
+#define MAP_KEY_MAX 64
+#define MAP_VALUE_MAX 256
+
+const char *jw_job_field_name(enum jw_job_field f)
+{
+    return fields[f].name;
+}
+
+static void fval_clear(struct jw_fval *v)
+{
+    free(v->s);
+    memset(v, 0, sizeof(*v));
+}
+
+void jw_job_set_str(struct jw_job *job, enum jw_job_field f, const char *s)
+{
+    fval_clear(&job->f[f]);
+    if (s) {
+        job->f[f].s = jw_strdup(s);
+        job->f[f].set = true;
+    }
+}
+
+void jw_job_set_int(struct jw_job *job, enum jw_job_field f, int64_t v)
+{
+    fval_clear(&job->f[f]);
+    job->f[f].i = v;
+    job->f[f].set = true;
+}
+
+void jw_job_free(struct jw_job *job)
+{
+    for (int i = 0; i < JW_JOB_NFIELDS; i++)
+        fval_clear(&job->f[i]);
+    free(job->secret_clear);
+    memset(job, 0, sizeof(*job));
+}
+
+void jw_job_copy(struct jw_job *dst, const struct jw_job *src)
+{
+    *dst = *src;
+    for (int i = 0; i < JW_JOB_NFIELDS; i++)
+        if (src->f[i].s)
+            dst->f[i].s = jw_strdup(src->f[i].s);
+    dst->secret_clear = src->secret_clear ? jw_strdup(src->secret_clear) : NULL;
+}
+
+/* ---- validation helpers ---------------------------------------------------- */
+
+static bool no_control(const char *s, bool allow_newlines)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == 0x7f || (*p < 0x20 && !(allow_newlines && (*p == '\n' || *p == '\r' || *p == '\t'))))
+            return false;
+    }
+    return true;
+}
+
+static bool label_chars(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("._:-", *p)))
+            return false;
+    return true;
+}
+
+static bool map_key_chars(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("._:/-", *p)))
+            return false;
+    return true;
+}
+
+static bool slug_valid(const char *s)
+{
+    if (!isalnum((unsigned char)s[0]))
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* utf-8 characters, not bytes */
+static size_t char_count(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+bool jw_webhook_secret_valid(const char *s)
+{
+    if (strncmp(s, "whsec_", 6) != 0)
+        return false;
+    unsigned char raw[128];
+    long n = jw_base64_decode(s + 6, strlen(s + 6), raw, sizeof(raw));
+    return n >= 24 && n <= 64;
+}
+
+static char *mask_secret(const char *secret)
+{
+    size_t n = strlen(secret);
+    struct jw_buf b = JW_BUF_INIT;
+    jw_buf_printf(&b, "whsec_****%s", n > 10 ? secret + n - 4 : "");
+    return jw_buf_detach(&b);
+}
+
+static const char *a_type(enum jw_json_type t)
+{
+    switch (t) {
+    case JW_JSON_NULL: return "null";
+    case JW_JSON_BOOL: return "a boolean";
+    case JW_JSON_NUMBER: return "an integer";
+    case JW_JSON_STRING: return "a string";
+    case JW_JSON_ARRAY: return "an array";
+    case JW_JSON_OBJECT: return "an object";
+    }
+    return "a value";
+}
+
+static int want_type(const struct jw_json *v, enum jw_json_type t, const char *field, struct jw_error *err)
+{
+    if (v->type != t)
+        return jw_fail(err, 400, field, "%s must be %s, not %s", field, a_type(t),
+                       v->type == JW_JSON_NUMBER ? "a number" : a_type(v->type));
+    return 0;
+}
+
+static int read_int(const struct jw_json *v, int64_t min, int64_t max, const char *field,
+                    int64_t *out, struct jw_error *err)
+{
+    if (want_type(v, JW_JSON_NUMBER, field, err) != 0)
+        return -1;
+    if (jw_json_int(v, out) != 0)
+        return jw_fail(err, 400, field, "%s must be a whole number from %lld to %lld", field,
+                       (long long)min, (long long)max);
+    if (*out < min || *out > max)
+        return jw_fail(err, 400, field, "%s must be from %lld to %lld, got %lld", field,
+                       (long long)min, (long long)max, (long long)*out);
+    return 0;
+}
+
+/* An object of short strings: tags, default_run_metadata. */
+static int read_strmap(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
+                       struct jw_error *err)
+{
+    if (want_type(v, JW_JSON_OBJECT, fd->name, err) != 0)
+        return -1;
+    if ((int64_t)v->len > fd->max)
+        return jw_fail(err, 400, fd->name, "%s may have at most %lld entries", fd->name,
+                       (long long)fd->max);
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_jsonw_obj_open(&w);
+    for (size_t i = 0; i < v->len; i++) {
+        const char *k = v->u.members[i].key;
+        const struct jw_json *val = v->u.members[i].val;
+        char f[128];
+        snprintf(f, sizeof(f), "%s.%.60s", fd->name, k);
+        size_t kl = strlen(k);
+        if (kl == 0 || kl > MAP_KEY_MAX || !map_key_chars(k))
+            return jw_fail(err, 400, f, "%s keys must be 1-%d characters of letters, digits and . _ : / -",
+                           fd->name, MAP_KEY_MAX);
+        if (val->type != JW_JSON_STRING)
+            return jw_fail(err, 400, f, "%s must be a string, not %s", f,
+                           val->type == JW_JSON_NUMBER ? "a number" : a_type(val->type));
+        if (char_count(val->u.str) > MAP_VALUE_MAX || !no_control(val->u.str, false))
+            return jw_fail(err, 400, f, "%s must be at most %d characters, without control characters",
+                           f, MAP_VALUE_MAX);
+        jw_jsonw_kstr(&w, k, val->u.str);
+    }
+    jw_jsonw_obj_close(&w);
+    return 0;
+}
+
+static int read_ratekeys(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
+                         struct jw_error *err)
+{
+    if (want_type(v, JW_JSON_ARRAY, fd->name, err) != 0)
+        return -1;
+    if ((int64_t)v->len > fd->max)
+        return jw_fail(err, 400, fd->name, "%s may have at most %lld entries", fd->name,
+                       (long long)fd->max);
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_jsonw_arr_open(&w);
+    for (size_t i = 0; i < v->len; i++) {
+        const struct jw_json *e = v->u.items[i];
+        char f[96], ff[192];
+        snprintf(f, sizeof(f), "%s[%zu]", fd->name, i);
+        if (want_type(e, JW_JSON_OBJECT, f, err) != 0)
+            return -1;
+        for (size_t m = 0; m < e->len; m++) {
+            const char *k = e->u.members[m].key;
+            if (strcmp(k, "name") && strcmp(k, "max") && strcmp(k, "window_secs")) {
+                snprintf(ff, sizeof(ff), "%s.%.40s", f, k);
+                return jw_fail(err, 400, ff, "unknown field %s (expected name, max, window_secs)", ff);
+            }
+        }
+        const struct jw_json *name = jw_json_get(e, "name");
+        const struct jw_json *max = jw_json_get(e, "max");
+        const struct jw_json *win = jw_json_get(e, "window_secs");
+        snprintf(ff, sizeof(ff), "%s.name", f);
+        if (!name)
+            return jw_fail(err, 400, ff, "%s is required", ff);
+        if (want_type(name, JW_JSON_STRING, ff, err) != 0)
+            return -1;
+        if (name->len == 0 || name->len > MAP_KEY_MAX || !map_key_chars(name->u.str))
+            return jw_fail(err, 400, ff, "%s must be 1-%d characters of letters, digits and . _ : / -",
+                           ff, MAP_KEY_MAX);
+        for (size_t j = 0; j < i; j++) {
+            const struct jw_json *other = jw_json_get(v->u.items[j], "name");
+            if (other && other->type == JW_JSON_STRING && !strcmp(other->u.str, name->u.str))
+                return jw_fail(err, 400, ff, "%s \"%s\" appears twice", ff, name->u.str);
+        }
+        int64_t mx, ws;
+        snprintf(ff, sizeof(ff), "%s.max", f);
+        if (!max)
+            return jw_fail(err, 400, ff, "%s is required", ff);
+        if (read_int(max, 1, 1000000, ff, &mx, err) != 0)
+            return -1;
+        snprintf(ff, sizeof(ff), "%s.window_secs", f);
+        if (!win)
+            return jw_fail(err, 400, ff, "%s is required", ff);
+        if (read_int(win, 1, 2592000, ff, &ws, err) != 0)
+            return -1;
+        jw_jsonw_obj_open(&w);
+        jw_jsonw_kstr(&w, "name", name->u.str);
+        jw_jsonw_kint(&w, "max", mx);
+        jw_jsonw_kint(&w, "window_secs", ws);
+        jw_jsonw_obj_close(&w);
+    }
+    jw_jsonw_arr_close(&w);
+    return 0;
+}
+
+static int read_intlist(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
+                        struct jw_error *err)
+{
+    if (want_type(v, JW_JSON_ARRAY, fd->name, err) != 0)
+        return -1;
+    if (v->len > MAX_RETRY_DELAYS)
+        return jw_fail(err, 400, fd->name, "%s may have at most %d entries", fd->name, MAX_RETRY_DELAYS);
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_jsonw_arr_open(&w);
+    for (size_t i = 0; i < v->len; i++) {
+        char f[96];
+        int64_t n;
+        snprintf(f, sizeof(f), "%s[%zu]", fd->name, i);
+        if (read_int(v->u.items[i], 0, fd->max, f, &n, err) != 0)
+            return -1;
+        jw_jsonw_int(&w, n);
+    }
+    jw_jsonw_arr_close(&w);
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw_json *v,
+                        enum jw_job_mode mode, struct jw_error *err)
+{
+    const struct field *fd = &fields[f];
+    struct jw_fval nv = {0};
+
+    if (v->type == JW_JSON_NULL) {
+        if (mode != JW_JOB_STORED && (fd->flags & NOTNULL))
+            return jw_fail(err, 400, fd->name, "%s must not be null", fd->name);
+        if (f == JW_JOB_WEBHOOK_SECRET && mode != JW_JOB_STORED) {
+            free(job->secret_clear);
+            job->secret_clear = NULL;
+            job->secret_generated = false;
+            job->secret_removed = true;
+        }
+        fval_clear(&job->f[f]);
+        return 0;
+    }
+
+    switch (fd->kind) {
+    case K_UUID:
+        if (want_type(v, JW_JSON_STRING, fd->name, err) != 0)
+            return -1;
+        if (!jw_id_is_uuid(v->u.str))
+            return jw_fail(err, 400, fd->name, "%s must be a UUID", fd->name);
+        nv.s = jw_strdup(v->u.str);
+        break;
+    case K_LABEL:
+    case K_NAME:
+    case K_SLUG:
+    case K_TEXT:
+    case K_CRON:
+    case K_TZ:
+    case K_ACTOR:
+    case K_ENUM: {
+        if (want_type(v, JW_JSON_STRING, fd->name, err) != 0)
+            return -1;
+        const char *s = v->u.str;
+        if (mode == JW_JOB_STORED) {
+            nv.s = jw_strdup(s);
+            break;
+        }
+        size_t chars = char_count(s);
+        if (fd->kind == K_ENUM) {
+            bool ok = false;
+            for (const char *const *e = fd->enums; *e; e++)
+                ok = ok || !strcmp(*e, s);
+            if (!ok) {
+                struct jw_buf b = JW_BUF_INIT;
+                for (const char *const *e = fd->enums; *e; e++)
+                    jw_buf_printf(&b, "%s%s", b.len ? ", " : "", *e);
+                jw_fail(err, 400, fd->name, "%s must be one of %s; got \"%.40s\"", fd->name,
+                        jw_buf_str(&b), s);
+                jw_buf_free(&b);
+                return -1;
+            }
+        } else if (chars == 0 || chars > (size_t)fd->max) {
+            return jw_fail(err, 400, fd->name, "%s must be 1 to %lld characters", fd->name,
+                           (long long)fd->max);
+        } else if (!no_control(s, fd->kind == K_TEXT)) {
+            return jw_fail(err, 400, fd->name, "%s must not contain control characters", fd->name);
+        } else if (fd->kind == K_LABEL && !label_chars(s)) {
+            return jw_fail(err, 400, fd->name, "%s may contain only letters, digits and . _ : -", fd->name);
+        } else if (fd->kind == K_SLUG && !slug_valid(s)) {
+            return jw_fail(err, 400, fd->name,
+                           "%s must be lower-case letters, digits, _ and -, starting with a letter or digit",
+                           fd->name);
+        } else if (fd->kind == K_NAME && jw_id_is_uuid(s)) {
+            return jw_fail(err, 400, fd->name, "%s must not be a UUID (jobs are addressed by id or name)",
+                           fd->name);
+        } else if (fd->kind == K_NAME && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1]))) {
+            return jw_fail(err, 400, fd->name, "%s must not start or end with white space", fd->name);
+        }
+        nv.s = jw_strdup(s);
+        break;
+    }
+    case K_URL: {
+        if (want_type(v, JW_JSON_STRING, fd->name, err) != 0)
+            return -1;
+        struct jw_url u;
+        char why[160];
+        if (mode != JW_JOB_STORED && jw_url_parse(v->u.str, &u, why, sizeof(why)) != 0)
+            return jw_fail(err, 400, fd->name, "%s %s", fd->name, why);
+        nv.s = jw_strdup(v->u.str);
+        break;
+    }
+    case K_INT:
+        if (read_int(v, fd->min, fd->max, fd->name, &nv.i, err) != 0)
+            return -1;
+        break;
+    case K_BOOL:
+        if (want_type(v, JW_JSON_BOOL, fd->name, err) != 0)
+            return -1;
+        nv.b = v->u.b;
+        break;
+    case K_TIME:
+        if (want_type(v, JW_JSON_STRING, fd->name, err) != 0)
+            return -1;
+        if (jw_time_parse(v->u.str, &nv.i) != 0)
+            return jw_fail(err, 400, fd->name, "%s must be an ISO 8601 date-time", fd->name);
+        break;
+    case K_OBJECT: {
+        if (want_type(v, JW_JSON_OBJECT, fd->name, err) != 0)
+            return -1;
+        struct jw_buf b = JW_BUF_INIT;
+        struct jw_jsonw w;
+        jw_jsonw_init(&w, &b);
+        jw_jsonw_value(&w, v);
+        if ((int64_t)b.len > fd->max) {
+            jw_buf_free(&b);
+            return jw_fail(err, 400, fd->name, "%s must be at most %lld bytes of JSON", fd->name,
+                           (long long)fd->max);
+        }
+        nv.s = jw_buf_detach(&b);
+        break;
+    }
+    case K_STRMAP:
+    case K_RATEKEYS:
+    case K_INTLIST: {
+        struct jw_buf b = JW_BUF_INIT;
+        int rc = fd->kind == K_STRMAP     ? read_strmap(v, fd, &b, err)
+                 : fd->kind == K_RATEKEYS ? read_ratekeys(v, fd, &b, err)
+                                          : read_intlist(v, fd, &b, err);
+        if (rc != 0) {
+            jw_buf_free(&b);
+            return -1;
+        }
+        nv.s = jw_buf_detach(&b);
+        break;
+    }
+    case K_SECRET:
+        if (want_type(v, JW_JSON_STRING, fd->name, err) != 0)
+            return -1;
+        if (mode == JW_JOB_STORED) {
+            nv.s = jw_strdup(v->u.str);
+            break;
+        }
+        if (mode == JW_JOB_PATCH && job->f[f].set && !strcmp(job->f[f].s, v->u.str))
+            return 0; /* the masked value read earlier, sent back: no change */
+        if (!jw_webhook_secret_valid(v->u.str))
+            return jw_fail(err, 400, fd->name,
+                           "%s must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes",
+                           fd->name);
+        free(job->secret_clear);
+        job->secret_clear = jw_strdup(v->u.str);
+        job->secret_generated = false;
+        job->secret_removed = false;
+        nv.s = mask_secret(v->u.str);
+        break;
+    }
+    nv.set = true;
+    fval_clear(&job->f[f]);
+    job->f[f] = nv;
+    return 0;
+}
+
+int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode,
+                  struct jw_error *err)
+{
+    if (!obj || obj->type != JW_JSON_OBJECT)
+        return jw_fail(err, 400, "", "the body must be a JSON object, not %s",
+                       obj ? a_type(obj->type) : "empty");
+    for (size_t i = 0; i < obj->len; i++) {
+        const char *key = obj->u.members[i].key;
+        int f = -1;
+        for (int j = 0; j < JW_JOB_NFIELDS; j++)
+            if (!strcmp(fields[j].name, key)) {
+                f = j;
+                break;
+            }
+        if (f < 0) {
+            if (mode == JW_JOB_STORED)
+                continue; /* written by a newer version: keep going */
+            return jw_fail(err, 400, key, "unknown field \"%.60s\"", key);
+        }
+        if ((fields[f].flags & RO) && mode != JW_JOB_STORED)
+            continue; /* server-set: clients may echo it back, it changes nothing */
+        if (decode_field(job, (enum jw_job_field)f, obj->u.members[i].val, mode, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- completion ----------------------------------------------------------------- */
+
+static char *slug_from_name(const char *name)
+{
+    struct jw_buf b = JW_BUF_INIT;
+    bool dash = false;
+    for (const unsigned char *p = (const unsigned char *)name; *p && b.len < 100; p++) {
+        if (isalnum(*p)) {
+            if (dash && b.len) {
+                if (b.len + 2 > 100)
+                    break;
+                jw_buf_putc(&b, '-');
+            }
+            jw_buf_putc(&b, (char)tolower(*p));
+            dash = false;
+        } else if (*p == '_' && b.len) {
+            jw_buf_putc(&b, '_');
+            dash = false;
+        } else {
+            dash = true;
+        }
+    }
+    if (b.len == 0)
+        jw_buf_puts(&b, "job");
+    return jw_buf_detach(&b);
+}
+
+static int check_url_target(const struct jw_job *job, enum jw_job_field f,
+                            const struct jw_job_rules *rules, struct jw_error *err)
+{
+    if (!job->f[f].set || rules->allow_private_targets)
+        return 0;
+    struct jw_url u;
+    char why[160];
+    if (jw_url_parse(job->f[f].s, &u, why, sizeof(why)) != 0)
+        return jw_fail(err, 400, fields[f].name, "%s %s", fields[f].name, why);
+    if ((u.host_is_ip && !jw_net_addr_is_public((const struct sockaddr *)&u.addr)) ||
+        jw_net_name_is_local(u.host))
+        return jw_fail(err, 400, fields[f].name,
+                       "%s points at a loopback, private or reserved address, which this server does "
+                       "not call (allow_private_targets is off)",
+                       fields[f].name);
+    return 0;
+}
+
+int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
+{
+    if (!job->f[JW_JOB_NAME].set)
+        return jw_fail(err, 400, "name", "name is required");
+    if (!job->f[JW_JOB_ENDPOINT_URL].set)
+        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required");
+    for (int f = 0; f < JW_JOB_NFIELDS; f++) {
+        const struct field *fd = &fields[f];
+        if (job->f[f].set || !(fd->flags & HASDEF))
+            continue;
+        if (f == JW_JOB_SLUG) {
+            job->f[f].s = slug_from_name(job->f[JW_JOB_NAME].s);
+        } else if (fd->kind == K_INT) {
+            job->f[f].i = strtoll(fd->def, NULL, 10);
+        } else if (fd->kind == K_BOOL) {
+            job->f[f].b = !strcmp(fd->def, "true");
+        } else {
+            job->f[f].s = jw_strdup(fd->def);
+        }
+        job->f[f].set = true;
+    }
+    bool rmax = job->f[JW_JOB_RATE_LIMIT_MAX].set, rwin = job->f[JW_JOB_RATE_LIMIT_WINDOW_SECS].set;
+    if (rmax != rwin)
+        return jw_fail(err, 400, rmax ? "rate_limit_window_secs" : "rate_limit_max",
+                       "rate_limit_max and rate_limit_window_secs go together: set both or neither");
+    static const enum jw_job_field urls[] = {JW_JOB_ENDPOINT_URL, JW_JOB_FALLBACK_ENDPOINT_URL,
+                                             JW_JOB_WEBHOOK_URL};
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+        if (check_url_target(job, urls[i], rules, err) != 0)
+            return -1;
+    /* A webhook_url always receives signed notifications: make a secret. */
+    if (job->f[JW_JOB_WEBHOOK_URL].set && !job->f[JW_JOB_WEBHOOK_SECRET].set) {
+        unsigned char raw[32];
+        char b64[64], secret[80];
+        jw_random_bytes(raw, sizeof(raw));
+        jw_base64_encode(raw, sizeof(raw), b64);
+        snprintf(secret, sizeof(secret), "whsec_%s", b64);
+        free(job->secret_clear);
+        job->secret_clear = jw_strdup(secret);
+        job->secret_generated = true;
+        job->secret_removed = false;
+        job->f[JW_JOB_WEBHOOK_SECRET].s = mask_secret(secret);
+        job->f[JW_JOB_WEBHOOK_SECRET].set = true;
+    }
+    return 0;
+}
+
+/* ---- encoding ---------------------------------------------------------------------- */
+
+void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secret)
+{
+    jw_jsonw_obj_open(w);
+    for (int f = 0; f < JW_JOB_NFIELDS; f++) {
+        const struct field *fd = &fields[f];
+        const struct jw_fval *v = &job->f[f];
+        jw_jsonw_key(w, fd->name);
+        if (!v->set) {
+            jw_jsonw_null(w);
+            continue;
+        }
+        switch (fd->kind) {
+        case K_INT: jw_jsonw_int(w, v->i); break;
+        case K_BOOL: jw_jsonw_bool(w, v->b); break;
+        case K_TIME: jw_jsonw_time(w, v->i); break;
+        case K_OBJECT:
+        case K_STRMAP:
+        case K_RATEKEYS:
+        case K_INTLIST: jw_jsonw_raw(w, v->s, strlen(v->s)); break;
+        case K_SECRET:
+            jw_jsonw_str(w, reveal_secret && job->secret_generated && job->secret_clear
+                                ? job->secret_clear : v->s);
+            break;
+        default: jw_jsonw_str(w, v->s); break;
+        }
+    }
+    jw_jsonw_obj_close(w);
+}
+
+void jw_job_encode(const struct jw_job *job, struct jw_buf *out, bool reveal_secret)
+{
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_job_write(job, &w, reveal_secret);
+}
+
+bool jw_job_differs(const struct jw_job *a, const struct jw_job *b)
+{
+    if (a->secret_clear || b->secret_clear || a->secret_removed || b->secret_removed)
+        return true;
+    for (int f = 0; f < JW_JOB_NFIELDS; f++) {
+        if (fields[f].flags & RO)
+            continue;
+        const struct jw_fval *x = &a->f[f], *y = &b->f[f];
+        if (x->set != y->set)
+            return true;
+        if (!x->set)
+            continue;
+        if (x->i != y->i || x->b != y->b)
+            return true;
+        if ((x->s == NULL) != (y->s == NULL) || (x->s && strcmp(x->s, y->s) != 0))
+            return true;
+    }
+    return false;
+}
