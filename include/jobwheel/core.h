@@ -1,0 +1,110 @@
+/* core: operations on the model — validation, then one store call per state
+ * change. Shared by every API surface; the surfaces only translate shapes.
+ *
+ * Every operation calls its callback exactly once, with either an error
+ * (status + field + message) or a result: from the loop once Redis has
+ * answered, or before returning when the input is refused outright. Callers
+ * therefore must not touch their own state after starting an operation.
+ * JSON passed in must stay valid until the callback has run. */
+#ifndef JOBWHEEL_CORE_H
+#define JOBWHEEL_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobwheel/auth.h"
+#include "jobwheel/buf.h"
+#include "jobwheel/error.h"
+#include "jobwheel/job.h"
+#include "jobwheel/json.h"
+
+struct event_base;
+struct jw_store;
+
+struct jw_core {
+    struct event_base *base;
+    struct jw_store *store;
+    struct jw_job_rules rules;
+    int max_json_depth;
+};
+
+/* Who acts, in which tenant (what created_by/updated_by record). */
+struct jw_actor {
+    const char *tenant; /* lower-case UUID */
+    const char *who;    /* "user:<sub>" or "apikey:<id>" */
+};
+
+/* err is NULL on success; body (JSON) may be taken with jw_buf_detach. */
+typedef void (*jw_core_cb)(void *arg, const struct jw_error *err, struct jw_buf *body);
+
+/* ---- jobs (core/jobs.c) ---- */
+
+#define JW_BATCH_MAX 1000
+
+/* Create one job from a client object; body = the job (a generated webhook
+ * secret shown in clear, this once). */
+void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                    jw_core_cb cb, void *arg);
+/* Create every job of an array, or none; body = array of jobs. */
+void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const struct jw_json *arr,
+                          jw_core_cb cb, void *arg);
+/* ref = id or name. body = the job. 404 when it does not exist here. */
+void jw_jobs_get(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
+/* Apply a partial update (null resets a field); a real change makes a new
+ * version. body = the job. */
+void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref,
+                    const struct jw_json *patch, jw_core_cb cb, void *arg);
+/* Set enabled on every listed job (ids or names), all or nothing.
+ * body = {"updated": n, "jobs": [...]} */
+void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs,
+                         size_t n, bool enabled, jw_core_cb cb, void *arg);
+/* body = {"id": ...} of the deleted job. */
+void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
+/* A copy under a new id (and, unless overridden, the name "<name> (copy)"),
+ * with any job fields in overrides applied; body = the new job. */
+void jw_jobs_clone(struct jw_core *c, const struct jw_actor *a, const char *ref,
+                   const struct jw_json *overrides, jw_core_cb cb, void *arg);
+/* version_ref NULL: every version, newest first; else one version by its
+ * version id or number. */
+void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref,
+                      const char *version_ref, jw_core_cb cb, void *arg);
+
+struct jw_job_filter {
+    const char *project_id, *group_id, *tag, *enabled, *cursor;
+    int64_t limit;
+};
+typedef void (*jw_core_list_cb)(void *arg, const struct jw_error *err, struct jw_buf *body,
+                                const char *next_cursor /* NULL: no more */);
+/* body = array of jobs, newest first. */
+void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f,
+                  jw_core_list_cb cb, void *arg);
+
+/* ---- dependencies (core/jobs.c) ---- */
+
+/* body = the dependency {id, job_id, depends_on_job_id, condition, created_at} */
+void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref,
+                    const struct jw_json *obj, jw_core_cb cb, void *arg);
+void jw_deps_list(struct jw_core *c, const char *tenant, const char *job_ref, jw_core_cb cb, void *arg);
+void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, const char *dep_id,
+                    jw_core_cb cb, void *arg);
+
+/* ---- API keys (core/apikeys.c) ---- */
+
+/* body = the key record with "key" in clear: the only time it is shown. */
+void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                       jw_core_cb cb, void *arg);
+void jw_apikeys_list(struct jw_core *c, const char *tenant, jw_core_cb cb, void *arg);
+void jw_apikeys_delete(struct jw_core *c, const char *tenant, const char *id, jw_core_cb cb, void *arg);
+
+typedef void (*jw_apikey_auth_cb)(void *arg, const struct jw_error *err, const struct jw_principal *p);
+/* Look up a presented "jw_…" key; err 401 when unknown, revoked or expired. */
+void jw_apikeys_authenticate(struct jw_core *c, const char *key, jw_apikey_auth_cb cb, void *arg);
+bool jw_apikey_looks_like(const char *token);
+
+/* ---- shared helpers (core/common.c) ---- */
+
+/* The error for a store failure: 503 (Redis away or slow) or 500. */
+void jw_core_store_error(int store_status, struct jw_error *err);
+
+#endif

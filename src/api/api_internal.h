@@ -1,0 +1,55 @@
+/* api_internal: the per-request call context and helpers shared by the
+ * surface files. Not a public interface. */
+#ifndef JOBWHEEL_API_INTERNAL_H
+#define JOBWHEEL_API_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobwheel/api.h"
+#include "jobwheel/core.h"
+#include "jobwheel/json.h"
+
+struct jw_call;
+typedef void (*jw_handler_fn)(struct jw_call *c);
+
+struct jw_api_route {
+    unsigned methods;
+    const char *pattern;
+    enum jw_access access;
+    jw_handler_fn handler;
+    const char *tenant_param; /* path parameter naming the tenant, or NULL */
+};
+
+/* One API request: lives from dispatch until its reply (freed with it). */
+struct jw_call {
+    struct jw_req *req;
+    struct jw_api *api;
+    const struct jw_api_route *route;
+    struct jw_principal principal;
+    char tenant[40];
+    char actor[200]; /* "user:<sub>" / "apikey:<id>" */
+    struct jw_json_doc *doc; /* the parsed body, when read */
+};
+
+void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n);
+
+/* The request body as JSON. Returns NULL after replying 400/415 — or, when
+ * optional and the body is empty, an empty object. */
+const struct jw_json *jw_call_body(struct jw_call *c, bool optional);
+/* An integer query parameter; -1 after replying 400. */
+int jw_call_query_int(struct jw_call *c, const char *name, int64_t def, int64_t min, int64_t max,
+                      int64_t *out);
+struct jw_actor jw_call_actor(const struct jw_call *c);
+
+/* Reply from a core result: problem+json on error, else the body with
+ * ok_status (204 sends no body). */
+void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int ok_status);
+void jw_call_problem(struct jw_call *c, const struct jw_error *err);
+
+/* The surfaces. */
+void jw_api_native_jobs_register(struct jw_router *r);
+void jw_api_native_keys_register(struct jw_router *r);
+void jw_api_ops_register(struct jw_router *r);
+
+#endif

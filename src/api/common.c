@@ -1,0 +1,191 @@
+/* common: the request pipeline every surface shares — credentials (JWT or
+ * API key), tenant, access, realm — then the route's handler; plus body and
+ * query helpers. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_internal.h"
+#include "jobwheel/log.h"
+#include "jobwheel/time.h"
+
+void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        jw_router_add(r, routes[i].methods, routes[i].pattern, &routes[i]);
+}
+
+void jw_api_register_all(struct jw_router *r)
+{
+    jw_api_ops_register(r);
+    jw_api_native_jobs_register(r);
+    jw_api_native_keys_register(r);
+}
+
+static void call_free(void *p)
+{
+    struct jw_call *c = p;
+    jw_json_doc_free(c->doc);
+    free(c);
+}
+
+void jw_call_problem(struct jw_call *c, const struct jw_error *err)
+{
+    if (err->status >= 500)
+        jw_warn("request %s: %d %s", jw_req_id(c->req), err->status, err->detail);
+    jw_reply_problem(c->req, err);
+}
+
+void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int ok_status)
+{
+    if (err)
+        jw_call_problem(c, err);
+    else if (ok_status == 204 || !body)
+        jw_reply_empty(c->req, ok_status);
+    else
+        jw_reply_json_buf(c->req, ok_status, body);
+}
+
+struct jw_actor jw_call_actor(const struct jw_call *c)
+{
+    struct jw_actor a = {.tenant = c->tenant, .who = c->actor};
+    return a;
+}
+
+static bool json_content_type(const char *ct)
+{
+    if (!ct)
+        return true; /* absent: assume JSON */
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    if (n == 16 && !strncasecmp(ct, "application/json", 16))
+        return true;
+    return n > 5 && !strncasecmp(ct + n - 5, "+json", 5);
+}
+
+const struct jw_json *jw_call_body(struct jw_call *c, bool optional)
+{
+    static const struct jw_json empty = {.type = JW_JSON_OBJECT};
+    if (c->doc)
+        return jw_json_root(c->doc);
+    size_t len;
+    const char *body = jw_req_body(c->req, &len);
+    size_t ws = 0;
+    while (ws < len && (body[ws] == ' ' || body[ws] == '\n' || body[ws] == '\r' || body[ws] == '\t'))
+        ws++;
+    if (ws == len) {
+        if (optional)
+            return &empty;
+        jw_reply_problemf(c->req, 400, "", "a JSON body is required");
+        return NULL;
+    }
+    if (!json_content_type(jw_req_header(c->req, "Content-Type"))) {
+        jw_reply_problemf(c->req, 415, "", "Content-Type must be application/json");
+        return NULL;
+    }
+    char err[200];
+    c->doc = jw_json_parse(body, len, c->api->core->max_json_depth, err, sizeof(err));
+    if (!c->doc) {
+        jw_reply_problemf(c->req, 400, "", "%s", err);
+        return NULL;
+    }
+    return jw_json_root(c->doc);
+}
+
+int jw_call_query_int(struct jw_call *c, const char *name, int64_t def, int64_t min, int64_t max,
+                      int64_t *out)
+{
+    const char *v = jw_req_query(c->req, name);
+    *out = def;
+    if (!v)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || n < min || n > max) {
+        jw_reply_problemf(c->req, 400, name, "%s must be a whole number from %lld to %lld", name,
+                          (long long)min, (long long)max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* ---- the pipeline ------------------------------------------------------------ */
+
+static void authorized(struct jw_call *c)
+{
+    struct jw_error e;
+    const char *path_tenant = c->route->tenant_param ? jw_req_param(c->req, c->route->tenant_param) : NULL;
+    if (jw_access_tenant(&c->principal, path_tenant, jw_req_header(c->req, "x-tenantid"), c->tenant, &e) != 0 ||
+        jw_access_check(&c->principal, c->route->access, &e) != 0) {
+        jw_call_problem(c, &e);
+        return;
+    }
+    jw_req_set_tenant(c->req, c->tenant);
+    c->route->handler(c);
+}
+
+static void authenticated(struct jw_call *c)
+{
+    jw_principal_actor(&c->principal, c->actor, sizeof(c->actor));
+    jw_req_set_principal(c->req, c->actor);
+    const char *realm = jw_req_header(c->req, "realmname");
+    if (realm && realm[0] && !c->principal.is_apikey && strcmp(realm, c->principal.realm) != 0) {
+        jw_reply_problemf(c->req, 401, "realmname", "the token is not valid for realm \"%.80s\"", realm);
+        return;
+    }
+    authorized(c);
+}
+
+static void on_apikey(void *arg, const struct jw_error *err, const struct jw_principal *p)
+{
+    struct jw_call *c = arg;
+    if (err) {
+        jw_call_problem(c, err);
+        return;
+    }
+    c->principal = *p;
+    authenticated(c);
+}
+
+void jw_api_dispatch(struct jw_req *req, const void *route_data, void *arg)
+{
+    struct jw_call *c = jw_calloc(1, sizeof(*c));
+    c->req = req;
+    c->api = arg;
+    c->route = route_data;
+    jw_req_set_data(req, c, call_free);
+
+    if (c->route->access == JW_ACCESS_PUBLIC) {
+        c->route->handler(c);
+        return;
+    }
+    const char *token = NULL;
+    const char *auth = jw_req_header(req, "Authorization");
+    if (auth) {
+        if (strncasecmp(auth, "Bearer ", 7) != 0) {
+            jw_reply_problemf(req, 401, "", "Authorization must be \"Bearer <token>\"");
+            return;
+        }
+        token = auth + 7;
+        while (*token == ' ')
+            token++;
+    } else {
+        token = jw_req_header(req, "X-Api-Key");
+    }
+    if (!token || !*token) {
+        jw_reply_problemf(req, 401, "", "credentials are required: Authorization: Bearer <token>");
+        return;
+    }
+    if (jw_apikey_looks_like(token)) {
+        jw_apikeys_authenticate(c->api->core, token, on_apikey, c);
+        return;
+    }
+    struct jw_error e;
+    if (jw_jwt_verify(c->api->jwt, token, jw_time_now_ms() / 1000, &c->principal, &e) != 0) {
+        jw_call_problem(c, &e);
+        return;
+    }
+    authenticated(c);
+}

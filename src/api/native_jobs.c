@@ -1,0 +1,230 @@
+/* native_jobs: seed 002's job catalogue on /v1/jobs — list, create, batch,
+ * batch enable/disable, get, PATCH, delete, clone, versions, dependencies.
+ * Errors are problem+json; lists are bare arrays as documented, with the
+ * next page's cursor in the X-Next-Cursor and Link headers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "jobwheel/buf.h"
+#include "jobwheel/id.h"
+#include "jobwheel/net.h"
+
+#define LIST_MAX 200
+#define LIST_DEFAULT 50
+
+static void reply_ok(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 200);
+}
+
+static void reply_created(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 201);
+}
+
+static void reply_no_content(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 204);
+}
+
+/* 201 with Location: /v1/jobs/<id> */
+static void reply_job_created(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    struct jw_call *c = arg;
+    if (!err && body && body->len > 8 && !strncmp(body->data, "{\"id\":\"", 7)) {
+        char loc[64];
+        snprintf(loc, sizeof(loc), "/v1/jobs/%.36s", body->data + 7);
+        jw_req_add_header(c->req, "Location", loc);
+    }
+    jw_call_reply(c, err, body, 201);
+}
+
+static void list_jobs_done(void *arg, const struct jw_error *err, struct jw_buf *body, const char *next)
+{
+    struct jw_call *c = arg;
+    if (!err) {
+        jw_req_add_header(c->req, "X-Has-More", next ? "true" : "false");
+        if (next) {
+            jw_req_add_header(c->req, "X-Next-Cursor", next);
+            /* the Link keeps the caller's filters */
+            struct jw_buf link = JW_BUF_INIT;
+            char *enc = jw_url_encode(next);
+            jw_buf_printf(&link, "</v1/jobs?cursor=%s", enc);
+            free(enc);
+            static const char *keep[] = {"limit", "project_id", "group_id", "group", "tag", "enabled"};
+            for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+                const char *v = jw_req_query(c->req, keep[i]);
+                if (v) {
+                    enc = jw_url_encode(v);
+                    jw_buf_printf(&link, "&%s=%s", keep[i], enc);
+                    free(enc);
+                }
+            }
+            jw_buf_puts(&link, ">; rel=\"next\"");
+            jw_req_add_header(c->req, "Link", jw_buf_str(&link));
+            jw_buf_free(&link);
+        }
+    }
+    jw_call_reply(c, err, body, 200);
+}
+
+static void list_jobs(struct jw_call *c)
+{
+    struct jw_job_filter f = {0};
+    if (jw_call_query_int(c, "limit", LIST_DEFAULT, 1, LIST_MAX, &f.limit) != 0)
+        return;
+    f.project_id = jw_req_query(c->req, "project_id");
+    f.group_id = jw_req_query(c->req, "group_id");
+    if (!f.group_id)
+        f.group_id = jw_req_query(c->req, "group");
+    f.tag = jw_req_query(c->req, "tag");
+    f.enabled = jw_req_query(c->req, "enabled");
+    f.cursor = jw_req_query(c->req, "cursor");
+    if (f.enabled && strcmp(f.enabled, "true") && strcmp(f.enabled, "false")) {
+        jw_reply_problemf(c->req, 400, "enabled", "enabled must be true or false");
+        return;
+    }
+    jw_jobs_list(c->api->core, c->tenant, &f, list_jobs_done, c);
+}
+
+static void create_job(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_create(c->api->core, &a, body, reply_job_created, c);
+}
+
+static void create_batch(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_create_batch(c->api->core, &a, body, reply_created, c);
+}
+
+/* {"ids": [...]} (or "job_ids") → enable or disable those jobs. */
+static void batch_set_enabled(struct jw_call *c, bool enabled)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    if (body->type != JW_JSON_OBJECT) {
+        jw_reply_problemf(c->req, 400, "", "the body must be a JSON object with \"ids\"");
+        return;
+    }
+    const char *field = jw_json_get(body, "ids") ? "ids" : "job_ids";
+    for (size_t i = 0; i < body->len; i++) {
+        const char *k = body->u.members[i].key;
+        if (strcmp(k, "ids") && strcmp(k, "job_ids")) {
+            jw_reply_problemf(c->req, 400, k, "unknown field \"%.60s\" (expected ids)", k);
+            return;
+        }
+    }
+    const struct jw_json *ids = jw_json_get(body, field);
+    if (!ids || ids->type != JW_JSON_ARRAY || ids->len == 0 || ids->len > JW_BATCH_MAX) {
+        jw_reply_problemf(c->req, 400, "ids", "ids is required: an array of 1 to %d job ids or names",
+                          JW_BATCH_MAX);
+        return;
+    }
+    const char **refs = jw_calloc(ids->len, sizeof(char *));
+    for (size_t i = 0; i < ids->len; i++) {
+        const struct jw_json *v = ids->u.items[i];
+        if (v->type != JW_JSON_STRING || v->len == 0 || v->len > 200) {
+            free(refs);
+            jw_reply_problemf(c->req, 400, "ids", "ids[%zu] must be a job id or name", i);
+            return;
+        }
+        refs[i] = v->u.str;
+    }
+    struct jw_actor a = jw_call_actor(c);
+    size_t n = ids->len;
+    jw_jobs_set_enabled(c->api->core, &a, refs, n, enabled, reply_ok, c);
+    free(refs);
+}
+
+static void batch_enable(struct jw_call *c) { batch_set_enabled(c, true); }
+static void batch_disable(struct jw_call *c) { batch_set_enabled(c, false); }
+
+static void get_job(struct jw_call *c)
+{
+    jw_jobs_get(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_ok, c);
+}
+
+static void patch_job(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_update(c->api->core, &a, jw_req_param(c->req, "id"), body, reply_ok, c);
+}
+
+static void delete_job(struct jw_call *c)
+{
+    jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_no_content, c);
+}
+
+static void clone_job(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, true);
+    if (!body)
+        return;
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_clone(c->api->core, &a, jw_req_param(c->req, "id"), body, reply_job_created, c);
+}
+
+static void list_versions(struct jw_call *c)
+{
+    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"), NULL, reply_ok, c);
+}
+
+static void get_version(struct jw_call *c)
+{
+    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"),
+                     jw_req_param(c->req, "version_id"), reply_ok, c);
+}
+
+static void list_deps(struct jw_call *c)
+{
+    jw_deps_list(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_ok, c);
+}
+
+static void create_dep(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    jw_deps_create(c->api->core, c->tenant, jw_req_param(c->req, "id"), body, reply_created, c);
+}
+
+static void delete_dep(struct jw_call *c)
+{
+    jw_deps_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_req_param(c->req, "dep_id"),
+                   reply_no_content, c);
+}
+
+static const struct jw_api_route routes[] = {
+    {JW_GET, "/v1/jobs", JW_ACCESS_READ, list_jobs, NULL},
+    {JW_POST, "/v1/jobs", JW_ACCESS_WRITE, create_job, NULL},
+    {JW_POST, "/v1/jobs/batch", JW_ACCESS_WRITE, create_batch, NULL},
+    {JW_POST, "/v1/jobs/batch-enable", JW_ACCESS_WRITE, batch_enable, NULL},
+    {JW_POST, "/v1/jobs/batch-disable", JW_ACCESS_WRITE, batch_disable, NULL},
+    {JW_GET, "/v1/jobs/:id", JW_ACCESS_READ, get_job, NULL},
+    {JW_PATCH, "/v1/jobs/:id", JW_ACCESS_WRITE, patch_job, NULL},
+    {JW_DELETE, "/v1/jobs/:id", JW_ACCESS_WRITE, delete_job, NULL},
+    {JW_POST, "/v1/jobs/:id/clone", JW_ACCESS_WRITE, clone_job, NULL},
+    {JW_GET, "/v1/jobs/:id/versions", JW_ACCESS_READ, list_versions, NULL},
+    {JW_GET, "/v1/jobs/:id/versions/:version_id", JW_ACCESS_READ, get_version, NULL},
+    {JW_GET, "/v1/jobs/:id/dependencies", JW_ACCESS_READ, list_deps, NULL},
+    {JW_POST, "/v1/jobs/:id/dependencies", JW_ACCESS_WRITE, create_dep, NULL},
+    {JW_DELETE, "/v1/jobs/:id/dependencies/:dep_id", JW_ACCESS_WRITE, delete_dep, NULL},
+};
+
+void jw_api_native_jobs_register(struct jw_router *r)
+{
+    jw_api_add_routes(r, routes, sizeof(routes) / sizeof(routes[0]));
+}

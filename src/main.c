@@ -1,0 +1,325 @@
+/* main: start-up (config, tz database, Redis, HTTP), signals, and the
+ * graceful shutdown: stop accepting, finish in-flight requests, close
+ * Redis, stop the embedded Redis, exit 0. Also `jobwheel token`, which
+ * prints a development JWT signed with the configured HMAC secret. */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobwheel/api.h"
+#include "jobwheel/auth.h"
+#include "jobwheel/config.h"
+#include "jobwheel/core.h"
+#include "jobwheel/embedded.h"
+#include "jobwheel/http.h"
+#include "jobwheel/json.h"
+#include "jobwheel/log.h"
+#include "jobwheel/store.h"
+#include "jobwheel/time.h"
+#include "jobwheel/tz.h"
+
+#define EXIT_CONFIG 2
+#define DEMO_TENANT "00000000-0000-4000-8000-000000000001"
+
+extern char **environ;
+
+struct app {
+    struct jw_config cfg;
+    struct event_base *base;
+    struct jw_embedded *embedded;
+    struct jw_store *store;
+    struct jw_jwt *jwt;
+    struct jw_core core;
+    struct jw_api api;
+    struct jw_router *router;
+    struct jw_http *http;
+    struct event *sigterm, *sigint, *drain;
+    int64_t drain_deadline;
+    bool stopping;
+};
+
+/* ---- shutdown ------------------------------------------------------------------ */
+
+static void on_store_closed(void *arg)
+{
+    struct app *a = arg;
+    event_base_loopexit(a->base, NULL);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *a = arg;
+    size_t left = jw_http_inflight(a->http) + jw_http_sending(a->http);
+    if (left > 0 && jw_time_mono_ms() < a->drain_deadline) {
+        struct timeval tv = {0, 20000};
+        event_add(a->drain, &tv);
+        return;
+    }
+    if (left > 0)
+        jw_warn("shutdown: %zu requests still in flight after %lld s; stopping anyway", left,
+                (long long)a->cfg.shutdown_timeout_secs);
+    jw_store_close(a->store, on_store_closed, a);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *a = arg;
+    if (a->stopping) {
+        jw_warn("second signal: exiting now");
+        event_base_loopbreak(a->base);
+        return;
+    }
+    a->stopping = true;
+    a->api.draining = true;
+    jw_info("%s: stopping — no new connections, finishing %zu in-flight requests",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", jw_http_inflight(a->http));
+    jw_http_stop_accepting(a->http);
+    a->drain_deadline = jw_time_mono_ms() + a->cfg.shutdown_timeout_secs * 1000;
+    on_drain(-1, 0, a);
+}
+
+/* ---- the token command ------------------------------------------------------------ */
+
+static int token_command(int argc, char **argv)
+{
+    const char *sub = "dev", *tenant = DEMO_TENANT, *roles = "admin", *perms = "", *name = "Developer",
+               *email = "", *realm = "";
+    long ttl = 3600;
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 2; i < argc; i++) {
+        const char **slot = NULL;
+        if (!strcmp(argv[i], "--sub")) slot = &sub;
+        else if (!strcmp(argv[i], "--tenant")) slot = &tenant;
+        else if (!strcmp(argv[i], "--roles")) slot = &roles;
+        else if (!strcmp(argv[i], "--permissions")) slot = &perms;
+        else if (!strcmp(argv[i], "--name")) slot = &name;
+        else if (!strcmp(argv[i], "--email")) slot = &email;
+        else if (!strcmp(argv[i], "--realm")) slot = &realm;
+        if (slot && i + 1 < argc) {
+            *slot = argv[++i];
+        } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
+            ttl = strtol(argv[++i], NULL, 10);
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    struct jw_config cfg;
+    char err[512];
+    int rc = jw_config_load(&cfg, nrest, rest, environ, err, sizeof(err));
+    free(rest);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "jobwheel token: %s\n", err);
+        return rc < 0 ? EXIT_CONFIG : 0;
+    }
+    struct jw_buf claims = JW_BUF_INIT;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &claims);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kstr(&w, "sub", sub);
+    jw_jsonw_kstr(&w, "name", name);
+    if (email[0])
+        jw_jsonw_kstr(&w, "email", email);
+    if (realm[0])
+        jw_jsonw_kstr(&w, "realm", realm);
+    int64_t now = jw_time_now_ms() / 1000;
+    jw_jsonw_kint(&w, "iat", now);
+    jw_jsonw_kint(&w, "exp", now + (ttl > 0 ? ttl : 3600));
+    if (cfg.jwt_issuer[0])
+        jw_jsonw_kstr(&w, "iss", cfg.jwt_issuer);
+    if (cfg.jwt_audience[0])
+        jw_jsonw_kstr(&w, "aud", cfg.jwt_audience);
+    const char *lists[][2] = {{"roles", roles}, {"permissions", perms}, {"tenants", tenant}};
+    for (int l = 0; l < 3; l++) {
+        jw_jsonw_key(&w, lists[l][0]);
+        jw_jsonw_arr_open(&w);
+        const char *p = lists[l][1];
+        while (*p) {
+            size_t n = strcspn(p, ",");
+            if (n)
+                jw_jsonw_strn(&w, p, n);
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+        jw_jsonw_arr_close(&w);
+    }
+    jw_jsonw_obj_close(&w);
+    char *tok = jw_jwt_sign_hmac(cfg.jwt_algorithm, cfg.jwt_secret, jw_buf_str(&claims), err, sizeof(err));
+    jw_buf_free(&claims);
+    jw_config_free(&cfg);
+    if (!tok) {
+        fprintf(stderr, "jobwheel token: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", tok);
+    free(tok);
+    return 0;
+}
+
+/* ---- start-up ------------------------------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct jw_buf b = JW_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1 << 20))
+        jw_buf_append(&b, chunk, n);
+    fclose(f);
+    *len = b.len;
+    return jw_buf_detach(&b);
+}
+
+static int start(struct app *a)
+{
+    char err[512];
+    struct jw_config *cfg = &a->cfg;
+    if (!cfg->instance_id[0]) {
+        char host[128] = "jobwheel";
+        gethostname(host, sizeof(host) - 1);
+        struct jw_buf b = JW_BUF_INIT;
+        jw_buf_printf(&b, "%s-%d", host, (int)getpid());
+        free(cfg->instance_id);
+        cfg->instance_id = jw_buf_detach(&b);
+    }
+    if (jw_tz_db_load(cfg->zoneinfo_dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jobwheel: zoneinfo_dir: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    if (!strncmp(cfg->jwt_algorithm, "HS", 2)) {
+        a->jwt = jw_jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, strlen(cfg->jwt_secret),
+                            cfg->jwt_issuer, cfg->jwt_audience, err, sizeof(err));
+    } else {
+        size_t len = 0;
+        char *pem = read_file(cfg->jwt_public_key_file, &len);
+        if (!pem) {
+            fprintf(stderr, "jobwheel: jwt_public_key_file: cannot read %s: %s\n",
+                    cfg->jwt_public_key_file, strerror(errno));
+            return EXIT_CONFIG;
+        }
+        a->jwt = jw_jwt_new(cfg->jwt_algorithm, pem, len, cfg->jwt_issuer, cfg->jwt_audience, err,
+                            sizeof(err));
+        free(pem);
+    }
+    if (!a->jwt) {
+        fprintf(stderr, "jobwheel: %s\n", err);
+        return EXIT_CONFIG;
+    }
+
+    a->base = event_base_new();
+    if (!a->base) {
+        fprintf(stderr, "jobwheel: cannot create the event loop\n");
+        return 1;
+    }
+    const char *url = cfg->redis_url;
+    if (!url[0]) {
+        a->embedded = jw_embedded_start(a->base, cfg->redis_server, cfg->data_dir, err, sizeof(err));
+        if (!a->embedded) {
+            fprintf(stderr, "jobwheel: %s\n", err);
+            return 1;
+        }
+        url = jw_embedded_url(a->embedded);
+    }
+    struct jw_store_options so = {.url = url, .timeout_ms = cfg->redis_timeout_ms};
+    a->store = jw_store_new(a->base, &so, err, sizeof(err));
+    if (!a->store) {
+        fprintf(stderr, "jobwheel: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    a->core.base = a->base;
+    a->core.store = a->store;
+    a->core.rules.allow_private_targets = cfg->allow_private_targets;
+    a->core.max_json_depth = (int)cfg->json_max_depth;
+    a->api.core = &a->core;
+    a->api.store = a->store;
+    a->api.jwt = a->jwt;
+    a->api.cfg = cfg;
+
+    a->router = jw_router_new();
+    jw_api_register_all(a->router);
+    struct jw_http_options ho = {
+        .listen = cfg->listen,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_connections = cfg->max_connections,
+        .timeout_secs = cfg->http_timeout_secs,
+    };
+    a->http = jw_http_start(a->base, &ho, a->router, jw_api_dispatch, &a->api, err, sizeof(err));
+    if (!a->http) {
+        fprintf(stderr, "jobwheel: %s\n", err);
+        return 1;
+    }
+    a->sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
+    a->sigint = evsignal_new(a->base, SIGINT, on_signal, a);
+    a->drain = evtimer_new(a->base, on_drain, a);
+    if (!a->sigterm || !a->sigint || !a->drain || event_add(a->sigterm, NULL) != 0 ||
+        event_add(a->sigint, NULL) != 0) {
+        fprintf(stderr, "jobwheel: cannot install signal handlers\n");
+        return 1;
+    }
+    const char *addr = jw_http_address(a->http);
+    jw_info("jobwheel %s listening on %s%s (instance %s, redis %s%s)", "0.1.0",
+            strncmp(addr, "unix:", 5) ? "http://" : "", addr, cfg->instance_id,
+            a->embedded ? "embedded at " : "", a->embedded ? url : (strchr(url, '@') ? "(url with password)" : url));
+    if (!strncmp(cfg->jwt_algorithm, "HS", 2))
+        jw_info("get a token: scripts/token  (or: jobwheel token --config <file> [--tenant UUID] [--roles admin])");
+    return 0;
+}
+
+static void stop(struct app *a)
+{
+    jw_http_free(a->http);
+    jw_store_free(a->store);
+    jw_embedded_stop(a->embedded);
+    if (a->sigterm)
+        event_free(a->sigterm);
+    if (a->sigint)
+        event_free(a->sigint);
+    if (a->drain)
+        event_free(a->drain);
+    jw_router_free(a->router);
+    jw_jwt_free(a->jwt);
+    if (a->base)
+        event_base_free(a->base);
+    jw_tz_db_free();
+    jw_config_free(&a->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "token"))
+        return token_command(argc, argv);
+
+    struct app a;
+    memset(&a, 0, sizeof(a));
+    char err[512];
+    int rc = jw_config_load(&a.cfg, argc, argv, environ, err, sizeof(err));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "jobwheel: %s\n", err);
+        jw_config_free(&a.cfg);
+        return rc < 0 ? EXIT_CONFIG : 0;
+    }
+    jw_log_init(a.cfg.log_format, a.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    srandom((unsigned)(time(NULL) ^ getpid()));
+
+    rc = start(&a);
+    if (rc == 0) {
+        event_base_dispatch(a.base);
+        jw_info("stopped");
+    }
+    stop(&a);
+    return rc;
+}
