@@ -1,0 +1,59 @@
+"""Operations endpoints and HTTP-level behaviour every route shares."""
+import uuid
+
+from conftest import make_token, claims_for
+
+
+def test_healthz_needs_no_credentials(server):
+    r = server.request("GET", "/healthz")
+    assert r.status == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_readyz_reports_redis(server):
+    r = server.request("GET", "/readyz")
+    assert r.status == 200
+    assert r.json() == {"status": "ready", "redis": "up"}
+
+
+def test_unknown_route_is_problem_json_404(server):
+    r = server.request("GET", "/v1/nothing-here")
+    assert r.status == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    p = r.json()
+    assert p["status"] == 404 and p["title"] == "Not Found"
+    assert p["instance"] == "/v1/nothing-here"
+
+
+def test_wrong_method_is_405_with_allow(server):
+    r = server.request("PUT", "/v1/jobs", body={}, token=make_token(claims_for(str(uuid.uuid4()))))
+    assert r.status == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "POST", "HEAD"}
+
+
+def test_options_lists_methods(server):
+    r = server.request("OPTIONS", "/v1/jobs/abc")
+    assert r.status == 204
+    assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE", "HEAD"}
+
+
+def test_request_id_is_echoed_or_made(server):
+    r = server.request("GET", "/healthz", headers={"X-Request-Id": "trace-abc.123"})
+    assert r.headers["x-request-id"] == "trace-abc.123"
+    r = server.request("GET", "/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert r.headers["x-request-id"] != "bad id with spaces"
+    uuid.UUID(r.headers["x-request-id"])
+
+
+def test_percent_nul_in_path_is_404(server, client):
+    r = client.get("/v1/jobs/abc%00def")
+    assert r.status == 404
+    r = client.get("/v1/jobs/%ZZ")
+    assert r.status == 404
+    assert server.request("GET", "/healthz").status == 200
+
+
+def test_responses_are_not_cached(server):
+    r = server.request("GET", "/healthz")
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"

@@ -1,0 +1,224 @@
+"""The process: configuration errors, logs, graceful shutdown, restarts of
+jobwheel and of Redis (nothing lost), Redis outages (503, then recovery),
+and the embedded Redis of `scripts/run`."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import (BIN, SECRET, Client, Jobwheel, Redis, claims_for, free_port, job_body,
+                      make_token, wait_until)
+
+
+def run_bin(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=e, timeout=30)
+
+
+@pytest.mark.parametrize("args,env,key", [
+    (["--jwt-secret", SECRET, "--max-body-bytes", "lots"], {}, "max_body_bytes"),
+    (["--jwt-secret", SECRET, "--max-body-bytes", "10"], {}, "max_body_bytes"),
+    (["--jwt-secret", "short"], {}, "jwt_secret"),
+    ([], {}, "jwt_secret"),
+    (["--jwt-secret", SECRET, "--no-such-flag", "1"], {}, "no-such-flag"),
+    (["--jwt-secret", SECRET, "--listen", "nowhere"], {}, "listen"),
+    (["--jwt-secret", SECRET, "--log-format", "xml"], {}, "log_format"),
+    (["--jwt-secret", SECRET, "--allow-private-targets", "perhaps"], {}, "allow_private_targets"),
+    (["--jwt-secret", SECRET, "--jwt-algorithm", "none"], {}, "jwt_algorithm"),
+    (["--jwt-algorithm", "RS256"], {}, "jwt_public_key_file"),
+    (["--jwt-algorithm", "RS256", "--jwt-public-key-file", "/nonexistent.pem"], {}, "jwt_public_key_file"),
+    (["--jwt-secret", SECRET, "--redis-url", "http://x"], {}, "redis_url"),
+    (["--jwt-secret", SECRET], {"JOBWHEEL_HTTP_TIMEOUT_SECS": "-1"}, "http_timeout_secs"),
+    (["--config", "/nonexistent.conf"], {}, "/nonexistent.conf"),
+])
+def test_bad_configuration_exits_2_naming_the_key(args, env, key):
+    p = run_bin("--listen", f"127.0.0.1:{free_port()}", "--redis-url", "redis://127.0.0.1:1/0", *args, env=env)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert key in p.stderr
+
+
+def test_config_file_env_and_flags(tmp_path):
+    conf = tmp_path / "j.conf"
+    conf.write_text("# comment\nmax_body_bytes = 2048\njwt_secret = \"%s\"\nlog_format = json\n" % SECRET)
+    p = run_bin("--config", str(conf), "--max-body-bytes", "3", env={"JOBWHEEL_LOG_FORMAT": "text"})
+    assert p.returncode == 2 and "flag --max-body-bytes" in p.stderr
+    conf.write_text("bogus_key = 1\n")
+    p = run_bin("--config", str(conf))
+    assert p.returncode == 2 and "bogus_key" in p.stderr and "j.conf:1" in p.stderr
+
+
+def test_help():
+    p = run_bin("--help")
+    assert p.returncode == 0 and "--redis-url" in p.stdout and "--allow-private-targets" in p.stdout
+
+
+def test_json_logs_one_line_per_request_without_secrets(redis, tmp_path):
+    s = Jobwheel(tmp_path, redis_url=redis.url, args=["--log-format", "json"])
+    tenant = str(uuid.uuid4())
+    token = make_token(claims_for(tenant))
+    c = Client(s, token)
+    c.post("/v1/jobs", job_body(webhook_secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+    key = c.post("/v1/api-keys", {"name": "k", "permissions": ["jobs:read"]}).json()["key"]
+    s.request("GET", "/v1/jobs", token=key, headers={"X-Request-Id": "req-42"})
+    assert s.stop() == 0
+    out = s.output()
+    lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+    reqs = [l for l in lines if l.get("msg") == "request"]
+    assert len(reqs) >= 4
+    last = [l for l in reqs if l["request_id"] == "req-42"][0]
+    assert last["method"] == "GET" and last["path"] == "/v1/jobs" and last["status"] == 200
+    assert last["tenant"] == tenant and last["principal"].startswith("apikey:")
+    assert isinstance(last["duration_ms"], (int, float))
+    for secret in (SECRET, token, key, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"):
+        assert secret not in out
+
+
+def test_sigterm_finishes_in_flight_requests(tmp_path):
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url)
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        job = c.post("/v1/jobs", job_body()).json()
+        # stall Redis so a request is in flight when SIGTERM arrives
+        blocker = threading.Thread(target=lambda: r.cmd("DEBUG", "SLEEP", "1.2"))
+        blocker.start()
+        time.sleep(0.1)
+        result = {}
+        def in_flight():
+            try:
+                result["r"] = c.get(f"/v1/jobs/{job['id']}")
+            except Exception as e:  # reported below
+                result["e"] = e
+        t = threading.Thread(target=in_flight)
+        t.start()
+        time.sleep(0.2)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        # no new clients while draining
+        with pytest.raises(OSError):
+            s.request("GET", "/healthz", timeout=1)
+        t.join(10)
+        blocker.join(10)
+        assert "r" in result, result
+        assert result["r"].status == 200 and result["r"].json()["id"] == job["id"]
+        assert s.proc.wait(timeout=10) == 0
+    finally:
+        s.stop()
+        r.stop()
+
+
+def test_restarts_lose_nothing(tmp_path):
+    r = Redis(tmp_path / "redis", appendonly=True)
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url)
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        a = c.post("/v1/jobs", job_body(cron="0 * * * *")).json()
+        c.patch(f"/v1/jobs/{a['id']}", {"description": "v2"})
+        jobs = c.get("/v1/jobs").json()
+        # jobwheel restart
+        assert s.stop() == 0
+        s.start()
+        assert c.get("/v1/jobs").json() == jobs
+        # Redis restart with AOF (scripts must be loaded again: NOSCRIPT path)
+        r.stop()
+        r.start()
+        wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
+        assert c.get("/v1/jobs").json() == jobs
+        assert len(c.get(f"/v1/jobs/{a['id']}/versions").json()) == 2
+        # Redis killed outright (appendfsync always here)
+        b = c.post("/v1/jobs", job_body()).json()
+        r.stop(signal.SIGKILL)
+        r.start()
+        wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
+        assert c.get(f"/v1/jobs/{b['id']}").status == 200
+        # scripts flushed under a live connection
+        r.cmd("SCRIPT", "FLUSH")
+        assert c.post("/v1/jobs", job_body()).status == 201
+    finally:
+        assert s.stop() == 0
+        r.stop()
+
+
+def test_redis_outage_is_503_then_recovers(tmp_path):
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url)
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        r.stop()
+        wait_until(lambda: not s.ready(), timeout=10, what="readyz to turn 503")
+        assert s.request("GET", "/readyz").json() == {"status": "not ready", "redis": "down"}
+        res = c.post("/v1/jobs", job_body())
+        assert res.status == 503 and res.headers["content-type"] == "application/problem+json"
+        assert s.request("GET", "/healthz").status == 200
+        r.start()
+        wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
+        assert c.post("/v1/jobs", job_body()).status == 201
+    finally:
+        assert s.stop() == 0
+        r.stop()
+
+
+def test_stalled_redis_times_out(tmp_path):
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--redis-timeout-ms", "300"])
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        blocker = threading.Thread(target=lambda: r.cmd("DEBUG", "SLEEP", "2"))
+        blocker.start()
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        res = c.get("/v1/jobs")
+        assert res.status == 503
+        assert time.monotonic() - t0 < 1.5
+        blocker.join()
+        wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
+        assert c.get("/v1/jobs").status == 200
+    finally:
+        assert s.stop() == 0
+        r.stop()
+
+
+def redis_children(data_dir):
+    p = subprocess.run(["pgrep", "-f", f"{data_dir}/redis.sock"], capture_output=True, text=True)
+    return [int(x) for x in p.stdout.split()]
+
+
+def test_embedded_redis(tmp_path):
+    s = Jobwheel(tmp_path, redis_url=None)
+    data = (tmp_path / "data").resolve()
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        job = c.post("/v1/jobs", job_body()).json()
+        assert len(redis_children(data)) == 1
+        assert (data / "redis.sock").exists()
+        # a second instance on the same data_dir is refused
+        second = run_bin("--listen", f"127.0.0.1:{free_port()}", "--jwt-secret", SECRET,
+                         "--data-dir", str(data))
+        assert second.returncode != 0 and "in use" in second.stderr
+        assert s.stop() == 0
+        assert redis_children(data) == []
+        s.start()
+        assert c.get(f"/v1/jobs/{job['id']}").json() == job
+        # jobwheel killed outright: its Redis goes too
+        s.proc.kill()
+        s.proc.wait()
+        s.log.close()
+        s.proc = None
+        wait_until(lambda: redis_children(data) == [], timeout=10, what="embedded redis to exit")
+        s.start()
+        assert c.get(f"/v1/jobs/{job['id']}").json() == job
+        # Redis dying under jobwheel is restarted
+        pid = redis_children(data)[0]
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: redis_children(data) not in ([], [pid]), timeout=10, what="redis restart")
+        wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
+        assert c.get(f"/v1/jobs/{job['id']}").json() == job
+    finally:
+        if s.proc:
+            assert s.stop() == 0
