@@ -4,6 +4,7 @@
 #ifndef JOBWHEEL_TIME_H
 #define JOBWHEEL_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define JW_TIME_ISO_SIZE 32 /* "2025-07-10T14:45:00.000Z" plus room for years > 9999 */
@@ -31,10 +32,13 @@ int jw_time_parse_point(const char *s, int64_t now_ms, int64_t *out_ms)
 /* A calendar date "YYYY-MM-DD" (validated, leap years included). */
 int jw_time_parse_date(const char *s, int *y, int *m, int *d) __attribute__((warn_unused_result));
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
-int64_t jw_days_from_civil(int64_t y, unsigned m, unsigned d);
-void jw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
-int jw_days_in_month(int64_t y, unsigned m);
+/* The proleptic Gregorian calendar (shared by time, cron and tz). */
+int64_t jw_floor_div(int64_t a, int64_t b);
+bool jw_is_leap(int64_t y);
+int jw_days_in_month(int64_t y, int m);
+/* Days since 1970-01-01 of y-m-d; linear in d, so d may run past the month. */
+int64_t jw_days_from_civil(int64_t y, int m, int d);
+void jw_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 /* 0 = Sunday … 6 = Saturday */
 int jw_weekday_from_days(int64_t z);
 

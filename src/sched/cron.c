@@ -3,6 +3,7 @@
 #include "jobwheel/cron.h"
 
 #include "jobwheel/tz.h"
+#include "jobwheel/time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,55 +51,11 @@ struct jw_cron {
 
 /* ---- calendar arithmetic (proleptic Gregorian) ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
 
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
 
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
 
-/* Days since 1970-01-01 of y-m-d (linear in d, so d may run past the month);
- * computed in 400-year eras that start on March 1st. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t mp = (m + 9) % 12;
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
-static int weekday_of_days(int64_t days)
-{
-    return (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
-}
 
 static int lowest_bit(uint64_t v)
 {
@@ -397,9 +354,9 @@ static int parse_field(struct jw_cron *c, enum cron_field f, char *text, uint64_
 /* The days of month m of year y that the day fields select, as bits 1..31. */
 static uint32_t day_mask(const struct jw_cron *c, int64_t y, int m)
 {
-    int dim = days_in_month(y, m);
+    int dim = jw_days_in_month(y, m);
     uint32_t all = ((UINT32_C(1) << dim) - 1) << 1;
-    int wd1 = weekday_of_days(days_from_civil(y, m, 1));
+    int wd1 = jw_weekday_from_days(jw_days_from_civil(y, m, 1));
     uint32_t dom = c->dom & all;
     for (uint32_t b = c->dom_last; b; b &= b - 1) {
         int n = lowest_bit(b);
@@ -592,7 +549,7 @@ bool jw_cron_has_seconds(const struct jw_cron *c)
 
 static int64_t compose(int64_t y, int m, int d, int h, int mi, int s)
 {
-    return days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+    return jw_days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
 }
 
 /* The first wall-clock time >= from (seconds, local time read as UTC) that
@@ -602,12 +559,12 @@ static int64_t next_match(const struct jw_cron *c, int64_t from, int64_t limit)
 {
     if (from >= limit)
         return NO_MATCH;
-    int64_t days = floor_div(from, 86400);
+    int64_t days = jw_floor_div(from, 86400);
     int64_t sod = from - days * 86400;
     int64_t y, cached_y = INT64_MIN;
     int m, d, cached_m = 0;
     uint32_t dm = 0;
-    civil_from_days(days, &y, &m, &d);
+    jw_civil_from_days(days, &y, &m, &d);
     int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
     for (;;) {
         if (y > CRON_LIMIT_YEAR + 1 || compose(y, m, d, h, mi, s) >= limit)
@@ -686,8 +643,8 @@ int64_t jw_cron_next(const struct jw_cron *c, const struct jw_tz *tz, int64_t af
 {
     if (!c)
         return -1;
-    const int64_t limit = days_from_civil(CRON_LIMIT_YEAR, 1, 1) * 86400;
-    int64_t u = after_ms < CRON_MIN_S * 1000 ? CRON_MIN_S : floor_div(after_ms, 1000) + 1;
+    const int64_t limit = jw_days_from_civil(CRON_LIMIT_YEAR, 1, 1) * 86400;
+    int64_t u = after_ms < CRON_MIN_S * 1000 ? CRON_MIN_S : jw_floor_div(after_ms, 1000) + 1;
     if (u >= limit)
         return -1;
     int64_t seg = jw_tz_prev_transition(tz, u); /* INT64_MIN: none before */

@@ -1,6 +1,7 @@
 /* tz: the in-memory IANA time zone database (TZif v1-v4 files plus their POSIX
  * TZ footer rules) and every UTC <-> local conversion; owns the one global db. */
 #include "jobwheel/tz.h"
+#include "jobwheel/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -69,53 +70,18 @@ static const struct tz_data utc_data = {NULL, NULL, 0, 0, {false, false, 0, 0, {
 
 /* ---- calendar arithmetic (proleptic Gregorian) ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
 
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
 
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
 
-/* Days since 1970-01-01 of y-m-d; eras of 400 years starting in March. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                               /* 0..399 */
-    int64_t mp = (m + 9) % 12;                                 /* March = 0 */
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;                  /* 0..365 */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;       /* 0..146096 */
-    return era * 146097 + doe - 719468;
-}
 
 static int64_t year_of_days(int64_t z)
 {
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    return yoe + era * 400 + (m <= 2);
+    int64_t y;
+    int m, d;
+    jw_civil_from_days(z, &y, &m, &d);
+    return y;
 }
 
-static int weekday_of_days(int64_t days)
-{
-    return (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday (4) */
-}
 
 static int64_t clamp_instant(int64_t t)
 {
@@ -131,14 +97,14 @@ static int64_t clamp_instant(int64_t t)
 /* Day (since the epoch) on which rule r falls in year y. */
 static int64_t rule_day(const struct tz_rule *r, int64_t y)
 {
-    int64_t jan1 = days_from_civil(y, 1, 1);
+    int64_t jan1 = jw_days_from_civil(y, 1, 1);
     if (r->kind == 'J')
-        return jan1 + r->day - 1 + (is_leap(y) && r->day >= 60);
+        return jan1 + r->day - 1 + (jw_is_leap(y) && r->day >= 60);
     if (r->kind == 'D')
         return jan1 + r->day;
-    int64_t first = days_from_civil(y, r->mon, 1);
-    int d = 1 + (r->wday - weekday_of_days(first) + 7) % 7 + 7 * (r->week - 1);
-    while (d > days_in_month(y, r->mon))
+    int64_t first = jw_days_from_civil(y, r->mon, 1);
+    int d = 1 + (r->wday - jw_weekday_from_days(first) + 7) % 7 + 7 * (r->week - 1);
+    while (d > jw_days_in_month(y, r->mon))
         d -= 7;
     return first + d - 1;
 }
@@ -176,7 +142,7 @@ static size_t footer_events(const struct tz_footer *ft, int64_t y0, int64_t y1,
 
 static int64_t footer_year(const struct tz_footer *ft, int64_t t)
 {
-    return year_of_days(floor_div(t + ft->std_off, 86400));
+    return year_of_days(jw_floor_div(t + ft->std_off, 86400));
 }
 
 static int32_t footer_offset_at(const struct tz_footer *ft, int64_t t)

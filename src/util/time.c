@@ -28,44 +28,54 @@ int64_t jw_time_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days algorithms. */
-int64_t jw_days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t jw_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+bool jw_is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int jw_days_in_month(int64_t y, int m)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && jw_is_leap(y) ? 29 : dim[m - 1];
+}
+
+/* Howard Hinnant's days_from_civil / civil_from_days: 400-year eras that
+ * start on March 1st. */
+int64_t jw_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    int64_t era = jw_floor_div(y, 400);
+    int64_t yoe = y - era * 400;                         /* 0..399 */
+    int64_t mp = (m + 9) % 12;                           /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;            /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+    return era * 146097 + doe - 719468;
 }
 
-void jw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void jw_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-int jw_days_in_month(int64_t y, unsigned m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2) {
-        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        return leap ? 29 : 28;
-    }
-    return dm[m - 1];
+    int64_t era = jw_floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
 }
 
 int jw_weekday_from_days(int64_t z)
 {
-    return (int)(z >= -4 ? (z + 4) % 7 : (z + 5) % 7 + 6);
+    return (int)(((z % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
 }
 
 void jw_time_format(int64_t ms, char out[JW_TIME_ISO_SIZE])
@@ -75,9 +85,9 @@ void jw_time_format(int64_t ms, char out[JW_TIME_ISO_SIZE])
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     int64_t rem = secs - days * 86400;
     int64_t y;
-    unsigned m, d;
+    int m, d;
     jw_civil_from_days(days, &y, &m, &d);
-    snprintf(out, JW_TIME_ISO_SIZE, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+    snprintf(out, JW_TIME_ISO_SIZE, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
              (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
 }
 
@@ -99,7 +109,7 @@ int jw_time_parse_date(const char *s, int *y, int *m, int *d)
         return -1;
     if (!digits(s, 4, y) || !digits(s + 5, 2, m) || !digits(s + 8, 2, d))
         return -1;
-    if (*y < 1970 || *m < 1 || *m > 12 || *d < 1 || *d > jw_days_in_month(*y, (unsigned)*m))
+    if (*y < 1970 || *m < 1 || *m > 12 || *d < 1 || *d > jw_days_in_month(*y, *m))
         return -1;
     return 0;
 }
@@ -165,7 +175,7 @@ int jw_time_parse(const char *s, int64_t *out_ms)
     }
     if (*p != '\0')
         return -1;
-    int64_t days = jw_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = jw_days_from_civil(y, mo, d);
     int64_t t = days * 86400 + h * 3600 + mi * 60 + sec - off;
     if (t < 0)
         return -1;

@@ -23,7 +23,8 @@ clang -std=c17 -D_GNU_SOURCE -g -O1 \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
     -I"$root/include" \
-    "$root/src/sched/cron.c" "$root/src/sched/tz.c" "$root/test/fuzz/fuzz_cron.c" \
+    "$root/src/sched/cron.c" "$root/src/sched/tz.c" "$root/src/util/time.c" \
+    "$root/test/fuzz/fuzz_cron.c" \
     -o "$out/fuzz_cron"
 
 # Seeds: one expression per file, covering every syntax element.

@@ -367,13 +367,12 @@ static void test_civil_against_libc(void **state)
         struct tm tm;
         assert_non_null(gmtime_r(&secs, &tm));
         int64_t y;
-        unsigned m, d;
+        int m, d;
         jw_civil_from_days(z, &y, &m, &d);
-        if (y != tm.tm_year + 1900 || m != (unsigned)tm.tm_mon + 1 || d != (unsigned)tm.tm_mday)
+        if (y != tm.tm_year + 1900 || m != tm.tm_mon + 1 || d != tm.tm_mday)
             fail_msg("civil_from_days(%lld) = %lld-%u-%u, libc %d-%d-%d", (long long)z,
                      (long long)y, m, d, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-        int64_t back = jw_days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                                          (unsigned)tm.tm_mday);
+        int64_t back = jw_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
         if (back != z)
             fail_msg("days_from_civil(%d-%d-%d) = %lld, want %lld", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, (long long)back, (long long)z);
@@ -398,7 +397,7 @@ static void test_days_in_month(void **state)
 {
     (void)state;
     for (int64_t y = 1970; y <= 2200; y++) {
-        for (unsigned m = 1; m <= 12; m++) {
+        for (int m = 1; m <= 12; m++) {
             /* independently: the day before the first of the next month */
             struct tm tm = {0};
             tm.tm_year = (int)(y - 1900) + (m == 12);
