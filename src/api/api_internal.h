@@ -46,6 +46,10 @@ struct jw_actor jw_call_actor(const struct jw_call *c);
  * ok_status (204 sends no body). */
 void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int ok_status);
 void jw_call_problem(struct jw_call *c, const struct jw_error *err);
+/* jw_core_cb-shaped: reply 200 / 201 / 204 (arg = the call). */
+void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body);
+void jw_call_done_201(void *arg, const struct jw_error *err, struct jw_buf *body);
+void jw_call_done_204(void *arg, const struct jw_error *err, struct jw_buf *body);
 
 /* The surfaces. */
 void jw_api_native_jobs_register(struct jw_router *r);

@@ -46,6 +46,21 @@ void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf 
         jw_reply_json_buf(c->req, ok_status, body);
 }
 
+void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 200);
+}
+
+void jw_call_done_201(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 201);
+}
+
+void jw_call_done_204(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    jw_call_reply(arg, err, body, 204);
+}
+
 struct jw_actor jw_call_actor(const struct jw_call *c)
 {
     struct jw_actor a = {.tenant = c->tenant, .who = c->actor};

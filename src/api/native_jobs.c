@@ -13,21 +13,6 @@
 #define LIST_MAX 200
 #define LIST_DEFAULT 50
 
-static void reply_ok(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 200);
-}
-
-static void reply_created(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 201);
-}
-
-static void reply_no_content(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 204);
-}
-
 /* 201 with Location: /v1/jobs/<id> */
 static void reply_job_created(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
@@ -103,7 +88,7 @@ static void create_batch(struct jw_call *c)
     if (!body)
         return;
     struct jw_actor a = jw_call_actor(c);
-    jw_jobs_create_batch(c->api->core, &a, body, reply_created, c);
+    jw_jobs_create_batch(c->api->core, &a, body, jw_call_done_201, c);
 }
 
 /* {"ids": [...]} (or "job_ids") → enable or disable those jobs. */
@@ -142,7 +127,7 @@ static void batch_set_enabled(struct jw_call *c, bool enabled)
     }
     struct jw_actor a = jw_call_actor(c);
     size_t n = ids->len;
-    jw_jobs_set_enabled(c->api->core, &a, refs, n, enabled, reply_ok, c);
+    jw_jobs_set_enabled(c->api->core, &a, refs, n, enabled, jw_call_done_200, c);
     free(refs);
 }
 
@@ -151,7 +136,7 @@ static void batch_disable(struct jw_call *c) { batch_set_enabled(c, false); }
 
 static void get_job(struct jw_call *c)
 {
-    jw_jobs_get(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_ok, c);
+    jw_jobs_get(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_200, c);
 }
 
 static void patch_job(struct jw_call *c)
@@ -160,12 +145,12 @@ static void patch_job(struct jw_call *c)
     if (!body)
         return;
     struct jw_actor a = jw_call_actor(c);
-    jw_jobs_update(c->api->core, &a, jw_req_param(c->req, "id"), body, reply_ok, c);
+    jw_jobs_update(c->api->core, &a, jw_req_param(c->req, "id"), body, jw_call_done_200, c);
 }
 
 static void delete_job(struct jw_call *c)
 {
-    jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_no_content, c);
+    jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_204, c);
 }
 
 static void clone_job(struct jw_call *c)
@@ -179,18 +164,18 @@ static void clone_job(struct jw_call *c)
 
 static void list_versions(struct jw_call *c)
 {
-    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"), NULL, reply_ok, c);
+    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"), NULL, jw_call_done_200, c);
 }
 
 static void get_version(struct jw_call *c)
 {
     jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"),
-                     jw_req_param(c->req, "version_id"), reply_ok, c);
+                     jw_req_param(c->req, "version_id"), jw_call_done_200, c);
 }
 
 static void list_deps(struct jw_call *c)
 {
-    jw_deps_list(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_ok, c);
+    jw_deps_list(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_200, c);
 }
 
 static void create_dep(struct jw_call *c)
@@ -198,13 +183,13 @@ static void create_dep(struct jw_call *c)
     const struct jw_json *body = jw_call_body(c, false);
     if (!body)
         return;
-    jw_deps_create(c->api->core, c->tenant, jw_req_param(c->req, "id"), body, reply_created, c);
+    jw_deps_create(c->api->core, c->tenant, jw_req_param(c->req, "id"), body, jw_call_done_201, c);
 }
 
 static void delete_dep(struct jw_call *c)
 {
     jw_deps_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_req_param(c->req, "dep_id"),
-                   reply_no_content, c);
+                   jw_call_done_204, c);
 }
 
 static const struct jw_api_route routes[] = {

@@ -2,38 +2,23 @@
  * list, revoke. Admins of the tenant only. */
 #include "api_internal.h"
 
-static void reply_created(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 201);
-}
-
-static void reply_ok(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 200);
-}
-
-static void reply_no_content(void *arg, const struct jw_error *err, struct jw_buf *body)
-{
-    jw_call_reply(arg, err, body, 204);
-}
-
 static void create_key(struct jw_call *c)
 {
     const struct jw_json *body = jw_call_body(c, false);
     if (!body)
         return;
     struct jw_actor a = jw_call_actor(c);
-    jw_apikeys_create(c->api->core, &a, body, reply_created, c);
+    jw_apikeys_create(c->api->core, &a, body, jw_call_done_201, c);
 }
 
 static void list_keys(struct jw_call *c)
 {
-    jw_apikeys_list(c->api->core, c->tenant, reply_ok, c);
+    jw_apikeys_list(c->api->core, c->tenant, jw_call_done_200, c);
 }
 
 static void delete_key(struct jw_call *c)
 {
-    jw_apikeys_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), reply_no_content, c);
+    jw_apikeys_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_204, c);
 }
 
 static const struct jw_api_route routes[] = {

@@ -16,6 +16,10 @@
 
 #define CAS_RETRIES 32 /* each lost race means another writer succeeded */
 
+struct op;
+/* What to do with Redis's answer, once it is known to have come. */
+typedef void (*step_fn)(struct op *o, const struct jw_reply *r);
+
 /* One operation in flight. */
 struct op {
     struct jw_core *c;
@@ -37,6 +41,7 @@ struct op {
      * that a job's version moved on meanwhile. NULL for creations. */
     void (*start)(struct op *o);
     int tries;
+    step_fn next; /* the continuation of the script call in flight */
     struct jw_buf body;
 };
 
@@ -101,6 +106,24 @@ static void op_store_fail(struct op *o, enum jw_store_status st)
     struct jw_error e;
     jw_core_store_error(st, &e);
     op_done(o, &e);
+}
+
+/* Every script call of this module ends here: a store failure ends the
+ * operation (503), anything else goes to the step that asked. */
+static void op_reply(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct op *o = arg;
+    if (st != JW_STORE_OK) {
+        op_store_fail(o, st);
+        return;
+    }
+    o->next(o, r);
+}
+
+static void run(struct op *o, enum jw_lua_id id, struct jw_args *a, step_fn next)
+{
+    o->next = next;
+    jw_store_eval(o->c->store, id, o->tenant, a, op_reply, o);
 }
 
 /* ---- validation that needs sched/ ------------------------------------------- */
@@ -204,13 +227,8 @@ static void write_result(struct op *o)
         jw_jsonw_obj_close(&w);
 }
 
-static void on_saved(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_saved(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     const struct jw_reply *word = jw_reply_at(r, 0);
     size_t n;
     const char *field = jw_reply_str(jw_reply_at(r, 1), &n);
@@ -256,15 +274,39 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
             jw_args_adds(&a, "");
         jw_buf_free(&json);
     }
-    jw_store_eval(o->c->store, JW_LUA_JOB_SAVE, o->tenant, &a, on_saved, o);
+    run(o, JW_LUA_JOB_SAVE, &a, on_saved);
 }
 
-static void get_refs(struct op *o, char *const *refs, size_t n, jw_store_cb cb)
+/* Run a script whose ARGV is the job reference, then extra (if any). */
+static void eval_ref(struct op *o, enum jw_lua_id id, const char *extra, step_fn next)
+{
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, o->ref);
+    if (extra)
+        jw_args_adds(&a, extra);
+    run(o, id, &a, next);
+}
+
+/* o->body = a JSON array of the reply's elements from index `from` on. */
+static void body_array(struct op *o, const struct jw_reply *r, size_t from)
+{
+    jw_buf_putc(&o->body, '[');
+    for (size_t i = from; i < jw_reply_count(r); i++) {
+        size_t n;
+        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
+        if (i > from)
+            jw_buf_putc(&o->body, ',');
+        jw_buf_append(&o->body, json, n);
+    }
+    jw_buf_putc(&o->body, ']');
+}
+
+static void get_refs(struct op *o, char *const *refs, size_t n, step_fn next)
 {
     struct jw_args a = JW_ARGS_INIT;
     for (size_t i = 0; i < n; i++)
         jw_args_adds(&a, refs[i]);
-    jw_store_eval(o->c->store, JW_LUA_JOB_GET, o->tenant, &a, cb, o);
+    run(o, JW_LUA_JOB_GET, &a, next);
 }
 
 /* ---- create ---------------------------------------------------------------- */
@@ -323,13 +365,8 @@ void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const str
 
 /* ---- get ----------------------------------------------------------------------- */
 
-static void on_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_got(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t n;
     const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
     if (!json) {
@@ -349,13 +386,8 @@ void jw_jobs_get(struct jw_core *c, const char *tenant, const char *ref, jw_core
 
 /* ---- update ----------------------------------------------------------------------- */
 
-static void on_update_read(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_update_read(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t n;
     const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
     if (!json) {
@@ -410,13 +442,8 @@ void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref
 
 /* ---- enable / disable ----------------------------------------------------------------- */
 
-static void on_enable_read(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_enable_read(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     o->jobs = jw_calloc(o->nrefs, sizeof(struct jw_job));
     int64_t *expect = jw_calloc(o->nrefs, sizeof(int64_t));
     int64_t now = jw_time_now_ms();
@@ -488,13 +515,8 @@ void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char
 
 /* ---- delete ----------------------------------------------------------------------------- */
 
-static void on_deleted(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_deleted(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t n;
     const char *id = jw_reply_str(r, &n);
     if (!id) {
@@ -513,20 +535,13 @@ void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_c
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(ref);
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, ref);
-    jw_store_eval(c->store, JW_LUA_JOB_DELETE, tenant, &a, on_deleted, o);
+    eval_ref(o, JW_LUA_JOB_DELETE, NULL, on_deleted);
 }
 
 /* ---- clone ----------------------------------------------------------------------------- */
 
-static void on_clone_read(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_clone_read(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t n;
     const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
     if (!json) {
@@ -605,13 +620,8 @@ static void write_version(struct jw_jsonw *w, const struct jw_job *j)
     jw_json_doc_free(doc);
 }
 
-static void on_versions(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_versions(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t count = jw_reply_count(r);
     if (jw_reply_type(r) != JW_REPLY_ARRAY || count == 0) {
         op_not_found(o, "job", o->ref);
@@ -659,34 +669,19 @@ void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref,
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(ref);
     o->ref2 = version_ref ? jw_strdup(version_ref) : NULL;
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, ref);
-    jw_store_eval(c->store, JW_LUA_JOB_VERSIONS, tenant, &a, on_versions, o);
+    eval_ref(o, JW_LUA_JOB_VERSIONS, NULL, on_versions);
 }
 
 /* ---- list ------------------------------------------------------------------------------- */
 
-static void on_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_listed(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     size_t count = jw_reply_count(r);
     if (count < 3) {
         op_error(o, 500, "", "unexpected answer from the job store");
         return;
     }
-    jw_buf_putc(&o->body, '[');
-    for (size_t i = 3; i < count; i++) {
-        size_t n;
-        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
-        if (i > 3)
-            jw_buf_putc(&o->body, ',');
-        jw_buf_append(&o->body, json, n);
-    }
-    jw_buf_putc(&o->body, ']');
+    body_array(o, r, 3);
     char cursor[128] = "";
     bool more = jw_reply_is(jw_reply_at(r, 0), "1") || jw_reply_int(jw_reply_at(r, 0)) == 1;
     if (more) {
@@ -751,7 +746,7 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
         jw_args_adds(&a, "");
     }
     jw_args_adds(&a, f->enabled);
-    jw_store_eval(c->store, JW_LUA_JOB_LIST, tenant, &a, on_listed, o);
+    run(o, JW_LUA_JOB_LIST, &a, on_listed);
 }
 
 /* ---- dependencies --------------------------------------------------------------------------- */
@@ -770,13 +765,8 @@ static const char *condition_name(const char *s)
     return NULL;
 }
 
-static void on_dep_created(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_dep_created(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     const struct jw_reply *word = jw_reply_at(r, 0);
     size_t n;
     const char *s1 = jw_reply_str(jw_reply_at(r, 1), &n);
@@ -852,29 +842,16 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref,
     jw_args_adds(&a, id);
     jw_args_add(&a, json.data, json.len);
     jw_buf_free(&json);
-    jw_store_eval(c->store, JW_LUA_DEP_CREATE, tenant, &a, on_dep_created, o);
+    run(o, JW_LUA_DEP_CREATE, &a, on_dep_created);
 }
 
-static void on_dep_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_dep_listed(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     if (jw_reply_type(r) != JW_REPLY_ARRAY) {
         op_not_found(o, "job", o->ref);
         return;
     }
-    jw_buf_putc(&o->body, '[');
-    for (size_t i = 0; i < jw_reply_count(r); i++) {
-        size_t n;
-        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
-        if (i)
-            jw_buf_putc(&o->body, ',');
-        jw_buf_append(&o->body, json, n);
-    }
-    jw_buf_putc(&o->body, ']');
+    body_array(o, r, 0);
     op_done(o, NULL);
 }
 
@@ -882,18 +859,11 @@ void jw_deps_list(struct jw_core *c, const char *tenant, const char *job_ref, jw
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(job_ref);
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, job_ref);
-    jw_store_eval(c->store, JW_LUA_DEP_LIST, tenant, &a, on_dep_listed, o);
+    eval_ref(o, JW_LUA_DEP_LIST, NULL, on_dep_listed);
 }
 
-static void on_dep_deleted(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_dep_deleted(struct op *o, const struct jw_reply *r)
 {
-    struct op *o = arg;
-    if (st != JW_STORE_OK) {
-        op_store_fail(o, st);
-        return;
-    }
     if (jw_reply_is(r, "ok"))
         op_done(o, NULL);
     else if (jw_reply_is(r, "nojob"))
@@ -908,8 +878,5 @@ void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, 
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(job_ref);
     o->ref2 = jw_strdup(dep_id);
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, job_ref);
-    jw_args_adds(&a, dep_id);
-    jw_store_eval(c->store, JW_LUA_DEP_DELETE, tenant, &a, on_dep_deleted, o);
+    eval_ref(o, JW_LUA_DEP_DELETE, dep_id, on_dep_deleted);
 }

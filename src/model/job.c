@@ -219,6 +219,17 @@ static int want_type(const struct jw_json *v, enum jw_json_type t, const char *f
     return 0;
 }
 
+/* An object or array of at most max entries. */
+static int want_container(const struct jw_json *v, enum jw_json_type t, const struct field *fd,
+                          int64_t max, struct jw_error *err)
+{
+    if (want_type(v, t, fd->name, err) != 0)
+        return -1;
+    if ((int64_t)v->len > max)
+        return jw_fail(err, 400, fd->name, "%s may have at most %lld entries", fd->name, (long long)max);
+    return 0;
+}
+
 static int read_int(const struct jw_json *v, int64_t min, int64_t max, const char *field,
                     int64_t *out, struct jw_error *err)
 {
@@ -237,11 +248,8 @@ static int read_int(const struct jw_json *v, int64_t min, int64_t max, const cha
 static int read_strmap(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
                        struct jw_error *err)
 {
-    if (want_type(v, JW_JSON_OBJECT, fd->name, err) != 0)
+    if (want_container(v, JW_JSON_OBJECT, fd, fd->max, err) != 0)
         return -1;
-    if ((int64_t)v->len > fd->max)
-        return jw_fail(err, 400, fd->name, "%s may have at most %lld entries", fd->name,
-                       (long long)fd->max);
     struct jw_jsonw w;
     jw_jsonw_init(&w, out);
     jw_jsonw_obj_open(&w);
@@ -269,11 +277,8 @@ static int read_strmap(const struct jw_json *v, const struct field *fd, struct j
 static int read_ratekeys(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
                          struct jw_error *err)
 {
-    if (want_type(v, JW_JSON_ARRAY, fd->name, err) != 0)
+    if (want_container(v, JW_JSON_ARRAY, fd, fd->max, err) != 0)
         return -1;
-    if ((int64_t)v->len > fd->max)
-        return jw_fail(err, 400, fd->name, "%s may have at most %lld entries", fd->name,
-                       (long long)fd->max);
     struct jw_jsonw w;
     jw_jsonw_init(&w, out);
     jw_jsonw_arr_open(&w);
@@ -330,10 +335,8 @@ static int read_ratekeys(const struct jw_json *v, const struct field *fd, struct
 static int read_intlist(const struct jw_json *v, const struct field *fd, struct jw_buf *out,
                         struct jw_error *err)
 {
-    if (want_type(v, JW_JSON_ARRAY, fd->name, err) != 0)
+    if (want_container(v, JW_JSON_ARRAY, fd, MAX_RETRY_DELAYS, err) != 0)
         return -1;
-    if (v->len > MAX_RETRY_DELAYS)
-        return jw_fail(err, 400, fd->name, "%s may have at most %d entries", fd->name, MAX_RETRY_DELAYS);
     struct jw_jsonw w;
     jw_jsonw_init(&w, out);
     jw_jsonw_arr_open(&w);
