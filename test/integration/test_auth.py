@@ -146,6 +146,16 @@ def test_es256(es_server, keys, tenant):
     assert_401(es_server, make_token(c, alg="RS256", key_path=keys / "rsa.pem"))
 
 
+def test_hs512_pinned(redis, tmp_path, tenant):
+    s = Jobwheel(tmp_path, redis_url=redis.url, args=["--jwt-algorithm", "HS512"])
+    try:
+        assert status(s, make_token(claims_for(tenant), alg="HS512")) == 200
+        assert_401(s, make_token(claims_for(tenant), alg="HS256"))
+        assert_401(s, make_token(claims_for(tenant), alg="HS384"))
+    finally:
+        assert s.stop() == 0
+
+
 # ---- tenants ------------------------------------------------------------------------------------
 
 def test_tenant_resolution(server, tenant):

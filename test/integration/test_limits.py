@@ -91,6 +91,20 @@ def test_content_type_must_be_json(client):
     assert r.status == 201
 
 
+def test_idle_connections_are_closed(redis, tmp_path):
+    s = Jobwheel(tmp_path, redis_url=redis.url, args=["--http-timeout-secs", "1"])
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        t0 = time.monotonic()
+        assert c.recv(4096) == b""  # closed by the server
+        assert 0.5 < time.monotonic() - t0 < 4
+        c.close()
+        assert healthy(s)
+    finally:
+        assert s.stop() == 0
+
+
 def test_connection_cap(redis, tmp_path):
     s = Jobwheel(tmp_path, redis_url=redis.url, args=["--max-connections", "2"])
     try:
