@@ -95,13 +95,20 @@ static int token_command(int argc, char **argv)
     rest[nrest++] = argv[0];
     for (int i = 2; i < argc; i++) {
         const char **slot = NULL;
-        if (!strcmp(argv[i], "--sub")) slot = &sub;
-        else if (!strcmp(argv[i], "--tenant")) slot = &tenant;
-        else if (!strcmp(argv[i], "--roles")) slot = &roles;
-        else if (!strcmp(argv[i], "--permissions")) slot = &perms;
-        else if (!strcmp(argv[i], "--name")) slot = &name;
-        else if (!strcmp(argv[i], "--email")) slot = &email;
-        else if (!strcmp(argv[i], "--realm")) slot = &realm;
+        if (!strcmp(argv[i], "--sub"))
+            slot = &sub;
+        else if (!strcmp(argv[i], "--tenant"))
+            slot = &tenant;
+        else if (!strcmp(argv[i], "--roles"))
+            slot = &roles;
+        else if (!strcmp(argv[i], "--permissions"))
+            slot = &perms;
+        else if (!strcmp(argv[i], "--name"))
+            slot = &name;
+        else if (!strcmp(argv[i], "--email"))
+            slot = &email;
+        else if (!strcmp(argv[i], "--realm"))
+            slot = &realm;
         if (slot && i + 1 < argc) {
             *slot = argv[++i];
         } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
@@ -198,18 +205,18 @@ static int start(struct app *a)
         return EXIT_CONFIG;
     }
     if (!strncmp(cfg->jwt_algorithm, "HS", 2)) {
-        a->jwt = jw_jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, strlen(cfg->jwt_secret),
-                            cfg->jwt_issuer, cfg->jwt_audience, err, sizeof(err));
+        a->jwt = jw_jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, strlen(cfg->jwt_secret), cfg->jwt_issuer,
+                            cfg->jwt_audience, err, sizeof(err));
     } else {
         size_t len = 0;
         char *pem = read_file(cfg->jwt_public_key_file, &len);
         if (!pem) {
-            fprintf(stderr, "jobwheel: jwt_public_key_file: cannot read %s: %s\n",
-                    cfg->jwt_public_key_file, strerror(errno));
+            fprintf(stderr, "jobwheel: jwt_public_key_file: cannot read %s: %s\n", cfg->jwt_public_key_file,
+                    strerror(errno));
             return EXIT_CONFIG;
         }
-        a->jwt = jw_jwt_new(cfg->jwt_algorithm, pem, len, cfg->jwt_issuer, cfg->jwt_audience, err,
-                            sizeof(err));
+        a->jwt =
+            jw_jwt_new(cfg->jwt_algorithm, pem, len, cfg->jwt_issuer, cfg->jwt_audience, err, sizeof(err));
         free(pem);
     }
     if (!a->jwt) {
@@ -271,9 +278,11 @@ static int start(struct app *a)
     const char *addr = jw_http_address(a->http);
     jw_info("jobwheel %s listening on %s%s (instance %s, redis %s%s)", "0.1.0",
             strncmp(addr, "unix:", 5) ? "http://" : "", addr, cfg->instance_id,
-            a->embedded ? "embedded at " : "", a->embedded ? url : (strchr(url, '@') ? "(url with password)" : url));
+            a->embedded ? "embedded at " : "",
+            a->embedded ? url : (strchr(url, '@') ? "(url with password)" : url));
     if (!strncmp(cfg->jwt_algorithm, "HS", 2))
-        jw_info("get a token: scripts/token  (or: jobwheel token --config <file> [--tenant UUID] [--roles admin])");
+        jw_info("get a token: scripts/token  (or: jobwheel token --config <file> [--tenant UUID] [--roles "
+                "admin])");
     return 0;
 }
 

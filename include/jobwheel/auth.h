@@ -27,12 +27,12 @@ enum jw_perm {
 
 struct jw_principal {
     bool is_apikey;
-    char sub[160];   /* JWT sub, or the API key's id */
+    char sub[160]; /* JWT sub, or the API key's id */
     char name[160];
     char email[256];
     char realm[160];
-    unsigned roles;  /* enum jw_role bits */
-    unsigned perms;  /* enum jw_perm bits */
+    unsigned roles; /* enum jw_role bits */
+    unsigned perms; /* enum jw_perm bits */
     size_t ntenants;
     char tenants[JW_MAX_TENANTS][37]; /* lower-case UUIDs */
 };
@@ -50,15 +50,14 @@ enum jw_access {
 
 /* Check registered claims at now_s: exp required, nbf/iat with leeway, iss
  * and aud when configured (NULL or "" = not checked). 0 or -1 (401). */
-int jw_claims_check(const struct jw_json *claims, int64_t now_s, const char *issuer,
-                    const char *audience, struct jw_error *err);
+int jw_claims_check(const struct jw_json *claims, int64_t now_s, const char *issuer, const char *audience,
+                    struct jw_error *err);
 /* Fill p from the claims, type-checking each one used. 0 or -1 (401). */
-int jw_principal_from_claims(const struct jw_json *claims, struct jw_principal *p,
-                             struct jw_error *err);
+int jw_principal_from_claims(const struct jw_json *claims, struct jw_principal *p, struct jw_error *err);
 /* The tenant of a request: path segment, else header, else the only tenant
  * of the principal. 0, or -1 with 400 (missing/malformed) or 403. */
-int jw_access_tenant(const struct jw_principal *p, const char *path_tenant,
-                     const char *header_tenant, char out[37], struct jw_error *err);
+int jw_access_tenant(const struct jw_principal *p, const char *path_tenant, const char *header_tenant,
+                     char out[37], struct jw_error *err);
 /* 0, or -1 with 403. */
 int jw_access_check(const struct jw_principal *p, enum jw_access need, struct jw_error *err);
 /* "user:<sub>" or "apikey:<id>" — what created_by and the log show. */
@@ -74,8 +73,8 @@ struct jw_jwt *jw_jwt_new(const char *alg, const char *key, size_t keylen, const
                           const char *audience, char *err, size_t errlen);
 void jw_jwt_free(struct jw_jwt *v);
 /* Verify signature (with the configured algorithm only), claims and types. */
-int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s,
-                  struct jw_principal *out, struct jw_error *err);
+int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s, struct jw_principal *out,
+                  struct jw_error *err);
 
 /* Sign claims (a JSON object) with an HMAC algorithm: for the `jobwheel
  * token` command that makes development tokens. Caller frees; NULL + err. */

@@ -20,7 +20,10 @@ struct jw_buf {
     size_t cap;
 };
 
-#define JW_BUF_INIT {NULL, 0, 0}
+#define JW_BUF_INIT                                                                                          \
+    {                                                                                                        \
+        NULL, 0, 0                                                                                           \
+    }
 
 void jw_buf_reserve(struct jw_buf *b, size_t extra);
 void jw_buf_append(struct jw_buf *b, const void *p, size_t n);

@@ -9,22 +9,22 @@
 #include <stdint.h>
 
 struct jw_config {
-    char *config_file;          /* the file read, or NULL */
-    char *listen;               /* "host:port" or "unix:/path" */
-    char *redis_url;            /* "" = start an embedded redis-server */
-    char *redis_server;         /* binary for the embedded Redis */
+    char *config_file;  /* the file read, or NULL */
+    char *listen;       /* "host:port" or "unix:/path" */
+    char *redis_url;    /* "" = start an embedded redis-server */
+    char *redis_server; /* binary for the embedded Redis */
     char *data_dir;
-    char *instance_id;          /* "" = hostname-pid */
-    char *jwt_secret;           /* HMAC key (>= 32 bytes) */
-    char *jwt_secret_file;      /* or read the HMAC key from this file */
-    char *jwt_public_key_file;  /* PEM for RS256 / ES256 */
-    char *jwt_algorithm;        /* HS256 HS384 HS512 RS256 ES256; "" = from the key given */
+    char *instance_id;         /* "" = hostname-pid */
+    char *jwt_secret;          /* HMAC key (>= 32 bytes) */
+    char *jwt_secret_file;     /* or read the HMAC key from this file */
+    char *jwt_public_key_file; /* PEM for RS256 / ES256 */
+    char *jwt_algorithm;       /* HS256 HS384 HS512 RS256 ES256; "" = from the key given */
     char *jwt_issuer;
     char *jwt_audience;
     bool allow_private_targets;
     bool code_execution;
-    char *log_format;           /* text | json */
-    char *log_level;            /* debug | info | warn | error */
+    char *log_format; /* text | json */
+    char *log_level;  /* debug | info | warn | error */
     char *zoneinfo_dir;
     int64_t max_body_bytes;
     int64_t max_header_bytes;
@@ -38,12 +38,12 @@ struct jw_config {
 /* Fill defaults, then apply file, environment (envp) and argv. Returns 0;
  * 1 when --help or --version was answered (exit 0); -1 with a message in
  * err naming the key (exit 2). */
-int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp,
-                   char *err, size_t errlen) __attribute__((warn_unused_result));
+int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void jw_config_free(struct jw_config *cfg);
 
 /* Parse "host:port" / "[v6]:port" / "unix:/path". 0 or -1. */
-int jw_config_split_listen(const char *listen, char *host, size_t hostlen, int *port,
-                           char *unix_path, size_t pathlen);
+int jw_config_split_listen(const char *listen, char *host, size_t hostlen, int *port, char *unix_path,
+                           size_t pathlen);
 
 #endif

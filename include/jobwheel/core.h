@@ -44,8 +44,8 @@ typedef void (*jw_core_cb)(void *arg, const struct jw_error *err, struct jw_buf 
 
 /* Create one job from a client object; body = the job (a generated webhook
  * secret shown in clear, this once). */
-void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
-                    jw_core_cb cb, void *arg);
+void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                    void *arg);
 /* Create every job of an array, or none; body = array of jobs. */
 void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const struct jw_json *arr,
                           jw_core_cb cb, void *arg);
@@ -53,12 +53,12 @@ void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const str
 void jw_jobs_get(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
 /* Apply a partial update (null resets a field); a real change makes a new
  * version. body = the job. */
-void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref,
-                    const struct jw_json *patch, jw_core_cb cb, void *arg);
+void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref, const struct jw_json *patch,
+                    jw_core_cb cb, void *arg);
 /* Set enabled on every listed job (ids or names), all or nothing.
  * body = {"updated": n, "jobs": [...]} */
-void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs,
-                         size_t n, bool enabled, jw_core_cb cb, void *arg);
+void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs, size_t n,
+                         bool enabled, jw_core_cb cb, void *arg);
 /* body = {"id": ...} of the deleted job. */
 void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
 /* A copy under a new id (and, unless overridden, the name "<name> (copy)"),
@@ -67,8 +67,8 @@ void jw_jobs_clone(struct jw_core *c, const struct jw_actor *a, const char *ref,
                    const struct jw_json *overrides, jw_core_cb cb, void *arg);
 /* version_ref NULL: every version, newest first; else one version by its
  * version id or number. */
-void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref,
-                      const char *version_ref, jw_core_cb cb, void *arg);
+void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref, const char *version_ref,
+                      jw_core_cb cb, void *arg);
 
 struct jw_job_filter {
     const char *project_id, *group_id, *tag, *enabled, *cursor;
@@ -77,14 +77,14 @@ struct jw_job_filter {
 typedef void (*jw_core_list_cb)(void *arg, const struct jw_error *err, struct jw_buf *body,
                                 const char *next_cursor /* NULL: no more */);
 /* body = array of jobs, newest first. */
-void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f,
-                  jw_core_list_cb cb, void *arg);
+void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f, jw_core_list_cb cb,
+                  void *arg);
 
 /* ---- dependencies (core/jobs.c) ---- */
 
 /* body = the dependency {id, job_id, depends_on_job_id, condition, created_at} */
-void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref,
-                    const struct jw_json *obj, jw_core_cb cb, void *arg);
+void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, const struct jw_json *obj,
+                    jw_core_cb cb, void *arg);
 void jw_deps_list(struct jw_core *c, const char *tenant, const char *job_ref, jw_core_cb cb, void *arg);
 void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, const char *dep_id,
                     jw_core_cb cb, void *arg);
@@ -92,8 +92,8 @@ void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, 
 /* ---- API keys (core/apikeys.c) ---- */
 
 /* body = the key record with "key" in clear: the only time it is shown. */
-void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
-                       jw_core_cb cb, void *arg);
+void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                       void *arg);
 void jw_apikeys_list(struct jw_core *c, const char *tenant, jw_core_cb cb, void *arg);
 void jw_apikeys_delete(struct jw_core *c, const char *tenant, const char *id, jw_core_cb cb, void *arg);
 

@@ -11,8 +11,8 @@ struct jw_embedded;
 
 /* Lock data_dir (one jobwheel per directory), start redis-server and return
  * at once; the store's reconnect loop waits for the socket. NULL + err. */
-struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis_server,
-                                      const char *data_dir, char *err, size_t errlen);
+struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis_server, const char *data_dir,
+                                      char *err, size_t errlen);
 /* "unix:///abs/path/redis.sock" */
 const char *jw_embedded_url(const struct jw_embedded *e);
 /* SIGTERM the child and wait for it (up to 10 s, then SIGKILL); frees e. */

@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 struct jw_error {
-    int status;       /* 400, 401, 403, 404, 409, 413, 503, … */
-    char field[96];   /* "endpoint_url", "rate_limit_keys[2].max", or "" */
+    int status;     /* 400, 401, 403, 404, 409, 413, 503, … */
+    char field[96]; /* "endpoint_url", "rate_limit_keys[2].max", or "" */
     char detail[320];
 };
 

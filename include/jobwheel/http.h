@@ -29,8 +29,8 @@ struct jw_http_options {
 
 /* Bind and serve. Returns NULL with a message in err. */
 struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_options *opt,
-                              struct jw_router *router, jw_http_dispatch_fn dispatch, void *arg,
-                              char *err, size_t errlen);
+                              struct jw_router *router, jw_http_dispatch_fn dispatch, void *arg, char *err,
+                              size_t errlen);
 /* "127.0.0.1:8080" (actual port when 0 was asked) or "unix:/path". */
 const char *jw_http_address(const struct jw_http *h);
 /* Stop accepting new connections (shutdown, first step). */
@@ -45,7 +45,7 @@ void jw_http_free(struct jw_http *h);
 /* ---- the request -------------------------------------------------------- */
 
 enum jw_method jw_req_method(const struct jw_req *r);
-const char *jw_req_path(const struct jw_req *r); /* raw path, no query */
+const char *jw_req_path(const struct jw_req *r);                     /* raw path, no query */
 const char *jw_req_param(const struct jw_req *r, const char *name);  /* path parameter */
 const char *jw_req_query(const struct jw_req *r, const char *name);  /* decoded, or NULL */
 const char *jw_req_header(const struct jw_req *r, const char *name); /* or NULL */

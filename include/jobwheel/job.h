@@ -85,8 +85,8 @@ struct jw_job_rules {
 
 /* Read obj's fields into job (which holds the current values for PATCH and
  * is zeroed for CREATE/STORED). 0, or -1 with err (400, naming the field). */
-int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode,
-                  struct jw_error *err) __attribute__((warn_unused_result));
+int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode, struct jw_error *err)
+    __attribute__((warn_unused_result));
 
 /* After decoding a create or a patch: fill defaults (slug from name, …),
  * check required fields and cross-field rules, generate a webhook secret

@@ -4,8 +4,8 @@
  * The reader refuses what yajl alone lets through: nesting deeper than the
  * limit (checked while parsing, so hostile input cannot exhaust the stack),
  * comments, duplicate keys, overlong or surrogate UTF-8, unpaired \\u
- * surrogate escapes, NUL inside strings, and trailing garbage. Numbers keep their source text, so integers are
- * range-checked exactly (jw_json_int) instead of trusting yajl's flags. */
+ * surrogate escapes, NUL inside strings, and trailing garbage. Numbers keep their source text, so integers
+ * are range-checked exactly (jw_json_int) instead of trusting yajl's flags. */
 #ifndef JOBWHEEL_JSON_H
 #define JOBWHEEL_JSON_H
 
@@ -46,8 +46,7 @@ struct jw_json_doc; /* owns every node of one parse */
 
 /* Parse len bytes of text. Returns the document (free with jw_json_doc_free)
  * or NULL with a message in err ("invalid JSON: nesting deeper than 32 levels"). */
-struct jw_json_doc *jw_json_parse(const char *text, size_t len, int max_depth,
-                                  char *err, size_t errlen);
+struct jw_json_doc *jw_json_parse(const char *text, size_t len, int max_depth, char *err, size_t errlen);
 const struct jw_json *jw_json_root(const struct jw_json_doc *doc);
 void jw_json_doc_free(struct jw_json_doc *doc);
 

@@ -12,11 +12,11 @@
 
 struct jw_url {
     bool https;
-    char host[256];   /* as written, without IPv6 brackets, lower-cased */
-    int port;         /* explicit, or 80 / 443 */
-    bool host_is_ip;  /* host is an address literal, in any form inet_aton takes */
+    char host[256];               /* as written, without IPv6 brackets, lower-cased */
+    int port;                     /* explicit, or 80 / 443 */
+    bool host_is_ip;              /* host is an address literal, in any form inet_aton takes */
     struct sockaddr_storage addr; /* that address, when host_is_ip */
-    char path[JW_URL_MAX + 2]; /* "/…?…" ("/" when empty; "/?q" for "?q"), no fragment */
+    char path[JW_URL_MAX + 2];    /* "/…?…" ("/" when empty; "/?q" for "?q"), no fragment */
 };
 
 /* Parse an absolute http(s) URL. Refuses other schemes, credentials in the

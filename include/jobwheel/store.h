@@ -34,7 +34,10 @@ struct jw_args {
     char **v;
     size_t *len;
 };
-#define JW_ARGS_INIT {0, 0, NULL, NULL}
+#define JW_ARGS_INIT                                                                                         \
+    {                                                                                                        \
+        0, 0, NULL, NULL                                                                                     \
+    }
 void jw_args_add(struct jw_args *a, const char *s, size_t len);
 void jw_args_adds(struct jw_args *a, const char *s); /* NULL adds "" */
 void jw_args_addi(struct jw_args *a, int64_t v);
@@ -48,8 +51,8 @@ struct jw_store_options {
 
 /* Parse the URL and start connecting (in the background). NULL + err when
  * the URL is malformed. */
-struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt,
-                              char *err, size_t errlen);
+struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt, char *err,
+                              size_t errlen);
 /* Connected, selected, and every script loaded. */
 bool jw_store_ready(const struct jw_store *s);
 

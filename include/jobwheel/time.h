@@ -26,8 +26,7 @@ int jw_time_parse_duration(const char *s, int64_t *out_ms) __attribute__((warn_u
 
 /* A point in time given either way: ISO 8601, or a duration meaning "that
  * long before now_ms" (as `since`/`until` filters use it). */
-int jw_time_parse_point(const char *s, int64_t now_ms, int64_t *out_ms)
-    __attribute__((warn_unused_result));
+int jw_time_parse_point(const char *s, int64_t now_ms, int64_t *out_ms) __attribute__((warn_unused_result));
 
 /* A calendar date "YYYY-MM-DD" (validated, leap years included). */
 int jw_time_parse_date(const char *s, int *y, int *m, int *d) __attribute__((warn_unused_result));

@@ -12,8 +12,7 @@ struct jw_tz; /* one zone; owned by the database, valid until jw_tz_db_free() */
 /* Load every zone under zoneinfo_dir (e.g. /usr/share/zoneinfo), skipping the
  * posix/ and right/ copies. Returns 0, or -1 with a message in err. "UTC" is
  * always present, even when the directory lacks it. Call once at start-up. */
-int jw_tz_db_load(const char *zoneinfo_dir, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int jw_tz_db_load(const char *zoneinfo_dir, char *err, size_t errlen) __attribute__((warn_unused_result));
 void jw_tz_db_free(void);
 
 /* The zone of that exact IANA name ("Europe/Berlin"), or NULL if unknown. */

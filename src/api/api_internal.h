@@ -28,7 +28,7 @@ struct jw_call {
     const struct jw_api_route *route;
     struct jw_principal principal;
     char tenant[40];
-    char actor[200]; /* "user:<sub>" / "apikey:<id>" */
+    char actor[200];         /* "user:<sub>" / "apikey:<id>" */
     struct jw_json_doc *doc; /* the parsed body, when read */
 };
 

@@ -132,7 +132,8 @@ static void authorized(struct jw_call *c)
 {
     struct jw_error e;
     const char *path_tenant = c->route->tenant_param ? jw_req_param(c->req, c->route->tenant_param) : NULL;
-    if (jw_access_tenant(&c->principal, path_tenant, jw_req_header(c->req, "x-tenantid"), c->tenant, &e) != 0 ||
+    if (jw_access_tenant(&c->principal, path_tenant, jw_req_header(c->req, "x-tenantid"), c->tenant, &e) !=
+            0 ||
         jw_access_check(&c->principal, c->route->access, &e) != 0) {
         jw_call_problem(c, &e);
         return;

@@ -131,8 +131,14 @@ static void batch_set_enabled(struct jw_call *c, bool enabled)
     free(refs);
 }
 
-static void batch_enable(struct jw_call *c) { batch_set_enabled(c, true); }
-static void batch_disable(struct jw_call *c) { batch_set_enabled(c, false); }
+static void batch_enable(struct jw_call *c)
+{
+    batch_set_enabled(c, true);
+}
+static void batch_disable(struct jw_call *c)
+{
+    batch_set_enabled(c, false);
+}
 
 static void get_job(struct jw_call *c)
 {
@@ -169,8 +175,8 @@ static void list_versions(struct jw_call *c)
 
 static void get_version(struct jw_call *c)
 {
-    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"),
-                     jw_req_param(c->req, "version_id"), jw_call_done_200, c);
+    jw_jobs_versions(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_req_param(c->req, "version_id"),
+                     jw_call_done_200, c);
 }
 
 static void list_deps(struct jw_call *c)

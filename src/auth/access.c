@@ -5,8 +5,8 @@
 #include "jobwheel/auth.h"
 #include "jobwheel/id.h"
 
-static int claim_time(const struct jw_json *claims, const char *name, bool required,
-                      int64_t *out, struct jw_error *err)
+static int claim_time(const struct jw_json *claims, const char *name, bool required, int64_t *out,
+                      struct jw_error *err)
 {
     const struct jw_json *v = jw_json_get(claims, name);
     if (!v) {
@@ -26,8 +26,8 @@ static int claim_time(const struct jw_json *claims, const char *name, bool requi
     return 0;
 }
 
-int jw_claims_check(const struct jw_json *claims, int64_t now_s, const char *issuer,
-                    const char *audience, struct jw_error *err)
+int jw_claims_check(const struct jw_json *claims, int64_t now_s, const char *issuer, const char *audience,
+                    struct jw_error *err)
 {
     if (!claims || claims->type != JW_JSON_OBJECT)
         return jw_fail(err, 401, "", "invalid token: claims are not an object");
@@ -68,8 +68,8 @@ int jw_claims_check(const struct jw_json *claims, int64_t now_s, const char *iss
     return 0;
 }
 
-static int claim_str(const struct jw_json *claims, const char *name, char *out, size_t n,
-                     bool required, struct jw_error *err)
+static int claim_str(const struct jw_json *claims, const char *name, char *out, size_t n, bool required,
+                     struct jw_error *err)
 {
     const struct jw_json *v = jw_json_get(claims, name);
     out[0] = '\0';
@@ -146,8 +146,7 @@ static int add_tenant(struct jw_principal *p, const char *t, struct jw_error *er
     return 0;
 }
 
-int jw_principal_from_claims(const struct jw_json *claims, struct jw_principal *p,
-                             struct jw_error *err)
+int jw_principal_from_claims(const struct jw_json *claims, struct jw_principal *p, struct jw_error *err)
 {
     memset(p, 0, sizeof(*p));
     if (claim_str(claims, "sub", p->sub, sizeof(p->sub), true, err) != 0 ||
@@ -167,8 +166,8 @@ int jw_principal_from_claims(const struct jw_json *claims, struct jw_principal *
     return 0;
 }
 
-int jw_access_tenant(const struct jw_principal *p, const char *path_tenant,
-                     const char *header_tenant, char out[37], struct jw_error *err)
+int jw_access_tenant(const struct jw_principal *p, const char *path_tenant, const char *header_tenant,
+                     char out[37], struct jw_error *err)
 {
     const char *t = path_tenant && path_tenant[0] ? path_tenant : header_tenant;
     const char *what = path_tenant && path_tenant[0] ? "the team id in the path" : "x-tenantid";
@@ -181,8 +180,8 @@ int jw_access_tenant(const struct jw_principal *p, const char *path_tenant,
                        p->ntenants > 1 ? " (the token names several tenants)" : "");
     }
     if (!jw_id_is_uuid(t))
-        return jw_fail(err, 400, path_tenant && path_tenant[0] ? "teamId" : "x-tenantid",
-                       "%s must be a UUID", what);
+        return jw_fail(err, 400, path_tenant && path_tenant[0] ? "teamId" : "x-tenantid", "%s must be a UUID",
+                       what);
     jw_id_lower(t, out);
     if (p->roles & JW_ROLE_SUPER_ADMIN)
         return 0;
@@ -196,8 +195,7 @@ int jw_access_check(const struct jw_principal *p, enum jw_access need, struct jw
 {
     unsigned admin = JW_ROLE_SUPER_ADMIN | JW_ROLE_ADMIN;
     switch (need) {
-    case JW_ACCESS_PUBLIC:
-        return 0;
+    case JW_ACCESS_PUBLIC: return 0;
     case JW_ACCESS_READ:
         if ((p->roles & admin) || (p->perms & JW_PERM_JOBS_READ))
             return 0;

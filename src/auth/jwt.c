@@ -48,8 +48,8 @@ void jw_jwt_free(struct jw_jwt *v)
     free(v);
 }
 
-int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s,
-                  struct jw_principal *out, struct jw_error *err)
+int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s, struct jw_principal *out,
+                  struct jw_error *err)
 {
     size_t n = strlen(token);
     if (n == 0 || n > MAX_TOKEN)
@@ -60,8 +60,8 @@ int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s,
         char c = token[i];
         if (c == '.')
             dots++;
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_'))
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_'))
             return jw_fail(err, 401, "", "invalid token");
     }
     if (dots != 2 || token[n - 1] == '.')
@@ -95,8 +95,7 @@ int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s,
     return rc;
 }
 
-char *jw_jwt_sign_hmac(const char *alg, const char *secret, const char *claims_json, char *err,
-                       size_t errlen)
+char *jw_jwt_sign_hmac(const char *alg, const char *secret, const char *claims_json, char *err, size_t errlen)
 {
     jwt_alg_t a = jwt_str_alg(alg);
     if (a != JWT_ALG_HS256 && a != JWT_ALG_HS384 && a != JWT_ALG_HS512) {

@@ -22,7 +22,7 @@ struct keyop {
     jw_apikey_auth_cb auth_cb;
     void *arg;
     char tenant[40];
-    char *key;  /* a new key in clear (create) */
+    char *key; /* a new key in clear (create) */
     char *id;
     struct jw_buf record; /* create: the stored record */
     struct jw_buf body;
@@ -109,8 +109,8 @@ static void on_created(enum jw_store_status st, const struct jw_reply *r, void *
     keyop_done(k, NULL);
 }
 
-void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
-                       jw_core_cb cb, void *arg)
+void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                       void *arg)
 {
     struct keyop *k = keyop_new(c, a->tenant, cb, arg);
     if (!obj || obj->type != JW_JSON_OBJECT) {
@@ -139,7 +139,8 @@ void jw_apikeys_create(struct jw_core *c, const struct jw_actor *a, const struct
             return;
         }
     if (!perms || perms->type != JW_JSON_ARRAY || perms->len == 0) {
-        keyop_fail(k, 400, "permissions", "permissions is required: an array of \"jobs:read\", \"jobs:write\"");
+        keyop_fail(k, 400, "permissions",
+                   "permissions is required: an array of \"jobs:read\", \"jobs:write\"");
         return;
     }
     unsigned mask = 0;

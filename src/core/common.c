@@ -9,8 +9,6 @@ void jw_core_store_error(int store_status, struct jw_error *err)
     case JW_STORE_TIMEOUT:
         jw_fail(err, 503, "", "the job store (Redis) is unavailable; retry shortly");
         break;
-    default:
-        jw_fail(err, 500, "", "the job store answered with an error");
-        break;
+    default: jw_fail(err, 500, "", "the job store answered with an error"); break;
     }
 }

@@ -154,8 +154,8 @@ static int check_schedule(const struct jw_job *j, struct jw_error *err)
 static void prefix_field(struct jw_error *err, size_t index)
 {
     char f[sizeof(err->field)];
-    snprintf(f, sizeof(f), "[%zu]%s%.*s", index, err->field[0] ? "." : "",
-             (int)sizeof(err->field) - 32, err->field);
+    snprintf(f, sizeof(f), "[%zu]%s%.*s", index, err->field[0] ? "." : "", (int)sizeof(err->field) - 32,
+             err->field);
     memcpy(err->field, f, sizeof(f));
 }
 
@@ -321,8 +321,8 @@ static int build_new(struct jw_core *c, const char *who, const struct jw_json *o
     return 0;
 }
 
-void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
-                    jw_core_cb cb, void *arg)
+void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                    void *arg)
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
     o->jobs = jw_calloc(1, sizeof(struct jw_job));
@@ -426,8 +426,8 @@ static void update_start(struct op *o)
     get_refs(o, &o->ref, 1, on_update_read);
 }
 
-void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref,
-                    const struct jw_json *patch, jw_core_cb cb, void *arg)
+void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref, const struct jw_json *patch,
+                    jw_core_cb cb, void *arg)
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
     o->ref = jw_strdup(ref);
@@ -500,8 +500,8 @@ static void enable_start(struct op *o)
     get_refs(o, o->refs, o->nrefs, on_enable_read);
 }
 
-void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs,
-                         size_t n, bool enabled, jw_core_cb cb, void *arg)
+void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs, size_t n,
+                         bool enabled, jw_core_cb cb, void *arg)
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
     o->enabled = enabled;
@@ -596,9 +596,10 @@ void jw_jobs_clone(struct jw_core *c, const struct jw_actor *a, const char *ref,
 static void write_version(struct jw_jsonw *w, const struct jw_job *j)
 {
     static const enum jw_job_field shown[] = {
-        JW_JOB_NAME, JW_JOB_SLUG, JW_JOB_DESCRIPTION, JW_JOB_CRON, JW_JOB_PAYLOAD_SCHEMA,
-        JW_JOB_TAGS, JW_JOB_ENDPOINT_URL, JW_JOB_FALLBACK_ENDPOINT_URL, JW_JOB_MAX_ATTEMPTS,
-        JW_JOB_TIMEOUT_SECS, JW_JOB_WEBHOOK_URL, JW_JOB_WEBHOOK_SECRET, JW_JOB_RUN_TTL_SECS,
+        JW_JOB_NAME,           JW_JOB_SLUG,         JW_JOB_DESCRIPTION,  JW_JOB_CRON,
+        JW_JOB_PAYLOAD_SCHEMA, JW_JOB_TAGS,         JW_JOB_ENDPOINT_URL, JW_JOB_FALLBACK_ENDPOINT_URL,
+        JW_JOB_MAX_ATTEMPTS,   JW_JOB_TIMEOUT_SECS, JW_JOB_WEBHOOK_URL,  JW_JOB_WEBHOOK_SECRET,
+        JW_JOB_RUN_TTL_SECS,
     };
     struct jw_buf full = JW_BUF_INIT;
     jw_job_encode(j, &full, false);
@@ -663,8 +664,8 @@ static void on_versions(struct op *o, const struct jw_reply *r)
     op_done(o, NULL);
 }
 
-void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref,
-                      const char *version_ref, jw_core_cb cb, void *arg)
+void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref, const char *version_ref,
+                      jw_core_cb cb, void *arg)
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(ref);
@@ -713,8 +714,8 @@ static int parse_cursor(const char *cursor, int64_t *score, char id[JW_UUID_SIZE
     return 0;
 }
 
-void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f,
-                  jw_core_list_cb cb, void *arg)
+void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f, jw_core_list_cb cb,
+                  void *arg)
 {
     struct op *o = op_new(c, tenant, NULL, NULL, arg);
     o->list_cb = cb;
@@ -753,7 +754,9 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
 
 static const char *condition_name(const char *s)
 {
-    static const struct { const char *in, *out; } map[] = {
+    static const struct {
+        const char *in, *out;
+    } map[] = {
         {"AllSucceeded", "AllSucceeded"}, {"all_succeeded", "AllSucceeded"},
         {"success", "AllSucceeded"},      {"succeeded", "AllSucceeded"},
         {"AnySucceeded", "AnySucceeded"}, {"any_succeeded", "AnySucceeded"},
@@ -791,8 +794,8 @@ static void on_dep_created(struct op *o, const struct jw_reply *r)
     }
 }
 
-void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref,
-                    const struct jw_json *obj, jw_core_cb cb, void *arg)
+void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, const struct jw_json *obj,
+                    jw_core_cb cb, void *arg)
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(job_ref);

@@ -137,8 +137,8 @@ static bool valid_request_id(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.' || c == ':'))
             return false;
     }
     return true;
@@ -243,8 +243,8 @@ static int bind_unix(const char *path, char *err, size_t errlen)
 }
 
 struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_options *opt,
-                              struct jw_router *router, jw_http_dispatch_fn dispatch, void *arg,
-                              char *err, size_t errlen)
+                              struct jw_router *router, jw_http_dispatch_fn dispatch, void *arg, char *err,
+                              size_t errlen)
 {
     struct jw_http *h = jw_calloc(1, sizeof(*h));
     h->base = base;
@@ -262,9 +262,8 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
     evhttp_set_max_headers_size(h->http, opt->max_header_bytes);
     struct timeval tv = {.tv_sec = opt->timeout_secs};
     evhttp_set_timeout_tv(h->http, &tv);
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(h->http, on_request, h);
 
     char host[256], upath[256];
@@ -345,9 +344,18 @@ void jw_http_free(struct jw_http *h)
 
 /* ---- request accessors ------------------------------------------------------ */
 
-enum jw_method jw_req_method(const struct jw_req *r) { return r->method; }
-const char *jw_req_path(const struct jw_req *r) { return r->path; }
-const char *jw_req_id(const struct jw_req *r) { return r->id; }
+enum jw_method jw_req_method(const struct jw_req *r)
+{
+    return r->method;
+}
+const char *jw_req_path(const struct jw_req *r)
+{
+    return r->path;
+}
+const char *jw_req_id(const struct jw_req *r)
+{
+    return r->id;
+}
 
 const char *jw_req_param(const struct jw_req *r, const char *name)
 {

@@ -10,29 +10,29 @@
 #include "jobwheel/time.h"
 
 enum kind {
-    K_UUID,    /* server-made id */
-    K_LABEL,   /* project/group/environment ids: [A-Za-z0-9._:-]{1,128} */
-    K_NAME,    /* one line of text */
-    K_SLUG,    /* [a-z0-9_-], starting alphanumeric */
-    K_TEXT,    /* free text, newlines allowed */
-    K_CRON,    /* a cron expression (parsed by core) */
-    K_TZ,      /* an IANA name (looked up by core) */
-    K_URL,     /* http(s) URL */
+    K_UUID,  /* server-made id */
+    K_LABEL, /* project/group/environment ids: [A-Za-z0-9._:-]{1,128} */
+    K_NAME,  /* one line of text */
+    K_SLUG,  /* [a-z0-9_-], starting alphanumeric */
+    K_TEXT,  /* free text, newlines allowed */
+    K_CRON,  /* a cron expression (parsed by core) */
+    K_TZ,    /* an IANA name (looked up by core) */
+    K_URL,   /* http(s) URL */
     K_INT,
     K_BOOL,
     K_ENUM,
     K_TIME,
-    K_ACTOR,   /* created_by / updated_by */
-    K_OBJECT,  /* any JSON object (payload_schema) */
-    K_STRMAP,  /* object of short strings (tags, default_run_metadata) */
+    K_ACTOR,  /* created_by / updated_by */
+    K_OBJECT, /* any JSON object (payload_schema) */
+    K_STRMAP, /* object of short strings (tags, default_run_metadata) */
     K_RATEKEYS,
     K_INTLIST,
     K_SECRET,
 };
 
-#define RO 1u       /* set by the server; ignored in client input */
-#define NOTNULL 2u  /* a client may not set it to null */
-#define HASDEF 4u   /* null (or absent at creation) means the default */
+#define RO 1u      /* set by the server; ignored in client input */
+#define NOTNULL 2u /* a client may not set it to null */
+#define HASDEF 4u  /* null (or absent at creation) means the default */
 
 struct field {
     const char *name;
@@ -220,8 +220,8 @@ static int want_type(const struct jw_json *v, enum jw_json_type t, const char *f
 }
 
 /* An object or array of at most max entries. */
-static int want_container(const struct jw_json *v, enum jw_json_type t, const struct field *fd,
-                          int64_t max, struct jw_error *err)
+static int want_container(const struct jw_json *v, enum jw_json_type t, const struct field *fd, int64_t max,
+                          struct jw_error *err)
 {
     if (want_type(v, t, fd->name, err) != 0)
         return -1;
@@ -230,17 +230,17 @@ static int want_container(const struct jw_json *v, enum jw_json_type t, const st
     return 0;
 }
 
-static int read_int(const struct jw_json *v, int64_t min, int64_t max, const char *field,
-                    int64_t *out, struct jw_error *err)
+static int read_int(const struct jw_json *v, int64_t min, int64_t max, const char *field, int64_t *out,
+                    struct jw_error *err)
 {
     if (want_type(v, JW_JSON_NUMBER, field, err) != 0)
         return -1;
     if (jw_json_int(v, out) != 0)
-        return jw_fail(err, 400, field, "%s must be a whole number from %lld to %lld", field,
-                       (long long)min, (long long)max);
+        return jw_fail(err, 400, field, "%s must be a whole number from %lld to %lld", field, (long long)min,
+                       (long long)max);
     if (*out < min || *out > max)
-        return jw_fail(err, 400, field, "%s must be from %lld to %lld, got %lld", field,
-                       (long long)min, (long long)max, (long long)*out);
+        return jw_fail(err, 400, field, "%s must be from %lld to %lld, got %lld", field, (long long)min,
+                       (long long)max, (long long)*out);
     return 0;
 }
 
@@ -266,8 +266,8 @@ static int read_strmap(const struct jw_json *v, const struct field *fd, struct j
             return jw_fail(err, 400, f, "%s must be a string, not %s", f,
                            val->type == JW_JSON_NUMBER ? "a number" : a_type(val->type));
         if (char_count(val->u.str) > MAP_VALUE_MAX || !no_control(val->u.str, false))
-            return jw_fail(err, 400, f, "%s must be at most %d characters, without control characters",
-                           f, MAP_VALUE_MAX);
+            return jw_fail(err, 400, f, "%s must be at most %d characters, without control characters", f,
+                           MAP_VALUE_MAX);
         jw_jsonw_kstr(&w, k, val->u.str);
     }
     jw_jsonw_obj_close(&w);
@@ -304,8 +304,8 @@ static int read_ratekeys(const struct jw_json *v, const struct field *fd, struct
         if (want_type(name, JW_JSON_STRING, ff, err) != 0)
             return -1;
         if (name->len == 0 || name->len > MAP_KEY_MAX || !map_key_chars(name->u.str))
-            return jw_fail(err, 400, ff, "%s must be 1-%d characters of letters, digits and . _ : / -",
-                           ff, MAP_KEY_MAX);
+            return jw_fail(err, 400, ff, "%s must be 1-%d characters of letters, digits and . _ : / -", ff,
+                           MAP_KEY_MAX);
         for (size_t j = 0; j < i; j++) {
             const struct jw_json *other = jw_json_get(v->u.items[j], "name");
             if (other && other->type == JW_JSON_STRING && !strcmp(other->u.str, name->u.str))
@@ -405,8 +405,8 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
                 struct jw_buf b = JW_BUF_INIT;
                 for (const char *const *e = fd->enums; *e; e++)
                     jw_buf_printf(&b, "%s%s", b.len ? ", " : "", *e);
-                jw_fail(err, 400, fd->name, "%s must be one of %s; got \"%.40s\"", fd->name,
-                        jw_buf_str(&b), s);
+                jw_fail(err, 400, fd->name, "%s must be one of %s; got \"%.40s\"", fd->name, jw_buf_str(&b),
+                        s);
                 jw_buf_free(&b);
                 return -1;
             }
@@ -424,7 +424,8 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
         } else if (fd->kind == K_NAME && jw_id_is_uuid(s)) {
             return jw_fail(err, 400, fd->name, "%s must not be a UUID (jobs are addressed by id or name)",
                            fd->name);
-        } else if (fd->kind == K_NAME && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1]))) {
+        } else if (fd->kind == K_NAME &&
+                   (isspace((unsigned char)s[0]) || isspace((unsigned char)s[strlen(s) - 1]))) {
             return jw_fail(err, 400, fd->name, "%s must not start or end with white space", fd->name);
         }
         nv.s = jw_strdup(s);
@@ -494,9 +495,10 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
         if (mode == JW_JOB_PATCH && job->f[f].set && !strcmp(job->f[f].s, v->u.str))
             return 0; /* the masked value read earlier, sent back: no change */
         if (!jw_webhook_secret_valid(v->u.str))
-            return jw_fail(err, 400, fd->name,
-                           "%s must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes",
-                           fd->name);
+            return jw_fail(
+                err, 400, fd->name,
+                "%s must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes",
+                fd->name);
         free(job->secret_clear);
         job->secret_clear = jw_strdup(v->u.str);
         job->secret_generated = false;
@@ -510,8 +512,7 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
     return 0;
 }
 
-int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode,
-                  struct jw_error *err)
+int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode, struct jw_error *err)
 {
     if (!obj || obj->type != JW_JSON_OBJECT)
         return jw_fail(err, 400, "", "the body must be a JSON object, not %s",
@@ -564,8 +565,8 @@ static char *slug_from_name(const char *name)
     return jw_buf_detach(&b);
 }
 
-static int check_url_target(const struct jw_job *job, enum jw_job_field f,
-                            const struct jw_job_rules *rules, struct jw_error *err)
+static int check_url_target(const struct jw_job *job, enum jw_job_field f, const struct jw_job_rules *rules,
+                            struct jw_error *err)
 {
     if (!job->f[f].set || rules->allow_private_targets)
         return 0;
@@ -651,8 +652,8 @@ void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secr
         case K_RATEKEYS:
         case K_INTLIST: jw_jsonw_raw(w, v->s, strlen(v->s)); break;
         case K_SECRET:
-            jw_jsonw_str(w, reveal_secret && job->secret_generated && job->secret_clear
-                                ? job->secret_clear : v->s);
+            jw_jsonw_str(w, reveal_secret && job->secret_generated && job->secret_clear ? job->secret_clear
+                                                                                        : v->s);
             break;
         default: jw_jsonw_str(w, v->s); break;
         }

@@ -23,39 +23,33 @@ static const struct field_info {
     int min, max; /* accepted values (day-of-week takes 7 for Sunday too) */
     int span;     /* largest step */
 } fields[F_COUNT] = {
-    {"second", 0, 59, 60},      {"minute", 0, 59, 60}, {"hour", 0, 23, 24},
+    {"second", 0, 59, 60},       {"minute", 0, 59, 60}, {"hour", 0, 23, 24},
     {"day-of-month", 1, 31, 31}, {"month", 1, 12, 12},  {"day-of-week", 0, 7, 7},
 };
 
 static const char *const month_names[12] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                             "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+                                            "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 static const char *const day_names[7] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 /* A parsed expression: one bit per allowed value. */
 struct jw_cron {
-    uint64_t sec, min;   /* bit n: second / minute n */
-    uint32_t hour;       /* bit n: hour n */
-    uint32_t dom;        /* bit d: day d of the month */
-    uint32_t dom_w;      /* bit d: the weekday nearest day d (dW) */
-    uint32_t dom_last;   /* bit n: n days before the last day (L = L-0, L-n) */
-    uint16_t mon;        /* bit m: month m (1..12) */
-    uint8_t dow;         /* bit w: weekday w (0 = Sunday) */
-    uint8_t dow_last;    /* bit w: the last weekday w of the month (wL) */
-    uint8_t dow_nth[7];  /* dow_nth[w] bit n: the n-th weekday w (w#n) */
-    bool dom_lw;         /* LW: the last Monday-to-Friday of the month */
-    bool dom_star;       /* day-of-month starts with '*' or is '?' (Vixie) */
-    bool dow_star;       /* likewise for day-of-week */
-    bool fixed_time;     /* minute and hour both without a leading '*' */
+    uint64_t sec, min;  /* bit n: second / minute n */
+    uint32_t hour;      /* bit n: hour n */
+    uint32_t dom;       /* bit d: day d of the month */
+    uint32_t dom_w;     /* bit d: the weekday nearest day d (dW) */
+    uint32_t dom_last;  /* bit n: n days before the last day (L = L-0, L-n) */
+    uint16_t mon;       /* bit m: month m (1..12) */
+    uint8_t dow;        /* bit w: weekday w (0 = Sunday) */
+    uint8_t dow_last;   /* bit w: the last weekday w of the month (wL) */
+    uint8_t dow_nth[7]; /* dow_nth[w] bit n: the n-th weekday w (w#n) */
+    bool dom_lw;        /* LW: the last Monday-to-Friday of the month */
+    bool dom_star;      /* day-of-month starts with '*' or is '?' (Vixie) */
+    bool dow_star;      /* likewise for day-of-week */
+    bool fixed_time;    /* minute and hour both without a leading '*' */
     bool has_seconds;
 };
 
 /* ---- calendar arithmetic (proleptic Gregorian) ---- */
-
-
-
-
-
-
 
 static int lowest_bit(uint64_t v)
 {
@@ -64,8 +58,7 @@ static int lowest_bit(uint64_t v)
 
 /* ---- parsing ---- */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -82,20 +75,14 @@ static const char *misplaced(enum cron_field f, char ch)
 {
     switch (ch) {
     case 'L':
-    case 'l':
-        return f == F_DOM || f == F_DOW ? NULL
-                                        : "'L' is only allowed in day-of-month and day-of-week";
+    case 'l': return f == F_DOM || f == F_DOW ? NULL : "'L' is only allowed in day-of-month and day-of-week";
     case 'W':
-    case 'w':
-        return f == F_DOM ? NULL : "'W' is only allowed in day-of-month";
-    case '#':
-        return f == F_DOW ? NULL : "'#' is only allowed in day-of-week";
+    case 'w': return f == F_DOM ? NULL : "'W' is only allowed in day-of-month";
+    case '#': return f == F_DOW ? NULL : "'#' is only allowed in day-of-week";
     case '?':
-        return f == F_DOM || f == F_DOW
-                   ? "'?' must be the whole field"
-                   : "'?' is only allowed in day-of-month and day-of-week";
-    default:
-        return NULL;
+        return f == F_DOM || f == F_DOW ? "'?' must be the whole field"
+                                        : "'?' is only allowed in day-of-month and day-of-week";
+    default: return NULL;
     }
 }
 
@@ -116,8 +103,8 @@ static char upper(char ch)
 
 /* Parse one number or name at *p into *out (not range-checked) and its text
  * into tok. range_end: a day-of-week name closing a range, where SUN is 7. */
-static int parse_value(enum cron_field f, const char **p, bool range_end, int *out,
-                       char *tok, size_t toklen, char *err, size_t errlen)
+static int parse_value(enum cron_field f, const char **p, bool range_end, int *out, char *tok, size_t toklen,
+                       char *err, size_t errlen)
 {
     const struct field_info *fi = &fields[f];
     const char *s = *p;
@@ -166,8 +153,7 @@ static int check_range(enum cron_field f, int v, const char *tok, char *err, siz
 {
     const struct field_info *fi = &fields[f];
     if (v < fi->min || v > fi->max)
-        return fail(err, errlen, "%s: %s is out of range %d-%d", fi->name, tok, fi->min,
-                    fi->max);
+        return fail(err, errlen, "%s: %s is out of range %d-%d", fi->name, tok, fi->min, fi->max);
     return 0;
 }
 
@@ -187,8 +173,7 @@ static int parse_step(enum cron_field f, const char **p, int *step, char *err, s
 }
 
 /* The rest of an item after its values must be empty. */
-static int check_end(enum cron_field f, const char *p, const char *item, char *err,
-                     size_t errlen)
+static int check_end(enum cron_field f, const char *p, const char *item, char *err, size_t errlen)
 {
     if (*p == '\0')
         return 0;
@@ -222,8 +207,7 @@ static int parse_dom_special(struct jw_cron *c, const char *item, char *err, siz
             if (*p != '\0')
                 return fail(err, errlen, "%s: invalid value '%.40s'", fname, item);
             if (n > 30)
-                return fail(err, errlen, "%s: offset %s in '%.40s' is out of range 0-30", fname,
-                            tok, item);
+                return fail(err, errlen, "%s: offset %s in '%.40s' is out of range 0-30", fname, tok, item);
             c->dom_last |= 1u << n;
             return 1;
         }
@@ -246,8 +230,8 @@ static int parse_dom_special(struct jw_cron *c, const char *item, char *err, siz
 }
 
 /* Parse one comma-separated item of field f, adding to bits and c. */
-static int parse_item(struct jw_cron *c, enum cron_field f, const char *item, uint64_t *bits,
-                      char *err, size_t errlen)
+static int parse_item(struct jw_cron *c, enum cron_field f, const char *item, uint64_t *bits, char *err,
+                      size_t errlen)
 {
     const struct field_info *fi = &fields[f];
     const char *p = item;
@@ -289,15 +273,14 @@ static int parse_item(struct jw_cron *c, enum cron_field f, const char *item, ui
             char tok[24];
             p++;
             if (!is_digit(*p))
-                return fail(err, errlen, "%s: '#' must be followed by 1-5 or L in '%.40s'",
-                            fi->name, item);
+                return fail(err, errlen, "%s: '#' must be followed by 1-5 or L in '%.40s'", fi->name, item);
             if (parse_value(f, &p, false, &nth, tok, sizeof(tok), err, errlen) != 0)
                 return -1;
             if (check_end(f, p, item, err, errlen) != 0)
                 return -1;
             if (nth < 1 || nth > 5)
-                return fail(err, errlen, "%s: occurrence %s in '%.40s' is out of range 1-5",
-                            fi->name, tok, item);
+                return fail(err, errlen, "%s: occurrence %s in '%.40s' is out of range 1-5", fi->name, tok,
+                            item);
             c->dow_nth[w] |= (uint8_t)(1u << nth);
             return 0;
         }
@@ -309,8 +292,8 @@ static int parse_item(struct jw_cron *c, enum cron_field f, const char *item, ui
             if (f == F_DOW && lo == 0 && hi == 7 && is_alpha(tok_hi[0]))
                 hi = 0; /* SUN-SUN is Sunday, not the whole week (0-7 is) */
             if (lo > hi)
-                return fail(err, errlen, "%s: range %s-%s has its start after its end",
-                            fi->name, tok_lo, tok_hi);
+                return fail(err, errlen, "%s: range %s-%s has its start after its end", fi->name, tok_lo,
+                            tok_hi);
         } else if (*p == '/') {
             hi = f == F_DOW && lo < 7 ? 6 : fi->max; /* "a/n": from a to the end */
         }
@@ -325,8 +308,8 @@ static int parse_item(struct jw_cron *c, enum cron_field f, const char *item, ui
 }
 
 /* Parse field f from text (NUL-terminated, no whitespace). */
-static int parse_field(struct jw_cron *c, enum cron_field f, char *text, uint64_t *bits,
-                       char *err, size_t errlen)
+static int parse_field(struct jw_cron *c, enum cron_field f, char *text, uint64_t *bits, char *err,
+                       size_t errlen)
 {
     const struct field_info *fi = &fields[f];
     if (strcmp(text, "?") == 0) {
@@ -412,9 +395,8 @@ static const struct {
     const char *name;
     const char *expansion;
 } macros[] = {
-    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+    {"@daily", "0 0 * * *"},  {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"},
 };
 
 static bool is_space(char ch)
@@ -525,8 +507,9 @@ struct jw_cron *jw_cron_parse(const char *expr, char *err, size_t errlen)
     c->mon = (uint16_t)bits[F_MON];
     c->dow = (uint8_t)bits[F_DOW];
     if (!can_fire(c)) {
-        fail(err, errlen, "expression never fires: no day in the selected months matches "
-                          "day-of-month and day-of-week");
+        fail(err, errlen,
+             "expression never fires: no day in the selected months matches "
+             "day-of-month and day-of-week");
         free(c);
         return NULL;
     }

@@ -36,7 +36,7 @@ struct tz_rule {
 /* The footer: the rule for every instant after the last transition. */
 struct tz_footer {
     bool present;
-    bool has_dst; /* false: std_off all year */
+    bool has_dst;    /* false: std_off all year */
     int32_t std_off; /* UTC offsets, east positive (POSIX signs flipped) */
     int32_t dst_off;
     struct tz_rule start; /* DST begins (given in standard local time) */
@@ -46,15 +46,15 @@ struct tz_footer {
 /* A zone's data, shared by every name linking to the same file. Transitions
  * that do not change the UTC offset are dropped at load time. */
 struct tz_data {
-    int64_t *times;    /* ascending UTC instants where the offset changes */
-    int32_t *offs;     /* offs[i]: offset from times[i] on */
+    int64_t *times; /* ascending UTC instants where the offset changes */
+    int32_t *offs;  /* offs[i]: offset from times[i] on */
     size_t n;
-    int32_t init_off;  /* offset before times[0] (and always, if n == 0) */
+    int32_t init_off; /* offset before times[0] (and always, if n == 0) */
     struct tz_footer ft;
 };
 
 struct jw_tz {
-    char *name;              /* "Europe/Berlin" */
+    char *name; /* "Europe/Berlin" */
     const struct tz_data *data;
 };
 
@@ -70,10 +70,6 @@ static const struct tz_data utc_data = {NULL, NULL, 0, 0, {false, false, 0, 0, {
 
 /* ---- calendar arithmetic (proleptic Gregorian) ---- */
 
-
-
-
-
 static int64_t year_of_days(int64_t z)
 {
     int64_t y;
@@ -81,7 +77,6 @@ static int64_t year_of_days(int64_t z)
     jw_civil_from_days(z, &y, &m, &d);
     return y;
 }
-
 
 static int64_t clamp_instant(int64_t t)
 {
@@ -118,8 +113,7 @@ struct tz_event {
 /* The footer's DST start and end events of years y0..y1 (at most 8 years), in
  * time order; events at the same instant keep year order, so the later
  * year's event wins (this makes all-year DST rules come out right). */
-static size_t footer_events(const struct tz_footer *ft, int64_t y0, int64_t y1,
-                            struct tz_event *ev)
+static size_t footer_events(const struct tz_footer *ft, int64_t y0, int64_t y1, struct tz_event *ev)
 {
     size_t n = 0;
     for (int64_t y = y0; y <= y1; y++) {
@@ -275,9 +269,8 @@ static bool parse_tz_rule(const char **p, struct tz_rule *r)
     } else if (*s == 'M') {
         s++;
         r->kind = 'M';
-        if (!parse_tz_num(&s, 1, 12, &r->mon) || *s++ != '.' ||
-            !parse_tz_num(&s, 1, 5, &r->week) || *s++ != '.' ||
-            !parse_tz_num(&s, 0, 6, &r->wday))
+        if (!parse_tz_num(&s, 1, 12, &r->mon) || *s++ != '.' || !parse_tz_num(&s, 1, 5, &r->week) ||
+            *s++ != '.' || !parse_tz_num(&s, 0, 6, &r->wday))
             return false;
     } else {
         r->kind = 'D';
@@ -324,8 +317,8 @@ static bool parse_footer(const char *s, struct tz_footer *ft)
         dflt = "M11.1.0";
         return parse_tz_rule(&dflt, &ft->end);
     }
-    if (*s++ != ',' || !parse_tz_rule(&s, &ft->start) || *s++ != ',' ||
-        !parse_tz_rule(&s, &ft->end) || *s != '\0')
+    if (*s++ != ',' || !parse_tz_rule(&s, &ft->start) || *s++ != ',' || !parse_tz_rule(&s, &ft->end) ||
+        *s != '\0')
         return false;
     if (ft->dst_off == ft->std_off)
         ft->has_dst = false;
@@ -359,14 +352,14 @@ static bool read_counts(const unsigned char *p, size_t len, struct tzif_counts *
     c->type = be32(p + 36);
     c->chr = be32(p + 40);
     /* bounds keep every size computation below far from overflow */
-    return c->type >= 1 && c->type <= 256 && c->time <= 1000000 && c->chr <= 100000 &&
-           c->leap <= 100000 && c->isut <= 256 && c->isstd <= 256;
+    return c->type >= 1 && c->type <= 256 && c->time <= 1000000 && c->chr <= 100000 && c->leap <= 100000 &&
+           c->isut <= 256 && c->isstd <= 256;
 }
 
 static size_t body_size(const struct tzif_counts *c, size_t tsize)
 {
-    return (size_t)c->time * (tsize + 1) + (size_t)c->type * 6 + c->chr +
-           (size_t)c->leap * (tsize + 4) + c->isstd + c->isut;
+    return (size_t)c->time * (tsize + 1) + (size_t)c->type * 6 + c->chr + (size_t)c->leap * (tsize + 4) +
+           c->isstd + c->isut;
 }
 
 /* Parse one TZif image into d. Returns NULL or a short reason. */
@@ -511,8 +504,8 @@ int64_t jw_tz_prev_transition(const struct jw_tz *tz, int64_t utc_s)
 
 /* The candidate offsets for local time local_s: the one in force at the start
  * of the +-26 h window, and the one after each transition inside it. */
-static size_t window_offsets(const struct jw_tz *tz, int64_t local_s, int64_t *trans,
-                             int32_t *offs, size_t max)
+static size_t window_offsets(const struct jw_tz *tz, int64_t local_s, int64_t *trans, int32_t *offs,
+                             size_t max)
 {
     int64_t t = local_s - TZ_MAX_OFFSET - 1;
     size_t n = 0;
@@ -621,8 +614,7 @@ struct tz_loader {
     size_t errlen;
 };
 
-__attribute__((format(printf, 2, 3))) static int load_fail(struct tz_loader *ld,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int load_fail(struct tz_loader *ld, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -689,8 +681,7 @@ static int walk(struct tz_loader *ld, const char *rel, int depth)
         struct dirent *de = readdir(dir);
         if (!de) {
             if (errno != 0)
-                rc = load_fail(ld, "zoneinfo: reading %s/%s: %s", ld->root, rel,
-                               strerror(errno));
+                rc = load_fail(ld, "zoneinfo: reading %s/%s: %s", ld->root, rel, strerror(errno));
             break;
         }
         const char *nm = de->d_name;

@@ -64,10 +64,9 @@ static int spawn(struct jw_embedded *e)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execlp(e->bin, e->bin, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm", "700",
-               "--dir", e->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-               "--daemonize", "no", "--logfile", e->logfile, "--protected-mode", "yes",
-               (char *)NULL);
+        execlp(e->bin, e->bin, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm", "700", "--dir",
+               e->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+               "--logfile", e->logfile, "--protected-mode", "yes", (char *)NULL);
         fprintf(stderr, "jobwheel: cannot run %s: %s\n", e->bin, strerror(errno));
         _exit(127);
     }
@@ -104,8 +103,8 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis_server,
-                                      const char *data_dir, char *err, size_t errlen)
+struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis_server, const char *data_dir,
+                                      char *err, size_t errlen)
 {
     if (mkdir_p(data_dir) != 0) {
         snprintf(err, errlen, "data_dir: cannot create %s: %s", data_dir, strerror(errno));
@@ -138,8 +137,10 @@ struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis
     e->lock_fd = open(jw_buf_str(&b), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     jw_buf_free(&b);
     if (e->lock_fd < 0 || flock(e->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "data_dir: %s is in use by another jobwheel with an embedded Redis "
-                              "(set redis_url to share one Redis between instances)", abs);
+        snprintf(err, errlen,
+                 "data_dir: %s is in use by another jobwheel with an embedded Redis "
+                 "(set redis_url to share one Redis between instances)",
+                 abs);
         jw_embedded_stop(e);
         return NULL;
     }

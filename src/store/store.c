@@ -214,8 +214,10 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        jw_error("redis: %s answered: %.300s", p->script >= 0 ? jw_lua_scripts[p->script].name
-                                                               : p->args.n ? p->args.v[0] : "command",
+        jw_error("redis: %s answered: %.300s",
+                 p->script >= 0 ? jw_lua_scripts[p->script].name
+                 : p->args.n    ? p->args.v[0]
+                                : "command",
                  reply->str);
         deliver(p, JW_STORE_ERROR, reply);
     } else {
@@ -236,8 +238,8 @@ static int send_pending(struct jw_store *s, struct pending *p)
         argc = p->args.n + 4;
         argv = jw_malloc((size_t)argc * sizeof(*argv));
         argvlen = jw_malloc((size_t)argc * sizeof(*argvlen));
-        const char *code = p->resent || !s->sha[p->script][0] ? jw_lua_scripts[p->script].source
-                                                              : s->sha[p->script];
+        const char *code =
+            p->resent || !s->sha[p->script][0] ? jw_lua_scripts[p->script].source : s->sha[p->script];
         argv[0] = code == s->sha[p->script] ? "EVALSHA" : "EVAL";
         argv[1] = code;
         argv[2] = "1";
@@ -344,8 +346,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void connect_now(struct jw_store *s)
 {
-    redisAsyncContext *ac = s->unix_path[0] ? redisAsyncConnectUnix(s->unix_path)
-                                            : redisAsyncConnect(s->host, s->port);
+    redisAsyncContext *ac =
+        s->unix_path[0] ? redisAsyncConnectUnix(s->unix_path) : redisAsyncConnect(s->host, s->port);
     if (!ac || ac->err) {
         jw_warn("redis: cannot connect to %s: %s", s->unix_path[0] ? s->unix_path : s->host,
                 ac ? ac->errstr : "out of memory");
@@ -516,8 +518,8 @@ static int parse_url(struct jw_store *s, const char *url, char *err, size_t errl
 
 /* ---- public --------------------------------------------------------------------- */
 
-struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt,
-                              char *err, size_t errlen)
+struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt, char *err,
+                              size_t errlen)
 {
     struct jw_store *s = jw_calloc(1, sizeof(*s));
     s->base = base;

@@ -28,17 +28,20 @@ struct key {
 
 static const struct key keys[] = {
     {"listen", S(listen), "127.0.0.1:8080", 0, 0, "address:port or unix:/path to serve on"},
-    {"redis_url", S(redis_url), "", 0, 0, "redis://[:password@]host:port/db or unix:///path.sock; empty = embedded"},
+    {"redis_url", S(redis_url), "", 0, 0,
+     "redis://[:password@]host:port/db or unix:///path.sock; empty = embedded"},
     {"redis_server", S(redis_server), "redis-server", 0, 0, "redis-server binary for the embedded Redis"},
     {"data_dir", S(data_dir), "./var", 0, 0, "embedded Redis data and file-operation root"},
     {"instance_id", S(instance_id), "", 0, 0, "name of this instance (default hostname-pid)"},
     {"jwt_secret", S(jwt_secret), "", 0, 0, "HMAC key for HS256/384/512 tokens (at least 32 bytes)"},
     {"jwt_secret_file", S(jwt_secret_file), "", 0, 0, "file holding the HMAC key (instead of jwt_secret)"},
     {"jwt_public_key_file", S(jwt_public_key_file), "", 0, 0, "PEM public key for RS256/ES256 tokens"},
-    {"jwt_algorithm", S(jwt_algorithm), "", 0, 0, "HS256 HS384 HS512 RS256 ES256 (default: HS256 with a secret, RS256 with a key)"},
+    {"jwt_algorithm", S(jwt_algorithm), "", 0, 0,
+     "HS256 HS384 HS512 RS256 ES256 (default: HS256 with a secret, RS256 with a key)"},
     {"jwt_issuer", S(jwt_issuer), "", 0, 0, "required iss claim, when set"},
     {"jwt_audience", S(jwt_audience), "", 0, 0, "required aud claim, when set"},
-    {"allow_private_targets", B(allow_private_targets), "false", 0, 0, "let HttpCall jobs reach loopback/private addresses"},
+    {"allow_private_targets", B(allow_private_targets), "false", 0, 0,
+     "let HttpCall jobs reach loopback/private addresses"},
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},
     {"log_format", S(log_format), "text", 0, 0, "text or json"},
     {"log_level", S(log_level), "info", 0, 0, "debug, info, warn or error"},
@@ -46,10 +49,13 @@ static const struct key keys[] = {
     {"max_body_bytes", I(max_body_bytes), "1048576", 1024, 64 << 20, "largest request body (413 above)"},
     {"max_header_bytes", I(max_header_bytes), "16384", 1024, 1 << 20, "largest request header block"},
     {"max_connections", I(max_connections), "4096", 1, 1000000, "open client connections at most"},
-    {"http_timeout_secs", I(http_timeout_secs), "30", 1, 3600, "idle/read/write timeout of client connections"},
+    {"http_timeout_secs", I(http_timeout_secs), "30", 1, 3600,
+     "idle/read/write timeout of client connections"},
     {"json_max_depth", I(json_max_depth), "32", 2, 60, "deepest JSON nesting accepted"},
-    {"redis_timeout_ms", I(redis_timeout_ms), "2000", 50, 600000, "a Redis command slower than this fails and reconnects"},
-    {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600, "how long SIGTERM waits for in-flight requests"},
+    {"redis_timeout_ms", I(redis_timeout_ms), "2000", 50, 600000,
+     "a Redis command slower than this fails and reconnects"},
+    {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600,
+     "how long SIGTERM waits for in-flight requests"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -73,8 +79,8 @@ static int parse_bool(const char *v, bool *out)
 }
 
 /* Set one key from text; `where` says where the value came from. */
-static int set_key(struct jw_config *cfg, const struct key *k, const char *val, const char *where,
-                   char *err, size_t errlen)
+static int set_key(struct jw_config *cfg, const struct key *k, const char *val, const char *where, char *err,
+                   size_t errlen)
 {
     char *base = (char *)cfg;
     switch (k->kind) {
@@ -168,8 +174,7 @@ static void usage(void)
         for (char *c = flag; *c; c++)
             if (*c == '_')
                 *c = '-';
-        printf("  %-26s %s (default: %s)\n", flag, keys[i].help,
-               keys[i].def[0] ? keys[i].def : "none");
+        printf("  %-26s %s (default: %s)\n", flag, keys[i].help, keys[i].def[0] ? keys[i].def : "none");
     }
 }
 
@@ -190,15 +195,16 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "log_format: must be text or json, got \"%.32s\"", cfg->log_format);
         return -1;
     }
-    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
-        strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "warn") &&
+        strcmp(cfg->log_level, "error")) {
         snprintf(err, errlen, "log_level: must be debug, info, warn or error");
         return -1;
     }
     if (cfg->jwt_secret_file[0] && !cfg->jwt_secret[0]) {
         FILE *f = fopen(cfg->jwt_secret_file, "r");
         if (!f) {
-            snprintf(err, errlen, "jwt_secret_file: cannot read %.200s: %s", cfg->jwt_secret_file, strerror(errno));
+            snprintf(err, errlen, "jwt_secret_file: cannot read %.200s: %s", cfg->jwt_secret_file,
+                     strerror(errno));
             return -1;
         }
         char buf[4097];
@@ -221,7 +227,8 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     bool hs = false, pk = false;
     if (!alg[0]) {
         free(cfg->jwt_algorithm);
-        cfg->jwt_algorithm = jw_strdup(cfg->jwt_public_key_file[0] && !cfg->jwt_secret[0] ? "RS256" : "HS256");
+        cfg->jwt_algorithm =
+            jw_strdup(cfg->jwt_public_key_file[0] && !cfg->jwt_secret[0] ? "RS256" : "HS256");
         alg = cfg->jwt_algorithm;
     }
     if (!strcmp(alg, "HS256") || !strcmp(alg, "HS384") || !strcmp(alg, "HS512"))
@@ -229,12 +236,15 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     else if (!strcmp(alg, "RS256") || !strcmp(alg, "ES256"))
         pk = true;
     else {
-        snprintf(err, errlen, "jwt_algorithm: must be HS256, HS384, HS512, RS256 or ES256, got \"%.16s\"", alg);
+        snprintf(err, errlen, "jwt_algorithm: must be HS256, HS384, HS512, RS256 or ES256, got \"%.16s\"",
+                 alg);
         return -1;
     }
     if (hs) {
         if (!cfg->jwt_secret[0]) {
-            snprintf(err, errlen, "jwt_secret: required for %s (set jwt_secret, or jwt_public_key_file for RS256/ES256)", alg);
+            snprintf(err, errlen,
+                     "jwt_secret: required for %s (set jwt_secret, or jwt_public_key_file for RS256/ES256)",
+                     alg);
             return -1;
         }
         if (strlen(cfg->jwt_secret) < 32) {
@@ -253,8 +263,7 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp,
-                   char *err, size_t errlen)
+int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NKEYS; i++)
@@ -377,8 +386,8 @@ void jw_config_free(struct jw_config *cfg)
     cfg->config_file = NULL;
 }
 
-int jw_config_split_listen(const char *listen, char *host, size_t hostlen, int *port,
-                           char *unix_path, size_t pathlen)
+int jw_config_split_listen(const char *listen, char *host, size_t hostlen, int *port, char *unix_path,
+                           size_t pathlen)
 {
     host[0] = unix_path[0] = '\0';
     *port = 0;

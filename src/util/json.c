@@ -136,8 +136,8 @@ static int add_value(struct parse_ctx *p, struct jw_json *v)
     struct frame *f = &p->stack[p->depth - 1];
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 8;
-        f->vec = jw_realloc(f->vec, f->cap * (f->is_object ? sizeof(struct jw_json_member)
-                                                          : sizeof(struct jw_json *)));
+        f->vec = jw_realloc(
+            f->vec, f->cap * (f->is_object ? sizeof(struct jw_json_member) : sizeof(struct jw_json *)));
     }
     if (f->is_object) {
         struct jw_json_member *m = f->vec;
@@ -307,8 +307,10 @@ static int hex4(const char *s, size_t avail)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -332,7 +334,8 @@ static bool surrogates_paired(const char *t, size_t len)
             if (u >= 0xDC00 && u <= 0xDFFF)
                 return false;
             if (u >= 0xD800 && u <= 0xDBFF) {
-                int lo = i + 7 < len && t[i + 6] == '\\' && t[i + 7] == 'u' ? hex4(t + i + 8, len - i - 8) : -1;
+                int lo =
+                    i + 7 < len && t[i + 6] == '\\' && t[i + 7] == 'u' ? hex4(t + i + 8, len - i - 8) : -1;
                 if (lo < 0xDC00 || lo > 0xDFFF)
                     return false;
                 i += 12;
@@ -346,8 +349,7 @@ static bool surrogates_paired(const char *t, size_t len)
     return true;
 }
 
-struct jw_json_doc *jw_json_parse(const char *text, size_t len, int max_depth,
-                                  char *err, size_t errlen)
+struct jw_json_doc *jw_json_parse(const char *text, size_t len, int max_depth, char *err, size_t errlen)
 {
     if (!surrogates_paired(text, len)) {
         snprintf(err, errlen, "invalid JSON: a \\u escape is an unpaired UTF-16 surrogate");
@@ -464,8 +466,13 @@ void jw_json_quote(struct jw_buf *b, const char *s, size_t n)
         else if (c == '\t')
             esc = "\\t";
         else if (c < 0x20 || c == 0x7f) {
-            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-            u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
+            u[0] = '\\';
+            u[1] = 'u';
+            u[2] = '0';
+            u[3] = '0';
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
             esc = u;
         } else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
                    ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
@@ -519,10 +526,22 @@ static void close_(struct jw_jsonw *w, char c)
     w->depth--;
 }
 
-void jw_jsonw_obj_open(struct jw_jsonw *w) { open_(w, '{'); }
-void jw_jsonw_obj_close(struct jw_jsonw *w) { close_(w, '}'); }
-void jw_jsonw_arr_open(struct jw_jsonw *w) { open_(w, '['); }
-void jw_jsonw_arr_close(struct jw_jsonw *w) { close_(w, ']'); }
+void jw_jsonw_obj_open(struct jw_jsonw *w)
+{
+    open_(w, '{');
+}
+void jw_jsonw_obj_close(struct jw_jsonw *w)
+{
+    close_(w, '}');
+}
+void jw_jsonw_arr_open(struct jw_jsonw *w)
+{
+    open_(w, '[');
+}
+void jw_jsonw_arr_close(struct jw_jsonw *w)
+{
+    close_(w, ']');
+}
 
 void jw_jsonw_key(struct jw_jsonw *w, const char *key)
 {

@@ -39,7 +39,10 @@ static bool in_net4(uint32_t a, uint32_t net, int bits)
 
 static bool v4_is_public(uint32_t a)
 {
-    static const struct { uint32_t net; int bits; } blocked[] = {
+    static const struct {
+        uint32_t net;
+        int bits;
+    } blocked[] = {
         {0x00000000, 8},  /* 0.0.0.0/8 "this network" */
         {0x0A000000, 8},  /* 10/8 */
         {0x64400000, 10}, /* 100.64/10 CGNAT */
@@ -78,19 +81,18 @@ bool jw_net_addr_is_public(const struct sockaddr *sa)
     /* ::/96 (unspecified, loopback, IPv4-compatible), ::ffff:0:0/96, 64:ff9b::/96 */
     if (memcmp(b, zero12, 12) == 0 || memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
         return memcmp(b, zero12, 12) == 0 && v4 <= 1 ? false : v4_is_public(v4);
-    if ((b[0] & 0xfe) == 0xfc)                 /* fc00::/7 unique local */
+    if ((b[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
         return false;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
         return false;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) /* fec0::/10 site-local */
         return false;
-    if (b[0] == 0xff)                          /* ff00::/8 multicast */
+    if (b[0] == 0xff) /* ff00::/8 multicast */
         return false;
     if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) /* 2001:db8::/32 */
         return false;
     if (b[0] == 0x20 && b[1] == 0x02) /* 2002::/16 6to4: check the embedded IPv4 */
-        return v4_is_public((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 |
-                            (uint32_t)b[4] << 8 | b[5]);
+        return v4_is_public((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5]);
     if (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero12, 6) == 0) /* 100::/64 discard */
         return false;
     return true;

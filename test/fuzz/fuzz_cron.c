@@ -28,8 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_cron: %s\n", err);
         abort();
     }
-    const char *names[4] = {"UTC", "America/New_York", "Australia/Lord_Howe",
-                            "Europe/Berlin"};
+    const char *names[4] = {"UTC", "America/New_York", "Australia/Lord_Howe", "Europe/Berlin"};
     for (int i = 0; i < 4; i++) {
         zones[i] = jw_tz_get(names[i]);
         if (!zones[i]) {

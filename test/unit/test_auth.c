@@ -89,8 +89,8 @@ static void test_exp_and_leeway(void **state)
         int64_t exp_offset;
         bool ok;
     } cases[] = {
-        {3600, true}, {1, true}, {0, true}, {-1, true}, {-59, true}, {-60, true},
-        {-61, false}, {-3600, false}, {-NOW, false},
+        {3600, true}, {1, true},    {0, true},      {-1, true},    {-59, true},
+        {-60, true},  {-61, false}, {-3600, false}, {-NOW, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *t = with_exp(NOW + cases[i].exp_offset, "");
@@ -123,9 +123,10 @@ static void test_exp_types(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "{\"exp\":\"1700003600\"}", "{\"exp\":true}", "{\"exp\":null}", "{\"exp\":{}}",
-        "{\"exp\":[1700003600]}", "{\"exp\":1e300}", "{\"exp\":-1e300}",
-        "{\"exp\":99999999999999999999999}",
+        "{\"exp\":\"1700003600\"}", "{\"exp\":true}",
+        "{\"exp\":null}",           "{\"exp\":{}}",
+        "{\"exp\":[1700003600]}",   "{\"exp\":1e300}",
+        "{\"exp\":-1e300}",         "{\"exp\":99999999999999999999999}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         claims_refused(bad[i], NOW, NULL, NULL);
@@ -142,14 +143,12 @@ static void test_nbf_iat(void **state)
         int64_t offset;
         bool ok;
     } cases[] = {
-        {"nbf", -3600, true}, {"nbf", 0, true},  {"nbf", 60, true},  {"nbf", 61, false},
-        {"nbf", 3600, false}, {"iat", -3600, true}, {"iat", 0, true}, {"iat", 60, true},
-        {"iat", 61, false},   {"iat", 86400, false},
+        {"nbf", -3600, true}, {"nbf", 0, true}, {"nbf", 60, true}, {"nbf", 61, false}, {"nbf", 3600, false},
+        {"iat", -3600, true}, {"iat", 0, true}, {"iat", 60, true}, {"iat", 61, false}, {"iat", 86400, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char extra[64];
-        snprintf(extra, sizeof(extra), ",\"%s\":%lld", cases[i].claim,
-                 (long long)(NOW + cases[i].offset));
+        snprintf(extra, sizeof(extra), ",\"%s\":%lld", cases[i].claim, (long long)(NOW + cases[i].offset));
         char *t = with_exp(NOW + 7200, extra);
         if (cases[i].ok)
             claims_ok(t, NOW, NULL, NULL);
@@ -266,7 +265,8 @@ static void test_principal_full(void **state)
                                "\"realm\":\"acme\",\"roles\":[\"admin\",\"viewer\",\"system_admin\"],"
                                "\"permissions\":[\"jobs:read\",\"jobs:write\",\"runs:delete\"],"
                                "\"tenants\":[\"" T1_UPPER "\",\"" T2 "\"],\"exp\":1}",
-                               &p, &err), 0);
+                               &p, &err),
+                     0);
     assert_false(p.is_apikey);
     assert_string_equal(p.sub, "user-42");
     assert_string_equal(p.name, "Alice");
@@ -291,14 +291,16 @@ static void test_principal_full(void **state)
 
     /* tenant_id alone, and null claims meaning absent */
     assert_int_equal(principal("{\"sub\":\"s\",\"tenant_id\":\"" T2 "\",\"roles\":null,"
-                               "\"permissions\":null,\"tenants\":null,\"name\":null}", &p, &err), 0);
+                               "\"permissions\":null,\"tenants\":null,\"name\":null}",
+                               &p, &err),
+                     0);
     assert_int_equal(p.ntenants, 1);
     assert_string_equal(p.tenants[0], T2);
     assert_int_equal(p.roles, 0);
 
     /* tenants and tenant_id together */
-    assert_int_equal(principal("{\"sub\":\"s\",\"tenants\":[\"" T1 "\"],\"tenant_id\":\"" T2 "\"}",
-                               &p, &err), 0);
+    assert_int_equal(principal("{\"sub\":\"s\",\"tenants\":[\"" T1 "\"],\"tenant_id\":\"" T2 "\"}", &p, &err),
+                     0);
     assert_int_equal(p.ntenants, 2);
     assert_string_equal(p.tenants[0], T1);
     assert_string_equal(p.tenants[1], T2);
@@ -308,7 +310,9 @@ static void test_principal_full(void **state)
     assert_int_equal(p.roles, JW_ROLE_SUPER_ADMIN);
     /* role names are exact */
     assert_int_equal(principal("{\"sub\":\"x\",\"roles\":[\"Admin\",\"superadmin\",\"admin \"],"
-                               "\"permissions\":[\"jobs:READ\",\"jobs\"]}", &p, &err), 0);
+                               "\"permissions\":[\"jobs:READ\",\"jobs\"]}",
+                               &p, &err),
+                     0);
     assert_int_equal(p.roles, 0);
     assert_int_equal(p.perms, 0);
 }
@@ -318,18 +322,30 @@ static void test_principal_types(void **state)
     (void)state;
     static const char *const bad[] = {
         /* sub */
-        "{}", "{\"sub\":null}", "{\"sub\":5}", "{\"sub\":\"\"}", "{\"sub\":[\"u\"]}",
+        "{}",
+        "{\"sub\":null}",
+        "{\"sub\":5}",
+        "{\"sub\":\"\"}",
+        "{\"sub\":[\"u\"]}",
         /* other strings */
-        "{\"sub\":\"u\",\"name\":5}", "{\"sub\":\"u\",\"email\":true}", "{\"sub\":\"u\",\"realm\":[]}",
+        "{\"sub\":\"u\",\"name\":5}",
+        "{\"sub\":\"u\",\"email\":true}",
+        "{\"sub\":\"u\",\"realm\":[]}",
         /* roles / permissions / tenants must be arrays of strings */
-        "{\"sub\":\"u\",\"roles\":\"admin\"}", "{\"sub\":\"u\",\"roles\":[1]}",
-        "{\"sub\":\"u\",\"roles\":[\"admin\",null]}", "{\"sub\":\"u\",\"roles\":{\"admin\":true}}",
-        "{\"sub\":\"u\",\"permissions\":\"jobs:read\"}", "{\"sub\":\"u\",\"permissions\":[true]}",
-        "{\"sub\":\"u\",\"tenants\":\"" T1 "\"}", "{\"sub\":\"u\",\"tenants\":[123]}",
+        "{\"sub\":\"u\",\"roles\":\"admin\"}",
+        "{\"sub\":\"u\",\"roles\":[1]}",
+        "{\"sub\":\"u\",\"roles\":[\"admin\",null]}",
+        "{\"sub\":\"u\",\"roles\":{\"admin\":true}}",
+        "{\"sub\":\"u\",\"permissions\":\"jobs:read\"}",
+        "{\"sub\":\"u\",\"permissions\":[true]}",
+        "{\"sub\":\"u\",\"tenants\":\"" T1 "\"}",
+        "{\"sub\":\"u\",\"tenants\":[123]}",
         "{\"sub\":\"u\",\"tenants\":[[\"" T1 "\"]]}",
         /* tenants must be UUIDs */
-        "{\"sub\":\"u\",\"tenants\":[\"acme\"]}", "{\"sub\":\"u\",\"tenants\":[\"" T1 "x\"]}",
-        "{\"sub\":\"u\",\"tenant_id\":5}", "{\"sub\":\"u\",\"tenant_id\":\"acme\"}",
+        "{\"sub\":\"u\",\"tenants\":[\"acme\"]}",
+        "{\"sub\":\"u\",\"tenants\":[\"" T1 "x\"]}",
+        "{\"sub\":\"u\",\"tenant_id\":5}",
+        "{\"sub\":\"u\",\"tenant_id\":\"acme\"}",
         "{\"sub\":\"u\",\"tenant_id\":[\"" T1 "\"]}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -415,8 +431,7 @@ static void test_perm_names_and_actor(void **state)
 
 /* ---- tenants of a request ----------------------------------------------------------- */
 
-static struct jw_principal make_principal(unsigned roles, unsigned perms, const char *t1,
-                                          const char *t2)
+static struct jw_principal make_principal(unsigned roles, unsigned perms, const char *t1, const char *t2)
 {
     struct jw_principal p;
     memset(&p, 0, sizeof(p));
@@ -430,21 +445,20 @@ static struct jw_principal make_principal(unsigned roles, unsigned perms, const 
     return p;
 }
 
-static void tenant_is(const struct jw_principal *p, const char *path, const char *header,
-                      const char *want)
+static void tenant_is(const struct jw_principal *p, const char *path, const char *header, const char *want)
 {
     char out[37];
     struct jw_error err;
     memset(out, 'X', sizeof(out));
     memset(&err, 0, sizeof(err));
     if (jw_access_tenant(p, path, header, out, &err) != 0)
-        fail_msg("tenant(path %s, header %s) refused: %d %s", path ? path : "-",
-                 header ? header : "-", err.status, err.detail);
+        fail_msg("tenant(path %s, header %s) refused: %d %s", path ? path : "-", header ? header : "-",
+                 err.status, err.detail);
     assert_string_equal(out, want);
 }
 
-static void tenant_fails(const struct jw_principal *p, const char *path, const char *header,
-                         int status, const char *field)
+static void tenant_fails(const struct jw_principal *p, const char *path, const char *header, int status,
+                         const char *field)
 {
     char out[37];
     struct jw_error err;
@@ -452,8 +466,8 @@ static void tenant_fails(const struct jw_principal *p, const char *path, const c
     if (jw_access_tenant(p, path, header, out, &err) != -1)
         fail_msg("tenant(path %s, header %s) accepted", path ? path : "-", header ? header : "-");
     if (err.status != status)
-        fail_msg("tenant(path %s, header %s): status %d, want %d", path ? path : "-",
-                 header ? header : "-", err.status, status);
+        fail_msg("tenant(path %s, header %s): status %d, want %d", path ? path : "-", header ? header : "-",
+                 err.status, status);
     if (field)
         assert_string_equal(err.field, field);
     assert_true(err.detail[0] != '\0');
@@ -561,8 +575,8 @@ static void test_access_matrix(void **state)
         {"system_admin+admin", JW_ROLE_SYSTEM_ADMIN | JW_ROLE_ADMIN, 0, true, true, true, true, true},
         {"system_admin+read", JW_ROLE_SYSTEM_ADMIN, JW_PERM_JOBS_READ, true, true, false, false, true},
     };
-    static const enum jw_access needs[] = {JW_ACCESS_PUBLIC, JW_ACCESS_READ, JW_ACCESS_WRITE,
-                                           JW_ACCESS_ADMIN, JW_ACCESS_SYSADMIN};
+    static const enum jw_access needs[] = {JW_ACCESS_PUBLIC, JW_ACCESS_READ, JW_ACCESS_WRITE, JW_ACCESS_ADMIN,
+                                           JW_ACCESS_SYSADMIN};
     static const char *const need_names[] = {"PUBLIC", "READ", "WRITE", "ADMIN", "SYSADMIN"};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct jw_principal p = make_principal(rows[i].roles, rows[i].perms, T1, NULL);

@@ -53,8 +53,7 @@ static void load_ok(struct jw_config *cfg, const char *const *args, const char *
 }
 
 /* Expect -1 with an error mentioning every one of want1/want2 (NULL to skip). */
-static void load_fails(const char *const *args, const char *const *env, const char *want1,
-                       const char *want2)
+static void load_fails(const char *const *args, const char *const *env, const char *want1, const char *want2)
 {
     struct jw_config cfg;
     char err[512];
@@ -347,8 +346,9 @@ static void test_precedence(void **state)
     assert_string_equal(cfg.log_level, "debug"); /* only in the file */
     jw_config_free(&cfg);
 
-    const char *all[] = {"--config", path, "--listen", "127.0.0.1:3000",
-                         "--allow-private-targets", "--max-connections=30", NULL};
+    const char *all[] = {
+        "--config", path, "--listen", "127.0.0.1:3000", "--allow-private-targets", "--max-connections=30",
+        NULL};
     load_ok(&cfg, all, env);
     assert_string_equal(cfg.listen, "127.0.0.1:3000");
     assert_true(cfg.allow_private_targets);
@@ -363,8 +363,8 @@ static void test_precedence(void **state)
     jw_config_free(&cfg);
 
     /* the last flag of a key wins */
-    const char *twice[] = {"--listen=127.0.0.1:5000", "--listen", "127.0.0.1:6000",
-                           "--jwt-secret", SECRET32, NULL};
+    const char *twice[] = {
+        "--listen=127.0.0.1:5000", "--listen", "127.0.0.1:6000", "--jwt-secret", SECRET32, NULL};
     load_ok(&cfg, twice, NULL);
     assert_string_equal(cfg.listen, "127.0.0.1:6000");
     jw_config_free(&cfg);
@@ -375,12 +375,16 @@ static void test_flag_forms(void **state)
 {
     (void)state;
     struct jw_config cfg;
-    const char *args[] = {"--jwt-secret", SECRET32,
+    const char *args[] = {"--jwt-secret",
+                          SECRET32,
                           "--data-dir=/srv/jw",
-                          "--code-execution",          /* alone: true */
-                          "--allow-private-targets", "false",
-                          "--redis-url", "redis://localhost:6379/0",
-                          "--json-max-depth", "8",
+                          "--code-execution", /* alone: true */
+                          "--allow-private-targets",
+                          "false",
+                          "--redis-url",
+                          "redis://localhost:6379/0",
+                          "--json-max-depth",
+                          "8",
                           "--redis-timeout-ms=500",
                           "--log-format=json",
                           NULL};
@@ -406,8 +410,8 @@ static void test_flag_forms(void **state)
     static const struct {
         const char *v;
         bool want;
-    } spell[] = {{"true", true}, {"TRUE", true}, {"yes", true}, {"on", true}, {"1", true},
-                 {"false", false}, {"No", false}, {"off", false}, {"0", false}};
+    } spell[] = {{"true", true},   {"TRUE", true}, {"yes", true},  {"on", true}, {"1", true},
+                 {"false", false}, {"No", false},  {"off", false}, {"0", false}};
     for (size_t i = 0; i < sizeof(spell) / sizeof(spell[0]); i++) {
         char flag[64], envv[64];
         snprintf(flag, sizeof(flag), "--code-execution=%s", spell[i].v);
@@ -443,7 +447,6 @@ static void test_unknown_keys(void **state)
     load_fails(args, NULL, "bogus_key", where);
     remove_file(path);
 
-
     const char *flag[] = {"--jwt-secret", SECRET32, "--bogus-key", "1", NULL};
     load_fails(flag, NULL, "bogus-key", NULL);
     const char *flag_eq[] = {"--jwt-secret", SECRET32, "--bogus-key=1", NULL};
@@ -458,8 +461,8 @@ static void test_unknown_keys(void **state)
      * JOBWHEEL_ names that are no setting belong to others (JOBWHEEL_BIN of
      * the test suite, say): both are ignored */
     struct jw_config cfg;
-    const char *other[] = {ENV_SECRET, "JOBWHEELX=1", "LISTEN=bad", "jobwheel_listen=bad",
-                           "JOBWHEEL_BOGUS_KEY=1", NULL};
+    const char *other[] = {
+        ENV_SECRET, "JOBWHEELX=1", "LISTEN=bad", "jobwheel_listen=bad", "JOBWHEEL_BOGUS_KEY=1", NULL};
     load_ok(&cfg, NULL, other);
     assert_string_equal(cfg.listen, "127.0.0.1:8080");
     jw_config_free(&cfg);
@@ -518,8 +521,15 @@ static void test_bad_values(void **state)
     }
     /* integer bounds are inclusive */
     struct jw_config cfg;
-    const char *edges[] = {"--jwt-secret", SECRET32, "--json-max-depth", "60", "--max-body-bytes",
-                           "1024", "--shutdown-timeout-secs", "0", NULL};
+    const char *edges[] = {"--jwt-secret",
+                           SECRET32,
+                           "--json-max-depth",
+                           "60",
+                           "--max-body-bytes",
+                           "1024",
+                           "--shutdown-timeout-secs",
+                           "0",
+                           NULL};
     load_ok(&cfg, edges, NULL);
     assert_int_equal(cfg.json_max_depth, 60);
     assert_int_equal(cfg.max_body_bytes, 1024);
@@ -544,8 +554,13 @@ static void test_other_validation(void **state)
     load_fails(port, NULL, "listen", NULL);
 
     struct jw_config cfg;
-    const char *ok[] = {"--jwt-secret", SECRET32, "--redis-url", "unix:///run/redis.sock",
-                        "--listen", "unix:/run/jobwheel.sock", NULL};
+    const char *ok[] = {"--jwt-secret",
+                        SECRET32,
+                        "--redis-url",
+                        "unix:///run/redis.sock",
+                        "--listen",
+                        "unix:/run/jobwheel.sock",
+                        NULL};
     load_ok(&cfg, ok, NULL);
     assert_string_equal(cfg.redis_url, "unix:///run/redis.sock");
     assert_string_equal(cfg.listen, "unix:/run/jobwheel.sock");
@@ -557,8 +572,7 @@ static void test_other_validation(void **state)
 }
 
 /* Run load() with stdout captured into out (NUL-terminated). */
-static int load_capturing_stdout(struct jw_config *cfg, const char *const *args, char *out,
-                                 size_t outlen)
+static int load_capturing_stdout(struct jw_config *cfg, const char *const *args, char *out, size_t outlen)
 {
     char path[] = "/tmp/jobwheel_test_stdout_XXXXXX";
     int fd = mkstemp(path);
@@ -589,10 +603,10 @@ static void test_help_and_version(void **state)
     assert_int_equal(load_capturing_stdout(&cfg, help, out, sizeof(out)), 1);
     jw_config_free(&cfg);
     /* the usage lists every setting as a dashed flag */
-    static const char *const flags[] = {"--config", "--listen", "--redis-url", "--data-dir",
-                                        "--jwt-secret", "--jwt-secret-file", "--jwt-public-key-file",
-                                        "--allow-private-targets", "--code-execution",
-                                        "--log-format", "--json-max-depth"};
+    static const char *const flags[] = {
+        "--config",         "--listen",          "--redis-url",           "--data-dir",
+        "--jwt-secret",     "--jwt-secret-file", "--jwt-public-key-file", "--allow-private-targets",
+        "--code-execution", "--log-format",      "--json-max-depth"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (!strstr(out, flags[i]))
             fail_msg("--help does not mention %s", flags[i]);
@@ -672,9 +686,22 @@ static void test_split_listen(void **state)
         assert_string_equal(path, good[i].path);
     }
     static const char *const bad[] = {
-        "", "127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
-        "127.0.0.1:x80", "localhost:http", "[::1]", "[::1:8080", "[]:80", "[::1]x:80", "unix:",
-        "unix:relative/path.sock", "host:99999999999999999999",
+        "",
+        "127.0.0.1",
+        "127.0.0.1:",
+        ":8080",
+        "127.0.0.1:65536",
+        "127.0.0.1:-1",
+        "127.0.0.1:80x",
+        "127.0.0.1:x80",
+        "localhost:http",
+        "[::1]",
+        "[::1:8080",
+        "[]:80",
+        "[::1]x:80",
+        "unix:",
+        "unix:relative/path.sock",
+        "host:99999999999999999999",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char host[64], path[128];
@@ -685,17 +712,17 @@ static void test_split_listen(void **state)
     /* too long for the caller's buffers */
     char host[8], path[8];
     int port;
-    assert_int_equal(jw_config_split_listen("averylonghostname:80", host, sizeof(host), &port, path,
-                                            sizeof(path)), -1);
-    assert_int_equal(jw_config_split_listen("unix:/a/long/path", host, sizeof(host), &port, path,
-                                            sizeof(path)), -1);
+    assert_int_equal(
+        jw_config_split_listen("averylonghostname:80", host, sizeof(host), &port, path, sizeof(path)), -1);
+    assert_int_equal(
+        jw_config_split_listen("unix:/a/long/path", host, sizeof(host), &port, path, sizeof(path)), -1);
     /* unix socket paths beyond sun_path (108 bytes) are refused */
     char longpath[200] = "unix:/";
     memset(longpath + 6, 'p', 150);
     longpath[156] = '\0';
     char bighost[256], bigpath[256];
-    assert_int_equal(jw_config_split_listen(longpath, bighost, sizeof(bighost), &port, bigpath,
-                                            sizeof(bigpath)), -1);
+    assert_int_equal(
+        jw_config_split_listen(longpath, bighost, sizeof(bighost), &port, bigpath, sizeof(bigpath)), -1);
 }
 
 int main(void)

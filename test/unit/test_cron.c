@@ -121,8 +121,8 @@ static void test_golden(void **state)
             if (got != want) {
                 char gs[40];
                 ms_iso(got, gs, sizeof(gs));
-                print_error("case %zu \"%s\" in %s after %s (step %d): want %s, got %s\n", i,
-                            g->expr, g->zone ? g->zone : "NULL", g->from, k + 1, g->next[k], gs);
+                print_error("case %zu \"%s\" in %s after %s (step %d): want %s, got %s\n", i, g->expr,
+                            g->zone ? g->zone : "NULL", g->from, k + 1, g->next[k], gs);
                 failures++;
                 break;
             }
@@ -132,8 +132,7 @@ static void test_golden(void **state)
         }
         jw_cron_free(c);
     }
-    print_message("golden: %zu cases, %zu firings checked, %zu failures\n", n, checks,
-                  failures);
+    print_message("golden: %zu cases, %zu firings checked, %zu failures\n", n, checks, failures);
     assert_true(n >= 300);
     assert_int_equal(failures, 0);
 }
@@ -262,11 +261,10 @@ static void test_null_zone_is_utc(void **state)
 static void test_monotonic_sweep(void **state)
 {
     (void)state;
-    const char *exprs[] = {"*/15 * * * *", "0 * * * *",   "30 * * * *",  "30 2 * * *",
-                           "0 1-3 * * *",  "0,30 1,2 * * *", "*/10 30 1 * * *", "0 0 L * *",
-                           "0 0 29 2 *",   "15 2 * * 0"};
-    const char *zones[] = {"America/New_York", "Europe/London", "Europe/Berlin",
-                           "Australia/Lord_Howe", "Asia/Kolkata", NULL};
+    const char *exprs[] = {"*/15 * * * *",   "0 * * * *",       "30 * * * *", "30 2 * * *", "0 1-3 * * *",
+                           "0,30 1,2 * * *", "*/10 30 1 * * *", "0 0 L * *",  "0 0 29 2 *", "15 2 * * 0"};
+    const char *zones[] = {"America/New_York",    "Europe/London", "Europe/Berlin",
+                           "Australia/Lord_Howe", "Asia/Kolkata",  NULL};
     for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
         struct jw_cron *c = parse_ok(exprs[i]);
         for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
@@ -294,10 +292,9 @@ static void test_wildcard_real_time(void **state)
         const char *zone;
         const char *from;
     } spots[] = {
-        {"America/New_York", "2025-03-09T04:00:00Z"}, {"America/New_York", "2025-11-02T03:00:00Z"},
-        {"Europe/London", "2025-03-29T22:00:00Z"},    {"Europe/Berlin", "2025-10-25T22:00:00Z"},
-        {"Australia/Lord_Howe", "2025-04-05T12:00:00Z"},
-        {"Australia/Lord_Howe", "2025-10-04T12:00:00Z"},
+        {"America/New_York", "2025-03-09T04:00:00Z"},    {"America/New_York", "2025-11-02T03:00:00Z"},
+        {"Europe/London", "2025-03-29T22:00:00Z"},       {"Europe/Berlin", "2025-10-25T22:00:00Z"},
+        {"Australia/Lord_Howe", "2025-04-05T12:00:00Z"}, {"Australia/Lord_Howe", "2025-10-04T12:00:00Z"},
     };
     struct jw_cron *every_min = parse_ok("* * * * *");
     struct jw_cron *hourly = parse_ok("0 * * * *");
@@ -327,17 +324,15 @@ static void test_wildcard_real_time(void **state)
 static void test_fixed_time_once_a_day(void **state)
 {
     (void)state;
-    const char *exprs[] = {"30 2 * * *", "30 1 * * *", "15 2 * * *", "45 1 * * *",
-                           "0 0 * * *"};
-    const char *zones[] = {"America/New_York", "Europe/London", "Europe/Berlin",
-                           "Australia/Lord_Howe", "Asia/Kolkata"};
+    const char *exprs[] = {"30 2 * * *", "30 1 * * *", "15 2 * * *", "45 1 * * *", "0 0 * * *"};
+    const char *zones[] = {"America/New_York", "Europe/London", "Europe/Berlin", "Australia/Lord_Howe",
+                           "Asia/Kolkata"};
     for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
         struct jw_cron *c = parse_ok(exprs[i]);
         for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
             const struct jw_tz *tz = zone(zones[z]);
             /* just before local midnight of 2025-01-01, up to that of 2026 */
-            int64_t from =
-                iso_ms("2025-01-01T00:00:00Z") - jw_tz_offset_at(tz, 1735689600) * 1000LL - 1;
+            int64_t from = iso_ms("2025-01-01T00:00:00Z") - jw_tz_offset_at(tz, 1735689600) * 1000LL - 1;
             int64_t to = iso_ms("2026-01-01T00:00:00Z") - jw_tz_offset_at(tz, 1767225600) * 1000LL;
             int count = 0;
             int64_t t = from;
@@ -365,8 +360,7 @@ static void test_speed(void **state)
         for (int k = 0; k < 2000; k++)
             sink += jw_cron_next(c, ny, from + k);
         assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &b), 0);
-        double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) /
-                    1e3 / 2000;
+        double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / 2000;
         print_message("speed: \"%s\" in America/New_York: %.2f us per call\n", exprs[i], us);
         assert_true(sink > 0);
         /* generous for sanitizer and valgrind builds; typical is ~1-10 us */

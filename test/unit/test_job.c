@@ -20,14 +20,16 @@ static const struct jw_job_rules LOOSE = {.allow_private_targets = true};
 
 #define SECRET24 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
 #define SECRET32 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define SECRET64 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw=="
+#define SECRET64                                                                                             \
+    "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw=="
 #define SECRET16 "whsec_AAECAwQFBgcICQoLDA0ODw=="
 #define SECRET23 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRY="
-#define SECRET65 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A="
+#define SECRET65                                                                                             \
+    "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A="
 
 /* Seed 002's create body, with values a client would send. */
-#define SEED002_CREATE                                                                   \
-    "{\"project_id\":\"proj_1\",\"name\":\"Nightly report\",\"slug\":\"nightly-report\"," \
+#define SEED002_CREATE                                                                                       \
+    "{\"project_id\":\"proj_1\",\"name\":\"Nightly report\",\"slug\":\"nightly-report\","                    \
     "\"endpoint_url\":\"https://example.com/hooks/report\"}"
 
 static struct jw_json_doc *parse_or_fail(const char *text)
@@ -39,8 +41,7 @@ static struct jw_json_doc *parse_or_fail(const char *text)
     return doc;
 }
 
-static int decode_text(struct jw_job *job, const char *text, enum jw_job_mode mode,
-                       struct jw_error *err)
+static int decode_text(struct jw_job *job, const char *text, enum jw_job_mode mode, struct jw_error *err)
 {
     struct jw_json_doc *doc = parse_or_fail(text);
     memset(err, 0, sizeof(*err));
@@ -96,8 +97,8 @@ static void complete_fails(const char *text, const struct jw_job_rules *rules, c
     if (rc != -1)
         fail_msg("complete accepted: %.300s", text);
     if (err.status != 400 || strcmp(err.field, field) != 0)
-        fail_msg("complete of %.200s: status %d field \"%s\" (%s), want 400 \"%s\"", text,
-                 err.status, err.field, err.detail, field);
+        fail_msg("complete of %.200s: status %d field \"%s\" (%s), want 400 \"%s\"", text, err.status,
+                 err.field, err.detail, field);
 }
 
 /* Decode (CREATE) must succeed; returns nothing, the job is freed. */
@@ -139,14 +140,43 @@ static char *base_with(const char *extra)
 /* ---- seed 002's create body ------------------------------------------------------- */
 
 static const char *const seed_fields[] = {
-    "id", "project_id", "group_id", "name", "slug", "description", "cron", "payload_schema",
-    "tags", "endpoint_url", "fallback_endpoint_url", "max_attempts", "timeout_secs",
-    "max_concurrency", "execution_window_cron", "timezone", "rate_limit_max",
-    "rate_limit_window_secs", "max_concurrency_per_key", "rate_limit_keys",
-    "default_run_metadata", "dedup_window_secs", "enabled", "webhook_url", "webhook_secret",
-    "run_ttl_secs", "retry_strategy", "retry_delays_secs", "environment_id", "version",
-    "version_id", "version_policy", "backwards_compatible", "created_by", "updated_by",
-    "created_at", "updated_at",
+    "id",
+    "project_id",
+    "group_id",
+    "name",
+    "slug",
+    "description",
+    "cron",
+    "payload_schema",
+    "tags",
+    "endpoint_url",
+    "fallback_endpoint_url",
+    "max_attempts",
+    "timeout_secs",
+    "max_concurrency",
+    "execution_window_cron",
+    "timezone",
+    "rate_limit_max",
+    "rate_limit_window_secs",
+    "max_concurrency_per_key",
+    "rate_limit_keys",
+    "default_run_metadata",
+    "dedup_window_secs",
+    "enabled",
+    "webhook_url",
+    "webhook_secret",
+    "run_ttl_secs",
+    "retry_strategy",
+    "retry_delays_secs",
+    "environment_id",
+    "version",
+    "version_id",
+    "version_policy",
+    "backwards_compatible",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
 };
 
 static void test_field_names(void **state)
@@ -224,10 +254,12 @@ static void test_completion_defaults(void **state)
     jw_job_free(&job);
 
     /* given values are kept, including false and explicit defaults */
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"enabled\":false,"
-                    "\"max_attempts\":1,\"timeout_secs\":86400,\"timezone\":\"Europe/Paris\","
-                    "\"retry_strategy\":\"fixed\",\"version_policy\":\"pin\","
-                    "\"backwards_compatible\":false,\"slug\":\"custom\"}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"enabled\":false,"
+              "\"max_attempts\":1,\"timeout_secs\":86400,\"timezone\":\"Europe/Paris\","
+              "\"retry_strategy\":\"fixed\",\"version_policy\":\"pin\","
+              "\"backwards_compatible\":false,\"slug\":\"custom\"}",
+              &STRICT);
     assert_false(job.f[JW_JOB_ENABLED].b);
     assert_int_equal(job.f[JW_JOB_MAX_ATTEMPTS].i, 1);
     assert_int_equal(job.f[JW_JOB_TIMEOUT_SECS].i, 86400);
@@ -239,8 +271,10 @@ static void test_completion_defaults(void **state)
     jw_job_free(&job);
 
     /* null at creation means the default */
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"max_attempts\":null,"
-                    "\"timezone\":null,\"description\":null}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"max_attempts\":null,"
+              "\"timezone\":null,\"description\":null}",
+              &STRICT);
     assert_int_equal(job.f[JW_JOB_MAX_ATTEMPTS].i, 3);
     assert_string_equal(job.f[JW_JOB_TIMEZONE].s, "UTC");
     assert_false(job.f[JW_JOB_DESCRIPTION].set);
@@ -279,7 +313,9 @@ static void test_slug_from_name(void **state)
         {"___", "job"},
         {"!!!", "job"},
         {"123", "123"},
-        {"\xC3\x9C" "ber Job", "ber-job"},
+        {"\xC3\x9C"
+         "ber Job",
+         "ber-job"},
         {"CamelCase", "camelcase"},
         {"x -- y", "x-y"},
     };
@@ -600,9 +636,11 @@ static void test_read_only_fields_ignored(void **state)
     jw_job_set_int(&job, JW_JOB_VERSION, 4);
     jw_job_set_int(&job, JW_JOB_CREATED_AT, 1752158700000LL);
     struct jw_error err;
-    assert_int_equal(decode_text(&job, "{\"id\":\"11111111-1111-1111-1111-111111111111\","
-                                       "\"version\":99,\"created_at\":\"2000-01-01T00:00:00Z\"}",
-                                 JW_JOB_PATCH, &err), 0);
+    assert_int_equal(decode_text(&job,
+                                 "{\"id\":\"11111111-1111-1111-1111-111111111111\","
+                                 "\"version\":99,\"created_at\":\"2000-01-01T00:00:00Z\"}",
+                                 JW_JOB_PATCH, &err),
+                     0);
     assert_string_equal(job.f[JW_JOB_ID].s, "5f0c6f7e-1b2a-4c3d-8e9f-0a1b2c3d4e5f");
     assert_int_equal(job.f[JW_JOB_VERSION].i, 4);
     assert_int_equal(job.f[JW_JOB_CREATED_AT].i, 1752158700000LL);
@@ -615,10 +653,12 @@ static void test_read_only_fields_ignored(void **state)
     decode_fails("{\"created_at\":\"garbage\"}", JW_JOB_STORED, "created_at");
     decode_fails("{\"updated_at\":5}", JW_JOB_STORED, "updated_at");
     memset(&job, 0, sizeof(job));
-    assert_int_equal(decode_text(&job, "{\"id\":\"5F0C6F7E-1B2A-4C3D-8E9F-0A1B2C3D4E5F\","
-                                       "\"version\":7,\"created_at\":\"2025-07-10T14:45:00.123Z\","
-                                       "\"created_by\":\"user:alice\"}",
-                                 JW_JOB_STORED, &err), 0);
+    assert_int_equal(decode_text(&job,
+                                 "{\"id\":\"5F0C6F7E-1B2A-4C3D-8E9F-0A1B2C3D4E5F\","
+                                 "\"version\":7,\"created_at\":\"2025-07-10T14:45:00.123Z\","
+                                 "\"created_by\":\"user:alice\"}",
+                                 JW_JOB_STORED, &err),
+                     0);
     assert_int_equal(job.f[JW_JOB_VERSION].i, 7);
     assert_int_equal(job.f[JW_JOB_CREATED_AT].i, 1752158700123LL);
     assert_string_equal(job.f[JW_JOB_CREATED_BY].s, "user:alice");
@@ -703,9 +743,11 @@ static void test_string_maps(void **state)
     }
     /* the stored value is the normalised object, in the client's order */
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                    "\"tags\":{ \"team\" : \"core\", \"env\":\"prod\" },"
-                    "\"default_run_metadata\":{\"q\":\"\\u0041\\\"\"}}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"tags\":{ \"team\" : \"core\", \"env\":\"prod\" },"
+              "\"default_run_metadata\":{\"q\":\"\\u0041\\\"\"}}",
+              &STRICT);
     assert_string_equal(job.f[JW_JOB_TAGS].s, "{\"team\":\"core\",\"env\":\"prod\"}");
     assert_string_equal(job.f[JW_JOB_DEFAULT_RUN_METADATA].s, "{\"q\":\"A\\\"\"}");
     jw_job_free(&job);
@@ -715,9 +757,11 @@ static void test_rate_limit_keys(void **state)
 {
     (void)state;
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"rate_limit_keys\":"
-                    "[{\"window_secs\":60,\"name\":\"customer\",\"max\":10},"
-                    "{\"name\":\"region/eu\",\"max\":1000000,\"window_secs\":2592000}]}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"rate_limit_keys\":"
+              "[{\"window_secs\":60,\"name\":\"customer\",\"max\":10},"
+              "{\"name\":\"region/eu\",\"max\":1000000,\"window_secs\":2592000}]}",
+              &STRICT);
     assert_string_equal(job.f[JW_JOB_RATE_LIMIT_KEYS].s,
                         "[{\"name\":\"customer\",\"max\":10,\"window_secs\":60},"
                         "{\"name\":\"region/eu\",\"max\":1000000,\"window_secs\":2592000}]");
@@ -727,37 +771,37 @@ static void test_rate_limit_keys(void **state)
     decode_fails("{\"rate_limit_keys\":[{\"max\":1,\"window_secs\":1}]}", JW_JOB_CREATE,
                  "rate_limit_keys[0].name");
     decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":1},"
-                 "{\"name\":\"a\",\"max\":2,\"window_secs\":2}]}", JW_JOB_CREATE,
-                 "rate_limit_keys[1].name");
+                 "{\"name\":\"a\",\"max\":2,\"window_secs\":2}]}",
+                 JW_JOB_CREATE, "rate_limit_keys[1].name");
     decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":1},"
                  "{\"name\":\"b\",\"max\":1,\"window_secs\":1},"
-                 "{\"name\":\"b\",\"max\":1,\"window_secs\":1}]}", JW_JOB_CREATE,
-                 "rate_limit_keys[2].name");
+                 "{\"name\":\"b\",\"max\":1,\"window_secs\":1}]}",
+                 JW_JOB_CREATE, "rate_limit_keys[2].name");
     decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":1,\"burst\":5}]}",
                  JW_JOB_CREATE, "rate_limit_keys[0].burst");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":0,\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].max");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1000001,\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].max");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":\"1\",\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].max");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].max");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].window_secs");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":2592001}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].window_secs");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":0}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].window_secs");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":5,\"max\":1,\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].name");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"\",\"max\":1,\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].name");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a b\",\"max\":1,\"window_secs\":1}]}",
-                 JW_JOB_CREATE, "rate_limit_keys[0].name");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":0,\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].max");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1000001,\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].max");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":\"1\",\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].max");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].max");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].window_secs");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":2592001}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].window_secs");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":0}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].window_secs");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":5,\"max\":1,\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].name");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"\",\"max\":1,\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].name");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a b\",\"max\":1,\"window_secs\":1}]}", JW_JOB_CREATE,
+                 "rate_limit_keys[0].name");
     decode_fails("{\"rate_limit_keys\":[\"customer\"]}", JW_JOB_CREATE, "rate_limit_keys[0]");
-    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":1},null]}",
-                 JW_JOB_CREATE, "rate_limit_keys[1]");
+    decode_fails("{\"rate_limit_keys\":[{\"name\":\"a\",\"max\":1,\"window_secs\":1},null]}", JW_JOB_CREATE,
+                 "rate_limit_keys[1]");
 
     /* at most 20 entries */
     struct jw_buf b = JW_BUF_INIT;
@@ -797,8 +841,10 @@ static void test_retry_delays(void **state)
 {
     (void)state;
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                    "\"retry_delays_secs\":[ 1, 5 ,30,0,86400 ]}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"retry_delays_secs\":[ 1, 5 ,30,0,86400 ]}",
+              &STRICT);
     assert_string_equal(job.f[JW_JOB_RETRY_DELAYS_SECS].s, "[1,5,30,0,86400]");
     jw_job_free(&job);
     decode_ok("{\"retry_delays_secs\":[]}", JW_JOB_CREATE);
@@ -827,9 +873,11 @@ static void test_payload_schema(void **state)
 {
     (void)state;
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"payload_schema\":"
-                    "{ \"type\" : \"object\", \"properties\": {\"a\": {\"type\":\"string\"}},"
-                    "\"required\":[\"a\"], \"x\":1.50 }}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"payload_schema\":"
+              "{ \"type\" : \"object\", \"properties\": {\"a\": {\"type\":\"string\"}},"
+              "\"required\":[\"a\"], \"x\":1.50 }}",
+              &STRICT);
     assert_string_equal(job.f[JW_JOB_PAYLOAD_SCHEMA].s,
                         "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
                         "\"required\":[\"a\"],\"x\":1.50}");
@@ -856,11 +904,11 @@ static void test_url_fields(void **state)
     (void)state;
     static const char *const fields[] = {"endpoint_url", "fallback_endpoint_url", "webhook_url"};
     static const char *const private_urls[] = {
-        "http://127.0.0.1/",        "http://localhost/",       "http://[::1]/",
-        "http://169.254.169.254/",  "http://10.0.0.1:8080/x",  "http://192.168.1.1/",
-        "http://0177.0.0.1/",       "http://2130706433/",      "http://api.localhost/",
-        "http://LOCALHOST./",       "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/",
-        "http://[fd00::1]/",        "http://172.16.0.1/",
+        "http://127.0.0.1/",       "http://localhost/",          "http://[::1]/",
+        "http://169.254.169.254/", "http://10.0.0.1:8080/x",     "http://192.168.1.1/",
+        "http://0177.0.0.1/",      "http://2130706433/",         "http://api.localhost/",
+        "http://LOCALHOST./",      "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/",
+        "http://[fd00::1]/",       "http://172.16.0.1/",
     };
     for (size_t f = 0; f < 3; f++) {
         for (size_t i = 0; i < sizeof(private_urls) / sizeof(private_urls[0]); i++) {
@@ -869,8 +917,8 @@ static void test_url_fields(void **state)
                 snprintf(extra, sizeof(extra), "\"name\":\"n\",\"endpoint_url\":\"%s\"", private_urls[i]);
             else
                 snprintf(extra, sizeof(extra),
-                         "\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"%s\":\"%s\"",
-                         fields[f], private_urls[i]);
+                         "\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"%s\":\"%s\"", fields[f],
+                         private_urls[i]);
             char text[300];
             snprintf(text, sizeof(text), "{%s}", extra);
             complete_fails(text, &STRICT, fields[f]);
@@ -883,17 +931,20 @@ static void test_url_fields(void **state)
         if (f == 0)
             snprintf(text, sizeof(text), "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\"}");
         else
-            snprintf(text, sizeof(text),
-                     "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"%s\":\"https://example.com/\"}",
-                     fields[f]);
+            snprintf(
+                text, sizeof(text),
+                "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\",\"%s\":\"https://example.com/\"}",
+                fields[f]);
         struct jw_job job;
         create_ok(&job, text, &STRICT);
         jw_job_free(&job);
     }
     /* public addresses and names are fine */
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"http://8.8.8.8:8080/run?x=1\","
-                    "\"fallback_endpoint_url\":\"https://[2606:4700::1111]/\"}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"http://8.8.8.8:8080/run?x=1\","
+              "\"fallback_endpoint_url\":\"https://[2606:4700::1111]/\"}",
+              &STRICT);
     assert_string_equal(job.f[JW_JOB_ENDPOINT_URL].s, "http://8.8.8.8:8080/run?x=1");
     jw_job_free(&job);
     /* malformed URLs are refused at decoding, naming the field */
@@ -932,8 +983,10 @@ static void test_webhook_secret_generated(void **state)
 {
     (void)state;
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                    "\"webhook_url\":\"https://hooks.example.com/done\"}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"webhook_url\":\"https://hooks.example.com/done\"}",
+              &STRICT);
     assert_true(job.secret_generated);
     assert_non_null(job.secret_clear);
     assert_memory_equal(job.secret_clear, "whsec_", 6);
@@ -965,8 +1018,10 @@ static void test_webhook_secret_generated(void **state)
 
     /* every generated secret is new */
     struct jw_job other;
-    create_ok(&other, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                      "\"webhook_url\":\"https://hooks.example.com/done\"}", &STRICT);
+    create_ok(&other,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"webhook_url\":\"https://hooks.example.com/done\"}",
+              &STRICT);
     assert_string_not_equal(other.secret_clear, job.secret_clear);
     jw_job_free(&other);
     jw_job_free(&job);
@@ -982,8 +1037,9 @@ static void test_webhook_secret_given(void **state)
 {
     (void)state;
     struct jw_job job;
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                    "\"webhook_url\":\"https://hooks.example.com/\",\"webhook_secret\":\"" SECRET32 "\"}",
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"webhook_url\":\"https://hooks.example.com/\",\"webhook_secret\":\"" SECRET32 "\"}",
               &STRICT);
     assert_false(job.secret_generated);
     assert_string_equal(job.secret_clear, SECRET32);
@@ -996,13 +1052,21 @@ static void test_webhook_secret_given(void **state)
     jw_job_free(&job);
 
     /* a secret without a webhook_url is kept (for signing dispatches) */
-    create_ok(&job, "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
-                    "\"webhook_secret\":\"" SECRET24 "\"}", &STRICT);
+    create_ok(&job,
+              "{\"name\":\"n\",\"endpoint_url\":\"https://example.com/\","
+              "\"webhook_secret\":\"" SECRET24 "\"}",
+              &STRICT);
     assert_string_equal(job.secret_clear, SECRET24);
     jw_job_free(&job);
 
     static const char *const bad[] = {
-        "abc", "", "whsec_", SECRET16, SECRET23, SECRET65, "whsec_not base64 at all!!",
+        "abc",
+        "",
+        "whsec_",
+        SECRET16,
+        SECRET23,
+        SECRET65,
+        "whsec_not base64 at all!!",
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1015,19 +1079,19 @@ static void test_webhook_secret_given(void **state)
 
 /* ---- the stored form ----------------------------------------------------------------------- */
 
-#define FULL_CREATE                                                                                \
-    "{\"project_id\":\"proj_1\",\"group_id\":\"grp.2\",\"name\":\"Full job\",\"slug\":\"full-job\"," \
-    "\"description\":\"line1\\nline2 \\\"quoted\\\" \\u00e9\",\"cron\":\"*/5 * * * *\","            \
-    "\"payload_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}},"        \
-    "\"tags\":{\"team\":\"core\",\"env\":\"prod\"},\"endpoint_url\":\"https://example.com/run\","   \
-    "\"fallback_endpoint_url\":\"https://backup.example.com/run?x=1\",\"max_attempts\":5,"          \
-    "\"timeout_secs\":120,\"max_concurrency\":2,\"execution_window_cron\":\"* 9-17 * * MON-FRI\","  \
-    "\"timezone\":\"Europe/Paris\",\"rate_limit_max\":10,\"rate_limit_window_secs\":60,"            \
-    "\"max_concurrency_per_key\":1,"                                                               \
-    "\"rate_limit_keys\":[{\"name\":\"customer\",\"max\":5,\"window_secs\":30}],"                   \
-    "\"default_run_metadata\":{\"source\":\"api\"},\"dedup_window_secs\":300,\"enabled\":false,"    \
-    "\"webhook_url\":\"https://hooks.example.com/done\",\"webhook_secret\":\"" SECRET32 "\","       \
-    "\"run_ttl_secs\":3600,\"retry_strategy\":\"linear\",\"retry_delays_secs\":[1,5,30],"           \
+#define FULL_CREATE                                                                                          \
+    "{\"project_id\":\"proj_1\",\"group_id\":\"grp.2\",\"name\":\"Full job\",\"slug\":\"full-job\","         \
+    "\"description\":\"line1\\nline2 \\\"quoted\\\" \\u00e9\",\"cron\":\"*/5 * * * *\","                     \
+    "\"payload_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}},"                 \
+    "\"tags\":{\"team\":\"core\",\"env\":\"prod\"},\"endpoint_url\":\"https://example.com/run\","            \
+    "\"fallback_endpoint_url\":\"https://backup.example.com/run?x=1\",\"max_attempts\":5,"                   \
+    "\"timeout_secs\":120,\"max_concurrency\":2,\"execution_window_cron\":\"* 9-17 * * MON-FRI\","           \
+    "\"timezone\":\"Europe/Paris\",\"rate_limit_max\":10,\"rate_limit_window_secs\":60,"                     \
+    "\"max_concurrency_per_key\":1,"                                                                         \
+    "\"rate_limit_keys\":[{\"name\":\"customer\",\"max\":5,\"window_secs\":30}],"                            \
+    "\"default_run_metadata\":{\"source\":\"api\"},\"dedup_window_secs\":300,\"enabled\":false,"             \
+    "\"webhook_url\":\"https://hooks.example.com/done\",\"webhook_secret\":\"" SECRET32 "\","                \
+    "\"run_ttl_secs\":3600,\"retry_strategy\":\"linear\",\"retry_delays_secs\":[1,5,30],"                    \
     "\"environment_id\":\"env-1\",\"version_policy\":\"pin\",\"backwards_compatible\":false}"
 
 static void set_server_fields(struct jw_job *job)
@@ -1140,9 +1204,11 @@ static void test_patch(void **state)
     struct jw_error err;
     stored_job(&cur);
     jw_job_copy(&next, &cur);
-    assert_int_equal(decode_text(&next, "{\"max_attempts\":null,\"timezone\":null,\"retry_strategy\":null,"
-                                        "\"enabled\":null,\"description\":\"new\",\"cron\":null}",
-                                 JW_JOB_PATCH, &err), 0);
+    assert_int_equal(decode_text(&next,
+                                 "{\"max_attempts\":null,\"timezone\":null,\"retry_strategy\":null,"
+                                 "\"enabled\":null,\"description\":\"new\",\"cron\":null}",
+                                 JW_JOB_PATCH, &err),
+                     0);
     assert_false(next.f[JW_JOB_MAX_ATTEMPTS].set);
     assert_false(next.f[JW_JOB_CRON].set);
     assert_int_equal(jw_job_complete(&next, &STRICT, &err), 0);
@@ -1178,7 +1244,8 @@ static void test_patch(void **state)
 
     /* and a patch to a private target too */
     jw_job_copy(&next, &cur);
-    assert_int_equal(decode_text(&next, "{\"endpoint_url\":\"http://127.0.0.1:6379/\"}", JW_JOB_PATCH, &err), 0);
+    assert_int_equal(decode_text(&next, "{\"endpoint_url\":\"http://127.0.0.1:6379/\"}", JW_JOB_PATCH, &err),
+                     0);
     assert_int_equal(jw_job_complete(&next, &STRICT, &err), -1);
     assert_string_equal(err.field, "endpoint_url");
     jw_job_free(&next);
@@ -1192,7 +1259,8 @@ static void test_patch(void **state)
 
     /* a failing patch reports the field */
     jw_job_copy(&next, &cur);
-    assert_int_equal(decode_text(&next, "{\"description\":\"ok\",\"max_attempts\":0}", JW_JOB_PATCH, &err), -1);
+    assert_int_equal(decode_text(&next, "{\"description\":\"ok\",\"max_attempts\":0}", JW_JOB_PATCH, &err),
+                     -1);
     assert_int_equal(err.status, 400);
     assert_string_equal(err.field, "max_attempts");
     jw_job_free(&next);

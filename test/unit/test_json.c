@@ -90,9 +90,9 @@ static char *nested_objects(size_t n)
 static void test_parse_all_types(void **state)
 {
     (void)state;
-    struct jw_json_doc *doc = accepted(
-        " {\"s\":\"hi\\n\\\"x\\\"\",\"n\":-12.5e3,\"i\":42,\"t\":true,\"f\":false,\"z\":null,"
-        "\"a\":[1,\"two\",[3]],\"o\":{\"k\":\"v\"},\"e\":{},\"ea\":[]} \n");
+    struct jw_json_doc *doc =
+        accepted(" {\"s\":\"hi\\n\\\"x\\\"\",\"n\":-12.5e3,\"i\":42,\"t\":true,\"f\":false,\"z\":null,"
+                 "\"a\":[1,\"two\",[3]],\"o\":{\"k\":\"v\"},\"e\":{},\"ea\":[]} \n");
     const struct jw_json *r = jw_json_root(doc);
     assert_int_equal(r->type, JW_JSON_OBJECT);
     assert_int_equal(r->len, 10);
@@ -170,9 +170,27 @@ static void test_parse_syntax_errors(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "{", "}", "[1,]", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{a:1}", "{'a':1}", "[01]",
-        "[+1]", "[.5]", "[1.]", "[NaN]", "[Infinity]", "[tru]", "\"unterminated",
-        "[\"tab\there\"]", "[\"\\x41\"]", "{\"a\":1,}", "-", "[\"\\u12\"]",
+        "{",
+        "}",
+        "[1,]",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{\"a\":}",
+        "{a:1}",
+        "{'a':1}",
+        "[01]",
+        "[+1]",
+        "[.5]",
+        "[1.]",
+        "[NaN]",
+        "[Infinity]",
+        "[tru]",
+        "\"unterminated",
+        "[\"tab\there\"]",
+        "[\"\\x41\"]",
+        "{\"a\":1,}",
+        "-",
+        "[\"\\u12\"]",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         refused(bad[i], "invalid JSON");
@@ -567,7 +585,10 @@ static void test_writer_escaping(void **state)
     /* non-ASCII passes through */
     assert_quoted("\xC3\xA9\xE2\x82\xAC", 5, "\"\xC3\xA9\xE2\x82\xAC\"");
     /* U+2028 and U+2029 break JavaScript: escaped */
-    assert_quoted("a\xE2\x80\xA8" "b\xE2\x80\xA9" "c", 9, "\"a\\u2028b\\u2029c\"");
+    assert_quoted("a\xE2\x80\xA8"
+                  "b\xE2\x80\xA9"
+                  "c",
+                  9, "\"a\\u2028b\\u2029c\"");
     assert_quoted("\xE2\x80\xA8", 3, "\"\\u2028\"");
     /* U+2027 and U+202A are left alone */
     assert_quoted("\xE2\x80\xA7\xE2\x80\xAA", 6, "\"\xE2\x80\xA7\xE2\x80\xAA\"");

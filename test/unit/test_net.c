@@ -47,8 +47,10 @@ static void test_url_accepted(void **state)
         {"https://[2606:4700::1111]/", true, "2606:4700::1111", 443, true, "/"},
         {"http://[2001:DB8::A]:8080", false, "2001:db8::a", 8080, true, "/"},
         {"http://[::ffff:127.0.0.1]/", false, "::ffff:127.0.0.1", 80, true, "/"},
-        {"http://example.com/a%20b%2Fc?q=%E2%82%AC", false, "example.com", 80, false, "/a%20b%2Fc?q=%E2%82%AC"},
-        {"http://example.com/path;p=1,2!$&'()*+~@:=", false, "example.com", 80, false, "/path;p=1,2!$&'()*+~@:="},
+        {"http://example.com/a%20b%2Fc?q=%E2%82%AC", false, "example.com", 80, false,
+         "/a%20b%2Fc?q=%E2%82%AC"},
+        {"http://example.com/path;p=1,2!$&'()*+~@:=", false, "example.com", 80, false,
+         "/path;p=1,2!$&'()*+~@:="},
         {"http://example.com/#frag", false, "example.com", 80, false, "/"},
         {"http://example.com?x=1", false, "example.com", 80, false, "/?x=1"},
         {"http://example.com/a?b#c", false, "example.com", 80, false, "/a?b"},
@@ -60,11 +62,10 @@ static void test_url_accepted(void **state)
         char err[160] = "";
         if (jw_url_parse(cases[i].url, &u, err, sizeof(err)) != 0)
             fail_msg("jw_url_parse(\"%s\") refused: %s", cases[i].url, err);
-        if (u.https != cases[i].https || strcmp(u.host, cases[i].host) != 0 ||
-            u.port != cases[i].port || u.host_is_ip != cases[i].is_ip ||
-            strcmp(u.path, cases[i].path) != 0)
-            fail_msg("jw_url_parse(\"%s\") = https %d host \"%s\" port %d ip %d path \"%s\"",
-                     cases[i].url, u.https, u.host, u.port, u.host_is_ip, u.path);
+        if (u.https != cases[i].https || strcmp(u.host, cases[i].host) != 0 || u.port != cases[i].port ||
+            u.host_is_ip != cases[i].is_ip || strcmp(u.path, cases[i].path) != 0)
+            fail_msg("jw_url_parse(\"%s\") = https %d host \"%s\" port %d ip %d path \"%s\"", cases[i].url,
+                     u.https, u.host, u.port, u.host_is_ip, u.path);
     }
 }
 
@@ -84,38 +85,92 @@ static void test_url_refused(void **state)
 
     const char *const cases[] = {
         /* schemes */
-        "", "example.com", "//example.com/", "ftp://example.com/", "file:///etc/passwd",
-        "javascript:alert(1)", "gopher://example.com/", "ws://example.com/", "http:/example.com",
-        "http:example.com", "https//example.com", "httpx://example.com", " http://example.com/",
+        "",
+        "example.com",
+        "//example.com/",
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "gopher://example.com/",
+        "ws://example.com/",
+        "http:/example.com",
+        "http:example.com",
+        "https//example.com",
+        "httpx://example.com",
+        " http://example.com/",
         /* no host */
-        "http://", "https://", "http:///path", "http://:80/", "http://?x", "http://#x",
+        "http://",
+        "https://",
+        "http:///path",
+        "http://:80/",
+        "http://?x",
+        "http://#x",
         /* credentials */
-        "http://user:pass@example.com/", "http://user@example.com/", "https://a@b/",
-        "http://:@example.com/", "http://evil.com\\@good.com/", "http://user%40x@example.com/",
+        "http://user:pass@example.com/",
+        "http://user@example.com/",
+        "https://a@b/",
+        "http://:@example.com/",
+        "http://evil.com\\@good.com/",
+        "http://user%40x@example.com/",
         /* ports */
-        "http://example.com:0/", "http://example.com:65536/", "http://example.com:99999/",
-        "http://example.com:/", "http://example.com:-1/", "http://example.com:80a/",
-        "http://example.com:123456/", "http://example.com:8080:90/", "http://example.com: 80/",
-        "http://example.com:+80/", "http://[::1]:0/", "http://[::1]:65536/",
+        "http://example.com:0/",
+        "http://example.com:65536/",
+        "http://example.com:99999/",
+        "http://example.com:/",
+        "http://example.com:-1/",
+        "http://example.com:80a/",
+        "http://example.com:123456/",
+        "http://example.com:8080:90/",
+        "http://example.com: 80/",
+        "http://example.com:+80/",
+        "http://[::1]:0/",
+        "http://[::1]:65536/",
         /* IPv6 brackets */
-        "http://[::1/", "http://[::1]x/", "http://[::1]]/", "http://[127.0.0.1]/", "http://[]/",
-        "http://::1/", "http://[zz::1]/", "http://[::1%25eth0]/", "http://[example.com]/",
+        "http://[::1/",
+        "http://[::1]x/",
+        "http://[::1]]/",
+        "http://[127.0.0.1]/",
+        "http://[]/",
+        "http://::1/",
+        "http://[zz::1]/",
+        "http://[::1%25eth0]/",
+        "http://[example.com]/",
         "http://[::1]:/",
         /* percent escapes */
-        "http://example.com/%zz", "http://example.com/%", "http://example.com/%4",
-        "http://example.com/a%g1", "http://exa%6dple.com/", "http://example.com/?q=%",
+        "http://example.com/%zz",
+        "http://example.com/%",
+        "http://example.com/%4",
+        "http://example.com/a%g1",
+        "http://exa%6dple.com/",
+        "http://example.com/?q=%",
         /* spaces and control characters */
-        "http://example.com/a b", "http://exa mple.com/", "http://example.com /",
-        "http://example.com/ ", "http://example.com/\t", "http://example.com/\nx",
-        "http://example.com/\r", "http://exa\tmple.com/", "http://example.com/\x7f",
+        "http://example.com/a b",
+        "http://exa mple.com/",
+        "http://example.com /",
+        "http://example.com/ ",
+        "http://example.com/\t",
+        "http://example.com/\nx",
+        "http://example.com/\r",
+        "http://exa\tmple.com/",
+        "http://example.com/\x7f",
         "http://example.com/\x01",
         /* characters that must be escaped, non-ASCII */
-        "http://example.com/<script>", "http://example.com/\"q\"", "http://example.com/{x}",
-        "http://example.com/a|b", "http://example.com/a\\b", "http://example.com/^",
-        "http://example.com/`", "http://example.com/\xC3\xA9", "http://ex\xC3\xA9.com/",
+        "http://example.com/<script>",
+        "http://example.com/\"q\"",
+        "http://example.com/{x}",
+        "http://example.com/a|b",
+        "http://example.com/a\\b",
+        "http://example.com/^",
+        "http://example.com/`",
+        "http://example.com/\xC3\xA9",
+        "http://ex\xC3\xA9.com/",
         /* bad host names */
-        "http://a..b/", "http://.example.com/", "http://exa!mple.com/", "http://exa*mple.com/",
-        long_label, long_host,
+        "http://a..b/",
+        "http://.example.com/",
+        "http://exa!mple.com/",
+        "http://exa*mple.com/",
+        long_label,
+        long_host,
         /* too long */
         too_long,
     };
@@ -149,10 +204,11 @@ static void test_url_ip_forms(void **state)
     (void)state;
     /* every spelling of loopback is recognised as an address, and not public */
     static const char *const loop[] = {
-        "http://127.0.0.1/", "http://127.1/", "http://2130706433/", "http://0x7f000001/",
-        "http://0177.0.0.1/", "http://0x7f.0.0.1/", "http://127.0.1/", "http://[::1]/",
-        "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://0/",
-        "http://[0:0:0:0:0:0:0:1]/", "http://0.0.0.0/",
+        "http://127.0.0.1/",       "http://127.1/",      "http://2130706433/",
+        "http://0x7f000001/",      "http://0177.0.0.1/", "http://0x7f.0.0.1/",
+        "http://127.0.1/",         "http://[::1]/",      "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/", "http://0/",          "http://[0:0:0:0:0:0:0:1]/",
+        "http://0.0.0.0/",
     };
     for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
         struct jw_url u;
@@ -214,8 +270,8 @@ static void test_parse_ip(void **state)
     expect_v6("FE80::1", "fe80::1");
 
     static const char *const bad[] = {
-        "", "localhost", "example.com", "256.0.0.1", "1.2.3.4.5", "4294967296", "0x1ffffffff",
-        "08.0.0.1", "1.2.3.-4", ":::1", "1::2::3", "::1 ", " ::1", "gggg::1",
+        "",         "localhost", "example.com", "256.0.0.1", "1.2.3.4.5", "4294967296", "0x1ffffffff",
+        "08.0.0.1", "1.2.3.-4",  ":::1",        "1::2::3",   "::1 ",      " ::1",       "gggg::1",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct sockaddr_storage ss;
@@ -239,20 +295,63 @@ static void test_not_public(void **state)
     (void)state;
     static const char *const priv[] = {
         /* IPv4 */
-        "0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "127.1", "10.0.0.1",
-        "10.255.255.255", "172.16.0.1", "172.20.1.1", "172.31.255.255", "192.168.0.1",
-        "192.168.255.255", "100.64.0.1", "100.100.100.200", "100.127.255.255", "169.254.0.1",
-        "169.254.169.254", "192.0.0.8", "192.0.2.1", "198.51.100.7", "203.0.113.9",
-        "198.18.0.1", "198.19.255.255", "192.88.99.1", "224.0.0.1", "239.255.255.250",
-        "240.0.0.1", "255.255.255.255",
+        "0.0.0.0",
+        "0.1.2.3",
+        "127.0.0.1",
+        "127.255.255.254",
+        "127.1",
+        "10.0.0.1",
+        "10.255.255.255",
+        "172.16.0.1",
+        "172.20.1.1",
+        "172.31.255.255",
+        "192.168.0.1",
+        "192.168.255.255",
+        "100.64.0.1",
+        "100.100.100.200",
+        "100.127.255.255",
+        "169.254.0.1",
+        "169.254.169.254",
+        "192.0.0.8",
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "198.18.0.1",
+        "198.19.255.255",
+        "192.88.99.1",
+        "224.0.0.1",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
         /* IPv6 */
-        "::", "::1", "fc00::1", "fd12:3456::1", "fdff:ffff::1", "fe80::1", "febf::1",
-        "fec0::1", "ff02::1", "ff05::2", "ff0e::1", "2001:db8::1", "100::1",
+        "::",
+        "::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fdff:ffff::1",
+        "fe80::1",
+        "febf::1",
+        "fec0::1",
+        "ff02::1",
+        "ff05::2",
+        "ff0e::1",
+        "2001:db8::1",
+        "100::1",
         /* IPv4 inside IPv6 */
-        "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:192.168.1.1",
-        "::ffff:0.0.0.0", "::127.0.0.1", "::10.1.2.3",
-        "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::10.0.0.1",
-        "2002:7f00:1::", "2002:a00:1::1", "2002:c0a8:101::", "2002:a9fe:a9fe::1",
+        "::ffff:10.0.0.1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::ffff:192.168.1.1",
+        "::ffff:0.0.0.0",
+        "::127.0.0.1",
+        "::10.1.2.3",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::10.0.0.1",
+        "2002:7f00:1::",
+        "2002:a00:1::1",
+        "2002:c0a8:101::",
+        "2002:a9fe:a9fe::1",
     };
     for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++)
         if (public_addr(priv[i]))
@@ -263,12 +362,31 @@ static void test_public(void **state)
 {
     (void)state;
     static const char *const pub[] = {
-        "8.8.8.8", "1.1.1.1", "93.184.216.34", "172.15.255.255", "172.32.0.1", "100.63.255.255",
-        "100.128.0.1", "169.253.255.255", "169.255.0.1", "192.167.255.255", "192.169.0.1",
-        "198.17.255.255", "198.20.0.1", "223.255.255.255", "11.0.0.1", "9.255.255.255",
-        "126.255.255.255", "128.0.0.1", "1.0.0.0",
-        "2606:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001::200e",
-        "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+        "8.8.8.8",
+        "1.1.1.1",
+        "93.184.216.34",
+        "172.15.255.255",
+        "172.32.0.1",
+        "100.63.255.255",
+        "100.128.0.1",
+        "169.253.255.255",
+        "169.255.0.1",
+        "192.167.255.255",
+        "192.169.0.1",
+        "198.17.255.255",
+        "198.20.0.1",
+        "223.255.255.255",
+        "11.0.0.1",
+        "9.255.255.255",
+        "126.255.255.255",
+        "128.0.0.1",
+        "1.0.0.0",
+        "2606:4700::1111",
+        "2001:4860:4860::8888",
+        "2a00:1450:4001::200e",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
     };
     for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++)
         if (!public_addr(pub[i]))
@@ -295,15 +413,24 @@ static void test_name_is_local(void **state)
 {
     (void)state;
     static const char *const local[] = {
-        "localhost", "LOCALHOST", "LocalHost", "localhost.", "localhost..", "api.localhost",
-        "a.b.LocalHost.", "x.localhost",
+        "localhost",   "LOCALHOST",     "LocalHost",      "localhost.",
+        "localhost..", "api.localhost", "a.b.LocalHost.", "x.localhost",
     };
     for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
         if (!jw_net_name_is_local(local[i]))
             fail_msg("%s not counted as local", local[i]);
     static const char *const remote[] = {
-        "localhost.com", "localhost.example.com", "notlocalhost", "mylocalhost", "localhos",
-        "example.com", "", ".", "local", "localhost-1", "xlocalhost.",
+        "localhost.com",
+        "localhost.example.com",
+        "notlocalhost",
+        "mylocalhost",
+        "localhos",
+        "example.com",
+        "",
+        ".",
+        "local",
+        "localhost-1",
+        "xlocalhost.",
     };
     for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
         if (jw_net_name_is_local(remote[i]))
@@ -364,16 +491,11 @@ static void test_url_encode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_accepted),
-        cmocka_unit_test(test_url_refused),
-        cmocka_unit_test(test_url_messages),
-        cmocka_unit_test(test_url_ip_forms),
-        cmocka_unit_test(test_parse_ip),
-        cmocka_unit_test(test_not_public),
-        cmocka_unit_test(test_public),
-        cmocka_unit_test(test_other_families),
-        cmocka_unit_test(test_name_is_local),
-        cmocka_unit_test(test_url_encode),
+        cmocka_unit_test(test_url_accepted),  cmocka_unit_test(test_url_refused),
+        cmocka_unit_test(test_url_messages),  cmocka_unit_test(test_url_ip_forms),
+        cmocka_unit_test(test_parse_ip),      cmocka_unit_test(test_not_public),
+        cmocka_unit_test(test_public),        cmocka_unit_test(test_other_families),
+        cmocka_unit_test(test_name_is_local), cmocka_unit_test(test_url_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,8 +48,8 @@ static int teardown(void **state)
 }
 
 /* Match and expect a route; returns the match (caller frees). */
-static struct jw_route_match expect_route(const struct jw_router *r, enum jw_method m,
-                                          const char *path, const void *want)
+static struct jw_route_match expect_route(const struct jw_router *r, enum jw_method m, const char *path,
+                                          const void *want)
 {
     struct jw_route_match match;
     int rc = jw_router_match(r, m, path, &match);
@@ -218,25 +218,25 @@ static void test_malformed_paths(void **state)
 {
     const struct jw_router *r = *state;
     static const char *const bad[] = {
-        "",                      /* not a path */
-        "v1/jobs",               /* relative */
+        "",        /* not a path */
+        "v1/jobs", /* relative */
         "*",
-        "/v1/jobs/%zz",          /* bad escapes */
+        "/v1/jobs/%zz", /* bad escapes */
         "/v1/jobs/%4",
         "/v1/jobs/%",
         "/v1/jobs/a%2",
         "/v1/jobs/%g0",
         "/v1/jobs/%%41",
-        "/v1/jobs/%00",          /* NUL */
+        "/v1/jobs/%00", /* NUL */
         "/v1/jobs/a%00b",
         "/v1/jobs/%C3%28",       /* invalid UTF-8 */
         "/v1/jobs/%C0%AF",       /* overlong '/' */
         "/v1/jobs/%ED%A0%80",    /* surrogate */
         "/v1/jobs/%F4%90%80%80", /* > U+10FFFF */
         "/v1/jobs/%FF",
-        "/v1/jobs/\xff",         /* raw bytes are checked too */
+        "/v1/jobs/\xff", /* raw bytes are checked too */
         "/v1/jobs/\xC3",
-        "/v1/%zz/x",             /* in a literal position */
+        "/v1/%zz/x", /* in a literal position */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_status(r, JW_GET, bad[i], 404, 0);

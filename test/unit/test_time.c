@@ -115,11 +115,9 @@ static void test_parse_fractions(void **state)
         const char *frac;
         int ms;
     } cases[] = {
-        {"1", 100},          {"12", 120},          {"123", 123},
-        {"1234", 123},       {"12345", 123},       {"123456", 123},
-        {"1234567", 123},    {"12345678", 123},    {"123456789", 123},
-        {"999999999", 999},  {"0", 0},             {"000000001", 0},
-        {"05", 50},          {"9", 900},
+        {"1", 100},      {"12", 120},      {"123", 123},      {"1234", 123},      {"12345", 123},
+        {"123456", 123}, {"1234567", 123}, {"12345678", 123}, {"123456789", 123}, {"999999999", 999},
+        {"0", 0},        {"000000001", 0}, {"05", 50},        {"9", 900},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char s[64];
@@ -173,9 +171,9 @@ static void test_parse_date_malformed(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "", "2025", "2025-07", "2025-7-10", "2025-07-1", "2025/07/10", "2025-07-10T",
-        "2025-13-01", "2025-00-10", "2025-01-00", "2025-01-32", "20250-1-10", "2025-07-10 ",
-        " 2025-07-10", "abcd-ef-gh", "2025-0a-10", "+025-07-10", "1969-12-31", "-025-07-10",
+        "",           "2025",       "2025-07",    "2025-7-10",  "2025-07-1",  "2025/07/10",  "2025-07-10T",
+        "2025-13-01", "2025-00-10", "2025-01-00", "2025-01-32", "20250-1-10", "2025-07-10 ", " 2025-07-10",
+        "abcd-ef-gh", "2025-0a-10", "+025-07-10", "1969-12-31", "-025-07-10",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int y = -1, m = -1, d = -1;
@@ -192,9 +190,9 @@ static void test_parse_malformed(void **state)
         "2025",
         "2025-07-10",
         "2025-07-10T14",
-        "2025-07-10T14:45",           /* no zone */
-        "2025-07-10T14:45:00",        /* no zone */
-        "2025-07-10T14:45:00.000",    /* no zone */
+        "2025-07-10T14:45",        /* no zone */
+        "2025-07-10T14:45:00",     /* no zone */
+        "2025-07-10T14:45:00.000", /* no zone */
         "2025-07-10X14:45:00Z",
         "2025-07-10_14:45:00Z",
         "2025/07/10T14:45:00Z",
@@ -223,8 +221,8 @@ static void test_parse_malformed(void **state)
         "2025-07-10T14:45:00GMT",
         "2025-07-10T14:45:00.12a4Z",
         "2025-07-10T14:45:00..1Z",
-        "1969-12-31T23:59:59Z",       /* before 1970 */
-        "1970-01-01T00:00:00+00:01",  /* before the epoch by its offset */
+        "1969-12-31T23:59:59Z",      /* before 1970 */
+        "1970-01-01T00:00:00+00:01", /* before the epoch by its offset */
         "0000-01-01T00:00:00Z",
         "2025-02-29T10:00:00Z",
         "2025-07-10T14:45:00.000Z and more text that makes it long",
@@ -252,8 +250,9 @@ static void test_format_parse_round_trip(void **state)
     const int64_t max = 253402300799999LL; /* 9999-12-31T23:59:59.999Z */
     int64_t samples[20000];
     size_t n = 0;
-    static const int64_t fixed[] = {0, 1, 999, 1000, DAY - 1, DAY, 951782400000LL,
-                                    1709208000000LL, T_2025_07_10_1445, 4102444800000LL, max};
+    static const int64_t fixed[] = {
+        0,  1, 999, 1000, DAY - 1, DAY, 951782400000LL, 1709208000000LL, T_2025_07_10_1445, 4102444800000LL,
+        max};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         samples[n++] = fixed[i];
     while (n < sizeof(samples) / sizeof(samples[0]))
@@ -264,8 +263,7 @@ static void test_format_parse_round_trip(void **state)
         assert_int_equal(strlen(s), 24);
         int64_t back = -1;
         if (jw_time_parse(s, &back) != 0 || back != samples[i])
-            fail_msg("round trip of %lld via \"%s\" gave %lld", (long long)samples[i], s,
-                     (long long)back);
+            fail_msg("round trip of %lld via \"%s\" gave %lld", (long long)samples[i], s, (long long)back);
     }
 }
 
@@ -280,8 +278,8 @@ static void test_format_matches_libc(void **state)
         struct tm tm;
         assert_non_null(gmtime_r(&secs, &tm));
         char want[64];
-        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
         char got[JW_TIME_ISO_SIZE];
         jw_time_format(ms, got);
         if (strcmp(got, want) != 0)
@@ -298,10 +296,9 @@ static void test_durations(void **state)
         const char *s;
         int64_t ms;
     } good[] = {
-        {"1s", SEC},        {"45s", 45 * SEC},   {"30m", 30 * MIN}, {"1m", MIN},
-        {"1h", HOUR},       {"24h", DAY},        {"7d", 7 * DAY},   {"1d", DAY},
-        {"2w", 14 * DAY},   {"1w", 7 * DAY},     {"90d", 90 * DAY}, {"3600s", HOUR},
-        {"52w", 364 * DAY}, {"365d", 365 * DAY},
+        {"1s", SEC},       {"45s", 45 * SEC}, {"30m", 30 * MIN},  {"1m", MIN},         {"1h", HOUR},
+        {"24h", DAY},      {"7d", 7 * DAY},   {"1d", DAY},        {"2w", 14 * DAY},    {"1w", 7 * DAY},
+        {"90d", 90 * DAY}, {"3600s", HOUR},   {"52w", 364 * DAY}, {"365d", 365 * DAY},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         int64_t ms = -1;
@@ -311,8 +308,29 @@ static void test_durations(void **state)
             fail_msg("jw_time_parse_duration(\"%s\") = %lld", good[i].s, (long long)ms);
     }
     static const char *const bad[] = {
-        "0s", "0m", "0d", "00h", "5x", "5", "m", "", "-5m", "+5m", "5 m", " 5m", "5m ", "1.5h",
-        "5M", "5H", "5ms", "1y", "1mo", "h1", "5mm", "1e3s", "0x10s",
+        "0s",
+        "0m",
+        "0d",
+        "00h",
+        "5x",
+        "5",
+        "m",
+        "",
+        "-5m",
+        "+5m",
+        "5 m",
+        " 5m",
+        "5m ",
+        "1.5h",
+        "5M",
+        "5H",
+        "5ms",
+        "1y",
+        "1mo",
+        "h1",
+        "5mm",
+        "1e3s",
+        "0x10s",
         "99999999999s",  /* thousands of years */
         "999999999999w", /* longer than allowed, must not overflow */
     };
@@ -370,17 +388,17 @@ static void test_civil_against_libc(void **state)
         int m, d;
         jw_civil_from_days(z, &y, &m, &d);
         if (y != tm.tm_year + 1900 || m != tm.tm_mon + 1 || d != tm.tm_mday)
-            fail_msg("civil_from_days(%lld) = %lld-%u-%u, libc %d-%d-%d", (long long)z,
-                     (long long)y, m, d, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+            fail_msg("civil_from_days(%lld) = %lld-%u-%u, libc %d-%d-%d", (long long)z, (long long)y, m, d,
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
         int64_t back = jw_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
         if (back != z)
-            fail_msg("days_from_civil(%d-%d-%d) = %lld, want %lld", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, (long long)back, (long long)z);
+            fail_msg("days_from_civil(%d-%d-%d) = %lld, want %lld", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, (long long)back, (long long)z);
         struct tm probe = tm;
         assert_int_equal((int64_t)timegm(&probe), z * 86400);
         if (jw_weekday_from_days(z) != tm.tm_wday)
-            fail_msg("weekday_from_days(%lld) = %d, libc %d", (long long)z,
-                     jw_weekday_from_days(z), tm.tm_wday);
+            fail_msg("weekday_from_days(%lld) = %d, libc %d", (long long)z, jw_weekday_from_days(z),
+                     tm.tm_wday);
     }
     /* known anchors */
     assert_int_equal(jw_days_from_civil(1970, 1, 1), 0);
@@ -408,8 +426,8 @@ static void test_days_in_month(void **state)
             struct tm last;
             assert_non_null(gmtime_r(&prev, &last));
             if (jw_days_in_month(y, m) != last.tm_mday)
-                fail_msg("days_in_month(%lld, %u) = %d, libc %d", (long long)y, m,
-                         jw_days_in_month(y, m), last.tm_mday);
+                fail_msg("days_in_month(%lld, %u) = %d, libc %d", (long long)y, m, jw_days_in_month(y, m),
+                         last.tm_mday);
         }
     }
     assert_int_equal(jw_days_in_month(2024, 2), 29);
@@ -437,20 +455,13 @@ static void test_clocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_known),
-        cmocka_unit_test(test_parse_forms),
-        cmocka_unit_test(test_parse_offsets),
-        cmocka_unit_test(test_parse_fractions),
-        cmocka_unit_test(test_parse_leap_years),
-        cmocka_unit_test(test_parse_date_malformed),
-        cmocka_unit_test(test_parse_malformed),
-        cmocka_unit_test(test_format_parse_round_trip),
-        cmocka_unit_test(test_format_matches_libc),
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_parse_point),
-        cmocka_unit_test(test_civil_against_libc),
-        cmocka_unit_test(test_days_in_month),
-        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_format_known),        cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_parse_offsets),       cmocka_unit_test(test_parse_fractions),
+        cmocka_unit_test(test_parse_leap_years),    cmocka_unit_test(test_parse_date_malformed),
+        cmocka_unit_test(test_parse_malformed),     cmocka_unit_test(test_format_parse_round_trip),
+        cmocka_unit_test(test_format_matches_libc), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_parse_point),         cmocka_unit_test(test_civil_against_libc),
+        cmocka_unit_test(test_days_in_month),       cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,21 +64,42 @@ static int teardown(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    const char *present[] = {"UTC", "America/New_York", "Europe/London", "Europe/Berlin",
-                             "Australia/Lord_Howe", "Asia/Kolkata", "Etc/GMT+5", "Etc/UTC",
-                             "US/Eastern", "GMT", "America/Argentina/Buenos_Aires", "Factory"};
+    const char *present[] = {"UTC",
+                             "America/New_York",
+                             "Europe/London",
+                             "Europe/Berlin",
+                             "Australia/Lord_Howe",
+                             "Asia/Kolkata",
+                             "Etc/GMT+5",
+                             "Etc/UTC",
+                             "US/Eastern",
+                             "GMT",
+                             "America/Argentina/Buenos_Aires",
+                             "Factory"};
     for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++) {
         const struct jw_tz *tz = jw_tz_get(present[i]);
         if (!tz)
             fail_msg("%s missing", present[i]);
         assert_string_equal(jw_tz_name(tz), present[i]);
     }
-    const char *absent[] = {"",           "Mars/Olympus_Mons", "america/new_york",
-                            "posix/UTC",  "right/UTC",         "right/Europe/Berlin",
-                            "zone.tab",   "zone1970.tab",      "tzdata.zi",
-                            "leapseconds", "iso3166.tab",      "leap-seconds.list",
-                            "localtime",  "America",           "America/",
-                            "/UTC",       "UTC ",              "Europe/Berlin/x"};
+    const char *absent[] = {"",
+                            "Mars/Olympus_Mons",
+                            "america/new_york",
+                            "posix/UTC",
+                            "right/UTC",
+                            "right/Europe/Berlin",
+                            "zone.tab",
+                            "zone1970.tab",
+                            "tzdata.zi",
+                            "leapseconds",
+                            "iso3166.tab",
+                            "leap-seconds.list",
+                            "localtime",
+                            "America",
+                            "America/",
+                            "/UTC",
+                            "UTC ",
+                            "Europe/Berlin/x"};
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
         if (jw_tz_get(absent[i]))
             fail_msg("\"%s\" should be unknown", absent[i]);
@@ -156,8 +177,8 @@ static void test_offsets(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int32_t got = jw_tz_offset_at(zone(cases[i].zone), secs(cases[i].utc));
         if (got != cases[i].offset)
-            fail_msg("%s at %sZ: want %d, got %d", cases[i].zone, cases[i].utc,
-                     (int)cases[i].offset, (int)got);
+            fail_msg("%s at %sZ: want %d, got %d", cases[i].zone, cases[i].utc, (int)cases[i].offset,
+                     (int)got);
     }
     /* NULL means UTC; absurd instants do not crash */
     assert_int_equal(jw_tz_offset_at(NULL, 0), 0);
@@ -187,24 +208,18 @@ static void test_local_to_utc(void **state)
         {"America/New_York", "2025-03-09T03:00:00", 1, {"2025-03-09T07:00:00", NULL}},
         /* New York autumn: 01:00-01:59 happens twice */
         {"America/New_York", "2025-11-02T00:59:59", 1, {"2025-11-02T04:59:59", NULL}},
-        {"America/New_York", "2025-11-02T01:00:00", 2,
-         {"2025-11-02T05:00:00", "2025-11-02T06:00:00"}},
-        {"America/New_York", "2025-11-02T01:30:00", 2,
-         {"2025-11-02T05:30:00", "2025-11-02T06:30:00"}},
-        {"America/New_York", "2025-11-02T01:59:59", 2,
-         {"2025-11-02T05:59:59", "2025-11-02T06:59:59"}},
+        {"America/New_York", "2025-11-02T01:00:00", 2, {"2025-11-02T05:00:00", "2025-11-02T06:00:00"}},
+        {"America/New_York", "2025-11-02T01:30:00", 2, {"2025-11-02T05:30:00", "2025-11-02T06:30:00"}},
+        {"America/New_York", "2025-11-02T01:59:59", 2, {"2025-11-02T05:59:59", "2025-11-02T06:59:59"}},
         {"America/New_York", "2025-11-02T02:00:00", 1, {"2025-11-02T07:00:00", NULL}},
         {"America/New_York", "2026-03-08T02:30:00", 0, {NULL, NULL}},
-        {"America/New_York", "2026-11-01T01:30:00", 2,
-         {"2026-11-01T05:30:00", "2026-11-01T06:30:00"}},
+        {"America/New_York", "2026-11-01T01:30:00", 2, {"2026-11-01T05:30:00", "2026-11-01T06:30:00"}},
         /* London and Berlin */
         {"Europe/London", "2025-03-30T01:30:00", 0, {NULL, NULL}},
-        {"Europe/London", "2025-10-26T01:30:00", 2,
-         {"2025-10-26T00:30:00", "2025-10-26T01:30:00"}},
+        {"Europe/London", "2025-10-26T01:30:00", 2, {"2025-10-26T00:30:00", "2025-10-26T01:30:00"}},
         {"Europe/Berlin", "2025-03-30T02:30:00", 0, {NULL, NULL}},
         {"Europe/Berlin", "2025-03-30T03:00:00", 1, {"2025-03-30T01:00:00", NULL}},
-        {"Europe/Berlin", "2025-10-26T02:30:00", 2,
-         {"2025-10-26T00:30:00", "2025-10-26T01:30:00"}},
+        {"Europe/Berlin", "2025-10-26T02:30:00", 2, {"2025-10-26T00:30:00", "2025-10-26T01:30:00"}},
         {"Europe/Berlin", "2025-10-26T03:00:00", 1, {"2025-10-26T02:00:00", NULL}},
         /* Lord Howe: 30-minute gap and overlap */
         {"Australia/Lord_Howe", "2025-10-05T02:00:00", 0, {NULL, NULL}},
@@ -212,17 +227,14 @@ static void test_local_to_utc(void **state)
         {"Australia/Lord_Howe", "2025-10-05T02:30:00", 1, {"2025-10-04T15:30:00", NULL}},
         {"Australia/Lord_Howe", "2025-10-05T01:59:59", 1, {"2025-10-04T15:29:59", NULL}},
         {"Australia/Lord_Howe", "2025-04-06T01:29:59", 1, {"2025-04-05T14:29:59", NULL}},
-        {"Australia/Lord_Howe", "2025-04-06T01:30:00", 2,
-         {"2025-04-05T14:30:00", "2025-04-05T15:00:00"}},
-        {"Australia/Lord_Howe", "2025-04-06T01:45:00", 2,
-         {"2025-04-05T14:45:00", "2025-04-05T15:15:00"}},
+        {"Australia/Lord_Howe", "2025-04-06T01:30:00", 2, {"2025-04-05T14:30:00", "2025-04-05T15:00:00"}},
+        {"Australia/Lord_Howe", "2025-04-06T01:45:00", 2, {"2025-04-05T14:45:00", "2025-04-05T15:15:00"}},
         {"Australia/Lord_Howe", "2025-04-06T02:00:00", 1, {"2025-04-05T15:30:00", NULL}},
         /* a whole skipped day */
         {"Pacific/Apia", "2011-12-30T12:00:00", 0, {NULL, NULL}},
         /* the footer rule */
         {"America/New_York", "2040-03-11T02:30:00", 0, {NULL, NULL}},
-        {"America/New_York", "2040-11-04T01:30:00", 2,
-         {"2040-11-04T05:30:00", "2040-11-04T06:30:00"}},
+        {"America/New_York", "2040-11-04T01:30:00", 2, {"2040-11-04T05:30:00", "2040-11-04T06:30:00"}},
         {"America/New_York", "2040-07-04T12:00:00", 1, {"2040-07-04T16:00:00", NULL}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -233,8 +245,8 @@ static void test_local_to_utc(void **state)
             fail_msg("%s local %s: want %d answers, got %d", c->zone, c->local, c->count, n);
         for (int k = 0; k < n; k++) {
             if (out[k] != secs(c->utc[k]))
-                fail_msg("%s local %s answer %d: want %sZ, got %lld", c->zone, c->local, k,
-                         c->utc[k], (long long)out[k]);
+                fail_msg("%s local %s answer %d: want %sZ, got %lld", c->zone, c->local, k, c->utc[k],
+                         (long long)out[k]);
         }
     }
     int64_t out[2];
@@ -260,37 +272,25 @@ static void test_transitions(void **state)
 {
     (void)state;
     const struct jw_tz *ny = zone("America/New_York");
-    assert_int_equal(jw_tz_next_transition(ny, secs("2025-01-01T00:00:00")),
-                     secs("2025-03-09T07:00:00"));
-    assert_int_equal(jw_tz_next_transition(ny, secs("2025-03-09T07:00:00")),
-                     secs("2025-11-02T06:00:00"));
-    assert_int_equal(jw_tz_next_transition(ny, secs("2025-03-09T06:59:59")),
-                     secs("2025-03-09T07:00:00"));
-    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-06-01T00:00:00")),
-                     secs("2025-03-09T07:00:00"));
-    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-03-09T07:00:00")),
-                     secs("2025-03-09T07:00:00"));
-    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-03-09T06:59:59")),
-                     secs("2024-11-03T06:00:00"));
+    assert_int_equal(jw_tz_next_transition(ny, secs("2025-01-01T00:00:00")), secs("2025-03-09T07:00:00"));
+    assert_int_equal(jw_tz_next_transition(ny, secs("2025-03-09T07:00:00")), secs("2025-11-02T06:00:00"));
+    assert_int_equal(jw_tz_next_transition(ny, secs("2025-03-09T06:59:59")), secs("2025-03-09T07:00:00"));
+    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-06-01T00:00:00")), secs("2025-03-09T07:00:00"));
+    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-03-09T07:00:00")), secs("2025-03-09T07:00:00"));
+    assert_int_equal(jw_tz_prev_transition(ny, secs("2025-03-09T06:59:59")), secs("2024-11-03T06:00:00"));
     /* across the end of the table into the footer, and inside it */
-    assert_int_equal(jw_tz_next_transition(ny, secs("2040-01-01T00:00:00")),
-                     secs("2040-03-11T07:00:00"));
-    assert_int_equal(jw_tz_next_transition(ny, secs("2040-03-11T07:00:00")),
-                     secs("2040-11-04T06:00:00"));
-    assert_int_equal(jw_tz_prev_transition(ny, secs("2040-06-01T00:00:00")),
-                     secs("2040-03-11T07:00:00"));
-    assert_int_equal(jw_tz_prev_transition(ny, secs("2041-01-01T00:00:00")),
-                     secs("2040-11-04T06:00:00"));
+    assert_int_equal(jw_tz_next_transition(ny, secs("2040-01-01T00:00:00")), secs("2040-03-11T07:00:00"));
+    assert_int_equal(jw_tz_next_transition(ny, secs("2040-03-11T07:00:00")), secs("2040-11-04T06:00:00"));
+    assert_int_equal(jw_tz_prev_transition(ny, secs("2040-06-01T00:00:00")), secs("2040-03-11T07:00:00"));
+    assert_int_equal(jw_tz_prev_transition(ny, secs("2041-01-01T00:00:00")), secs("2040-11-04T06:00:00"));
     /* Lord Howe at half-hour instants */
     const struct jw_tz *lh = zone("Australia/Lord_Howe");
-    assert_int_equal(jw_tz_next_transition(lh, secs("2025-06-01T00:00:00")),
-                     secs("2025-10-04T15:30:00"));
+    assert_int_equal(jw_tz_next_transition(lh, secs("2025-06-01T00:00:00")), secs("2025-10-04T15:30:00"));
     /* no changes at all, or none any more */
     assert_int_equal(jw_tz_next_transition(zone("UTC"), 0), INT64_MAX);
     assert_int_equal(jw_tz_prev_transition(zone("UTC"), 0), INT64_MIN);
     assert_int_equal(jw_tz_next_transition(NULL, 0), INT64_MAX);
-    assert_int_equal(jw_tz_next_transition(zone("Asia/Kolkata"), secs("2025-01-01T00:00:00")),
-                     INT64_MAX);
+    assert_int_equal(jw_tz_next_transition(zone("Asia/Kolkata"), secs("2025-01-01T00:00:00")), INT64_MAX);
     assert_true(jw_tz_prev_transition(zone("Asia/Kolkata"), secs("2025-01-01T00:00:00")) <
                 secs("1946-01-01T00:00:00"));
 }
@@ -300,8 +300,8 @@ static void test_transitions(void **state)
 static void test_transition_walk(void **state)
 {
     (void)state;
-    const char *zones[] = {"America/New_York", "Europe/Berlin", "Australia/Lord_Howe",
-                           "Pacific/Apia", "Europe/London"};
+    const char *zones[] = {"America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia",
+                           "Europe/London"};
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
         const struct jw_tz *tz = zone(zones[z]);
         int64_t t = secs("1970-01-01T00:00:00");
@@ -363,8 +363,7 @@ static void test_load(void **state)
     assert_non_null(jw_tz_get("UTC")); /* present although the folder lacks it */
     assert_int_equal(jw_tz_offset_at(jw_tz_get("UTC"), 1000), 0);
     assert_non_null(jw_tz_get("Test/Kolkata"));
-    assert_int_equal(jw_tz_offset_at(jw_tz_get("Test/Kolkata"), secs("2025-01-01T00:00:00")),
-                     19800);
+    assert_int_equal(jw_tz_offset_at(jw_tz_get("Test/Kolkata"), secs("2025-01-01T00:00:00")), 19800);
     assert_null(jw_tz_get("zone.tab"));
     assert_null(jw_tz_get("posix/Ignored"));
     assert_null(jw_tz_get("Europe/Berlin"));
@@ -391,9 +390,9 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),      cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_names),        cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_local_to_utc), cmocka_unit_test(test_gap_end),
-        cmocka_unit_test(test_transitions), cmocka_unit_test(test_transition_walk),
+        cmocka_unit_test(test_transitions),  cmocka_unit_test(test_transition_walk),
         cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
