@@ -19,6 +19,7 @@
 #include "jobwheel/http.h"
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
+#include "jobwheel/scheduler.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
 #include "jobwheel/tz.h"
@@ -33,6 +34,7 @@ struct app {
     struct event_base *base;
     struct jw_embedded *embedded;
     struct jw_store *store;
+    struct jw_scheduler *scheduler;
     struct jw_jwt *jwt;
     struct jw_core core;
     struct jw_api api;
@@ -51,6 +53,12 @@ static void on_store_closed(void *arg)
     event_base_loopexit(a->base, NULL);
 }
 
+static void on_scheduler_stopped(void *arg)
+{
+    struct app *a = arg;
+    jw_store_close(a->store, on_store_closed, a);
+}
+
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
     struct app *a = arg;
@@ -63,7 +71,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     if (left > 0)
         jw_warn("shutdown: %zu requests still in flight after %lld s; stopping anyway", left,
                 (long long)a->cfg.shutdown_timeout_secs);
-    jw_store_close(a->store, on_store_closed, a);
+    /* hand the shards over first, so other instances fire without a gap */
+    jw_scheduler_stop(a->scheduler, on_scheduler_stopped, a);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -248,6 +257,16 @@ static int start(struct app *a)
     a->core.store = a->store;
     a->core.rules.allow_private_targets = cfg->allow_private_targets;
     a->core.max_json_depth = (int)cfg->json_max_depth;
+    struct jw_scheduler_options so2 = {
+        .instance_id = cfg->instance_id,
+        .shards = cfg->schedule_shards,
+        .window_ms = cfg->schedule_window_ms,
+        .poll_ms = cfg->schedule_poll_ms,
+        .lease_ms = cfg->schedule_lease_ms,
+        .misfire_threshold_ms = cfg->misfire_threshold_secs * 1000,
+    };
+    a->scheduler = jw_scheduler_new(a->base, a->store, &so2, NULL, NULL);
+    a->core.scheduler = a->scheduler;
     a->api.core = &a->core;
     a->api.store = a->store;
     a->api.jwt = a->jwt;
@@ -289,6 +308,7 @@ static int start(struct app *a)
 static void stop(struct app *a)
 {
     jw_http_free(a->http);
+    jw_scheduler_free(a->scheduler);
     jw_store_free(a->store);
     jw_embedded_stop(a->embedded);
     if (a->sigterm)

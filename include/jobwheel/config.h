@@ -33,6 +33,11 @@ struct jw_config {
     int64_t json_max_depth;
     int64_t redis_timeout_ms;
     int64_t shutdown_timeout_secs;
+    int64_t schedule_shards;
+    int64_t schedule_window_ms;
+    int64_t schedule_poll_ms;
+    int64_t schedule_lease_ms;
+    int64_t misfire_threshold_secs;
 };
 
 /* Fill defaults, then apply file, environment (envp) and argv. Returns 0;

@@ -22,9 +22,12 @@
 struct event_base;
 struct jw_store;
 
+struct jw_scheduler;
+
 struct jw_core {
     struct event_base *base;
     struct jw_store *store;
+    struct jw_scheduler *scheduler; /* told of new firings; may be NULL */
     struct jw_job_rules rules;
     int max_json_depth;
 };
@@ -65,6 +68,23 @@ void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_c
  * with any job fields in overrides applied; body = the new job. */
 void jw_jobs_clone(struct jw_core *c, const struct jw_actor *a, const char *ref,
                    const struct jw_json *overrides, jw_core_cb cb, void *arg);
+/* Pause (pause = true) or resume a job; 400 when it already is so. Resume
+ * computes the next firing from now. body = the job. */
+void jw_jobs_pause(struct jw_core *c, const struct jw_actor *a, const char *ref, bool pause, jw_core_cb cb,
+                   void *arg);
+/* New timing only: exactly one of cron / interval_seconds / run_at, and
+ * optionally start_at, timezone, effective_from (the first firing is not
+ * before it). body = the job. */
+void jw_jobs_reschedule(struct jw_core *c, const struct jw_actor *a, const char *ref,
+                        const struct jw_json *body, jw_core_cb cb, void *arg);
+/* Mark deleted: it stops firing, leaves lists and frees its name; its
+ * history stays. body = the job. */
+void jw_jobs_soft_delete(struct jw_core *c, const struct jw_actor *a, const char *ref, jw_core_cb cb,
+                         void *arg);
+/* The next count firings strictly after from_ms, each in UTC and local
+ * time with its offset, suppressed ones marked with the reason. */
+void jw_jobs_schedule(struct jw_core *c, const char *tenant, const char *ref, int64_t count, int64_t from_ms,
+                      jw_core_cb cb, void *arg);
 /* version_ref NULL: every version, newest first; else one version by its
  * version id or number. */
 void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref, const char *version_ref,
@@ -72,12 +92,27 @@ void jw_jobs_versions(struct jw_core *c, const char *tenant, const char *ref, co
 
 struct jw_job_filter {
     const char *project_id, *group_id, *tag, *enabled, *cursor;
+    bool include_deleted;
     int64_t limit;
 };
 typedef void (*jw_core_list_cb)(void *arg, const struct jw_error *err, struct jw_buf *body,
                                 const char *next_cursor /* NULL: no more */);
 /* body = array of jobs, newest first. */
 void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f, jw_core_list_cb cb,
+                  void *arg);
+
+/* ---- runs (core/runs.c) ---- */
+
+/* body = the run. 404 when no run of this tenant has that id. */
+void jw_runs_get(struct jw_core *c, const char *tenant, const char *id, jw_core_cb cb, void *arg);
+
+struct jw_run_filter {
+    const char *job_ref; /* NULL: every job of the tenant */
+    const char *status, *cursor;
+    int64_t limit;
+};
+/* body = array of runs, newest first. 404 when job_ref names no job. */
+void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_filter *f, jw_core_list_cb cb,
                   void *arg);
 
 /* ---- dependencies (core/jobs.c) ---- */

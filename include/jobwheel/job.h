@@ -52,6 +52,16 @@ enum jw_job_field {
     JW_JOB_UPDATED_BY,
     JW_JOB_CREATED_AT,
     JW_JOB_UPDATED_AT,
+    /* scheduling, beyond seed 002 (SPEC §3, §5) */
+    JW_JOB_INTERVAL_SECONDS,
+    JW_JOB_START_AT,
+    JW_JOB_RUN_AT,
+    JW_JOB_EXCLUSIONS,
+    JW_JOB_MISFIRE_POLICY,
+    JW_JOB_MISFIRE_MAX_RUNS,
+    JW_JOB_CATCHUP_WINDOW_SECS,
+    JW_JOB_PAUSED,
+    JW_JOB_DELETED_AT,
     JW_JOB_NFIELDS
 };
 
@@ -71,6 +81,16 @@ struct jw_job {
     char *secret_clear;
     bool secret_generated; /* jobwheel made it: the response shows it once */
     bool secret_removed;   /* the request set webhook_secret to null */
+    /* The next firing, for API views (not a stored field: it moves with
+     * every firing and lives in the scheduler's due set). */
+    bool has_next;
+    int64_t next_run_at;
+};
+
+enum jw_job_view {
+    JW_JOB_VIEW_STORED,     /* what Redis keeps */
+    JW_JOB_VIEW_API,        /* what clients see: + next_run_at */
+    JW_JOB_VIEW_API_REVEAL, /* the same, showing a secret this request made */
 };
 
 enum jw_job_mode {
@@ -94,9 +114,12 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
 int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
     __attribute__((warn_unused_result));
 
-/* The job's JSON: masked secret, or (reveal) the clear one made by this request. */
-void jw_job_encode(const struct jw_job *job, struct jw_buf *out, bool reveal_secret);
-void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secret);
+/* The job's JSON in a view. */
+void jw_job_encode(const struct jw_job *job, struct jw_buf *out, enum jw_job_view view);
+void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view view);
+/* The API view of a stored job's JSON, given its next firing (< 0: none),
+ * without decoding it. */
+void jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms);
 
 /* Deep copy / release. */
 void jw_job_copy(struct jw_job *dst, const struct jw_job *src);

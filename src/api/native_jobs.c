@@ -9,6 +9,7 @@
 #include "jobwheel/buf.h"
 #include "jobwheel/id.h"
 #include "jobwheel/net.h"
+#include "jobwheel/time.h"
 
 #define LIST_MAX 200
 #define LIST_DEFAULT 50
@@ -66,6 +67,8 @@ static void list_jobs(struct jw_call *c)
     f.tag = jw_req_query(c->req, "tag");
     f.enabled = jw_req_query(c->req, "enabled");
     f.cursor = jw_req_query(c->req, "cursor");
+    const char *deleted = jw_req_query(c->req, "include_deleted");
+    f.include_deleted = deleted && !strcmp(deleted, "true");
     if (f.enabled && strcmp(f.enabled, "true") && strcmp(f.enabled, "false")) {
         jw_reply_problemf(c->req, 400, "enabled", "enabled must be true or false");
         return;
@@ -156,7 +159,52 @@ static void patch_job(struct jw_call *c)
 
 static void delete_job(struct jw_call *c)
 {
+    const char *soft = jw_req_query(c->req, "soft");
+    if (soft && strcmp(soft, "true") && strcmp(soft, "false")) {
+        jw_reply_problemf(c->req, 400, "soft", "soft must be true or false");
+        return;
+    }
+    if (soft && !strcmp(soft, "true")) {
+        struct jw_actor a = jw_call_actor(c);
+        jw_jobs_soft_delete(c->api->core, &a, jw_req_param(c->req, "id"), jw_call_done_204, c);
+        return;
+    }
     jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_204, c);
+}
+
+static void pause_job(struct jw_call *c)
+{
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_pause(c->api->core, &a, jw_req_param(c->req, "id"), true, jw_call_done_200, c);
+}
+
+static void resume_job(struct jw_call *c)
+{
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_pause(c->api->core, &a, jw_req_param(c->req, "id"), false, jw_call_done_200, c);
+}
+
+static void reschedule_job(struct jw_call *c)
+{
+    const struct jw_json *body = jw_call_body(c, false);
+    if (!body)
+        return;
+    struct jw_actor a = jw_call_actor(c);
+    jw_jobs_reschedule(c->api->core, &a, jw_req_param(c->req, "id"), body, jw_call_done_200, c);
+}
+
+/* GET /v1/jobs/:id/schedule?count=N&from=<ISO 8601> */
+static void job_schedule(struct jw_call *c)
+{
+    int64_t count, from = jw_time_now_ms();
+    if (jw_call_query_int(c, "count", 10, 1, 1000, &count) != 0)
+        return;
+    const char *f = jw_req_query(c->req, "from");
+    if (f && jw_time_parse(f, &from) != 0) {
+        jw_reply_problemf(c->req, 400, "from", "from must be an ISO 8601 date-time");
+        return;
+    }
+    jw_jobs_schedule(c->api->core, c->tenant, jw_req_param(c->req, "id"), count, from, jw_call_done_200, c);
 }
 
 static void clone_job(struct jw_call *c)
@@ -208,6 +256,10 @@ static const struct jw_api_route routes[] = {
     {JW_PATCH, "/v1/jobs/:id", JW_ACCESS_WRITE, patch_job, NULL},
     {JW_DELETE, "/v1/jobs/:id", JW_ACCESS_WRITE, delete_job, NULL},
     {JW_POST, "/v1/jobs/:id/clone", JW_ACCESS_WRITE, clone_job, NULL},
+    {JW_POST, "/v1/jobs/:id/pause", JW_ACCESS_WRITE, pause_job, NULL},
+    {JW_POST, "/v1/jobs/:id/resume", JW_ACCESS_WRITE, resume_job, NULL},
+    {JW_POST, "/v1/jobs/:id/reschedule", JW_ACCESS_WRITE, reschedule_job, NULL},
+    {JW_GET, "/v1/jobs/:id/schedule", JW_ACCESS_READ, job_schedule, NULL},
     {JW_GET, "/v1/jobs/:id/versions", JW_ACCESS_READ, list_versions, NULL},
     {JW_GET, "/v1/jobs/:id/versions/:version_id", JW_ACCESS_READ, get_version, NULL},
     {JW_GET, "/v1/jobs/:id/dependencies", JW_ACCESS_READ, list_deps, NULL},

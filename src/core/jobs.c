@@ -7,12 +7,11 @@
 #include <strings.h>
 
 #include "jobwheel/core.h"
-#include "jobwheel/cron.h"
+#include "jobwheel/scheduler.h"
 #include "jobwheel/id.h"
 #include "jobwheel/log.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
-#include "jobwheel/tz.h"
 
 #define CAS_RETRIES 32 /* each lost race means another writer succeeded */
 
@@ -32,6 +31,7 @@ struct op {
     char *ref2; /* version ref / dependency id */
     const struct jw_json *input;
     struct jw_job *jobs; /* jobs being saved */
+    int64_t *dues;       /* per job: DUE_KEEP, DUE_NONE or the next firing (ms) */
     size_t njobs;
     char **refs; /* set_enabled: the jobs named */
     size_t nrefs;
@@ -40,6 +40,11 @@ struct op {
     /* Read phase of a read-modify-write; run again when job_save reports
      * that a job's version moved on meanwhile. NULL for creations. */
     void (*start)(struct op *o);
+    /* How an update changes the job it read (the request's patch by default). */
+    int (*apply)(struct op *o, struct jw_job *j, const struct jw_job *cur, int64_t now, struct jw_error *err);
+    int64_t due_from;          /* first firing computed from here (0 = now) */
+    struct jw_json_doc *owned; /* a document the op made for itself */
+    int64_t count;             /* schedule preview: how many firings */
     int tries;
     step_fn next; /* the continuation of the script call in flight */
     struct jw_buf body;
@@ -56,13 +61,26 @@ static struct op *op_new(struct jw_core *c, const char *tenant, const char *who,
     return o;
 }
 
+#define DUE_KEEP (-2) /* the schedule did not change: leave the due set alone */
+#define DUE_NONE (-1) /* no firing */
+
 static void free_jobs(struct op *o)
 {
     for (size_t i = 0; i < o->njobs; i++)
         jw_job_free(&o->jobs[i]);
     free(o->jobs);
+    free(o->dues);
     o->jobs = NULL;
+    o->dues = NULL;
     o->njobs = 0;
+}
+
+/* Room for n jobs being saved. */
+static void alloc_jobs(struct op *o, size_t n)
+{
+    o->jobs = jw_calloc(n ? n : 1, sizeof(struct jw_job));
+    o->dues = jw_calloc(n ? n : 1, sizeof(int64_t));
+    o->njobs = n;
 }
 
 static void op_free(struct op *o)
@@ -74,6 +92,7 @@ static void op_free(struct op *o)
     free(o->who);
     free(o->ref);
     free(o->ref2);
+    jw_json_doc_free(o->owned);
     jw_buf_free(&o->body);
     free(o);
 }
@@ -126,28 +145,32 @@ static void run(struct op *o, enum jw_lua_id id, struct jw_args *a, step_fn next
     jw_store_eval(o->c->store, id, o->tenant, a, op_reply, o);
 }
 
-/* ---- validation that needs sched/ ------------------------------------------- */
+/* ---- schedules ------------------------------------------------------------ */
 
-static int check_cron(const struct jw_job *j, enum jw_job_field f, struct jw_error *err)
+/* Validate the job's schedule and fix its next firing (dues[i]) from now:
+ * when the timing changed (or the job is new), else keep what is due. */
+static int plan_due(struct op *o, size_t i, const struct jw_job *before, int64_t now, struct jw_error *err)
 {
-    if (!j->f[f].set)
-        return 0;
-    char why[200];
-    struct jw_cron *cr = jw_cron_parse(j->f[f].s, why, sizeof(why));
-    if (!cr)
-        return jw_fail(err, 400, jw_job_field_name(f), "%s is not a valid cron expression: %s",
-                       jw_job_field_name(f), why);
-    jw_cron_free(cr);
-    return 0;
-}
-
-static int check_schedule(const struct jw_job *j, struct jw_error *err)
-{
-    if (check_cron(j, JW_JOB_CRON, err) != 0 || check_cron(j, JW_JOB_EXECUTION_WINDOW_CRON, err) != 0)
+    struct jw_job *j = &o->jobs[i];
+    /* an interval runs from when it was set, unless the job says */
+    if (j->f[JW_JOB_INTERVAL_SECONDS].set && !j->f[JW_JOB_START_AT].set)
+        jw_job_set_int(j, JW_JOB_START_AT, now);
+    struct jw_schedule *sch = jw_job_schedule(j, err);
+    if (!sch)
         return -1;
-    if (j->f[JW_JOB_TIMEZONE].set && !jw_tz_get(j->f[JW_JOB_TIMEZONE].s))
-        return jw_fail(err, 400, "timezone", "timezone \"%.64s\" is not an IANA time zone name",
-                       j->f[JW_JOB_TIMEZONE].s);
+    if (o->due_from > now)
+        now = o->due_from;
+    if (before && !jw_job_timing_differs(before, j)) {
+        o->dues[i] = DUE_KEEP;
+        j->has_next = before->has_next;
+        j->next_run_at = before->next_run_at;
+    } else {
+        int64_t due = jw_job_first_due(j, sch, now);
+        o->dues[i] = due < 0 ? DUE_NONE : due;
+        j->has_next = due >= 0;
+        j->next_run_at = due;
+    }
+    jw_schedule_free(sch);
     return 0;
 }
 
@@ -176,13 +199,8 @@ static void stamp(struct jw_job *j, const char *who, int64_t now, bool create)
     }
 }
 
-/* Validate a decoded create/patch and its schedule. */
-static int finish_input(struct jw_core *c, struct jw_job *j, struct jw_error *err)
-{
-    if (jw_job_complete(j, &c->rules, err) != 0 || check_schedule(j, err) != 0)
-        return -1;
-    return 0;
-}
+/* Parse a stored job from job_get's {JSON, next firing} pair. */
+static int load_pair(const struct jw_reply *pair, struct jw_job *j);
 
 /* Parse a stored job JSON. */
 static int load_stored(const char *json, size_t len, struct jw_job *j)
@@ -202,10 +220,23 @@ static int load_stored(const char *json, size_t len, struct jw_job *j)
     return rc;
 }
 
+static int load_pair(const struct jw_reply *pair, struct jw_job *j)
+{
+    size_t n;
+    const char *json = jw_reply_str(jw_reply_at(pair, 0), &n);
+    if (!json || load_stored(json, n, j) != 0)
+        return -1;
+    const char *next = jw_reply_str(jw_reply_at(pair, 1), NULL);
+    j->has_next = next != NULL;
+    j->next_run_at = next ? strtoll(next, NULL, 10) : -1;
+    return 0;
+}
+
 /* ---- saving ------------------------------------------------------------------ */
 
-/* job_save for o->jobs. expect[i] = the version each must still have (NULL:
- * all new). copy_secret_from: a job whose secret new jobs inherit (clone). */
+/* job_save for o->jobs (and o->dues). expect[i] = the version each must still
+ * have (NULL: all new). copy_secret_from: a job whose secret new jobs
+ * inherit (clone). */
 static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secret_from);
 
 static void write_result(struct op *o)
@@ -220,7 +251,7 @@ static void write_result(struct op *o)
     if (o->array_result || o->refs)
         jw_jsonw_arr_open(&w);
     for (size_t i = 0; i < o->njobs; i++)
-        jw_job_write(&o->jobs[i], &w, true);
+        jw_job_write(&o->jobs[i], &w, JW_JOB_VIEW_API_REVEAL);
     if (o->array_result || o->refs)
         jw_jsonw_arr_close(&w);
     if (o->refs)
@@ -235,6 +266,9 @@ static void on_saved(struct op *o, const struct jw_reply *r)
     const char *val = jw_reply_str(jw_reply_at(r, 2), &n);
     struct jw_error e;
     if (jw_reply_is(word, "ok")) {
+        for (size_t i = 0; i < o->njobs; i++)
+            if (o->dues[i] >= 0)
+                jw_scheduler_poke(o->c->scheduler, o->tenant, &o->jobs[i], o->dues[i]);
         write_result(o);
         op_done(o, NULL);
     } else if (jw_reply_is(word, "version") && o->start && ++o->tries < CAS_RETRIES) {
@@ -259,7 +293,7 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
     for (size_t i = 0; i < o->njobs; i++) {
         struct jw_job *j = &o->jobs[i];
         struct jw_buf json = JW_BUF_INIT;
-        jw_job_encode(j, &json, false);
+        jw_job_encode(j, &json, JW_JOB_VIEW_STORED);
         jw_args_adds(&a, j->f[JW_JOB_ID].s);
         jw_args_addi(&a, expect ? expect[i] : 0);
         jw_args_addi(&a, j->f[JW_JOB_CREATED_AT].i);
@@ -272,6 +306,12 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
             jw_args_addf(&a, "=%s", copy_secret_from);
         else
             jw_args_adds(&a, "");
+        if (o->dues[i] == DUE_KEEP)
+            jw_args_adds(&a, "");
+        else if (o->dues[i] == DUE_NONE)
+            jw_args_adds(&a, "-");
+        else
+            jw_args_addi(&a, o->dues[i]);
         jw_buf_free(&json);
     }
     run(o, JW_LUA_JOB_SAVE, &a, on_saved);
@@ -311,13 +351,13 @@ static void get_refs(struct op *o, char *const *refs, size_t n, step_fn next)
 
 /* ---- create ---------------------------------------------------------------- */
 
-static int build_new(struct jw_core *c, const char *who, const struct jw_json *obj, int64_t now,
-                     struct jw_job *j, struct jw_error *err)
+static int build_new(struct op *o, size_t i, const struct jw_json *obj, int64_t now, struct jw_error *err)
 {
-    memset(j, 0, sizeof(*j));
-    if (jw_job_decode(j, obj, JW_JOB_CREATE, err) != 0 || finish_input(c, j, err) != 0)
+    struct jw_job *j = &o->jobs[i];
+    if (jw_job_decode(j, obj, JW_JOB_CREATE, err) != 0 || jw_job_complete(j, &o->c->rules, err) != 0 ||
+        plan_due(o, i, NULL, now, err) != 0)
         return -1;
-    stamp(j, who, now, true);
+    stamp(j, o->who, now, true);
     return 0;
 }
 
@@ -325,10 +365,9 @@ void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw
                     void *arg)
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
-    o->jobs = jw_calloc(1, sizeof(struct jw_job));
-    o->njobs = 1;
+    alloc_jobs(o, 1);
     struct jw_error e;
-    if (build_new(c, a->who, obj, jw_time_now_ms(), &o->jobs[0], &e) != 0) {
+    if (build_new(o, 0, obj, jw_time_now_ms(), &e) != 0) {
         op_done(o, &e);
         return;
     }
@@ -350,11 +389,10 @@ void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const str
         op_done(o, &e);
         return;
     }
-    o->jobs = jw_calloc(arr->len, sizeof(struct jw_job));
+    alloc_jobs(o, arr->len);
     int64_t now = jw_time_now_ms();
     for (size_t i = 0; i < arr->len; i++) {
-        o->njobs = i + 1;
-        if (build_new(c, a->who, arr->u.items[i], now, &o->jobs[i], &e) != 0) {
+        if (build_new(o, i, arr->u.items[i], now, &e) != 0) {
             prefix_field(&e, i);
             op_done(o, &e);
             return;
@@ -365,15 +403,24 @@ void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const str
 
 /* ---- get ----------------------------------------------------------------------- */
 
-static void on_got(struct op *o, const struct jw_reply *r)
+/* The API view of job_get's {JSON, next firing} pair; false if none. */
+static bool api_from_pair(struct jw_buf *out, const struct jw_reply *pair)
 {
     size_t n;
-    const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
-    if (!json) {
+    const char *json = jw_reply_str(jw_reply_at(pair, 0), &n);
+    if (!json)
+        return false;
+    const char *next = jw_reply_str(jw_reply_at(pair, 1), NULL);
+    jw_job_api_from_stored(out, json, n, next ? strtoll(next, NULL, 10) : -1);
+    return true;
+}
+
+static void on_got(struct op *o, const struct jw_reply *r)
+{
+    if (!api_from_pair(&o->body, jw_reply_at(r, 0))) {
         op_not_found(o, "job", o->ref);
         return;
     }
-    jw_buf_append(&o->body, json, n);
     op_done(o, NULL);
 }
 
@@ -388,36 +435,36 @@ void jw_jobs_get(struct jw_core *c, const char *tenant, const char *ref, jw_core
 
 static void on_update_read(struct op *o, const struct jw_reply *r)
 {
-    size_t n;
-    const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
-    if (!json) {
+    const struct jw_reply *pair = jw_reply_at(r, 0);
+    if (!jw_reply_at(pair, 0)) {
         op_not_found(o, "job", o->ref);
         return;
     }
     struct jw_job cur;
-    if (load_stored(json, n, &cur) != 0) {
+    if (load_pair(pair, &cur) != 0) {
         op_error(o, 500, "", "the stored job is damaged");
         return;
     }
-    o->jobs = jw_calloc(1, sizeof(struct jw_job));
-    o->njobs = 1;
+    alloc_jobs(o, 1);
     struct jw_job *j = &o->jobs[0];
     jw_job_copy(j, &cur);
     struct jw_error e;
-    if (jw_job_decode(j, o->input, JW_JOB_PATCH, &e) != 0 || finish_input(o->c, j, &e) != 0) {
+    int64_t now = jw_time_now_ms();
+    if (o->apply(o, j, &cur, now, &e) != 0 || jw_job_complete(j, &o->c->rules, &e) != 0 ||
+        plan_due(o, 0, &cur, now, &e) != 0) {
         jw_job_free(&cur);
         op_done(o, &e);
         return;
     }
-    if (!jw_job_differs(&cur, j)) { /* nothing changes: no new version */
+    if (!jw_job_differs(&cur, j) && !jw_job_timing_differs(&cur, j)) { /* no change: no new version */
         jw_job_free(&cur);
-        jw_buf_append(&o->body, json, n);
+        api_from_pair(&o->body, pair);
         op_done(o, NULL);
         return;
     }
     int64_t expect = cur.f[JW_JOB_VERSION].i;
     jw_job_free(&cur);
-    stamp(j, o->who, jw_time_now_ms(), false);
+    stamp(j, o->who, now, false);
     save_jobs(o, &expect, NULL);
 }
 
@@ -426,13 +473,31 @@ static void update_start(struct op *o)
     get_refs(o, &o->ref, 1, on_update_read);
 }
 
-void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref, const struct jw_json *patch,
-                    jw_core_cb cb, void *arg)
+static int apply_patch(struct op *o, struct jw_job *j, const struct jw_job *cur, int64_t now,
+                       struct jw_error *err)
+{
+    /* a new interval starts now unless the request says when */
+    if (jw_json_get(o->input, "interval_seconds") && !jw_json_get(o->input, "start_at"))
+        jw_job_set_str(j, JW_JOB_START_AT, NULL);
+    return jw_job_decode(j, o->input, JW_JOB_PATCH, err);
+}
+
+static struct op *
+update_op(struct jw_core *c, const struct jw_actor *a, const char *ref, jw_core_cb cb, void *arg,
+          int (*apply)(struct op *, struct jw_job *, const struct jw_job *, int64_t, struct jw_error *))
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
     o->ref = jw_strdup(ref);
-    o->input = patch;
     o->start = update_start;
+    o->apply = apply;
+    return o;
+}
+
+void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref, const struct jw_json *patch,
+                    jw_core_cb cb, void *arg)
+{
+    struct op *o = update_op(c, a, ref, cb, arg, apply_patch);
+    o->input = patch;
     if (!patch || patch->type != JW_JSON_OBJECT) {
         op_error(o, 400, "", "the body must be a JSON object");
         return;
@@ -440,23 +505,201 @@ void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref
     update_start(o);
 }
 
+/* ---- pause, resume, reschedule, soft delete ----------------------------------------- */
+
+static int apply_pause(struct op *o, struct jw_job *j, const struct jw_job *cur, int64_t now,
+                       struct jw_error *err)
+{
+    bool pause = o->enabled; /* the state asked for */
+    if (cur->f[JW_JOB_PAUSED].b == pause)
+        return jw_fail(err, 400, "", pause ? "the job is already paused" : "the job is not paused");
+    j->f[JW_JOB_PAUSED].b = pause;
+    j->f[JW_JOB_PAUSED].set = true;
+    return 0;
+}
+
+void jw_jobs_pause(struct jw_core *c, const struct jw_actor *a, const char *ref, bool pause, jw_core_cb cb,
+                   void *arg)
+{
+    struct op *o = update_op(c, a, ref, cb, arg, apply_pause);
+    o->enabled = pause;
+    update_start(o);
+}
+
+static int apply_soft_delete(struct op *o, struct jw_job *j, const struct jw_job *cur, int64_t now,
+                             struct jw_error *err)
+{
+    if (cur->f[JW_JOB_DELETED_AT].set)
+        return jw_fail(err, 404, "", "no such job: %.200s", o->ref);
+    jw_job_set_int(j, JW_JOB_DELETED_AT, now);
+    return 0;
+}
+
+void jw_jobs_soft_delete(struct jw_core *c, const struct jw_actor *a, const char *ref, jw_core_cb cb,
+                         void *arg)
+{
+    update_start(update_op(c, a, ref, cb, arg, apply_soft_delete));
+}
+
+static int apply_reschedule(struct op *o, struct jw_job *j, const struct jw_job *cur, int64_t now,
+                            struct jw_error *err)
+{
+    static const char *const allowed[] = {"cron",     "interval_seconds", "run_at", "start_at",
+                                          "timezone", "effective_from",   NULL};
+    const struct jw_json *b = o->input;
+    for (size_t i = 0; i < b->len; i++) {
+        const char *k = b->u.members[i].key;
+        bool ok = false;
+        for (const char *const *x = allowed; *x && !ok; x++)
+            ok = !strcmp(*x, k);
+        if (!ok)
+            return jw_fail(err, 400, k,
+                           "unknown field \"%.60s\" (a reschedule changes only the timing: "
+                           "cron, interval_seconds, run_at, start_at, timezone, effective_from)",
+                           k);
+    }
+    int kinds = 0;
+    static const char *const kind_names[] = {"cron", "interval_seconds", "run_at"};
+    for (int k = 0; k < 3; k++) {
+        const struct jw_json *v = jw_json_get(b, kind_names[k]);
+        kinds += v && v->type != JW_JSON_NULL;
+    }
+    if (kinds != 1)
+        return jw_fail(err, 400, "cron", "a reschedule names exactly one of cron, interval_seconds, run_at");
+    const struct jw_json *eff = jw_json_get(b, "effective_from");
+    int64_t from = now;
+    if (eff && eff->type != JW_JSON_NULL) {
+        if (eff->type != JW_JSON_STRING || jw_time_parse(eff->u.str, &from) != 0)
+            return jw_fail(err, 400, "effective_from", "effective_from must be an ISO 8601 date-time");
+        if (from > now)
+            o->due_from = from;
+        else
+            from = now;
+    }
+    /* the new timing replaces the old one entirely */
+    jw_job_set_str(j, JW_JOB_CRON, NULL);
+    jw_job_set_str(j, JW_JOB_INTERVAL_SECONDS, NULL);
+    jw_job_set_str(j, JW_JOB_RUN_AT, NULL);
+    jw_job_set_str(j, JW_JOB_START_AT, NULL);
+    /* decode what the body says (effective_from is ours, not a job field) */
+    struct jw_json copy = *b;
+    struct jw_json_member *m = jw_calloc(b->len ? b->len : 1, sizeof(*m));
+    copy.u.members = m;
+    copy.len = 0;
+    for (size_t i = 0; i < b->len; i++)
+        if (strcmp(b->u.members[i].key, "effective_from"))
+            m[copy.len++] = b->u.members[i];
+    int rc = jw_job_decode(j, &copy, JW_JOB_PATCH, err);
+    free(m);
+    if (rc == 0 && j->f[JW_JOB_INTERVAL_SECONDS].set && !j->f[JW_JOB_START_AT].set)
+        jw_job_set_int(j, JW_JOB_START_AT, from);
+    return rc;
+}
+
+void jw_jobs_reschedule(struct jw_core *c, const struct jw_actor *a, const char *ref,
+                        const struct jw_json *body, jw_core_cb cb, void *arg)
+{
+    struct op *o = update_op(c, a, ref, cb, arg, apply_reschedule);
+    o->input = body;
+    if (!body || body->type != JW_JSON_OBJECT) {
+        op_error(o, 400, "", "the body must be a JSON object");
+        return;
+    }
+    update_start(o);
+}
+
+/* ---- the schedule preview ------------------------------------------------------------- */
+
+static void write_offset(struct jw_jsonw *w, int32_t off)
+{
+    char buf[8];
+    int a = off < 0 ? -off : off;
+    snprintf(buf, sizeof(buf), "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600 % 100, a / 60 % 60);
+    jw_jsonw_str(w, buf);
+}
+
+static void on_preview_read(struct op *o, const struct jw_reply *r)
+{
+    const struct jw_reply *pair = jw_reply_at(r, 0);
+    struct jw_job j;
+    if (!jw_reply_at(pair, 0)) {
+        op_not_found(o, "job", o->ref);
+        return;
+    }
+    if (load_pair(pair, &j) != 0) {
+        op_error(o, 500, "", "the stored job is damaged");
+        return;
+    }
+    struct jw_error e;
+    struct jw_schedule *sch = jw_job_schedule(&j, &e);
+    if (!sch) {
+        jw_job_free(&j);
+        op_done(o, &e);
+        return;
+    }
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &o->body);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kstr(&w, "job_id", j.f[JW_JOB_ID].s);
+    jw_jsonw_kstr(&w, "timezone", jw_schedule_timezone(sch));
+    jw_jsonw_ktime(&w, "from", o->due_from);
+    jw_jsonw_kbool(&w, "active",
+                   j.f[JW_JOB_ENABLED].b && !j.f[JW_JOB_PAUSED].b && !j.f[JW_JOB_DELETED_AT].set);
+    jw_jsonw_ktime(&w, "next_run_at", j.has_next ? j.next_run_at : -1);
+    jw_jsonw_key(&w, "firings");
+    jw_jsonw_arr_open(&w);
+    int64_t t = o->due_from;
+    for (int64_t k = 0; k < o->count; k++) {
+        t = jw_schedule_next(sch, t);
+        if (t < 0)
+            break;
+        char local[40], why[200];
+        int32_t off;
+        jw_schedule_local_time(sch, t, local, &off);
+        const char *reason = jw_schedule_suppressed(sch, t, why, sizeof(why));
+        jw_jsonw_obj_open(&w);
+        jw_jsonw_ktime(&w, "at", t);
+        jw_jsonw_kstr(&w, "local", local);
+        jw_jsonw_key(&w, "utc_offset");
+        write_offset(&w, off);
+        jw_jsonw_kbool(&w, "suppressed", reason != NULL);
+        jw_jsonw_kstr(&w, "reason", reason);
+        jw_jsonw_obj_close(&w);
+    }
+    jw_jsonw_arr_close(&w);
+    jw_jsonw_obj_close(&w);
+    jw_schedule_free(sch);
+    jw_job_free(&j);
+    op_done(o, NULL);
+}
+
+void jw_jobs_schedule(struct jw_core *c, const char *tenant, const char *ref, int64_t count, int64_t from_ms,
+                      jw_core_cb cb, void *arg)
+{
+    struct op *o = op_new(c, tenant, NULL, cb, arg);
+    o->ref = jw_strdup(ref);
+    o->count = count;
+    o->due_from = from_ms;
+    get_refs(o, &o->ref, 1, on_preview_read);
+}
+
 /* ---- enable / disable ----------------------------------------------------------------- */
 
 static void on_enable_read(struct op *o, const struct jw_reply *r)
 {
-    o->jobs = jw_calloc(o->nrefs, sizeof(struct jw_job));
+    alloc_jobs(o, o->nrefs);
+    o->njobs = 0;
     int64_t *expect = jw_calloc(o->nrefs, sizeof(int64_t));
     int64_t now = jw_time_now_ms();
     for (size_t i = 0; i < o->nrefs; i++) {
-        size_t n;
-        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
-        if (!json) {
+        const struct jw_reply *pair = jw_reply_at(r, i);
+        if (!jw_reply_at(pair, 0)) {
             free(expect);
             op_not_found(o, "job", o->refs[i]);
             return;
         }
         o->njobs = i + 1;
-        if (load_stored(json, n, &o->jobs[i]) != 0) {
+        if (load_pair(pair, &o->jobs[i]) != 0) {
             free(expect);
             op_error(o, 500, "", "a stored job is damaged");
             return;
@@ -479,10 +722,20 @@ static void on_enable_read(struct op *o, const struct jw_reply *r)
             jw_job_free(j);
             continue;
         }
+        struct jw_job before;
+        jw_job_copy(&before, j);
         j->f[JW_JOB_ENABLED].b = o->enabled;
         stamp(j, o->who, now, false);
         expect[keep] = expect[i];
-        o->jobs[keep++] = *j;
+        o->jobs[keep] = *j;
+        struct jw_error e;
+        int rc = plan_due(o, keep, &before, now, &e);
+        jw_job_free(&before);
+        keep++;
+        if (rc != 0) { /* a stored job whose schedule no longer parses: fire nothing */
+            o->dues[keep - 1] = DUE_NONE;
+            o->jobs[keep - 1].has_next = false;
+        }
     }
     o->njobs = keep;
     if (keep == 0) {
@@ -542,16 +795,14 @@ void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_c
 
 static void on_clone_read(struct op *o, const struct jw_reply *r)
 {
-    size_t n;
-    const char *json = jw_reply_str(jw_reply_at(r, 0), &n);
-    if (!json) {
+    const struct jw_reply *pair = jw_reply_at(r, 0);
+    if (!jw_reply_at(pair, 0)) {
         op_not_found(o, "job", o->ref);
         return;
     }
-    o->jobs = jw_calloc(1, sizeof(struct jw_job));
-    o->njobs = 1;
+    alloc_jobs(o, 1);
     struct jw_job *j = &o->jobs[0];
-    if (load_stored(json, n, j) != 0) {
+    if (load_pair(pair, j) != 0) {
         op_error(o, 500, "", "the stored job is damaged");
         return;
     }
@@ -569,11 +820,13 @@ static void on_clone_read(struct op *o, const struct jw_reply *r)
     if (!jw_json_get(ov, "slug"))
         jw_job_set_str(j, JW_JOB_SLUG, NULL);
     struct jw_error e;
-    if ((ov && jw_job_decode(j, ov, JW_JOB_PATCH, &e) != 0) || finish_input(o->c, j, &e) != 0) {
+    int64_t now = jw_time_now_ms();
+    if ((ov && jw_job_decode(j, ov, JW_JOB_PATCH, &e) != 0) || jw_job_complete(j, &o->c->rules, &e) != 0 ||
+        plan_due(o, 0, NULL, now, &e) != 0) {
         op_done(o, &e);
         return;
     }
-    stamp(j, o->who, jw_time_now_ms(), true);
+    stamp(j, o->who, now, true);
     save_jobs(o, NULL, j->secret_clear || j->secret_removed ? NULL : source_id);
 }
 
@@ -602,7 +855,7 @@ static void write_version(struct jw_jsonw *w, const struct jw_job *j)
         JW_JOB_RUN_TTL_SECS,
     };
     struct jw_buf full = JW_BUF_INIT;
-    jw_job_encode(j, &full, false);
+    jw_job_encode(j, &full, JW_JOB_VIEW_STORED);
     char why[64];
     struct jw_json_doc *doc = jw_json_parse(full.data, full.len, 16, why, sizeof(why));
     jw_buf_free(&full);
@@ -682,7 +935,16 @@ static void on_listed(struct op *o, const struct jw_reply *r)
         op_error(o, 500, "", "unexpected answer from the job store");
         return;
     }
-    body_array(o, r, 3);
+    jw_buf_putc(&o->body, '[');
+    for (size_t i = 3; i + 1 < count; i += 2) {
+        size_t n;
+        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
+        const char *next = jw_reply_str(jw_reply_at(r, i + 1), NULL);
+        if (i > 3)
+            jw_buf_putc(&o->body, ',');
+        jw_job_api_from_stored(&o->body, json, n, next ? strtoll(next, NULL, 10) : -1);
+    }
+    jw_buf_putc(&o->body, ']');
     char cursor[128] = "";
     bool more = jw_reply_is(jw_reply_at(r, 0), "1") || jw_reply_int(jw_reply_at(r, 0)) == 1;
     if (more) {
@@ -747,6 +1009,7 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
         jw_args_adds(&a, "");
     }
     jw_args_adds(&a, f->enabled);
+    jw_args_adds(&a, f->include_deleted ? "1" : "");
     run(o, JW_LUA_JOB_LIST, &a, on_listed);
 }
 

@@ -45,6 +45,7 @@ struct field {
 
 static const char *const retry_strategies[] = {"exponential", "fixed", "linear", NULL};
 static const char *const version_policies[] = {"latest", "pin", NULL};
+static const char *const misfire_policies[] = {"fire_once", "skip", "fire_all", NULL};
 
 static const struct field fields[JW_JOB_NFIELDS] = {
     [JW_JOB_ID] = {"id", K_UUID, RO, 0, 0, NULL, NULL},
@@ -84,6 +85,15 @@ static const struct field fields[JW_JOB_NFIELDS] = {
     [JW_JOB_UPDATED_BY] = {"updated_by", K_ACTOR, RO, 0, 256, NULL, NULL},
     [JW_JOB_CREATED_AT] = {"created_at", K_TIME, RO, 0, 0, NULL, NULL},
     [JW_JOB_UPDATED_AT] = {"updated_at", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_INTERVAL_SECONDS] = {"interval_seconds", K_INT, 0, 1, 31536000, NULL, NULL},
+    [JW_JOB_START_AT] = {"start_at", K_TIME, 0, 0, 0, NULL, NULL},
+    [JW_JOB_RUN_AT] = {"run_at", K_TIME, 0, 0, 0, NULL, NULL},
+    [JW_JOB_EXCLUSIONS] = {"exclusions", K_OBJECT, 0, 0, 16384, NULL, NULL},
+    [JW_JOB_MISFIRE_POLICY] = {"misfire_policy", K_ENUM, HASDEF, 0, 0, "fire_once", misfire_policies},
+    [JW_JOB_MISFIRE_MAX_RUNS] = {"misfire_max_runs", K_INT, HASDEF, 1, 1000, "100", NULL},
+    [JW_JOB_CATCHUP_WINDOW_SECS] = {"catchup_window_secs", K_INT, HASDEF, 1, 31536000, "86400", NULL},
+    [JW_JOB_PAUSED] = {"paused", K_BOOL, HASDEF, 0, 0, "false", NULL},
+    [JW_JOB_DELETED_AT] = {"deleted_at", K_TIME, RO, 0, 0, NULL, NULL},
 };
 
 #define MAX_RETRY_DELAYS 50
@@ -632,8 +642,9 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
 
 /* ---- encoding ---------------------------------------------------------------------- */
 
-void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secret)
+void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view view)
 {
+    bool reveal_secret = view == JW_JOB_VIEW_API_REVEAL;
     jw_jsonw_obj_open(w);
     for (int f = 0; f < JW_JOB_NFIELDS; f++) {
         const struct field *fd = &fields[f];
@@ -658,14 +669,30 @@ void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, bool reveal_secr
         default: jw_jsonw_str(w, v->s); break;
         }
     }
+    if (view != JW_JOB_VIEW_STORED)
+        jw_jsonw_ktime(w, "next_run_at", job->has_next ? job->next_run_at : -1);
     jw_jsonw_obj_close(w);
 }
 
-void jw_job_encode(const struct jw_job *job, struct jw_buf *out, bool reveal_secret)
+void jw_job_encode(const struct jw_job *job, struct jw_buf *out, enum jw_job_view view)
 {
     struct jw_jsonw w;
     jw_jsonw_init(&w, out);
-    jw_job_write(job, &w, reveal_secret);
+    jw_job_write(job, &w, view);
+}
+
+void jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms)
+{
+    /* the stored form is an object written by jw_job_write: its last byte is '}' */
+    jw_buf_append(out, stored, len ? len - 1 : 0);
+    jw_buf_puts(out, ",\"next_run_at\":");
+    if (next_ms < 0) {
+        jw_buf_puts(out, "null}");
+        return;
+    }
+    char t[JW_TIME_ISO_SIZE];
+    jw_time_format(next_ms, t);
+    jw_buf_printf(out, "\"%s\"}", t);
 }
 
 bool jw_job_differs(const struct jw_job *a, const struct jw_job *b)

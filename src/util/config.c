@@ -56,6 +56,14 @@ static const struct key keys[] = {
      "a Redis command slower than this fails and reconnects"},
     {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600,
      "how long SIGTERM waits for in-flight requests"},
+    {"schedule_shards", I(schedule_shards), "16", 1, 4096, "due-set shards (fixed by the first instance on a Redis)"},
+    {"schedule_window_ms", I(schedule_window_ms), "2000", 200, 3000,
+     "how far ahead firings are loaded into the wheel"},
+    {"schedule_poll_ms", I(schedule_poll_ms), "200", 20, 2000, "how often owned shards are polled for changes"},
+    {"schedule_lease_ms", I(schedule_lease_ms), "3000", 500, 60000,
+     "shard lease: a dead instance's shards are taken over after it"},
+    {"misfire_threshold_secs", I(misfire_threshold_secs), "5", 0, 3600,
+     "a firing later than this is a misfire (the job's misfire_policy applies)"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -24,6 +24,9 @@ VERSION_FIELDS = [
     "webhook_secret", "run_ttl_secs", "created_at",
 ]
 DEP_FIELDS = ["id", "job_id", "depends_on_job_id", "condition", "created_at"]
+# jobwheel's own fields follow seed 002's (SPEC §3, §5)
+EXTRA_FIELDS = ["interval_seconds", "start_at", "run_at", "exclusions", "misfire_policy", "misfire_max_runs",
+                "catchup_window_secs", "paused", "deleted_at", "next_run_at"]
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 FULL = {
@@ -85,7 +88,7 @@ def test_seed_create_example_returns_every_documented_field(client):
                                  "endpoint_url": "https://example.com/run"})
     assert r.status == 201, r
     job = r.json()
-    assert list(job) == JOB_FIELDS
+    assert list(job) == JOB_FIELDS + EXTRA_FIELDS
     assert r.headers["location"] == f"/v1/jobs/{job['id']}"
     uuid.UUID(job["id"])
     uuid.UUID(job["version_id"])
@@ -110,7 +113,7 @@ def test_seed_batch_example(client):
                                         "endpoint_url": "https://example.com/x"}])
     assert r.status == 201, r
     jobs = r.json()
-    assert isinstance(jobs, list) and len(jobs) == 1 and list(jobs[0]) == JOB_FIELDS
+    assert isinstance(jobs, list) and len(jobs) == 1 and list(jobs[0]) == JOB_FIELDS + EXTRA_FIELDS
 
 
 def test_seed_batch_enable_disable_examples(client):

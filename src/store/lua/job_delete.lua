@@ -10,6 +10,8 @@ local sk = slug_key(job)
 if sk then redis.call('HDEL', K_JOB_SLUGS, sk) end
 redis.call('HDEL', K_JOB_SECRETS, id)
 redis.call('DEL', k_versions(id))
+redis.call('HDEL', K_FIRED, id)
+set_due(id, nil)
 local deps = redis.call('HGETALL', k_job_deps(id))
 for i = 1, #deps, 2 do
   redis.call('HDEL', k_job_dependents(deps[i]), id)

@@ -1,8 +1,13 @@
 -- job_get: jobs by id or name. ARGV: refs. Returns one entry per ref: the
--- job JSON, or false when there is no such job in this tenant.
+-- pair {job JSON, next firing (ms) or false}, or false when there is no such
+-- job in this tenant.
 local out = {}
 for i = 1, #ARGV do
   local id = resolve_job(ARGV[i])
-  if id then out[i] = redis.call('HGET', K_JOBS, id) else out[i] = false end
+  if id then
+    out[i] = {redis.call('HGET', K_JOBS, id), next_run_at(id)}
+  else
+    out[i] = false
+  end
 end
 return out

@@ -1,11 +1,14 @@
 -- job_list: a page of jobs, newest first, optionally filtered.
 -- ARGV: cursor score ("" = from the newest), cursor id, limit,
---       project_id, group_id, tag key, tag value, enabled ("", "true", "false")
--- Returns {has_more, next_score, next_id, job JSON...}. A page examines at
+--       project_id, group_id, tag key, tag value, enabled ("", "true", "false"),
+--       include soft-deleted jobs ("1") or not ("")
+-- Returns {has_more, next_score, next_id, job JSON, next firing, ...}
+-- (each job followed by its next firing in ms, or false). A page examines at
 -- most a bounded number of jobs; when filters reject many it can come back
 -- short with has_more = 1 and a cursor to continue from.
 local cscore, cid, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local project, group, tagk, tagv, enabled = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local with_deleted = ARGV[9] == '1'
 local filtered = project ~= '' or group ~= '' or tagk ~= '' or enabled ~= ''
 local budget = math.max(1000, limit * 20)
 local max = '+inf'
@@ -15,6 +18,7 @@ local last_score, last_id = nil, nil
 local more = 0
 
 local function match(json)
+  if not with_deleted and not string.find(json, '"deleted_at":null', 1, true) then return false end
   if not filtered then return true end
   local job = cjson.decode(json)
   if project ~= '' and job.project_id ~= project then return false end
@@ -44,6 +48,7 @@ while true do
       if json and match(json) then
         count = count + 1
         out[#out + 1] = json
+        out[#out + 1] = next_run_at(id)
       end
     end
   end

@@ -1,15 +1,19 @@
 -- job_save: create or update jobs, all or nothing.
--- ARGV: groups of 5 per job:
+-- ARGV: groups of 6 per job:
 --   id, expected version ("0" = create), created_at ms, job JSON,
 --   secret ("" keep, "-" remove, "=<job id>" copy that job's, else the new
---   secret in clear)
+--   secret in clear),
+--   next firing ("" keep, "-" none, else epoch ms). The fire ledger stays:
+--   a nominal time already fired never fires again.
 -- Returns {"ok"} | {"conflict", field, value} | {"version", id} | {"notfound", id}
 -- Name and slug uniqueness are checked across existing jobs and the batch
--- itself before the first write.
-local n = #ARGV / 5
+-- itself before the first write. A soft-deleted job (deleted_at set) keeps
+-- neither: its name and slug are free for others.
+local G = 6
+local n = #ARGV / G
 local names, slugs, olds = {}, {}, {}
 for i = 0, n - 1 do
-  local id, expect, json = ARGV[i*5+1], tonumber(ARGV[i*5+2]), ARGV[i*5+4]
+  local id, expect, json = ARGV[i*G+1], tonumber(ARGV[i*G+2]), ARGV[i*G+4]
   local job = cjson.decode(json)
   local cur = redis.call('HGET', K_JOBS, id)
   if expect == 0 then
@@ -20,13 +24,14 @@ for i = 0, n - 1 do
     if tonumber(old.version) ~= expect then return {'version', id} end
     olds[i] = {json = cur, name = old.name, slug = slug_key(old)}
   end
+  local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
   local owner = redis.call('HGET', K_JOB_NAMES, job.name)
-  if (owner and owner ~= id) or (names[job.name] and names[job.name] ~= id) then
+  if not deleted and ((owner and owner ~= id) or (names[job.name] and names[job.name] ~= id)) then
     return {'conflict', 'name', job.name}
   end
-  names[job.name] = id
+  if not deleted then names[job.name] = id end
   local sk = slug_key(job)
-  if sk then
+  if sk and not deleted then
     local sowner = redis.call('HGET', K_JOB_SLUGS, sk)
     if (sowner and sowner ~= id) or (slugs[sk] and slugs[sk] ~= id) then
       return {'conflict', 'slug', job.slug}
@@ -35,22 +40,29 @@ for i = 0, n - 1 do
   end
 end
 for i = 0, n - 1 do
-  local id, created, json, secret = ARGV[i*5+1], ARGV[i*5+3], ARGV[i*5+4], ARGV[i*5+5]
+  local id, created, json, secret, due = ARGV[i*G+1], ARGV[i*G+3], ARGV[i*G+4], ARGV[i*G+5], ARGV[i*G+6]
   local job = cjson.decode(json)
+  local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
   local old = olds[i]
   if old then
-    if old.name ~= job.name then redis.call('HDEL', K_JOB_NAMES, old.name) end
     local sk = slug_key(job)
-    if old.slug and old.slug ~= sk then redis.call('HDEL', K_JOB_SLUGS, old.slug) end
+    if (old.name ~= job.name or deleted) and redis.call('HGET', K_JOB_NAMES, old.name) == id then
+      redis.call('HDEL', K_JOB_NAMES, old.name)
+    end
+    if old.slug and (old.slug ~= sk or deleted) and redis.call('HGET', K_JOB_SLUGS, old.slug) == id then
+      redis.call('HDEL', K_JOB_SLUGS, old.slug)
+    end
     redis.call('RPUSH', k_versions(id), old.json)
     redis.call('LTRIM', k_versions(id), -MAX_VERSIONS, -1)
   else
     redis.call('ZADD', K_JOBS_CREATED, created, id)
   end
   redis.call('HSET', K_JOBS, id, json)
-  redis.call('HSET', K_JOB_NAMES, job.name, id)
-  local sk = slug_key(job)
-  if sk then redis.call('HSET', K_JOB_SLUGS, sk, id) end
+  if not deleted then
+    redis.call('HSET', K_JOB_NAMES, job.name, id)
+    local sk = slug_key(job)
+    if sk then redis.call('HSET', K_JOB_SLUGS, sk, id) end
+  end
   if secret == '-' then
     redis.call('HDEL', K_JOB_SECRETS, id)
   elseif string.sub(secret, 1, 1) == '=' then
@@ -58,6 +70,11 @@ for i = 0, n - 1 do
     if s then redis.call('HSET', K_JOB_SECRETS, id, s) end
   elseif secret ~= '' then
     redis.call('HSET', K_JOB_SECRETS, id, secret)
+  end
+  if due == '-' then
+    set_due(id, nil)
+  elseif due ~= '' then
+    set_due(id, due)
   end
 end
 return {'ok'}

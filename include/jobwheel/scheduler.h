@@ -1,0 +1,70 @@
+/* scheduler: fires schedules, exactly once across instances.
+ *
+ * Every job with a schedule has its next nominal firing in a due set, one
+ * of `shards` sorted sets. Each instance leases a share of the shards
+ * (sched_tick.lua, every half second) and, for the shards it owns, keeps
+ * the firings of the next window (a couple of seconds) in a timer wheel on
+ * the loop, fed by sched_poll.lua: the window's new entries plus whatever
+ * changed (job_save and friends leave a note in the shard's change list).
+ * When an entry expires, fire_claim.lua makes the run(s) and writes the
+ * next firing in one atomic step that succeeds only if the due score is
+ * still the one this instance saw, and the fire ledger refuses a nominal
+ * time already fired — so a firing is never doubled, and since nothing
+ * leaves the due set unless fired, never lost either: after a crash the
+ * shard's next owner finds it due and applies the misfire policy. */
+#ifndef JOBWHEEL_SCHEDULER_H
+#define JOBWHEEL_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jobwheel/error.h"
+#include "jobwheel/job.h"
+#include "jobwheel/schedule.h"
+
+struct event_base;
+struct jw_store;
+struct jw_scheduler;
+
+struct jw_scheduler_options {
+    const char *instance_id;
+    int64_t shards;               /* used at first start; afterwards Redis's number wins */
+    int64_t window_ms;            /* how far ahead firings are loaded into the wheel */
+    int64_t poll_ms;              /* how often owned shards are polled */
+    int64_t lease_ms;             /* shard lease; a dead instance's shards free after it */
+    int64_t misfire_threshold_ms; /* later than this, a firing is a misfire */
+};
+
+/* Called with the ids of the runs a firing made (status pending). */
+typedef void (*jw_fired_fn)(void *arg, const char *tenant, const char *job_id, const char *const *run_ids,
+                            size_t n);
+
+struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *store,
+                                      const struct jw_scheduler_options *opt, jw_fired_fn on_fired,
+                                      void *arg);
+/* Give the shards up (so others take over at once) and stop; done runs
+ * when Redis has been told, or at once when it is away. */
+void jw_scheduler_stop(struct jw_scheduler *s, void (*done)(void *), void *arg);
+void jw_scheduler_free(struct jw_scheduler *s);
+/* A job was just saved with its next firing at due_ms: if that is within the
+ * window, fire it from this instance too, without waiting for the owner of
+ * its shard to notice (fire_claim keeps it exactly-once either way). The
+ * job is copied. */
+void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct jw_job *j, int64_t due_ms);
+/* Shards owned, firings in the wheel (for /metrics and tests). */
+int jw_scheduler_owned(const struct jw_scheduler *s);
+size_t jw_scheduler_queued(const struct jw_scheduler *s);
+
+/* ---- shared with core: a job's schedule and first due time ---- */
+
+/* The job's schedule (400 naming the field when invalid). Caller frees. */
+struct jw_schedule *jw_job_schedule(const struct jw_job *j, struct jw_error *err);
+/* The first nominal firing a job should have from now: -1 when it has no
+ * schedule, is disabled, paused or deleted, or its one time has gone by...
+ * except that a one-time job's run_at stays due even when past (it fires
+ * late, once: the fire ledger knows whether it already did). */
+int64_t jw_job_first_due(const struct jw_job *j, const struct jw_schedule *s, int64_t now_ms);
+/* Do a and b differ in anything that decides when the job fires? */
+bool jw_job_timing_differs(const struct jw_job *a, const struct jw_job *b);
+
+#endif

@@ -1,0 +1,734 @@
+/* scheduler: shard leases, the window of firings in the timer wheel, and
+ * firing through fire_claim.lua (see include/jobwheel/scheduler.h). */
+#include "jobwheel/scheduler.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/id.h"
+#include "jobwheel/log.h"
+#include "jobwheel/map.h"
+#include "jobwheel/run.h"
+#include "jobwheel/store.h"
+#include "jobwheel/time.h"
+#include "jobwheel/wheel.h"
+
+#define TICK_MS 500
+#define POLL_LIMIT 2000
+#define MAX_CATCH_UP 1100 /* fire_all's cap (1000) and the late ones */
+#define RETRY_MS 200
+
+/* A job whose next firing falls in the window. */
+struct entry {
+    struct jw_wheel_entry we;
+    char member[80]; /* "<tenant>:<job id>": the map's key */
+    char tenant[40];
+    char job_id[40];
+    int shard;       /* -1: not one of ours (a poked job); dropped after firing */
+    int64_t nominal; /* the due score this instance saw */
+    struct jw_job job;
+    struct jw_schedule *sched;
+    bool firing; /* a fire_claim is in flight */
+    bool queued; /* in the wheel */
+};
+
+struct shard {
+    bool owned;
+    bool loaded;     /* the first (full) poll happened */
+    bool polling;    /* a poll is in flight */
+    int64_t horizon; /* due times up to here are in the wheel */
+};
+
+struct jw_scheduler {
+    struct event_base *base;
+    struct jw_store *store;
+    struct jw_scheduler_options opt;
+    char *instance;
+    jw_fired_fn on_fired;
+    void *fired_arg;
+    int nshards; /* 0 until Redis said */
+    struct shard *shards;
+    int owned;
+    struct jw_wheel wheel;
+    struct jw_map *entries;
+    struct event *tick, *poll, *timer;
+    int64_t armed_at; /* when the wheel timer is set for (-1 none) */
+    bool ticking, stopping;
+    int inflight; /* fire_claims in flight */
+    void (*stop_done)(void *);
+    void *stop_arg;
+};
+
+static void arm(struct jw_scheduler *s);
+static void fire(struct jw_scheduler *s, struct entry *e);
+
+/* ---- a job's schedule (shared with core) ------------------------------------ */
+
+struct jw_schedule *jw_job_schedule(const struct jw_job *j, struct jw_error *err)
+{
+    const struct jw_fval *f = j->f;
+    struct jw_schedule_spec spec = {
+        .cron = f[JW_JOB_CRON].set ? f[JW_JOB_CRON].s : NULL,
+        .interval_seconds = f[JW_JOB_INTERVAL_SECONDS].set ? f[JW_JOB_INTERVAL_SECONDS].i : 0,
+        .start_at_ms = f[JW_JOB_START_AT].set ? f[JW_JOB_START_AT].i : -1,
+        .run_at_ms = f[JW_JOB_RUN_AT].set ? f[JW_JOB_RUN_AT].i : -1,
+        .timezone = f[JW_JOB_TIMEZONE].set ? f[JW_JOB_TIMEZONE].s : NULL,
+        .window_cron = f[JW_JOB_EXECUTION_WINDOW_CRON].set ? f[JW_JOB_EXECUTION_WINDOW_CRON].s : NULL,
+        .exclusions_json = f[JW_JOB_EXCLUSIONS].set ? f[JW_JOB_EXCLUSIONS].s : NULL,
+        .misfire_policy = f[JW_JOB_MISFIRE_POLICY].set ? f[JW_JOB_MISFIRE_POLICY].s : NULL,
+        .misfire_max_runs = f[JW_JOB_MISFIRE_MAX_RUNS].set ? f[JW_JOB_MISFIRE_MAX_RUNS].i : 0,
+        .catchup_window_secs = f[JW_JOB_CATCHUP_WINDOW_SECS].set ? f[JW_JOB_CATCHUP_WINDOW_SECS].i : 0,
+    };
+    return jw_schedule_new(&spec, err);
+}
+
+int64_t jw_job_first_due(const struct jw_job *j, const struct jw_schedule *sch, int64_t now_ms)
+{
+    const struct jw_fval *f = j->f;
+    if (!f[JW_JOB_ENABLED].b || f[JW_JOB_PAUSED].b || f[JW_JOB_DELETED_AT].set || !jw_schedule_fires(sch))
+        return -1;
+    if (f[JW_JOB_RUN_AT].set)
+        return f[JW_JOB_RUN_AT].i;
+    return jw_schedule_next(sch, now_ms);
+}
+
+bool jw_job_timing_differs(const struct jw_job *a, const struct jw_job *b)
+{
+    static const enum jw_job_field timing[] = {
+        JW_JOB_CRON,     JW_JOB_INTERVAL_SECONDS, JW_JOB_START_AT, JW_JOB_RUN_AT,
+        JW_JOB_TIMEZONE, JW_JOB_ENABLED,          JW_JOB_PAUSED,   JW_JOB_DELETED_AT,
+    };
+    for (size_t i = 0; i < sizeof(timing) / sizeof(timing[0]); i++) {
+        const struct jw_fval *x = &a->f[timing[i]], *y = &b->f[timing[i]];
+        if (x->set != y->set ||
+            (x->set && (x->i != y->i || x->b != y->b || (x->s && (!y->s || strcmp(x->s, y->s))))))
+            return true;
+    }
+    return false;
+}
+
+/* ---- entries ------------------------------------------------------------------- */
+
+static struct entry *entry_of(struct jw_wheel_entry *we)
+{
+    return (struct entry *)((char *)we - offsetof(struct entry, we));
+}
+
+static void entry_free(struct entry *e)
+{
+    jw_job_free(&e->job);
+    jw_schedule_free(e->sched);
+    free(e);
+}
+
+static void entry_drop(struct jw_scheduler *s, struct entry *e)
+{
+    if (e->queued)
+        jw_wheel_remove(&s->wheel, &e->we);
+    jw_map_del(s->entries, e->member);
+    entry_free(e);
+}
+
+static void on_expired(struct jw_wheel_entry *we, void *arg)
+{
+    struct entry *e = entry_of(we);
+    e->queued = false;
+    fire(arg, e);
+}
+
+/* Queue e at its nominal time if that is in reach of the wheel; else drop
+ * it (the window brings it back when its time comes near). */
+static void entry_queue(struct jw_scheduler *s, struct entry *e, int64_t when)
+{
+    int64_t now = jw_time_now_ms();
+    jw_wheel_expire(&s->wheel, now, on_expired, s); /* bring the wheel's time to now */
+    if (when - now > s->opt.window_ms + 1000 || jw_wheel_add(&s->wheel, &e->we, when) != 0) {
+        entry_drop(s, e);
+        return;
+    }
+    e->queued = true;
+    arm(s);
+}
+
+/* Make or refresh the entry of member from its job JSON and due score. */
+static void entry_update(struct jw_scheduler *s, int shard, const char *member, int64_t score,
+                         const char *json, size_t len)
+{
+    struct entry *e = jw_map_get(s->entries, member);
+    if (e && e->firing)
+        return; /* its fire_claim will tell what is current */
+    char why[160];
+    struct jw_json_doc *doc = jw_json_parse(json, len, 32, why, sizeof(why));
+    struct jw_job job;
+    memset(&job, 0, sizeof(job));
+    struct jw_error err;
+    if (!doc || jw_job_decode(&job, jw_json_root(doc), JW_JOB_STORED, &err) != 0) {
+        jw_error("scheduler: job %s does not decode; not scheduled", member);
+        jw_json_doc_free(doc);
+        jw_job_free(&job);
+        return;
+    }
+    jw_json_doc_free(doc);
+    if (e && e->nominal == score && e->job.f[JW_JOB_VERSION].i == job.f[JW_JOB_VERSION].i) {
+        jw_job_free(&job);
+        e->shard = shard; /* a poked entry the owner now knows too */
+        return;
+    }
+    struct jw_schedule *sch = jw_job_schedule(&job, &err);
+    if (!sch) {
+        jw_error("scheduler: job %s has an invalid schedule (%s); not scheduled", member, err.detail);
+        jw_job_free(&job);
+        if (e)
+            entry_drop(s, e);
+        return;
+    }
+    if (!e) {
+        e = jw_calloc(1, sizeof(*e));
+        snprintf(e->member, sizeof(e->member), "%s", member);
+        const char *colon = strrchr(member, ':');
+        snprintf(e->tenant, sizeof(e->tenant), "%.*s", (int)(colon - member), member);
+        snprintf(e->job_id, sizeof(e->job_id), "%s", colon + 1);
+        jw_map_put(s->entries, e->member, e);
+    } else {
+        if (e->queued) {
+            jw_wheel_remove(&s->wheel, &e->we);
+            e->queued = false;
+        }
+        jw_job_free(&e->job);
+        jw_schedule_free(e->sched);
+    }
+    e->shard = shard;
+    e->job = job;
+    e->sched = sch;
+    e->nominal = score;
+    entry_queue(s, e, score);
+}
+
+/* The shard of a member, as prelude.lua's shard_of computes it. */
+static int shard_of(const char *member, int n)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)member, strlen(member), md);
+    uint32_t h = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+    return (int)(h % (uint32_t)n);
+}
+
+void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct jw_job *j, int64_t due_ms)
+{
+    if (!s || s->stopping || due_ms < 0 || due_ms > jw_time_now_ms() + s->opt.window_ms)
+        return;
+    char member[80];
+    snprintf(member, sizeof(member), "%s:%s", tenant, j->f[JW_JOB_ID].s);
+    struct entry *e = jw_map_get(s->entries, member);
+    if (e && e->firing)
+        return;
+    struct jw_error err;
+    struct jw_schedule *sch = jw_job_schedule(j, &err);
+    if (!sch)
+        return;
+    if (!e) {
+        e = jw_calloc(1, sizeof(*e));
+        snprintf(e->member, sizeof(e->member), "%s", member);
+        snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+        snprintf(e->job_id, sizeof(e->job_id), "%s", j->f[JW_JOB_ID].s);
+        jw_map_put(s->entries, e->member, e);
+    } else {
+        if (e->queued) {
+            jw_wheel_remove(&s->wheel, &e->we);
+            e->queued = false;
+        }
+        jw_job_free(&e->job);
+        jw_schedule_free(e->sched);
+    }
+    int shard = s->nshards ? shard_of(member, s->nshards) : -1;
+    e->shard = shard >= 0 && s->shards[shard].owned ? shard : -1;
+    jw_job_copy(&e->job, j);
+    e->sched = sch;
+    e->nominal = due_ms;
+    entry_queue(s, e, due_ms);
+}
+
+static void drop_member(struct jw_scheduler *s, const char *member)
+{
+    struct entry *e = jw_map_get(s->entries, member);
+    if (e && !e->firing)
+        entry_drop(s, e);
+}
+
+/* ---- the wheel's timer ------------------------------------------------------------ */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_scheduler *s = arg;
+    s->armed_at = -1;
+    jw_wheel_expire(&s->wheel, jw_time_now_ms(), on_expired, s);
+    arm(s);
+}
+
+static void arm(struct jw_scheduler *s)
+{
+    int64_t next = jw_wheel_next(&s->wheel);
+    if (next < 0 || next == s->armed_at)
+        return;
+    int64_t wait = next - jw_time_now_ms();
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {.tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000};
+    event_add(s->timer, &tv);
+    s->armed_at = next;
+}
+
+/* ---- firing ------------------------------------------------------------------------- */
+
+struct claim {
+    struct jw_scheduler *s;
+    struct entry *e;
+    char (*ids)[JW_UUID_SIZE];
+    bool *pending; /* which runs are ready to execute (not skipped) */
+    size_t nruns;
+    int64_t next;
+};
+
+static void add_field(struct jw_args *a, int *nf, const char *name, const char *value)
+{
+    jw_args_adds(a, name);
+    jw_args_adds(a, value);
+    (*nf)++;
+}
+
+static void add_field_int(struct jw_args *a, int *nf, const char *name, int64_t v)
+{
+    jw_args_adds(a, name);
+    jw_args_addi(a, v);
+    (*nf)++;
+}
+
+/* One run's fields, after "run id, nominal, number of pairs". */
+static void add_run(struct jw_args *a, const struct entry *e, const char *id, int64_t nominal,
+                    const char *status, const char *error, int64_t now)
+{
+    const struct jw_fval *f = e->job.f;
+    struct jw_args fields = JW_ARGS_INIT;
+    int nf = 0;
+    add_field(&fields, &nf, "id", id);
+    add_field(&fields, &nf, "job_id", e->job_id);
+    if (f[JW_JOB_PROJECT_ID].set)
+        add_field(&fields, &nf, "project_id", f[JW_JOB_PROJECT_ID].s);
+    add_field(&fields, &nf, "status", status);
+    add_field(&fields, &nf, "triggered_by", "schedule");
+    add_field_int(&fields, &nf, "scheduled_at", nominal);
+    add_field_int(&fields, &nf, "job_version", f[JW_JOB_VERSION].i);
+    add_field(&fields, &nf, "job_version_id", f[JW_JOB_VERSION_ID].s);
+    if (f[JW_JOB_TAGS].set)
+        add_field(&fields, &nf, "tags", f[JW_JOB_TAGS].s);
+    if (f[JW_JOB_DEFAULT_RUN_METADATA].set)
+        add_field(&fields, &nf, "metadata", f[JW_JOB_DEFAULT_RUN_METADATA].s);
+    add_field(&fields, &nf, "created_by", "scheduler");
+    add_field_int(&fields, &nf, "created_at", now);
+    if (error) {
+        add_field(&fields, &nf, "error", error);
+        add_field_int(&fields, &nf, "finished_at", now);
+    } else if (f[JW_JOB_RUN_TTL_SECS].set) {
+        add_field_int(&fields, &nf, "expires_at", now + f[JW_JOB_RUN_TTL_SECS].i * 1000);
+    }
+    jw_args_adds(a, id);
+    jw_args_addi(a, nominal);
+    jw_args_addi(a, nf);
+    for (int i = 0; i < fields.n; i++)
+        jw_args_add(a, fields.v[i], fields.len[i]);
+    jw_args_free(&fields);
+}
+
+static void claim_free(struct claim *c)
+{
+    free(c->ids);
+    free(c->pending);
+    free(c);
+}
+
+static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct claim *c = arg;
+    struct jw_scheduler *s = c->s;
+    struct entry *e = c->e;
+    s->inflight--;
+    e->firing = false;
+    bool mine = !s->stopping && e->shard >= 0 && e->shard < s->nshards && s->shards[e->shard].owned;
+    if (st != JW_STORE_OK) {
+        /* Redis away or slow: the firing is still due there; try again soon */
+        if (mine)
+            entry_queue(s, e, jw_time_now_ms() + RETRY_MS);
+        else
+            entry_drop(s, e);
+        claim_free(c);
+        return;
+    }
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    if (jw_reply_is(word, "ok")) {
+        size_t made = jw_reply_count(r) - 1;
+        if (made > 0 && s->on_fired) {
+            const char **ids = jw_calloc(made, sizeof(char *));
+            size_t n = 0;
+            for (size_t i = 0; i < made; i++) {
+                const char *id = jw_reply_str(jw_reply_at(r, i + 1), NULL);
+                for (size_t k = 0; id && k < c->nruns; k++)
+                    if (c->pending[k] && !strcmp(c->ids[k], id))
+                        ids[n++] = id;
+            }
+            if (n)
+                s->on_fired(s->fired_arg, e->tenant, e->job_id, ids, n);
+            free(ids);
+        }
+        if (c->next < 0 || !mine) {
+            entry_drop(s, e);
+        } else {
+            e->nominal = c->next;
+            entry_queue(s, e, c->next);
+        }
+    } else if (jw_reply_is(word, "moved")) {
+        const char *score = jw_reply_str(jw_reply_at(r, 1), NULL);
+        if (!score || !mine) {
+            entry_drop(s, e);
+        } else {
+            e->nominal = strtoll(score, NULL, 10);
+            entry_queue(s, e, e->nominal);
+        }
+    } else if (jw_reply_is(word, "stale") && mine) {
+        size_t n;
+        const char *json = jw_reply_str(jw_reply_at(r, 1), &n);
+        char member[80];
+        int64_t nominal = e->nominal;
+        int shard = e->shard;
+        snprintf(member, sizeof(member), "%s", e->member);
+        entry_drop(s, e);
+        if (json)
+            entry_update(s, shard, member, nominal, json, n);
+    } else { /* gone, inactive, or no longer ours */
+        entry_drop(s, e);
+    }
+    claim_free(c);
+}
+
+static void fire(struct jw_scheduler *s, struct entry *e)
+{
+    if (e->firing || s->stopping)
+        return;
+    int64_t now = jw_time_now_ms();
+    int64_t *times = jw_malloc(MAX_CATCH_UP * sizeof(int64_t));
+    int64_t skipped = 0, next = -1;
+    size_t n = jw_schedule_catch_up(e->sched, e->nominal, now, s->opt.misfire_threshold_ms, times,
+                                    MAX_CATCH_UP, &skipped, &next);
+    struct claim *c = jw_calloc(1, sizeof(*c));
+    c->s = s;
+    c->e = e;
+    c->next = next;
+    c->ids = jw_calloc(n + 1, sizeof(*c->ids));
+    c->pending = jw_calloc(n + 1, sizeof(bool));
+
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, e->job_id);
+    jw_args_addi(&a, e->nominal);
+    jw_args_addi(&a, e->job.f[JW_JOB_VERSION].i);
+    if (next < 0)
+        jw_args_adds(&a, "-");
+    else
+        jw_args_addi(&a, next);
+    jw_args_addi(&a, now);
+    size_t nruns = n + (skipped > 0 && (n == 0 || times[0] > e->nominal));
+    jw_args_addi(&a, (int64_t)nruns);
+    if (nruns > n) {
+        /* what the misfire policy left out is recorded, once, not lost silently */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "%" PRId64 " firing(s) missed while no instance ran the schedule; "
+                 "misfire_policy %s",
+                 skipped,
+                 e->job.f[JW_JOB_MISFIRE_POLICY].set ? e->job.f[JW_JOB_MISFIRE_POLICY].s : "fire_once");
+        jw_id_new(c->ids[c->nruns]);
+        add_run(&a, e, c->ids[c->nruns], e->nominal, JW_RUN_SKIPPED, msg, now);
+        c->nruns++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char buf[200];
+        const char *why = jw_schedule_suppressed(e->sched, times[i], buf, sizeof(buf));
+        jw_id_new(c->ids[c->nruns]);
+        c->pending[c->nruns] = why == NULL;
+        add_run(&a, e, c->ids[c->nruns], times[i], why ? JW_RUN_SKIPPED : JW_RUN_PENDING, why, now);
+        c->nruns++;
+    }
+    free(times);
+    e->firing = true;
+    s->inflight++;
+    jw_store_eval(s->store, JW_LUA_FIRE_CLAIM, e->tenant, &a, on_claimed, c);
+}
+
+/* ---- polling the owned shards ---------------------------------------------------------- */
+
+struct poll {
+    struct jw_scheduler *s;
+    int shard;
+    int64_t to;
+    bool full;
+};
+
+static void on_polled(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct poll *p = arg;
+    struct jw_scheduler *s = p->s;
+    struct shard *sh = &s->shards[p->shard];
+    sh->polling = false;
+    if (st != JW_STORE_OK || !sh->owned || s->stopping) {
+        free(p);
+        return;
+    }
+    size_t ranged = (size_t)jw_reply_int(jw_reply_at(r, 0));
+    int64_t last_score = -1;
+    size_t count = jw_reply_count(r);
+    for (size_t i = 1, k = 0; i + 3 <= count; i += 3, k++) {
+        const char *member = jw_reply_str(jw_reply_at(r, i), NULL);
+        const char *score = jw_reply_str(jw_reply_at(r, i + 1), NULL);
+        size_t jlen;
+        const char *json = jw_reply_str(jw_reply_at(r, i + 2), &jlen);
+        if (!member)
+            continue;
+        if (!score || !json) {
+            drop_member(s, member);
+            continue;
+        }
+        int64_t when = strtoll(score, NULL, 10);
+        if (k < ranged)
+            last_score = when;
+        if (when <= p->to)
+            entry_update(s, p->shard, member, when, json, jlen);
+    }
+    /* a full page means more may be due before `to`: continue from the last one */
+    sh->horizon = ranged >= POLL_LIMIT && last_score >= 0 ? last_score : p->to;
+    sh->loaded = true;
+    free(p);
+}
+
+static void poll_shard(struct jw_scheduler *s, int n)
+{
+    struct shard *sh = &s->shards[n];
+    if (sh->polling || !sh->owned)
+        return;
+    struct poll *p = jw_calloc(1, sizeof(*p));
+    p->s = s;
+    p->shard = n;
+    p->full = !sh->loaded;
+    p->to = jw_time_now_ms() + s->opt.window_ms;
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, p->full ? "full" : "more");
+    jw_args_addi(&a, sh->horizon);
+    jw_args_addi(&a, p->to);
+    jw_args_addi(&a, POLL_LIMIT);
+    char tag[16];
+    snprintf(tag, sizeof(tag), "s:%d", n);
+    sh->polling = true;
+    jw_store_eval(s->store, JW_LUA_SCHED_POLL, tag, &a, on_polled, p);
+}
+
+static void on_poll_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_scheduler *s = arg;
+    for (int n = 0; n < s->nshards; n++)
+        poll_shard(s, n);
+}
+
+/* ---- leases --------------------------------------------------------------------------- */
+
+struct shard_entries {
+    int shard;
+    size_t n, cap;
+    struct entry **list;
+};
+
+static void collect_shard(void *value, void *arg)
+{
+    struct entry *e = value;
+    struct shard_entries *c = arg;
+    if (e->shard != c->shard || e->firing)
+        return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->list = jw_realloc(c->list, c->cap * sizeof(*c->list));
+    }
+    c->list[c->n++] = e;
+}
+
+/* A shard went to another instance: forget its firings (those being fired
+ * finish, and are dropped when their answer comes). */
+static void forget_shard(struct jw_scheduler *s, int shard)
+{
+    struct shard_entries c = {.shard = shard};
+    jw_map_each(s->entries, collect_shard, &c); /* the map may not change while walked */
+    for (size_t i = 0; i < c.n; i++)
+        entry_drop(s, c.list[i]);
+    free(c.list);
+}
+
+static void on_ticked(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct jw_scheduler *s = arg;
+    s->ticking = false;
+    if (s->stopping) {
+        if (s->stop_done) {
+            void (*done)(void *) = s->stop_done;
+            s->stop_done = NULL;
+            done(s->stop_arg);
+        }
+        return;
+    }
+    if (st != JW_STORE_OK)
+        return; /* keep what we hold until Redis answers again */
+    bool now_owned[4096] = {false};
+    for (size_t i = 0; i < jw_reply_count(r); i++) {
+        long long n = jw_reply_int(jw_reply_at(r, i));
+        if (n >= 0 && n < s->nshards && n < 4096)
+            now_owned[n] = true;
+    }
+    int owned = 0;
+    for (int n = 0; n < s->nshards; n++) {
+        struct shard *sh = &s->shards[n];
+        if (now_owned[n] && !sh->owned) {
+            sh->owned = true;
+            sh->loaded = false;
+            sh->horizon = 0;
+            poll_shard(s, n);
+        } else if (!now_owned[n] && sh->owned) {
+            sh->owned = false;
+            forget_shard(s, n);
+        }
+        owned += sh->owned;
+    }
+    if (owned != s->owned)
+        jw_info("scheduler: %s owns %d of %d shards", s->instance, owned, s->nshards);
+    s->owned = owned;
+}
+
+static void send_tick(struct jw_scheduler *s, bool draining)
+{
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, s->instance);
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_args_addi(&a, s->opt.lease_ms);
+    jw_args_addi(&a, s->opt.lease_ms * 2);
+    jw_args_adds(&a, draining ? "1" : "0");
+    jw_args_addi(&a, s->nshards);
+    s->ticking = true;
+    jw_store_eval(s->store, JW_LUA_SCHED_TICK, "sched", &a, on_ticked, s);
+}
+
+static void on_shards(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct jw_scheduler *s = arg;
+    s->ticking = false;
+    const char *v = st == JW_STORE_OK ? jw_reply_str(r, NULL) : NULL;
+    long n = v ? strtol(v, NULL, 10) : 0;
+    if (n < 1 || n > 4096)
+        return; /* asked again at the next tick */
+    if (n != s->opt.shards)
+        jw_info("scheduler: using the %ld shards this Redis was set up with (not %" PRId64 ")", n,
+                s->opt.shards);
+    s->nshards = (int)n;
+    s->shards = jw_calloc((size_t)n, sizeof(struct shard));
+    send_tick(s, false);
+}
+
+static void on_tick_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_scheduler *s = arg;
+    if (s->ticking || s->stopping)
+        return;
+    if (!s->nshards) {
+        /* the number of shards is fixed by the first instance that starts */
+        struct jw_args set = JW_ARGS_INIT, get = JW_ARGS_INIT;
+        jw_args_adds(&set, "SET");
+        jw_args_adds(&set, "jw:{sched}:shards");
+        jw_args_addi(&set, s->opt.shards);
+        jw_args_adds(&set, "NX");
+        jw_store_cmd(s->store, &set, NULL, NULL);
+        jw_args_adds(&get, "GET");
+        jw_args_adds(&get, "jw:{sched}:shards");
+        s->ticking = true;
+        jw_store_cmd(s->store, &get, on_shards, s);
+        return;
+    }
+    send_tick(s, false);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *store,
+                                      const struct jw_scheduler_options *opt, jw_fired_fn on_fired, void *arg)
+{
+    struct jw_scheduler *s = jw_calloc(1, sizeof(*s));
+    s->base = base;
+    s->store = store;
+    s->opt = *opt;
+    s->instance = jw_strdup(opt->instance_id);
+    s->opt.instance_id = s->instance;
+    s->on_fired = on_fired;
+    s->fired_arg = arg;
+    s->armed_at = -1;
+    s->entries = jw_map_new();
+    jw_wheel_init(&s->wheel, jw_time_now_ms());
+    s->timer = evtimer_new(base, on_timer, s);
+    s->tick = event_new(base, -1, EV_PERSIST, on_tick_timer, s);
+    s->poll = event_new(base, -1, EV_PERSIST, on_poll_timer, s);
+    struct timeval tick = {0, TICK_MS * 1000};
+    struct timeval poll = {opt->poll_ms / 1000, (opt->poll_ms % 1000) * 1000};
+    event_add(s->tick, &tick);
+    event_add(s->poll, &poll);
+    on_tick_timer(-1, 0, s);
+    return s;
+}
+
+void jw_scheduler_stop(struct jw_scheduler *s, void (*done)(void *), void *arg)
+{
+    s->stopping = true;
+    event_del(s->tick);
+    event_del(s->poll);
+    event_del(s->timer);
+    if (!s->nshards) {
+        done(arg);
+        return;
+    }
+    s->stop_done = done;
+    s->stop_arg = arg;
+    send_tick(s, true); /* give the shards up; on_ticked calls done */
+}
+
+static void free_entry_cb(void *value, void *arg)
+{
+    entry_free(value);
+}
+
+void jw_scheduler_free(struct jw_scheduler *s)
+{
+    if (!s)
+        return;
+    jw_map_each(s->entries, free_entry_cb, NULL);
+    jw_map_free(s->entries);
+    event_free(s->timer);
+    event_free(s->tick);
+    event_free(s->poll);
+    free(s->shards);
+    free(s->instance);
+    free(s);
+}
+
+int jw_scheduler_owned(const struct jw_scheduler *s)
+{
+    return s->owned;
+}
+
+size_t jw_scheduler_queued(const struct jw_scheduler *s)
+{
+    return s->wheel.count;
+}

@@ -1,0 +1,58 @@
+-- fire_claim: fire one job's due firing(s), exactly once across instances.
+-- ARGV: job id, the due score the caller saw, the job version its schedule
+--       came from, the next firing ("-" none, else ms), now (ms),
+--       the number of runs, then per run: run id, nominal time (ms), the
+--       number of field/value pairs, the pairs.
+-- The firing is the caller's only if the job's due score is still the one
+-- it saw; then, in one step: runs are made for nominal times not yet in the
+-- fire ledger, the ledger moves on, and the next firing is written.
+-- Returns {"ok", run ids made...} | {"moved", current score or false} |
+--         {"gone"} | {"inactive"} | {"stale", job JSON}
+local job_id, seen, version, nxt, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local member = TENANT .. ':' .. job_id
+local due = k_due(shard_of(member, nshards()))
+local score = redis.call('ZSCORE', due, member)
+if not score or tonumber(score) ~= tonumber(seen) then
+  return {'moved', score or false}
+end
+local json = redis.call('HGET', K_JOBS, job_id)
+if not json then
+  redis.call('ZREM', due, member)
+  return {'gone'}
+end
+local job = cjson.decode(json)
+if job.enabled == false or job.paused == true or
+   (job.deleted_at ~= nil and job.deleted_at ~= cjson.null) then
+  redis.call('ZREM', due, member)
+  return {'inactive'}
+end
+if tostring(job.version) ~= version then
+  return {'stale', json}
+end
+local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
+local made = {'ok'}
+local i, n = 7, tonumber(ARGV[6])
+for _ = 1, n do
+  local id, nominal, nf = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  i = i + 3
+  if nominal > last then
+    local key = k_run(id)
+    for f = i, i + 2 * nf - 1, 2 do
+      redis.call('HSET', key, ARGV[f], ARGV[f + 1])
+    end
+    redis.call('ZADD', K_RUNS, now, id)
+    redis.call('ZADD', k_job_runs(job_id), now, id)
+    last = nominal
+    made[#made + 1] = id
+  end
+  i = i + 2 * nf
+end
+if #made > 1 then
+  redis.call('HSET', K_FIRED, job_id, last)
+end
+if nxt == '-' then
+  redis.call('ZREM', due, member)
+else
+  redis.call('ZADD', due, nxt, member)
+end
+return made

@@ -1,0 +1,7 @@
+-- run_get: runs by id. ARGV: ids. Returns per id its field/value pairs
+-- (HGETALL), empty when there is no such run in this tenant.
+local out = {}
+for i = 1, #ARGV do
+  out[i] = redis.call('HGETALL', k_run(ARGV[i]))
+end
+return out

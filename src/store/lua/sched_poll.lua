@@ -1,0 +1,54 @@
+-- sched_poll: what the owner of a shard must know about its next window.
+-- KEYS[1] = "jw:{s:<n>}". ARGV: mode ("full" | "more"), from (exclusive,
+-- ms; ignored when full), to (ms), limit.
+-- full: every member due at or before `to` (a shard just taken over), and
+--       the change list is dropped (all of it is in the answer);
+-- more: members due in (from, to], then the members the change list names
+--       (whatever their time; a removed one comes with score false).
+-- Returns {number of range entries, then triples: member, score or false,
+-- job JSON or false}. Members whose job no longer exists are removed.
+local P = KEYS[1]
+local due, changes = P .. ':due', P .. ':changes'
+local mode, from, to, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local out = {0}
+local seen = {}
+
+local function job_json(member)
+  local tenant, job = string.match(member, '^(.*):([^:]*)$')
+  if not tenant then return false end
+  return redis.call('HGET', 'jw:{' .. tenant .. '}:jobs', job) or false
+end
+
+local function add(member, score)
+  if seen[member] then return end
+  seen[member] = true
+  local json = false
+  if score then
+    json = job_json(member)
+    if not json then
+      redis.call('ZREM', due, member)
+      score = false
+    end
+  end
+  out[#out + 1] = member
+  out[#out + 1] = score
+  out[#out + 1] = json
+end
+
+local range
+if mode == 'full' then
+  redis.call('DEL', changes)
+  range = redis.call('ZRANGEBYSCORE', due, '-inf', to, 'WITHSCORES', 'LIMIT', 0, limit)
+else
+  range = redis.call('ZRANGEBYSCORE', due, '(' .. from, to, 'WITHSCORES', 'LIMIT', 0, limit)
+end
+for i = 1, #range, 2 do add(range[i], range[i + 1]) end
+out[1] = #range / 2
+if mode ~= 'full' then
+  local names = redis.call('LRANGE', changes, 0, 999)
+  if #names > 0 then redis.call('LTRIM', changes, #names, -1) end
+  for i = 1, #names do
+    add(names[i], redis.call('ZSCORE', due, names[i]) or false)
+  end
+end
+return out
