@@ -1,8 +1,9 @@
 /* job: the job definition — its fields, their validation, and its JSON.
  * Pure: decoding, defaults, cross-field rules, encoding. Cron expressions
  * and time-zone names are checked by core (they need sched/), everything
- * else here. The stored form and the API form are the same JSON (the
- * webhook secret appears masked in both; the clear secret is kept apart). */
+ * else here. The stored form is the API form without its nulls and default
+ * values (so a schedule costs Redis less); the webhook secret appears masked
+ * in both, the clear secret is kept apart. */
 #ifndef JOBWHEEL_JOB_H
 #define JOBWHEEL_JOB_H
 
@@ -88,7 +89,7 @@ struct jw_job {
 };
 
 enum jw_job_view {
-    JW_JOB_VIEW_STORED,     /* what Redis keeps */
+    JW_JOB_VIEW_STORED,     /* what Redis keeps: no nulls, no defaults */
     JW_JOB_VIEW_API,        /* what clients see: + next_run_at */
     JW_JOB_VIEW_API_REVEAL, /* the same, showing a secret this request made */
 };
@@ -117,9 +118,9 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
 /* The job's JSON in a view. */
 void jw_job_encode(const struct jw_job *job, struct jw_buf *out, enum jw_job_view view);
 void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view view);
-/* The API view of a stored job's JSON, given its next firing (< 0: none),
- * without decoding it. */
-void jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms);
+/* The API view of a stored job's JSON, given its next firing (< 0: none).
+ * 0, or -1 when the stored JSON does not decode (nothing written). */
+int jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms);
 
 /* Deep copy / release. */
 void jw_job_copy(struct jw_job *dst, const struct jw_job *src);

@@ -403,16 +403,20 @@ void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const str
 
 /* ---- get ----------------------------------------------------------------------- */
 
-/* The API view of job_get's {JSON, next firing} pair; false if none. */
-static bool api_from_pair(struct jw_buf *out, const struct jw_reply *pair)
+/* The API view of a stored job and its next firing (both replies); false
+ * when there is no job or it does not decode. */
+static bool api_view(struct jw_buf *out, const struct jw_reply *json_r, const struct jw_reply *next_r)
 {
     size_t n;
-    const char *json = jw_reply_str(jw_reply_at(pair, 0), &n);
-    if (!json)
-        return false;
-    const char *next = jw_reply_str(jw_reply_at(pair, 1), NULL);
-    jw_job_api_from_stored(out, json, n, next ? strtoll(next, NULL, 10) : -1);
-    return true;
+    const char *json = jw_reply_str(json_r, &n);
+    const char *next = jw_reply_str(next_r, NULL);
+    return json && jw_job_api_from_stored(out, json, n, next ? strtoll(next, NULL, 10) : -1) == 0;
+}
+
+/* The same for job_get's {JSON, next firing} pair. */
+static bool api_from_pair(struct jw_buf *out, const struct jw_reply *pair)
+{
+    return api_view(out, jw_reply_at(pair, 0), jw_reply_at(pair, 1));
 }
 
 static void on_got(struct op *o, const struct jw_reply *r)
@@ -937,12 +941,11 @@ static void on_listed(struct op *o, const struct jw_reply *r)
     }
     jw_buf_putc(&o->body, '[');
     for (size_t i = 3; i + 1 < count; i += 2) {
-        size_t n;
-        const char *json = jw_reply_str(jw_reply_at(r, i), &n);
-        const char *next = jw_reply_str(jw_reply_at(r, i + 1), NULL);
-        if (i > 3)
+        if (o->body.len > 1)
             jw_buf_putc(&o->body, ',');
-        jw_job_api_from_stored(&o->body, json, n, next ? strtoll(next, NULL, 10) : -1);
+        size_t mark = o->body.len;
+        if (!api_view(&o->body, jw_reply_at(r, i), jw_reply_at(r, i + 1)) && mark > 1)
+            o->body.len = mark - 1; /* a damaged job is left out (and logged) */
     }
     jw_buf_putc(&o->body, ']');
     char cursor[128] = "";

@@ -522,6 +522,8 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
     return 0;
 }
 
+static void fill_defaults(struct jw_job *job);
+
 int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode, struct jw_error *err)
 {
     if (!obj || obj->type != JW_JSON_OBJECT)
@@ -545,6 +547,8 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
         if (decode_field(job, (enum jw_job_field)f, obj->u.members[i].val, mode, err) != 0)
             return -1;
     }
+    if (mode == JW_JOB_STORED)
+        fill_defaults(job); /* the stored form leaves defaults out */
     return 0;
 }
 
@@ -593,17 +597,17 @@ static int check_url_target(const struct jw_job *job, enum jw_job_field f, const
     return 0;
 }
 
-int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
+/* Unset fields that have a default get it (the slug is derived from the
+ * name instead, when there is one). */
+static void fill_defaults(struct jw_job *job)
 {
-    if (!job->f[JW_JOB_NAME].set)
-        return jw_fail(err, 400, "name", "name is required");
-    if (!job->f[JW_JOB_ENDPOINT_URL].set)
-        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required");
     for (int f = 0; f < JW_JOB_NFIELDS; f++) {
         const struct field *fd = &fields[f];
         if (job->f[f].set || !(fd->flags & HASDEF))
             continue;
         if (f == JW_JOB_SLUG) {
+            if (!job->f[JW_JOB_NAME].set)
+                continue;
             job->f[f].s = slug_from_name(job->f[JW_JOB_NAME].s);
         } else if (fd->kind == K_INT) {
             job->f[f].i = strtoll(fd->def, NULL, 10);
@@ -614,6 +618,29 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
         }
         job->f[f].set = true;
     }
+}
+
+/* A field holding its default (which the stored form leaves out). */
+static bool is_default(const struct jw_job *job, enum jw_job_field f)
+{
+    const struct field *fd = &fields[f];
+    const struct jw_fval *v = &job->f[f];
+    if (!(fd->flags & HASDEF) || !fd->def || !v->set)
+        return false;
+    switch (fd->kind) {
+    case K_INT: return v->i == strtoll(fd->def, NULL, 10);
+    case K_BOOL: return v->b == !strcmp(fd->def, "true");
+    default: return v->s && !strcmp(v->s, fd->def);
+    }
+}
+
+int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
+{
+    if (!job->f[JW_JOB_NAME].set)
+        return jw_fail(err, 400, "name", "name is required");
+    if (!job->f[JW_JOB_ENDPOINT_URL].set)
+        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required");
+    fill_defaults(job);
     bool rmax = job->f[JW_JOB_RATE_LIMIT_MAX].set, rwin = job->f[JW_JOB_RATE_LIMIT_WINDOW_SECS].set;
     if (rmax != rwin)
         return jw_fail(err, 400, rmax ? "rate_limit_window_secs" : "rate_limit_max",
@@ -645,10 +672,13 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
 void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view view)
 {
     bool reveal_secret = view == JW_JOB_VIEW_API_REVEAL;
+    bool compact = view == JW_JOB_VIEW_STORED; /* Redis keeps no nulls and no defaults */
     jw_jsonw_obj_open(w);
     for (int f = 0; f < JW_JOB_NFIELDS; f++) {
         const struct field *fd = &fields[f];
         const struct jw_fval *v = &job->f[f];
+        if (compact && (!v->set || is_default(job, (enum jw_job_field)f)))
+            continue;
         jw_jsonw_key(w, fd->name);
         if (!v->set) {
             jw_jsonw_null(w);
@@ -681,18 +711,22 @@ void jw_job_encode(const struct jw_job *job, struct jw_buf *out, enum jw_job_vie
     jw_job_write(job, &w, view);
 }
 
-void jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms)
+int jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms)
 {
-    /* the stored form is an object written by jw_job_write: its last byte is '}' */
-    jw_buf_append(out, stored, len ? len - 1 : 0);
-    jw_buf_puts(out, ",\"next_run_at\":");
-    if (next_ms < 0) {
-        jw_buf_puts(out, "null}");
-        return;
+    char why[160];
+    struct jw_json_doc *doc = jw_json_parse(stored, len, 32, why, sizeof(why));
+    struct jw_job job;
+    memset(&job, 0, sizeof(job));
+    struct jw_error err;
+    int rc = doc ? jw_job_decode(&job, jw_json_root(doc), JW_JOB_STORED, &err) : -1;
+    jw_json_doc_free(doc);
+    if (rc == 0) {
+        job.has_next = next_ms >= 0;
+        job.next_run_at = next_ms;
+        jw_job_encode(&job, out, JW_JOB_VIEW_API);
     }
-    char t[JW_TIME_ISO_SIZE];
-    jw_time_format(next_ms, t);
-    jw_buf_printf(out, "\"%s\"}", t);
+    jw_job_free(&job);
+    return rc;
 }
 
 bool jw_job_differs(const struct jw_job *a, const struct jw_job *b)

@@ -113,11 +113,10 @@ static void decode_ok(const char *text, enum jw_job_mode mode)
         fail_msg("decode refused (%s: %s): %.300s", err.field, err.detail, text);
 }
 
-/* reveal: the API view with a secret made by this request; else the stored view */
-static char *encode(const struct jw_job *job, bool reveal)
+static char *encode(const struct jw_job *job, enum jw_job_view view)
 {
     struct jw_buf b = JW_BUF_INIT;
-    jw_job_encode(job, &b, reveal ? JW_JOB_VIEW_API_REVEAL : JW_JOB_VIEW_STORED);
+    jw_job_encode(job, &b, view);
     return jw_buf_detach(&b);
 }
 
@@ -206,12 +205,12 @@ static void test_seed002_create(void **state)
     assert_false(job.f[JW_JOB_WEBHOOK_SECRET].set);
     assert_null(job.secret_clear);
 
-    /* the JSON has seed 002's fields, in its order, with nulls for unset ones */
-    char *out = encode(&job, false);
+    /* the API JSON has seed 002's fields, in its order, with nulls for unset ones */
+    char *out = encode(&job, JW_JOB_VIEW_API);
     struct jw_json_doc *doc = parse_or_fail(out);
     const struct jw_json *r = jw_json_root(doc);
     assert_int_equal(r->type, JW_JSON_OBJECT);
-    assert_int_equal(r->len, JW_JOB_NFIELDS);
+    assert_int_equal(r->len, JW_JOB_NFIELDS + 1); /* + next_run_at */
     for (size_t i = 0; i < sizeof(seed_fields) / sizeof(seed_fields[0]); i++)
         assert_string_equal(r->u.members[i].key, seed_fields[i]);
     assert_int_equal(jw_json_get(r, "id")->type, JW_JSON_NULL);
@@ -1003,8 +1002,8 @@ static void test_webhook_secret_generated(void **state)
     assert_null(strstr(masked, job.secret_clear + 6));
 
     /* the JSON shows it only when asked to reveal it */
-    char *shown = encode(&job, true);
-    char *hidden = encode(&job, false);
+    char *shown = encode(&job, JW_JOB_VIEW_API_REVEAL);
+    char *hidden = encode(&job, JW_JOB_VIEW_API);
     struct jw_json_doc *d1 = parse_or_fail(shown);
     struct jw_json_doc *d2 = parse_or_fail(hidden);
     assert_string_equal(jw_json_get(jw_json_root(d1), "webhook_secret")->u.str, job.secret_clear);
@@ -1050,7 +1049,7 @@ static void test_webhook_secret_given(void **state)
     assert_string_equal(job.secret_clear, SECRET32);
     assert_string_not_equal(job.f[JW_JOB_WEBHOOK_SECRET].s, SECRET32);
     /* a secret the client chose is never echoed, even with reveal */
-    char *shown = encode(&job, true);
+    char *shown = encode(&job, JW_JOB_VIEW_API_REVEAL);
     assert_null(strstr(shown, SECRET32));
     assert_null(strstr(shown, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh"));
     free(shown);
@@ -1132,7 +1131,7 @@ static void test_stored_round_trip(void **state)
     struct jw_job job;
     create_ok(&job, FULL_CREATE, &STRICT);
     set_server_fields(&job);
-    char *text = encode(&job, false);
+    char *text = encode(&job, JW_JOB_VIEW_STORED);
     assert_null(strstr(text, SECRET32)); /* the stored form never holds the clear secret */
 
     struct jw_job back;
@@ -1143,16 +1142,19 @@ static void test_stored_round_trip(void **state)
     assert_same_fields(&job, &back);
     assert_null(back.secret_clear);
     assert_false(back.secret_generated);
-    char *again = encode(&back, false);
+    char *again = encode(&back, JW_JOB_VIEW_STORED);
     assert_string_equal(again, text);
-    /* the API view of a stored job: the same, plus next_run_at (none known here) */
-    char *revealed = encode(&back, true);
-    struct jw_buf want = JW_BUF_INIT;
-    jw_buf_append(&want, text, strlen(text) - 1);
-    jw_buf_puts(&want, ",\"next_run_at\":null}");
-    assert_string_equal(revealed, jw_buf_str(&want));
-    jw_buf_free(&want);
-    free(revealed);
+    /* the API views of the original and of the stored copy agree, and the
+     * stored form is the API form without nulls and defaults */
+    char *api1 = encode(&job, JW_JOB_VIEW_API), *api2 = encode(&back, JW_JOB_VIEW_API);
+    assert_string_equal(api1, api2);
+    struct jw_buf via = JW_BUF_INIT;
+    assert_int_equal(jw_job_api_from_stored(&via, text, strlen(text), -1), 0);
+    assert_string_equal(jw_buf_str(&via), api1);
+    jw_buf_free(&via);
+    assert_null(strstr(text, ":null"));
+    free(api1);
+    free(api2);
 
     /* spot checks on the decoded values */
     assert_int_equal(back.f[JW_JOB_MAX_ATTEMPTS].i, 5);
@@ -1176,7 +1178,12 @@ static void test_stored_round_trip(void **state)
     /* a default-only job round-trips as well */
     struct jw_job small, small_back;
     create_ok(&small, SEED002_CREATE, &STRICT);
-    char *st = encode(&small, false);
+    char *st = encode(&small, JW_JOB_VIEW_STORED);
+    /* defaults and nulls are not stored, and come back on decoding */
+    assert_null(strstr(st, "\"max_attempts\""));
+    assert_null(strstr(st, "\"timezone\""));
+    assert_null(strstr(st, "\"enabled\""));
+    assert_null(strstr(st, "null"));
     memset(&small_back, 0, sizeof(small_back));
     assert_int_equal(decode_text(&small_back, st, JW_JOB_STORED, &err), 0);
     assert_same_fields(&small, &small_back);
@@ -1198,7 +1205,7 @@ static void stored_job(struct jw_job *out)
     struct jw_error err;
     create_ok(&job, FULL_CREATE, &STRICT);
     set_server_fields(&job);
-    char *text = encode(&job, false);
+    char *text = encode(&job, JW_JOB_VIEW_STORED);
     jw_job_free(&job);
     memset(out, 0, sizeof(*out));
     int rc = decode_text(out, text, JW_JOB_STORED, &err);
@@ -1300,7 +1307,7 @@ static void test_patch_webhook_secret(void **state)
     assert_string_equal(next.secret_clear, SECRET64);
     assert_false(next.secret_generated);
     assert_true(jw_job_differs(&cur, &next));
-    char *out = encode(&next, true);
+    char *out = encode(&next, JW_JOB_VIEW_API_REVEAL);
     assert_null(strstr(out, SECRET64));
     free(out);
     jw_job_free(&next);
@@ -1362,7 +1369,7 @@ static void test_set_helpers(void **state)
     assert_int_equal(job.f[JW_JOB_TIMEOUT_SECS].i, 42);
     /* times are written as ISO 8601 */
     jw_job_set_int(&job, JW_JOB_CREATED_AT, 1752158700000LL);
-    char *out = encode(&job, false);
+    char *out = encode(&job, JW_JOB_VIEW_API);
     assert_non_null(strstr(out, "\"created_at\":\"2025-07-10T14:45:00.000Z\""));
     assert_non_null(strstr(out, "\"timeout_secs\":42"));
     assert_non_null(strstr(out, "\"name\":null"));

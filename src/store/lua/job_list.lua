@@ -18,12 +18,12 @@ local last_score, last_id = nil, nil
 local more = 0
 
 local function match(json)
-  if not with_deleted and not string.find(json, '"deleted_at":null', 1, true) then return false end
+  if not with_deleted and string.find(json, '"deleted_at":', 1, true) then return false end
   if not filtered then return true end
   local job = cjson.decode(json)
   if project ~= '' and job.project_id ~= project then return false end
   if group ~= '' and job.group_id ~= group then return false end
-  if enabled ~= '' and tostring(job.enabled) ~= enabled then return false end
+  if enabled ~= '' and tostring(job.enabled ~= false) ~= enabled then return false end
   if tagk ~= '' then
     local tags = job.tags
     if type(tags) ~= 'table' or tags[tagk] == nil then return false end

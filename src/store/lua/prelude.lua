@@ -4,8 +4,9 @@
 -- KEYS[1] is "jw:{<tenant>}"; every key a script touches starts with it, so
 -- the hash tag keeps all of a tenant's keys in one Redis Cluster slot.
 --
---   <T>:jobs                 hash  job id -> job JSON (the API form; the
---                                  webhook secret appears masked)
+--   <T>:jobs                 hash  job id -> job JSON (the API form without
+--                                  nulls and default values; the webhook
+--                                  secret appears masked)
 --   <T>:jobs:created         zset  job id, score = created_at (ms)
 --   <T>:jobs:names           hash  job name -> job id (names are unique)
 --   <T>:jobs:slugs           hash  project_id "\n" slug -> job id

@@ -4,7 +4,8 @@
 -- full: every member due at or before `to` (a shard just taken over), and
 --       the change list is dropped (all of it is in the answer);
 -- more: members due in (from, to], then the members the change list names
---       (whatever their time; a removed one comes with score false).
+--       that are now due by `to` or no longer due at all (score false);
+--       the others come with the window when their time nears.
 -- Returns {number of range entries, then triples: member, score or false,
 -- job JSON or false}. Members whose job no longer exists are removed.
 local P = KEYS[1]
@@ -48,7 +49,8 @@ if mode ~= 'full' then
   local names = redis.call('LRANGE', changes, 0, 999)
   if #names > 0 then redis.call('LTRIM', changes, #names, -1) end
   for i = 1, #names do
-    add(names[i], redis.call('ZSCORE', due, names[i]) or false)
+    local score = redis.call('ZSCORE', due, names[i])
+    if not score or tonumber(score) <= tonumber(to) then add(names[i], score or false) end
   end
 end
 return out

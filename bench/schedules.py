@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Scheduling benchmarks for scripts/bench (numbers, not pass/fail).
+
+  firings SPREAD_S N   N one-off jobs due over SPREAD_S seconds (0: all at
+                       one instant); prints lateness of the runs they make
+                       (run created_at minus nominal time) p50/p99/max
+  schedules N          register N cron schedules through the batch endpoint;
+                       prints registration rate, Redis bytes per schedule,
+                       jobwheel idle CPU over 10 s and RSS
+
+Needs: BENCH_BASE (http://127.0.0.1:port), BENCH_TOKEN, BENCH_REDIS_PORT,
+BENCH_PID (jobwheel's pid)."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+
+BASE = os.environ["BENCH_BASE"]
+TOKEN = os.environ["BENCH_TOKEN"]
+REDIS_PORT = os.environ["BENCH_REDIS_PORT"]
+PID = int(os.environ["BENCH_PID"])
+
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(BASE + path, data=data, method=method,
+                                 headers={"Authorization": "Bearer " + TOKEN,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read() or b"null"), dict(r.headers)
+
+
+def iso(ms):
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def ms(s):
+    return int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def redis_info(field):
+    out = subprocess.run(["redis-cli", "-p", REDIS_PORT, "info", "memory"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def cpu_ticks():
+    with open(f"/proc/{PID}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])  # utime + stime
+
+
+def rss_kb():
+    with open(f"/proc/{PID}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def batch_create(jobs, threads=2):
+    chunks = [jobs[i:i + 1000] for i in range(0, len(jobs), 1000)]
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not chunks:
+                    return
+                chunk = chunks.pop()
+            call("POST", "/v1/jobs/batch", chunk)
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def all_runs():
+    runs, cursor = [], None
+    while True:
+        q = "/v1/runs?limit=200" + (f"&cursor={urllib.request.quote(cursor)}" if cursor else "")
+        page, headers = call("GET", q)
+        runs += page
+        if headers.get("X-Has-More") != "true":
+            return runs
+        cursor = headers["X-Next-Cursor"]
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+
+def firings(spread_s, n):
+    start = int(time.time() * 1000) + 8000 + (n // 2000) * 1000
+    step = spread_s * 1000 / n if spread_s else 0
+    jobs = [{"name": f"once-{spread_s}-{i}-{start}", "endpoint_url": "https://example.com/hook",
+             "run_at": iso(int(start + i * step))} for i in range(n)]
+    t0 = time.time()
+    batch_create(jobs)
+    made = time.time() - t0
+    if time.time() * 1000 > start - 1000:
+        print(f"  (registering took {made:.1f} s: too close to the first firing)")
+    time.sleep(max(0, (start + spread_s * 1000) / 1000 - time.time()) + 3)
+    runs = [r for r in all_runs() if r["triggered_by"] == "schedule"]
+    late = [ms(r["created_at"]) - ms(r["scheduled_at"]) for r in runs]
+    label = f"{n} one-off firings over {spread_s} s" if spread_s else f"{n} firings at one instant"
+    print(f"  {label:38s} runs {len(runs):6d}  lateness p50 {pct(late, 50):4d} ms  "
+          f"p99 {pct(late, 99):4d} ms  max {max(late):4d} ms")
+
+
+def schedules(n):
+    before = redis_info("used_memory")
+    jobs = [{"name": f"cron-{n}-{i}", "endpoint_url": "https://example.com/hook",
+             "cron": f"{i % 60} {i % 24} 1 1 *"} for i in range(n)]
+    t0 = time.time()
+    batch_create(jobs)
+    secs = time.time() - t0
+    after = redis_info("used_memory")
+    time.sleep(2)
+    c0, w0 = cpu_ticks(), time.time()
+    time.sleep(10)
+    cpu = (cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - w0) * 100
+    print(f"  {n:8d} cron schedules: registered at {n / secs:8.0f}/s  "
+          f"Redis {(after - before) / n:6.0f} bytes/schedule  idle CPU {cpu:4.2f}%  RSS {rss_kb() // 1024} MiB")
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "firings":
+        firings(int(sys.argv[2]), int(sys.argv[3]))
+    elif what == "schedules":
+        schedules(int(sys.argv[2]))
