@@ -16,6 +16,7 @@
 #include "jobwheel/config.h"
 #include "jobwheel/core.h"
 #include "jobwheel/embedded.h"
+#include "jobwheel/exec.h"
 #include "jobwheel/http.h"
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
@@ -35,6 +36,7 @@ struct app {
     struct jw_embedded *embedded;
     struct jw_store *store;
     struct jw_scheduler *scheduler;
+    struct jw_exec *exec;
     struct jw_jwt *jwt;
     struct jw_core core;
     struct jw_api api;
@@ -53,10 +55,26 @@ static void on_store_closed(void *arg)
     event_base_loopexit(a->base, NULL);
 }
 
-static void on_scheduler_stopped(void *arg)
+static void on_exec_stopped(void *arg)
 {
     struct app *a = arg;
     jw_store_close(a->store, on_store_closed, a);
+}
+
+static void on_scheduler_stopped(void *arg)
+{
+    struct app *a = arg;
+    /* calls in flight finish (or, after the timeout, their leases let
+     * another instance retry them) */
+    jw_exec_stop(a->exec, a->cfg.shutdown_timeout_secs * 1000, on_exec_stopped, a);
+}
+
+/* A firing made runs: start them here. */
+static void on_fired(void *arg, const char *tenant, const char *job_id, const char *const *run_ids, size_t n)
+{
+    struct app *a = arg;
+    for (size_t i = 0; i < n; i++)
+        jw_exec_start(a->exec, tenant, run_ids[i]);
 }
 
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -264,9 +282,25 @@ static int start(struct app *a)
         .poll_ms = cfg->schedule_poll_ms,
         .lease_ms = cfg->schedule_lease_ms,
         .misfire_threshold_ms = cfg->misfire_threshold_secs * 1000,
+        .retention_ms = cfg->run_retention_days * 86400 * 1000,
     };
-    a->scheduler = jw_scheduler_new(a->base, a->store, &so2, NULL, NULL);
+    a->scheduler = jw_scheduler_new(a->base, a->store, &so2, on_fired, a);
     a->core.scheduler = a->scheduler;
+    struct jw_exec_options xo = {
+        .instance_id = cfg->instance_id,
+        .lease_ms = cfg->run_lease_ms,
+        .retention_ms = cfg->run_retention_days * 86400 * 1000,
+        .allow_private = cfg->allow_private_targets,
+        .ca_file = cfg->tls_ca_file,
+        .max_response = (size_t)cfg->max_response_bytes,
+    };
+    a->exec = jw_exec_new(a->base, a->store, a->scheduler, &xo, err, sizeof(err));
+    if (!a->exec) {
+        fprintf(stderr, "jobwheel: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    a->core.exec = a->exec;
+    a->core.retention_ms = cfg->run_retention_days * 86400 * 1000;
     a->api.core = &a->core;
     a->api.store = a->store;
     a->api.jwt = a->jwt;
@@ -308,6 +342,7 @@ static int start(struct app *a)
 static void stop(struct app *a)
 {
     jw_http_free(a->http);
+    jw_exec_free(a->exec);
     jw_scheduler_free(a->scheduler);
     jw_store_free(a->store);
     jw_embedded_stop(a->embedded);

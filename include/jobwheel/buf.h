@@ -7,11 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-void *jw_malloc(size_t n);
-void *jw_calloc(size_t count, size_t size);
-void *jw_realloc(void *p, size_t n);
-char *jw_strdup(const char *s);
-char *jw_strndup(const char *s, size_t n);
+void *jw_malloc(size_t n) __attribute__((malloc, returns_nonnull));
+void *jw_calloc(size_t count, size_t size) __attribute__((malloc, returns_nonnull));
+void *jw_realloc(void *p, size_t n) __attribute__((returns_nonnull));
+char *jw_strdup(const char *s) __attribute__((malloc, returns_nonnull));
+char *jw_strndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
 
 /* data is always NUL-terminated after any append (data may be NULL while cap == 0). */
 struct jw_buf {

@@ -38,6 +38,10 @@ struct jw_config {
     int64_t schedule_poll_ms;
     int64_t schedule_lease_ms;
     int64_t misfire_threshold_secs;
+    int64_t run_retention_days;
+    int64_t run_lease_ms;
+    int64_t max_response_bytes;
+    char *tls_ca_file;
 };
 
 /* Fill defaults, then apply file, environment (envp) and argv. Returns 0;

@@ -23,11 +23,14 @@ struct event_base;
 struct jw_store;
 
 struct jw_scheduler;
+struct jw_exec;
 
 struct jw_core {
     struct event_base *base;
     struct jw_store *store;
     struct jw_scheduler *scheduler; /* told of new firings; may be NULL */
+    struct jw_exec *exec;           /* starts new ready runs; may be NULL */
+    int64_t retention_ms;           /* run history kept this long */
     struct jw_job_rules rules;
     int max_json_depth;
 };
@@ -115,6 +118,28 @@ struct jw_run_filter {
 void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_filter *f, jw_core_list_cb cb,
                   void *arg);
 
+/* Trigger a job (POST /v1/jobs/:id/trigger). body: payload, metadata, tags,
+ * priority, delay or scheduled_at, idempotency_key, concurrency_key,
+ * max_attempts, timeout_secs, retry_backoff, retry_initial_delay_secs,
+ * retry_max_delay_secs, debug_mode, parent_run_id, params, notify.
+ * bulk: body is {"items": [...]}, and body = {"results": [{id, status,
+ * run_token, idempotency_hit}], "total", "created"}; else body = the run
+ * (an idempotency hit answers the earlier run, with created false).
+ * exclusive: refuse with 409 (err.ref = the existing run's id) while a run
+ * of the job has not ended. */
+typedef void (*jw_core_trigger_cb)(void *arg, const struct jw_error *err, struct jw_buf *body, bool created);
+void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,
+                     const struct jw_json *body, bool bulk, bool exclusive, jw_core_trigger_cb cb, void *arg);
+/* body = the run after cancelling; 404, or 409 when it already ended. */
+void jw_runs_cancel(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg);
+/* A worker's report on its run, authorised by the run token:
+ * kind = progress | heartbeat | complete | fail. body = {"status",
+ * "cancel_requested"}. 401 for a wrong token or an ended run. */
+void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, const char *kind,
+                    const struct jw_json *body, jw_core_cb cb, void *arg);
+/* seed 002's health of a job over the last window_ms. */
+void jw_runs_health(struct jw_core *c, const char *tenant, const char *job_ref, int64_t window_ms,
+                    jw_core_cb cb, void *arg);
 /* ---- dependencies (core/jobs.c) ---- */
 
 /* body = the dependency {id, job_id, depends_on_job_id, condition, created_at} */

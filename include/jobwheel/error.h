@@ -9,6 +9,7 @@ struct jw_error {
     int status;     /* 400, 401, 403, 404, 409, 413, 503, … */
     char field[96]; /* "endpoint_url", "rate_limit_keys[2].max", or "" */
     char detail[320];
+    char ref[64]; /* what a conflict is with (an existing run's id), or "" */
 };
 
 /* Fill e and return -1, so validators can `return jw_fail(e, …)`. */

@@ -1,5 +1,6 @@
 /* run: one execution of a job — its fields (seed 002's run schema plus seed
- * 001's params, progress and notify), how they are stored (one Redis hash
+ * 001's params, progress and notify, and the log of its attempts), how they
+ * are stored (one Redis hash
  * field per API field: text as is, integers and times (epoch ms) as
  * decimals, booleans as 1/0, JSON values as JSON text) and their JSON. Pure. */
 #ifndef JOBWHEEL_RUN_H

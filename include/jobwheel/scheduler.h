@@ -33,6 +33,7 @@ struct jw_scheduler_options {
     int64_t poll_ms;              /* how often owned shards are polled */
     int64_t lease_ms;             /* shard lease; a dead instance's shards free after it */
     int64_t misfire_threshold_ms; /* later than this, a firing is a misfire */
+    int64_t retention_ms;         /* run history kept this long */
 };
 
 /* Called with the ids of the runs a firing made (status pending). */
@@ -51,6 +52,11 @@ void jw_scheduler_free(struct jw_scheduler *s);
  * its shard to notice (fire_claim keeps it exactly-once either way). The
  * job is copied. */
 void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct jw_job *j, int64_t due_ms);
+/* Does this instance own shard n now? (The execution engine sweeps the run
+ * queues of the shards the scheduler owns.) And how many shards are there
+ * (0 until Redis said)? */
+bool jw_scheduler_owns(const struct jw_scheduler *s, int n);
+int jw_scheduler_shards(const struct jw_scheduler *s);
 /* Shards owned, firings in the wheel (for /metrics and tests). */
 int jw_scheduler_owned(const struct jw_scheduler *s);
 size_t jw_scheduler_queued(const struct jw_scheduler *s);

@@ -1,6 +1,7 @@
 /* ops: what operators and load balancers ask — /healthz (the process is up)
  * and /readyz (Redis reachable and scripts loaded; not while draining). */
 #include "api_internal.h"
+#include "jobwheel/exec.h"
 #include "jobwheel/store.h"
 
 static void healthz(struct jw_call *c)
@@ -11,7 +12,9 @@ static void healthz(struct jw_call *c)
 
 static void readyz(struct jw_call *c)
 {
-    bool redis = jw_store_ready(c->api->store);
+    size_t keylen;
+    /* ready: Redis answers with the scripts loaded, and runs can be started */
+    bool redis = jw_store_ready(c->api->store) && jw_exec_token_key(c->api->core->exec, &keylen) != NULL;
     struct jw_buf b = JW_BUF_INIT;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &b);

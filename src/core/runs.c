@@ -1,10 +1,13 @@
-/* runs: reading runs — one by id, or a page of a tenant's or a job's runs.
- * (Runs are made by the scheduler's fire_claim and, later, by triggers.) */
+/* runs: the run API's operations — read one or a page, trigger (one or in
+ * bulk), cancel, a worker's reports, a job's health. The engine (exec/)
+ * starts and finishes runs; firings make them too (sched/). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "jobwheel/core.h"
+#include "jobwheel/exec.h"
 #include "jobwheel/id.h"
+#include "jobwheel/policy.h"
 #include "jobwheel/run.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
@@ -171,4 +174,676 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
     jw_args_addi(&a, f->limit);
     jw_args_adds(&a, f->status ? f->status : "");
     jw_store_eval(c->store, JW_LUA_RUN_LIST, tenant, &a, on_listed, o);
+}
+
+/* ---- trigger --------------------------------------------------------------------- */
+
+struct trig {
+    struct jw_core *c;
+    jw_core_trigger_cb cb;
+    void *arg;
+    char tenant[40];
+    char *ref;
+    bool bulk;
+    size_t nitems;
+    struct jw_buf body;
+};
+
+static void trig_fail(struct trig *t, const struct jw_error *e)
+{
+    t->cb(t->arg, e, NULL, false);
+    free(t->ref);
+    jw_buf_free(&t->body);
+    free(t);
+}
+
+static int bad(struct jw_error *e, const char *field, const char *msg)
+{
+    return jw_fail(e, 400, field, "%s %s", field, msg);
+}
+
+/* An object of short strings (metadata, tags) as JSON text. */
+static int string_map(const struct jw_json *v, const char *field, struct jw_buf *out, struct jw_error *e)
+{
+    if (v->type != JW_JSON_OBJECT)
+        return bad(e, field, "must be an object of strings");
+    if (v->len > 50)
+        return bad(e, field, "may have at most 50 entries");
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_jsonw_obj_open(&w);
+    for (size_t i = 0; i < v->len; i++) {
+        const struct jw_json *x = v->u.members[i].val;
+        if (x->type != JW_JSON_STRING || x->len > 1000 || strlen(v->u.members[i].key) > 64 ||
+            !v->u.members[i].key[0])
+            return bad(e, field, "must map keys of 1-64 characters to strings of at most 1000");
+        jw_jsonw_kstr(&w, v->u.members[i].key, x->u.str);
+    }
+    jw_jsonw_obj_close(&w);
+    return 0;
+}
+
+static int int_field(const struct jw_json *v, const char *field, int64_t min, int64_t max, int64_t *out,
+                     struct jw_error *e)
+{
+    if (v->type != JW_JSON_NUMBER || jw_json_int(v, out) != 0 || *out < min || *out > max)
+        return jw_fail(e, 400, field, "%s must be a whole number from %lld to %lld", field, (long long)min,
+                       (long long)max);
+    return 0;
+}
+
+static int short_string(const struct jw_json *v, const char *field, struct jw_error *e)
+{
+    if (v->type != JW_JSON_STRING || v->len == 0 || v->len > 200)
+        return bad(e, field, "must be a string of 1 to 200 characters");
+    for (size_t i = 0; i < v->len; i++)
+        if ((unsigned char)v->u.str[i] < 0x20)
+            return bad(e, field, "must not contain control characters");
+    return 0;
+}
+
+/* One trigger item into run_create's arguments. */
+static int add_item(struct jw_args *a, const struct jw_json *item, const struct jw_actor *actor, int64_t now,
+                    const char *batch_id, struct jw_error *e)
+{
+    if (!item || item->type != JW_JSON_OBJECT)
+        return jw_fail(e, 400, "", "a trigger is a JSON object");
+    struct jw_args f = JW_ARGS_INIT;
+    int64_t start = now;
+    const char *idem = "";
+    char sha[65] = "";
+    bool have_payload = false;
+    for (size_t i = 0; i < item->len; i++) {
+        const char *k = item->u.members[i].key;
+        const struct jw_json *v = item->u.members[i].val;
+        int64_t n;
+        int rc = 0;
+        if (v->type == JW_JSON_NULL)
+            continue;
+        if (!strcmp(k, "payload")) {
+            struct jw_buf b = JW_BUF_INIT;
+            struct jw_jsonw w;
+            jw_jsonw_init(&w, &b);
+            jw_jsonw_value(&w, v);
+            jw_sha256_hex(b.data, b.len, sha);
+            jw_args_adds(&f, "payload");
+            jw_args_add(&f, b.data, b.len);
+            jw_buf_free(&b);
+            have_payload = true;
+        } else if (!strcmp(k, "metadata") || !strcmp(k, "tags")) {
+            struct jw_buf b = JW_BUF_INIT;
+            rc = string_map(v, k, &b, e);
+            if (rc == 0) {
+                jw_args_adds(&f, k);
+                jw_args_add(&f, b.data, b.len);
+            }
+            jw_buf_free(&b);
+        } else if (!strcmp(k, "params")) {
+            if (v->type != JW_JSON_OBJECT) {
+                rc = bad(e, k, "must be an object");
+            } else {
+                struct jw_buf b = JW_BUF_INIT;
+                struct jw_jsonw w;
+                jw_jsonw_init(&w, &b);
+                jw_jsonw_value(&w, v);
+                jw_args_adds(&f, k);
+                jw_args_add(&f, b.data, b.len);
+                jw_buf_free(&b);
+            }
+        } else if (!strcmp(k, "priority")) {
+            rc = int_field(v, k, -1000, 1000, &n, e);
+            if (rc == 0) {
+                jw_args_adds(&f, k);
+                jw_args_addi(&f, n);
+            }
+        } else if (!strcmp(k, "delay") || !strcmp(k, "delay_secs")) {
+            rc = int_field(v, k, 0, 31536000, &n, e);
+            start = now + n * 1000;
+        } else if (!strcmp(k, "scheduled_at")) {
+            if (v->type != JW_JSON_STRING || jw_time_parse(v->u.str, &start) != 0)
+                rc = bad(e, k, "must be an ISO 8601 date-time");
+        } else if (!strcmp(k, "idempotency_key") || !strcmp(k, "concurrency_key")) {
+            rc = short_string(v, k, e);
+            if (rc == 0) {
+                jw_args_adds(&f, k);
+                jw_args_adds(&f, v->u.str);
+                if (k[0] == 'i')
+                    idem = v->u.str;
+            }
+        } else if (!strcmp(k, "max_attempts") || !strcmp(k, "max_attempts_override")) {
+            rc = int_field(v, k, 1, 100, &n, e);
+            if (rc == 0) {
+                jw_args_adds(&f, "max_attempts_override");
+                jw_args_addi(&f, n);
+            }
+        } else if (!strcmp(k, "timeout_secs") || !strcmp(k, "timeout_secs_override")) {
+            rc = int_field(v, k, 1, 86400, &n, e);
+            if (rc == 0) {
+                jw_args_adds(&f, "timeout_secs_override");
+                jw_args_addi(&f, n);
+            }
+        } else if (!strcmp(k, "retry_backoff")) {
+            if (v->type != JW_JSON_STRING ||
+                (strcmp(v->u.str, "fixed") && strcmp(v->u.str, "linear") && strcmp(v->u.str, "exponential")))
+                rc = bad(e, k, "must be fixed, linear or exponential");
+            else {
+                jw_args_adds(&f, k);
+                jw_args_adds(&f, v->u.str);
+            }
+        } else if (!strcmp(k, "retry_initial_delay_secs") || !strcmp(k, "retry_max_delay_secs")) {
+            rc = int_field(v, k, 0, 86400, &n, e);
+            if (rc == 0) {
+                jw_args_adds(&f, k);
+                jw_args_addi(&f, n);
+            }
+        } else if (!strcmp(k, "debug_mode") || !strcmp(k, "notify")) {
+            if (v->type != JW_JSON_BOOL)
+                rc = bad(e, k, "must be true or false");
+            else {
+                jw_args_adds(&f, k);
+                jw_args_adds(&f, v->u.b ? "1" : "0");
+            }
+        } else if (!strcmp(k, "parent_run_id")) {
+            if (v->type != JW_JSON_STRING || !jw_id_is_uuid(v->u.str))
+                rc = bad(e, k, "must be a run id");
+            else {
+                jw_args_adds(&f, k);
+                jw_args_adds(&f, v->u.str);
+            }
+        } else if (!strcmp(k, "project_id")) {
+            rc = short_string(v, k, e);
+            if (rc == 0) {
+                jw_args_adds(&f, k);
+                jw_args_adds(&f, v->u.str);
+            }
+        } else {
+            rc = jw_fail(e, 400, k, "unknown field \"%.60s\"", k);
+        }
+        if (rc != 0) {
+            jw_args_free(&f);
+            return -1;
+        }
+    }
+    if (!have_payload)
+        jw_sha256_hex("null", 4, sha);
+    char id[JW_UUID_SIZE];
+    jw_id_new(id);
+    jw_args_adds(&f, "triggered_by");
+    jw_args_addf(&f, "manual:%s", actor->who);
+    jw_args_adds(&f, "created_by");
+    jw_args_adds(&f, actor->who);
+    if (batch_id) {
+        jw_args_adds(&f, "batch_id");
+        jw_args_adds(&f, batch_id);
+    }
+    jw_args_adds(a, id);
+    jw_args_adds(a, idem);
+    jw_args_adds(a, sha);
+    jw_args_addi(a, start);
+    jw_args_addi(a, f.n / 2);
+    for (int i = 0; i < f.n; i++)
+        jw_args_add(a, f.v[i], f.len[i]);
+    jw_args_free(&f);
+    return 0;
+}
+
+/* A run's JSON from a HGETALL reply. */
+static void render(struct jw_buf *out, const struct jw_reply *pairs)
+{
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    write_run(&w, pairs);
+}
+
+static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct trig *t = arg;
+    struct jw_error e;
+    if (st != JW_STORE_OK) {
+        jw_core_store_error(st, &e);
+        trig_fail(t, &e);
+        return;
+    }
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    if (jw_reply_is(word, "nojob")) {
+        jw_fail(&e, 404, "", "no such job: %.200s", t->ref);
+        trig_fail(t, &e);
+        return;
+    }
+    if (jw_reply_is(word, "conflict")) {
+        const char *existing = jw_reply_str(jw_reply_at(r, 1), NULL);
+        jw_fail(&e, 409, "", "a run of this job is already running or pending (%.40s)",
+                existing ? existing : "");
+        snprintf(e.ref, sizeof(e.ref), "%s", existing ? existing : "");
+        trig_fail(t, &e);
+        return;
+    }
+    size_t key_len;
+    const unsigned char *key = jw_exec_token_key(t->c->exec, &key_len);
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &t->body);
+    if (t->bulk) {
+        jw_jsonw_obj_open(&w);
+        jw_jsonw_key(&w, "results");
+        jw_jsonw_arr_open(&w);
+    }
+    size_t created = 0, total = 0;
+    bool any_new = false;
+    for (size_t i = 1; i + 3 <= jw_reply_count(r); i += 3) {
+        bool is_new = jw_reply_is(jw_reply_at(r, i), "new");
+        const struct jw_reply *pairs = jw_reply_at(r, i + 2);
+        const char *id = NULL, *status = NULL;
+        for (size_t k = 0; k + 1 < jw_reply_count(pairs); k += 2) {
+            if (jw_reply_is(jw_reply_at(pairs, k), "id"))
+                id = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
+            else if (jw_reply_is(jw_reply_at(pairs, k), "status"))
+                status = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
+        }
+        total++;
+        created += is_new;
+        any_new = any_new || is_new;
+        if (is_new && id && status && !strcmp(status, "pending"))
+            jw_exec_start(t->c->exec, t->tenant, id);
+        if (!t->bulk) {
+            write_run(&w, pairs);
+            continue;
+        }
+        jw_jsonw_obj_open(&w);
+        jw_jsonw_kstr(&w, "id", id);
+        jw_jsonw_kstr(&w, "status", status);
+        char token[96];
+        if (key && id) {
+            jw_run_token(key, key_len, t->tenant, id, token);
+            jw_jsonw_kstr(&w, "run_token", token);
+        } else {
+            jw_jsonw_knull(&w, "run_token");
+        }
+        jw_jsonw_kbool(&w, "idempotency_hit", !is_new);
+        jw_jsonw_obj_close(&w);
+    }
+    if (t->bulk) {
+        jw_jsonw_arr_close(&w);
+        jw_jsonw_kint(&w, "total", (int64_t)total);
+        jw_jsonw_kint(&w, "created", (int64_t)created);
+        jw_jsonw_obj_close(&w);
+    }
+    t->cb(t->arg, NULL, &t->body, t->bulk || any_new);
+    free(t->ref);
+    jw_buf_free(&t->body);
+    free(t);
+}
+
+void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,
+                     const struct jw_json *body, bool bulk, bool exclusive, jw_core_trigger_cb cb, void *arg)
+{
+    struct trig *t = jw_calloc(1, sizeof(*t));
+    t->c = c;
+    t->cb = cb;
+    t->arg = arg;
+    t->bulk = bulk;
+    t->ref = jw_strdup(job_ref);
+    snprintf(t->tenant, sizeof(t->tenant), "%s", a->tenant);
+    struct jw_error e;
+    int64_t now = jw_time_now_ms();
+    struct jw_args args = JW_ARGS_INIT;
+    jw_args_adds(&args, job_ref);
+    jw_args_addi(&args, now);
+    jw_args_adds(&args, exclusive ? "1" : "");
+    jw_args_addi(&args, c->retention_ms);
+    if (bulk) {
+        const struct jw_json *items = jw_json_get(body, "items");
+        if (!body || body->type != JW_JSON_OBJECT || !items || items->type != JW_JSON_ARRAY ||
+            items->len == 0 || items->len > JW_BATCH_MAX) {
+            jw_args_free(&args);
+            jw_fail(&e, 400, "items", "items is required: an array of 1 to %d triggers", JW_BATCH_MAX);
+            trig_fail(t, &e);
+            return;
+        }
+        for (size_t i = 0; i < body->len; i++)
+            if (strcmp(body->u.members[i].key, "items")) {
+                jw_args_free(&args);
+                jw_fail(&e, 400, body->u.members[i].key, "unknown field \"%.60s\" (expected items)",
+                        body->u.members[i].key);
+                trig_fail(t, &e);
+                return;
+            }
+        char batch[JW_UUID_SIZE];
+        jw_id_new(batch);
+        for (size_t i = 0; i < items->len; i++)
+            if (add_item(&args, items->u.items[i], a, now, batch, &e) != 0) {
+                char f[sizeof(e.field)];
+                snprintf(f, sizeof(f), "items[%zu]%s%.60s", i, e.field[0] ? "." : "", e.field);
+                memcpy(e.field, f, sizeof(f));
+                jw_args_free(&args);
+                trig_fail(t, &e);
+                return;
+            }
+    } else if (add_item(&args, body, a, now, NULL, &e) != 0) {
+        jw_args_free(&args);
+        trig_fail(t, &e);
+        return;
+    }
+    jw_store_eval(c->store, JW_LUA_RUN_CREATE, a->tenant, &args, on_triggered, t);
+}
+
+/* ---- cancel ------------------------------------------------------------------------- */
+
+struct cancel {
+    struct jw_core *c;
+    jw_core_cb cb;
+    void *arg;
+    char tenant[40], run_id[40];
+    struct jw_buf body;
+};
+
+static void on_cancelled(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct cancel *k = arg;
+    struct jw_error e;
+    const struct jw_error *err = NULL;
+    if (st != JW_STORE_OK) {
+        jw_core_store_error(st, &e);
+        err = &e;
+    } else if (jw_reply_is(jw_reply_at(r, 0), "gone")) {
+        jw_fail(&e, 404, "", "no such run: %s", k->run_id);
+        err = &e;
+    } else if (jw_reply_is(jw_reply_at(r, 0), "ended")) {
+        const char *s = jw_reply_str(jw_reply_at(r, 1), NULL);
+        jw_fail(&e, 409, "", "the run already ended (%s)", s ? s : "?");
+        err = &e;
+    } else {
+        const char *prev = jw_reply_str(jw_reply_at(r, 1), NULL);
+        if (prev && !strcmp(prev, "running"))
+            jw_exec_cancelled(k->c->exec, k->tenant, k->run_id);
+        const char *promoted = jw_reply_str(jw_reply_at(r, 2), NULL);
+        if (promoted) {
+            const char *colon = strrchr(promoted, ':');
+            if (colon)
+                jw_exec_start(k->c->exec, k->tenant, colon + 1);
+        }
+        render(&k->body, jw_reply_at(r, 3));
+    }
+    k->cb(k->arg, err, err ? NULL : &k->body);
+    jw_buf_free(&k->body);
+    free(k);
+}
+
+void jw_runs_cancel(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg)
+{
+    struct cancel *k = jw_calloc(1, sizeof(*k));
+    k->c = c;
+    k->cb = cb;
+    k->arg = arg;
+    snprintf(k->tenant, sizeof(k->tenant), "%s", tenant);
+    if (!jw_id_is_uuid(run_id)) {
+        struct jw_error e;
+        jw_fail(&e, 404, "", "no such run: %.100s", run_id);
+        cb(arg, &e, NULL);
+        free(k);
+        return;
+    }
+    jw_id_lower(run_id, k->run_id);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, k->run_id);
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_store_eval(c->store, JW_LUA_RUN_CANCEL, tenant, &a, on_cancelled, k);
+}
+
+/* ---- a worker's reports -------------------------------------------------------------------- */
+
+struct report {
+    struct jw_core *c;
+    jw_core_cb cb;
+    void *arg;
+    char tenant[40], run_id[40];
+    char kind[16];
+    char *error; /* what a worker's /fail said */
+    struct jw_buf body;
+};
+
+static void report_free(struct report *rp)
+{
+    jw_buf_free(&rp->body);
+    free(rp->error);
+    free(rp);
+}
+
+static void report_reply(struct report *rp, const char *status, bool cancel)
+{
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &rp->body);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kstr(&w, "status", status);
+    jw_jsonw_kbool(&w, "cancel_requested", cancel);
+    jw_jsonw_obj_close(&w);
+    rp->cb(rp->arg, NULL, &rp->body);
+    report_free(rp);
+}
+
+static void report_error(struct report *rp, int status, const char *msg)
+{
+    struct jw_error e;
+    jw_fail(&e, status, "", "%s", msg);
+    rp->cb(rp->arg, &e, NULL);
+    report_free(rp);
+}
+
+static void on_worker_failed(void *arg, int status, const char *msg)
+{
+    struct report *rp = arg;
+    if (status == 200)
+        report_reply(rp, "failed", false);
+    else
+        report_error(rp, status, msg);
+}
+
+static void on_reported(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct report *rp = arg;
+    if (st != JW_STORE_OK) {
+        struct jw_error e;
+        jw_core_store_error(st, &e);
+        report_error(rp, e.status, e.detail);
+        return;
+    }
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    if (jw_reply_is(word, "gone")) {
+        report_error(rp, 404, "no such run");
+    } else if (jw_reply_is(word, "ended")) {
+        report_error(rp, 401, "the run token is no longer valid: the run has ended");
+    } else if (jw_reply_is(word, "cancelled")) {
+        report_reply(rp, "cancelled", true);
+    } else if (jw_reply_is(word, "fail")) {
+        /* handled by the engine (retry or fail); the token is still good */
+        rp->body.len = 0;
+        jw_exec_worker_failed(rp->c->exec, rp->tenant, rp->run_id, rp->error, on_worker_failed, rp);
+    } else if (!strcmp(rp->kind, "complete")) {
+        const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
+        if (promoted) {
+            const char *colon = strrchr(promoted, ':');
+            if (colon)
+                jw_exec_start(rp->c->exec, rp->tenant, colon + 1);
+        }
+        report_reply(rp, "completed", false);
+    } else {
+        report_reply(rp, "running", jw_reply_is(jw_reply_at(r, 1), "1"));
+    }
+}
+
+void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, const char *kind,
+                    const struct jw_json *body, jw_core_cb cb, void *arg)
+{
+    struct report *rp = jw_calloc(1, sizeof(*rp));
+    rp->c = c;
+    rp->cb = cb;
+    rp->arg = arg;
+    snprintf(rp->kind, sizeof(rp->kind), "%s", kind);
+    size_t key_len;
+    const unsigned char *key = jw_exec_token_key(c->exec, &key_len);
+    if (!key) {
+        report_error(rp, 503, "not ready yet; retry shortly");
+        return;
+    }
+    if (!token || !jw_id_is_uuid(run_id) || jw_run_token_tenant(token, rp->tenant) != 0) {
+        report_error(rp, 401, "a valid x-run-token header is required");
+        return;
+    }
+    jw_id_lower(run_id, rp->run_id);
+    if (!jw_run_token_check(key, key_len, rp->tenant, rp->run_id, token)) {
+        report_error(rp, 401, "the run token does not belong to this run");
+        return;
+    }
+    struct jw_buf data = JW_BUF_INIT;
+    struct jw_error e;
+    if (body && body->type != JW_JSON_OBJECT) {
+        report_error(rp, 400, "the body must be a JSON object");
+        return;
+    }
+    if (!strcmp(kind, "progress")) {
+        struct jw_jsonw w;
+        jw_jsonw_init(&w, &data);
+        jw_jsonw_obj_open(&w);
+        static const char *const nums[] = {"processed", "total"};
+        for (int i = 0; i < 2; i++) {
+            const struct jw_json *v = jw_json_get(body, nums[i]);
+            int64_t n = 0;
+            if (v && v->type != JW_JSON_NULL && int_field(v, nums[i], 0, INT64_MAX / 2, &n, &e) != 0) {
+                jw_buf_free(&data);
+                report_error(rp, 400, e.detail);
+                return;
+            }
+            jw_jsonw_key(&w, nums[i]);
+            if (v && v->type != JW_JSON_NULL)
+                jw_jsonw_int(&w, n);
+            else
+                jw_jsonw_null(&w);
+        }
+        const struct jw_json *m = jw_json_get(body, "message");
+        if (m && m->type != JW_JSON_NULL && (m->type != JW_JSON_STRING || m->len > 1000)) {
+            jw_buf_free(&data);
+            report_error(rp, 400, "message must be a string of at most 1000 characters");
+            return;
+        }
+        jw_jsonw_kstr(&w, "message", m && m->type == JW_JSON_STRING ? m->u.str : NULL);
+        jw_jsonw_obj_close(&w);
+    } else if (!strcmp(kind, "complete")) {
+        const struct jw_json *res = jw_json_get(body, "result");
+        if (res) {
+            struct jw_jsonw w;
+            jw_jsonw_init(&w, &data);
+            jw_jsonw_value(&w, res);
+        }
+    } else if (!strcmp(kind, "fail")) {
+        const struct jw_json *er = jw_json_get(body, "error");
+        if (er && er->type == JW_JSON_STRING)
+            rp->error = jw_strndup(er->u.str, er->len > 1000 ? 1000 : er->len);
+    }
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, rp->run_id);
+    jw_args_adds(&a, kind);
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_args_add(&a, data.data ? data.data : "", data.len);
+    jw_buf_free(&data);
+    jw_store_eval(c->store, JW_LUA_RUN_REPORT, rp->tenant, &a, on_reported, rp);
+}
+
+/* ---- health ---------------------------------------------------------------------------- */
+
+struct health {
+    jw_core_cb cb;
+    void *arg;
+    char *ref;
+    struct jw_buf body;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void on_health(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct health *h = arg;
+    struct jw_error e;
+    if (st != JW_STORE_OK || jw_reply_type(r) != JW_REPLY_ARRAY) {
+        if (st != JW_STORE_OK)
+            jw_core_store_error(st, &e);
+        else
+            jw_fail(&e, 404, "", "no such job: %.200s", h->ref);
+        h->cb(h->arg, &e, NULL);
+        free(h->ref);
+        free(h);
+        return;
+    }
+    int64_t total = 0, completed = 0, failed = 0, timed_out = 0, crashed = 0, cancelled = 0, expired = 0;
+    size_t count = jw_reply_count(r);
+    int64_t *durations = jw_calloc(count, sizeof(int64_t));
+    size_t nd = 0;
+    double sum = 0;
+    for (size_t i = 1; i + 1 < count; i += 2) {
+        const struct jw_reply *s = jw_reply_at(r, i);
+        long long d = jw_reply_int(jw_reply_at(r, i + 1));
+        total++;
+        if (jw_reply_is(s, "completed"))
+            completed++;
+        else if (jw_reply_is(s, "failed"))
+            failed++;
+        else if (jw_reply_is(s, "timed_out"))
+            timed_out++;
+        else if (jw_reply_is(s, "crashed"))
+            crashed++;
+        else if (jw_reply_is(s, "cancelled"))
+            cancelled++;
+        else if (jw_reply_is(s, "expired"))
+            expired++;
+        if (d >= 0 &&
+            (jw_reply_is(s, "completed") || jw_reply_is(s, "failed") || jw_reply_is(s, "timed_out"))) {
+            durations[nd++] = d;
+            sum += (double)d;
+        }
+    }
+    int64_t ended = completed + failed + timed_out + crashed + expired;
+    double rate = ended ? (double)completed / (double)ended : 1.0;
+    qsort(durations, nd, sizeof(int64_t), cmp_i64);
+    double p95 = nd ? (double)durations[nd * 95 / 100 < nd ? nd * 95 / 100 : nd - 1] / 1000.0 : 0;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &h->body);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kint(&w, "total_runs", total);
+    jw_jsonw_kint(&w, "completed_runs", completed);
+    jw_jsonw_kint(&w, "failed_runs", failed);
+    jw_jsonw_kint(&w, "timed_out_runs", timed_out);
+    jw_jsonw_kint(&w, "crashed_runs", crashed);
+    jw_jsonw_kint(&w, "canceled_runs", cancelled);
+    jw_jsonw_kint(&w, "expired_runs", expired);
+    jw_jsonw_key(&w, "success_rate");
+    jw_jsonw_double(&w, rate, 4);
+    jw_jsonw_key(&w, "avg_duration_secs");
+    jw_jsonw_double(&w, nd ? sum / (double)nd / 1000.0 : 0, 3);
+    jw_jsonw_key(&w, "p95_duration_secs");
+    jw_jsonw_double(&w, p95, 3);
+    /* the share of ended runs that succeeded, less a little for each timeout */
+    double score = 100.0 * rate - (ended ? 10.0 * (double)timed_out / (double)ended : 0);
+    jw_jsonw_kint(&w, "health_score", score < 0 ? 0 : (int64_t)(score + 0.5));
+    jw_jsonw_obj_close(&w);
+    free(durations);
+    h->cb(h->arg, NULL, &h->body);
+    jw_buf_free(&h->body);
+    free(h->ref);
+    free(h);
+}
+
+void jw_runs_health(struct jw_core *c, const char *tenant, const char *job_ref, int64_t window_ms,
+                    jw_core_cb cb, void *arg)
+{
+    struct health *h = jw_calloc(1, sizeof(*h));
+    h->cb = cb;
+    h->arg = arg;
+    h->ref = jw_strdup(job_ref);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, job_ref);
+    jw_args_addi(&a, jw_time_now_ms() - window_ms);
+    jw_args_addi(&a, 10000);
+    jw_store_eval(c->store, JW_LUA_JOB_HEALTH, tenant, &a, on_health, h);
 }

@@ -53,6 +53,8 @@ static const struct field fields[] = {
     {"params", R_JSON, NULL},
     {"progress", R_JSON, NULL},
     {"notify", R_BOOL, "0"},
+    /* jobwheel's own: every attempt, with its outcome */
+    {"attempts", R_JSON, "[]"},
 };
 
 const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *len)

@@ -439,6 +439,7 @@ static void fire(struct jw_scheduler *s, struct entry *e)
     else
         jw_args_addi(&a, next);
     jw_args_addi(&a, now);
+    jw_args_addi(&a, s->opt.retention_ms);
     size_t nruns = n + (skipped > 0 && (n == 0 || times[0] > e->nominal));
     jw_args_addi(&a, (int64_t)nruns);
     if (nruns > n) {
@@ -721,6 +722,16 @@ void jw_scheduler_free(struct jw_scheduler *s)
     free(s->shards);
     free(s->instance);
     free(s);
+}
+
+bool jw_scheduler_owns(const struct jw_scheduler *s, int n)
+{
+    return n >= 0 && n < s->nshards && s->shards[n].owned && !s->stopping;
+}
+
+int jw_scheduler_shards(const struct jw_scheduler *s)
+{
+    return s->nshards;
 }
 
 int jw_scheduler_owned(const struct jw_scheduler *s)

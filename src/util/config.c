@@ -64,6 +64,12 @@ static const struct key keys[] = {
      "shard lease: a dead instance's shards are taken over after it"},
     {"misfire_threshold_secs", I(misfire_threshold_secs), "5", 0, 3600,
      "a firing later than this is a misfire (the job's misfire_policy applies)"},
+    {"run_retention_days", I(run_retention_days), "30", 1, 3650, "how long ended runs are kept"},
+    {"run_lease_ms", I(run_lease_ms), "5000", 1000, 600000,
+     "a running attempt's lease: another instance retries it this long after its instance dies"},
+    {"max_response_bytes", I(max_response_bytes), "1048576", 1024, 64 << 20,
+     "largest answer an endpoint may send (a larger one fails the attempt)"},
+    {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

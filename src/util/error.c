@@ -7,6 +7,7 @@
 int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
 {
     e->status = status;
+    e->ref[0] = '\0';
     snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
     va_list ap;
     va_start(ap, fmt);

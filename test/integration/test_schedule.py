@@ -48,7 +48,7 @@ def test_every_second_cron_fires_on_the_second(server):
     assert all(t % 1000 == 0 for t in nominal)
     assert nominal == list(range(nominal[0], nominal[-1] + 1000, 1000))  # no gap, no double
     for r in runs:
-        assert r["status"] == "pending" and r["triggered_by"] == "schedule"
+        assert r["status"] != "skipped" and r["triggered_by"] == "schedule"
         assert r["job_id"] == job["id"] and r["job_version"] == 1
         late = ms(r["created_at"]) - ms(r["scheduled_at"])
         assert 0 <= late < 50, r
@@ -113,7 +113,7 @@ def test_pause_resume_reschedule_on_every_instance(redis, tmp_path):
         r = cb.post(f"/v1/jobs/{jid}/reschedule", {"cron": "*/2 * * * * *"})
         assert r.status == 200 and r.json()["cron"] == "*/2 * * * * *"
         changed = int(time.time() * 1000)
-        time.sleep(4.5)
+        time.sleep(5.6)  # (changed + 1 s, +5.6 s] holds at least two even seconds
         later = [ms(x["scheduled_at"]) for x in runs_of(ca, jid) if ms(x["scheduled_at"]) > changed + 1000]
         assert len(later) >= 2 and all((t // 1000) % 2 == 0 for t in later), later
         # and nothing fired twice, through all of it
@@ -216,7 +216,7 @@ def test_misfire_policies_after_downtime(tmp_path):
             rs = [r for r in runs_of(c, jid) if ms(r["scheduled_at"]) > down]
             first = min(ms(r["created_at"]) for r in rs)
             rs = [r for r in rs if ms(r["created_at"]) == first]
-            return [r for r in rs if r["status"] == "pending"], [r for r in rs if r["status"] == "skipped"]
+            return [r for r in rs if r["status"] != "skipped"], [r for r in rs if r["status"] == "skipped"]
 
         pending, skipped = catch_up(jobs["fire_once"])
         assert len(pending) == 1 and len(skipped) == 1, (pending, skipped)

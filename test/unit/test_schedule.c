@@ -598,20 +598,18 @@ static void test_errors_exclusions(void **state)
     expect_exclusions_error("{\"dates\": [\"1969-12-31\"]}", "exclusions.dates[0]");
 
     /* 366 entries are fine (a leap year), 367 are too many */
-    char *big = malloc(20 * 400);
-    assert_non_null(big);
+    static char big[20 * 400];
     for (int n = 366; n <= 367; n++) {
-        size_t len = (size_t)sprintf(big, "{\"dates\": [");
+        size_t len = (size_t)snprintf(big, sizeof(big), "{\"dates\": [");
         for (int i = 0; i < n; i++)
-            len +=
-                (size_t)sprintf(big + len, "%s\"2024-%02d-%02d\"", i ? "," : "", i / 31 % 12 + 1, i % 28 + 1);
-        sprintf(big + len, "]}");
+            len += (size_t)snprintf(big + len, sizeof(big) - len, "%s\"2024-%02d-%02d\"", i ? "," : "",
+                                    i / 31 % 12 + 1, i % 28 + 1);
+        snprintf(big + len, sizeof(big) - len, "]}");
         if (n == 366)
             jw_schedule_free(filters(NULL, NULL, big));
         else
             expect_exclusions_error(big, "exclusions.dates");
     }
-    free(big);
 
     expect_exclusions_error("{\"days_of_week\": \"Saturday\"}", "exclusions.days_of_week");
     expect_exclusions_error("{\"days_of_week\": [\"Funday\"]}", "exclusions.days_of_week[0]");

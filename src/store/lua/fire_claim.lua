@@ -1,6 +1,7 @@
 -- fire_claim: fire one job's due firing(s), exactly once across instances.
 -- ARGV: job id, the due score the caller saw, the job version its schedule
 --       came from, the next firing ("-" none, else ms), now (ms),
+--       history retention (ms),
 --       the number of runs, then per run: run id, nominal time (ms), the
 --       number of field/value pairs, the pairs.
 -- The firing is the caller's only if the job's due score is still the one
@@ -8,7 +9,7 @@
 -- fire ledger, the ledger moves on, and the next firing is written.
 -- Returns {"ok", run ids made...} | {"moved", current score or false} |
 --         {"gone"} | {"inactive"} | {"stale", job JSON}
-local job_id, seen, version, nxt, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local job_id, seen, version, nxt, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local member = TENANT .. ':' .. job_id
 local due = k_due(shard_of(member, nshards()))
 local score = redis.call('ZSCORE', due, member)
@@ -31,17 +32,26 @@ if tostring(job.version) ~= version then
 end
 local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
 local made = {'ok'}
-local i, n = 7, tonumber(ARGV[6])
+local i, n = 8, tonumber(ARGV[7])
 for _ = 1, n do
   local id, nominal, nf = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   i = i + 3
   if nominal > last then
     local key = k_run(id)
+    local pending = false
     for f = i, i + 2 * nf - 1, 2 do
       redis.call('HSET', key, ARGV[f], ARGV[f + 1])
+      if ARGV[f] == 'status' and ARGV[f + 1] == 'pending' then pending = true end
     end
     redis.call('ZADD', K_RUNS, now, id)
     redis.call('ZADD', k_job_runs(job_id), now, id)
+    if pending then
+      -- ready to start: the execution engine takes it from here
+      local shard = shard_of(member, nshards())
+      redis.call('HSET', key, '_shard', shard)
+      redis.call('SADD', k_job_open(job_id), id)
+      redis.call('ZADD', k_ready(shard), now, run_member(id))
+    end
     last = nominal
     made[#made + 1] = id
   end
@@ -49,6 +59,8 @@ for _ = 1, n do
 end
 if #made > 1 then
   redis.call('HSET', K_FIRED, job_id, last)
+  redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now - retention)
+  redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now - retention)
 end
 if nxt == '-' then
   redis.call('ZREM', due, member)

@@ -26,6 +26,18 @@
 --                                  epoch ms, JSON values as JSON text)
 --   <T>:runs                 zset  run id, score = created_at (ms)
 --   <T>:job:<id>:runs        zset  the job's run ids, score = created_at
+--   <T>:run:<id> internal fields (never shown): _shard, _instance (who runs
+--                                  the attempt), _phase (http | worker),
+--                                  _fallback (1: the next attempt calls the
+--                                  fallback URL), _cancel (1: cancel asked)
+--   <T>:job:<id>:open        set   runs not yet ended (for "already running")
+--   <T>:job:<id>:active      set   running runs (max_concurrency)
+--   <T>:job:<id>:active:<k>  set   running runs with concurrency_key k
+--   <T>:job:<id>:waiting     zset  runs held by a limit, by priority then age
+--   <T>:job:<id>:rate        zset  attempt starts in the rate window
+--   <T>:job:<id>:rate:<n>:<v> zset the same per rate_limit_keys name/value
+--   <T>:idem:<key>           string run id of an idempotency key (24 h)
+--   <T>:job:<id>:dedup:<sha> string run id of a payload (dedup_window_secs)
 --
 -- The scheduler's keys are partitioned into shards by a hash of the member
 -- "<tenant>:<job id>" (shard_of below; the C side computes the same), each
@@ -35,6 +47,13 @@
 --   jw:{s:<n>}:changes       list  members whose firing changed, for the
 --                                  owner to pick up (at most 10000 kept)
 --   jw:{s:<n>}:lease         string  the instance that owns the shard (PX)
+--   jw:{s:<n>}:ready         zset  "<tenant>:<run>" ready to start, score =
+--                                  created_at - priority minutes
+--   jw:{s:<n>}:delayed       zset  "<tenant>:<run>" -> when it may start
+--   jw:{s:<n>}:running       zset  "<tenant>:<run>" -> when its lease ends
+--                                  (renewed by its instance; for a run a
+--                                  worker took over, its heartbeat deadline)
+--   jw:{sched}:token_key     string  the key run tokens are derived from
 --   jw:{sched}:shards        string  the number of shards, fixed at first start
 --   jw:{sched}:instances     zset  instance id -> last heartbeat (ms)
 -- Scripts that fire or change a job touch the tenant's slot and the job's
@@ -108,4 +127,57 @@ end
 local function next_run_at(job_id)
   local member = TENANT .. ':' .. job_id
   return redis.call('ZSCORE', k_due(shard_of(member, nshards())), member) or false
+end
+
+local OPEN_STATES = {delayed = true, pending = true, waiting = true, running = true}
+
+local function run_member(run_id) return TENANT .. ':' .. run_id end
+local function k_ready(shard) return 'jw:{s:' .. shard .. '}:ready' end
+local function k_delayed(shard) return 'jw:{s:' .. shard .. '}:delayed' end
+local function k_running(shard) return 'jw:{s:' .. shard .. '}:running' end
+local function k_job_open(id) return T .. ':job:' .. id .. ':open' end
+local function k_job_active(id) return T .. ':job:' .. id .. ':active' end
+local function k_job_waiting(id) return T .. ':job:' .. id .. ':waiting' end
+local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
+
+-- the shard of a job's runs: the job's schedule shard
+local function job_shard(job_id) return shard_of(TENANT .. ':' .. job_id, nshards()) end
+
+local function hgetall_table(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- Append one JSON object to the run's "attempts" JSON array.
+local function log_attempt(key, entry)
+  local cur = redis.call('HGET', key, 'attempts')
+  if not cur or cur == '[]' then
+    redis.call('HSET', key, 'attempts', '[' .. entry .. ']')
+  else
+    redis.call('HSET', key, 'attempts', string.sub(cur, 1, -2) .. ',' .. entry .. ']')
+  end
+end
+
+-- A run has ended: it leaves every queue and limit set; the first run its
+-- job held back (if any) becomes ready. Returns that run's member or nil.
+local function run_ended(run_id, run)
+  local job, shard = run.job_id, tonumber(run._shard)
+  local member = run_member(run_id)
+  redis.call('SREM', k_job_open(job), run_id)
+  redis.call('SREM', k_job_active(job), run_id)
+  if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
+  redis.call('ZREM', k_ready(shard), member)
+  redis.call('ZREM', k_delayed(shard), member)
+  redis.call('ZREM', k_running(shard), member)
+  redis.call('ZREM', k_job_waiting(job), run_id)
+  local next = redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
+  if next then
+    redis.call('ZREM', k_job_waiting(job), next)
+    redis.call('HSET', k_run(next), 'status', 'pending')
+    redis.call('ZADD', k_ready(shard), 0, run_member(next))
+    return run_member(next)
+  end
+  return nil
 end

@@ -1,0 +1,51 @@
+/* exec: the execution engine. Starts ready runs (run_start.lua: limits,
+ * attempt, lease), calls their endpoint without blocking, records the
+ * outcome (run_finish.lua: complete, hand to a worker, retry, fallback,
+ * fail), and keeps its runs' leases alive. For the shards its instance owns
+ * it also sweeps the run queues (run_sweep.lua): due retries and delayed
+ * runs start, ready runs nobody started start, and runs whose lease lapsed
+ * (their instance died, or their worker stopped heartbeating) are retried
+ * as a new attempt. Every write is fenced by the attempt number, so a late
+ * answer from a stale instance changes nothing. */
+#ifndef JOBWHEEL_EXEC_H
+#define JOBWHEEL_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct jw_store;
+struct jw_scheduler;
+struct jw_exec;
+
+struct jw_exec_options {
+    const char *instance_id;
+    int64_t lease_ms;     /* a running attempt's lease, renewed every second */
+    int64_t retention_ms; /* how long ended runs are kept */
+    bool allow_private;   /* SSRF guard off */
+    const char *ca_file;  /* extra trusted CA for https targets */
+    size_t max_response;  /* response body cap */
+};
+
+struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,
+                            const struct jw_exec_options *o, char *err, size_t errlen);
+/* Start a ready run now, from this instance (if its limits allow). */
+void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
+/* A run was cancelled: drop its call here, if it is running here. */
+void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id);
+/* The key run tokens are derived from; NULL until loaded from Redis. */
+const unsigned char *jw_exec_token_key(const struct jw_exec *x, size_t *len);
+size_t jw_exec_inflight(const struct jw_exec *x);
+/* Stop starting runs; done runs when the calls in flight have ended (or
+ * been abandoned to their leases after timeout_ms). */
+void jw_exec_stop(struct jw_exec *x, int64_t timeout_ms, void (*done)(void *), void *arg);
+void jw_exec_free(struct jw_exec *x);
+
+/* A worker reported failure (POST /v1/runs/:id/fail): the attempt failed;
+ * retry or fail the run as its policy says. done gets an HTTP status (200,
+ * 401 when the run is no longer running, 404, 503) and a message. */
+void jw_exec_worker_failed(struct jw_exec *x, const char *tenant, const char *run_id, const char *error,
+                           void (*done)(void *arg, int status, const char *msg), void *arg);
+
+#endif

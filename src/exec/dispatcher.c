@@ -1,0 +1,917 @@
+/* dispatcher: runs from ready to ended — start (limits, lease), call the
+ * endpoint, record the outcome, retry or hand over; lease renewal; the
+ * owned shards' queue sweeps; final-run webhooks (see exec.h). */
+#include "jobwheel/exec.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/http_client.h"
+#include "jobwheel/id.h"
+#include "jobwheel/job.h"
+#include "jobwheel/json.h"
+#include "jobwheel/log.h"
+#include "jobwheel/map.h"
+#include "jobwheel/policy.h"
+#include "jobwheel/run.h"
+#include "jobwheel/scheduler.h"
+#include "jobwheel/store.h"
+#include "jobwheel/time.h"
+
+#define SWEEP_MS 200
+#define RENEW_MS 1000
+#define SWEEP_LIMIT 200
+#define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
+
+struct jw_exec {
+    struct event_base *base;
+    struct jw_store *store;
+    struct jw_scheduler *sched;
+    struct jw_exec_options opt;
+    char *instance;
+    struct jw_http_client *http;
+    unsigned char token_key[64];
+    size_t token_key_len;
+    bool loading_key;
+    struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
+    char **early;           /* "<tenant>:<run>" asked to start before the token key came */
+    size_t nearly;
+    struct event *sweep, *renew, *stop_check;
+    bool *sweeping;
+    int nsweeping;
+    bool stopping;
+    int64_t stop_deadline;
+    void (*stop_done)(void *);
+    void *stop_arg;
+};
+
+/* An attempt in progress on this instance. */
+struct flight {
+    struct jw_exec *x;
+    char member[80]; /* map key */
+    char tenant[40], run_id[40];
+    int shard;
+    int attempt;
+    bool on_fallback;
+    struct jw_job job;
+    char *secret;
+    char *payload;
+    int64_t queued_since; /* ms: when the run became ready for this attempt */
+    int64_t started_ms;   /* wall clock */
+    int64_t dequeue_ms;   /* run_start's round trip */
+    int64_t timeout_ms;
+    int64_t max_attempts;
+    char *backoff;
+    int64_t initial_ms, max_ms;
+    struct jw_http_call *call;
+};
+
+static void start_run(struct jw_exec *x, const char *tenant, const char *run_id);
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void split_member(const char *m, char *tenant, size_t tl, char *run, size_t rl)
+{
+    const char *colon = strrchr(m, ':');
+    if (!colon) {
+        tenant[0] = run[0] = '\0';
+        return;
+    }
+    snprintf(tenant, tl, "%.*s", (int)(colon - m), m);
+    snprintf(run, rl, "%s", colon + 1);
+}
+
+static void start_member(struct jw_exec *x, const char *member)
+{
+    char tenant[40], run[40];
+    split_member(member, tenant, sizeof(tenant), run, sizeof(run));
+    if (tenant[0] && run[0])
+        start_run(x, tenant, run);
+}
+
+/* Field name -> value of a HGETALL reply. */
+static const char *pair(const struct jw_reply *pairs, const char *name, size_t *len)
+{
+    for (size_t i = 0; i + 1 < jw_reply_count(pairs); i += 2)
+        if (jw_reply_is(jw_reply_at(pairs, i), name))
+            return jw_reply_str(jw_reply_at(pairs, i + 1), len);
+    return NULL;
+}
+
+static int64_t pair_int(const struct jw_reply *pairs, const char *name, int64_t def)
+{
+    const char *v = pair(pairs, name, NULL);
+    return v ? strtoll(v, NULL, 10) : def;
+}
+
+static int decode_job(const char *json, size_t n, struct jw_job *job)
+{
+    char why[128];
+    memset(job, 0, sizeof(*job));
+    struct jw_json_doc *doc = jw_json_parse(json, n, 32, why, sizeof(why));
+    struct jw_error err;
+    int rc = doc ? jw_job_decode(job, jw_json_root(doc), JW_JOB_STORED, &err) : -1;
+    jw_json_doc_free(doc);
+    return rc;
+}
+
+static double rnd01(void)
+{
+    uint32_t r;
+    jw_random_bytes(&r, sizeof(r));
+    return (double)r / 4294967295.0;
+}
+
+/* The retry rules of a run: its overrides over its job's settings. */
+static struct jw_retry_policy retry_policy(const struct jw_job *job, const char *backoff, int64_t initial_ms,
+                                           int64_t max_ms)
+{
+    struct jw_retry_policy p = {
+        .strategy =
+            backoff ? backoff : (job->f[JW_JOB_RETRY_STRATEGY].set ? job->f[JW_JOB_RETRY_STRATEGY].s : NULL),
+        .delays_json = job->f[JW_JOB_RETRY_DELAYS_SECS].set ? job->f[JW_JOB_RETRY_DELAYS_SECS].s : NULL,
+        .initial_ms = initial_ms,
+        .max_ms = max_ms,
+    };
+    return p;
+}
+
+/* ---- finishing an attempt ----------------------------------------------------------- */
+
+struct finish {
+    struct jw_exec *x;
+    char tenant[40], run_id[40];
+    bool terminal;
+    char *webhook_url, *secret;
+    void (*done)(void *arg, int status, const char *msg);
+    void *done_arg;
+};
+
+static void notify_webhook(struct jw_exec *x, const char *tenant, const char *run_id, const char *url,
+                           const char *secret);
+
+static void on_finished(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct finish *f = arg;
+    int status = 200;
+    const char *msg = "ok";
+    if (st != JW_STORE_OK) {
+        jw_warn("exec: cannot record the outcome of run %s (Redis); its lease will bring it back", f->run_id);
+        status = 503;
+        msg = "the job store (Redis) is unavailable; retry shortly";
+    } else if (jw_reply_is(jw_reply_at(r, 0), "ok")) {
+        const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
+        if (promoted)
+            start_member(f->x, promoted);
+        if (f->terminal && f->webhook_url)
+            notify_webhook(f->x, f->tenant, f->run_id, f->webhook_url, f->secret);
+    } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
+        jw_debug("exec: outcome of run %s refused: the run moved on", f->run_id);
+        status = 401;
+        msg = "the run is no longer running";
+    } else {
+        status = 404;
+        msg = "no such run";
+    }
+    if (f->done)
+        f->done(f->done_arg, status, msg);
+    free(f->webhook_url);
+    free(f->secret);
+    free(f);
+}
+
+struct outcome {
+    const struct jw_http_response *resp; /* NULL: no call (crash, worker failure) */
+    const char *error;                   /* what happened, when no response */
+    bool timed_out;
+    const char *kind; /* for the attempt log: "crashed", "worker_failed", ... */
+};
+
+/* Decide what the attempt leads to and record it with run_finish. */
+static void finish_attempt(struct jw_exec *x, const char *tenant, const char *run_id, int attempt,
+                           const struct jw_job *job, bool on_fallback, int64_t max_attempts,
+                           const struct jw_retry_policy *policy, const struct outcome *o,
+                           const char *instance, bool lapsed, const char *trace, int64_t started_ms,
+                           const char *secret, void (*done)(void *, int, const char *), void *done_arg)
+{
+    int64_t now = jw_time_now_ms();
+    const struct jw_http_response *resp = o->resp;
+    struct jw_attempt_outcome ao = {
+        .http_status = resp ? resp->status : 0,
+        .timed_out = o->timed_out || (resp && resp->timed_out),
+        .retry_after_ms = resp && resp->retry_after ? jw_retry_after_ms(resp->retry_after, now) : -1,
+    };
+    bool has_fallback = job->f[JW_JOB_FALLBACK_ENDPOINT_URL].set;
+    struct jw_next next =
+        jw_next_step(&ao, attempt, (int)max_attempts, has_fallback, on_fallback, policy, rnd01());
+
+    const char *status;
+    int64_t due = -1;
+    bool fallback_next = false;
+    switch (next.step) {
+    case JW_STEP_COMPLETE: status = JW_RUN_COMPLETED; break;
+    case JW_STEP_WORKER:
+        status = "worker";
+        due = now + (job->f[JW_JOB_TIMEOUT_SECS].set ? job->f[JW_JOB_TIMEOUT_SECS].i : 60) * 1000;
+        break;
+    case JW_STEP_RETRY:
+        status = JW_RUN_DELAYED;
+        due = now + next.delay_ms;
+        break;
+    case JW_STEP_FALLBACK:
+        status = JW_RUN_DELAYED;
+        due = now;
+        fallback_next = true;
+        break;
+    default: status = next.timed_out ? JW_RUN_TIMED_OUT : JW_RUN_FAILED; break;
+    }
+    /* what went wrong, in words */
+    char err[400] = "";
+    if (resp && resp->status && !(resp->status >= 200 && resp->status < 300)) {
+        size_t n = resp->body_len < 200 ? resp->body_len : 200;
+        char snippet[201];
+        memcpy(snippet, resp->body, n);
+        snippet[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)snippet[i] < 0x20)
+                snippet[i] = ' ';
+        snprintf(err, sizeof(err), "HTTP %d%s%s", resp->status, n ? ": " : "", snippet);
+    } else if (o->error || (resp && resp->error)) {
+        snprintf(err, sizeof(err), "%s", o->error ? o->error : resp->error);
+    }
+
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, run_id);
+    jw_args_addi(&a, attempt);
+    jw_args_adds(&a, instance ? instance : "");
+    jw_args_adds(&a, lapsed ? "1" : "");
+    jw_args_addi(&a, now);
+    jw_args_adds(&a, status);
+    if (due >= 0)
+        jw_args_addi(&a, due);
+    else
+        jw_args_adds(&a, "");
+    /* the attempt, for the run's log */
+    struct jw_buf entry = JW_BUF_INIT;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &entry);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kint(&w, "attempt", attempt);
+    jw_jsonw_ktime(&w, "started_at", started_ms);
+    jw_jsonw_ktime(&w, "finished_at", now);
+    jw_jsonw_kstr(&w, "target", on_fallback ? "fallback" : "endpoint");
+    jw_jsonw_key(&w, "http_status");
+    if (resp && resp->status)
+        jw_jsonw_int(&w, resp->status);
+    else
+        jw_jsonw_null(&w);
+    jw_jsonw_kstr(&w, "outcome",
+                  o->kind                         ? o->kind
+                  : next.step == JW_STEP_COMPLETE ? "completed"
+                  : next.step == JW_STEP_WORKER   ? "accepted"
+                  : ao.timed_out                  ? "timed_out"
+                                                  : "failed");
+    jw_jsonw_kstr(&w, "error", err[0] ? err : NULL);
+    jw_jsonw_kstr(&w, "next",
+                  next.step == JW_STEP_RETRY      ? "retry"
+                  : next.step == JW_STEP_FALLBACK ? "fallback"
+                  : next.step == JW_STEP_WORKER   ? "worker"
+                                                  : "end");
+    jw_jsonw_obj_close(&w);
+    jw_args_add(&a, entry.data, entry.len);
+    jw_buf_free(&entry);
+    if (trace) {
+        jw_args_adds(&a, "execution_trace");
+        jw_args_adds(&a, trace);
+    }
+    if (next.step == JW_STEP_COMPLETE && resp && resp->body_len) {
+        char why[64];
+        struct jw_json_doc *doc = jw_json_parse(resp->body, resp->body_len, 32, why, sizeof(why));
+        if (doc) { /* a JSON answer becomes the run's result */
+            jw_args_adds(&a, "result");
+            jw_args_add(&a, resp->body, resp->body_len);
+            jw_json_doc_free(doc);
+        }
+    }
+    if (err[0] && next.step != JW_STEP_COMPLETE && next.step != JW_STEP_WORKER) {
+        jw_args_adds(&a, "error");
+        jw_args_adds(&a, err);
+    }
+    jw_args_adds(&a, "_fallback");
+    jw_args_adds(&a, fallback_next ? "1" : "0");
+
+    struct finish *f = jw_calloc(1, sizeof(*f));
+    f->x = x;
+    snprintf(f->tenant, sizeof(f->tenant), "%s", tenant);
+    snprintf(f->run_id, sizeof(f->run_id), "%s", run_id);
+    f->terminal = next.step == JW_STEP_COMPLETE || next.step == JW_STEP_FAIL;
+    if (f->terminal && job->f[JW_JOB_WEBHOOK_URL].set) {
+        f->webhook_url = jw_strdup(job->f[JW_JOB_WEBHOOK_URL].s);
+        f->secret = secret ? jw_strdup(secret) : NULL;
+    }
+    f->done = done;
+    f->done_arg = done_arg;
+    jw_store_eval(x->store, JW_LUA_RUN_FINISH, tenant, &a, on_finished, f);
+}
+
+/* ---- flights ---------------------------------------------------------------------------- */
+
+static void flight_free(struct flight *fl)
+{
+    jw_job_free(&fl->job);
+    free(fl->secret);
+    free(fl->payload);
+    free(fl->backoff);
+    free(fl);
+}
+
+static void check_stopped(struct jw_exec *x);
+
+static void on_response(void *arg, const struct jw_http_response *resp)
+{
+    struct flight *fl = arg;
+    struct jw_exec *x = fl->x;
+    fl->call = NULL;
+    jw_map_del(x->flights, fl->member);
+    char trace[400];
+    int64_t dispatch = jw_time_now_ms() - fl->started_ms; /* attempt start to outcome */
+    snprintf(trace, sizeof(trace),
+             "{\"queue_wait_ms\":%" PRId64 ",\"dequeue_ms\":%" PRId64 ",\"dns_ms\":%" PRId64
+             ",\"connect_ms\":%" PRId64 ",\"ttfb_ms\":%" PRId64 ",\"transfer_ms\":%" PRId64
+             ",\"total_ms\":%" PRId64 ",\"dispatch_ms\":%" PRId64 "}",
+             fl->started_ms - fl->queued_since > 0 ? fl->started_ms - fl->queued_since : 0, fl->dequeue_ms,
+             resp->dns_ms, resp->connect_ms, resp->ttfb_ms, resp->transfer_ms, resp->total_ms, dispatch);
+    struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);
+    struct outcome o = {.resp = resp};
+    finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
+                   &o, x->instance, false, trace, fl->started_ms, fl->secret, NULL, NULL);
+    flight_free(fl);
+    check_stopped(x);
+}
+
+/* Send the attempt's request. */
+static void launch(struct flight *fl, const struct jw_reply *pairs)
+{
+    struct jw_exec *x = fl->x;
+    const struct jw_fval *f = fl->job.f;
+    const char *url = fl->on_fallback
+                          ? (f[JW_JOB_FALLBACK_ENDPOINT_URL].set ? f[JW_JOB_FALLBACK_ENDPOINT_URL].s : NULL)
+                          : (f[JW_JOB_ENDPOINT_URL].set ? f[JW_JOB_ENDPOINT_URL].s : NULL);
+    char token[96], attempt[16], scheduled[24], ts[24], sig[64];
+    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, token);
+    snprintf(attempt, sizeof(attempt), "%d", fl->attempt);
+    snprintf(scheduled, sizeof(scheduled), "%" PRId64,
+             pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
+    int64_t now = jw_time_now_ms();
+    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
+    const char *body = fl->payload ? fl->payload : "{}";
+    struct jw_http_header h[12];
+    size_t n = 0;
+    h[n++] = (struct jw_http_header){"Content-Type", "application/json"};
+    h[n++] = (struct jw_http_header){"User-Agent", "jobwheel/0.1"};
+    h[n++] = (struct jw_http_header){"webhook-id", fl->run_id};
+    h[n++] = (struct jw_http_header){"webhook-timestamp", ts};
+    if (fl->secret && jw_webhook_sign(fl->secret, fl->run_id, now / 1000, body, strlen(body), sig) == 0)
+        h[n++] = (struct jw_http_header){"webhook-signature", sig};
+    h[n++] = (struct jw_http_header){"x-jobwheel-run-id", fl->run_id};
+    h[n++] = (struct jw_http_header){"x-jobwheel-job-id", f[JW_JOB_ID].s};
+    h[n++] = (struct jw_http_header){"x-jobwheel-attempt", attempt};
+    h[n++] = (struct jw_http_header){"x-jobwheel-run-token", token};
+    h[n++] = (struct jw_http_header){"x-jobwheel-scheduled-at", scheduled};
+    struct jw_http_request req = {
+        .url = url ? url : "",
+        .method = "POST",
+        .headers = h,
+        .nheaders = n,
+        .body = body,
+        .body_len = strlen(body),
+        .timeout_ms = fl->timeout_ms,
+    };
+    jw_map_put(x->flights, fl->member, fl);
+    fl->call = jw_http_call_start(x->http, &req, on_response, fl);
+}
+
+struct start_ctx {
+    struct jw_exec *x;
+    char tenant[40], run_id[40];
+    int64_t sent_us;
+};
+
+static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct start_ctx *s = arg;
+    struct jw_exec *x = s->x;
+    if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
+        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "expired")) {
+            const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
+            if (promoted)
+                start_member(x, promoted);
+        }
+        free(s);
+        return;
+    }
+    const struct jw_reply *pairs = jw_reply_at(r, 4);
+    struct flight *fl = jw_calloc(1, sizeof(*fl));
+    fl->x = x;
+    snprintf(fl->tenant, sizeof(fl->tenant), "%s", s->tenant);
+    snprintf(fl->run_id, sizeof(fl->run_id), "%s", s->run_id);
+    snprintf(fl->member, sizeof(fl->member), "%s:%s", s->tenant, s->run_id);
+    fl->attempt = (int)jw_reply_int(jw_reply_at(r, 1));
+    fl->started_ms = jw_time_now_ms();
+    fl->dequeue_ms = (jw_time_mono_us() - s->sent_us) / 1000;
+    free(s);
+    size_t jn;
+    const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
+    const char *secret = jw_reply_str(jw_reply_at(r, 3), NULL);
+    fl->secret = secret ? jw_strdup(secret) : NULL;
+    size_t pn;
+    const char *payload = pair(pairs, "payload", &pn);
+    fl->payload = payload ? jw_strndup(payload, pn) : NULL;
+    fl->shard = (int)pair_int(pairs, "_shard", 0);
+    const char *fb = pair(pairs, "_fallback", NULL);
+    fl->on_fallback = fb && fb[0] == '1';
+    fl->queued_since =
+        pair_int(pairs, "next_retry_at", pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
+    const char *backoff = pair(pairs, "retry_backoff", NULL);
+    fl->backoff = backoff ? jw_strdup(backoff) : NULL;
+    fl->initial_ms = pair_int(pairs, "retry_initial_delay_secs", 0) * 1000;
+    fl->max_ms = pair_int(pairs, "retry_max_delay_secs", 0) * 1000;
+    if (!job_json || decode_job(job_json, jn, &fl->job) != 0) {
+        struct jw_retry_policy p = {0};
+        struct outcome o = {.error = "the job could not be read", .kind = "failed"};
+        struct jw_job empty;
+        memset(&empty, 0, sizeof(empty));
+        finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &empty, false, 1, &p, &o, x->instance, false,
+                       NULL, fl->started_ms, NULL, NULL, NULL);
+        flight_free(fl);
+        return;
+    }
+    const struct jw_fval *f = fl->job.f;
+    fl->timeout_ms =
+        pair_int(pairs, "timeout_secs_override", f[JW_JOB_TIMEOUT_SECS].set ? f[JW_JOB_TIMEOUT_SECS].i : 60) *
+        1000;
+    fl->max_attempts =
+        pair_int(pairs, "max_attempts_override", f[JW_JOB_MAX_ATTEMPTS].set ? f[JW_JOB_MAX_ATTEMPTS].i : 3);
+    launch(fl, pairs);
+}
+
+static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
+{
+    if (x->stopping)
+        return;              /* the run stays ready; another instance's sweep starts it */
+    if (!x->token_key_len) { /* only at start-up: start it when the key is here */
+        if (x->nearly < 10000) {
+            x->early = jw_realloc(x->early, (x->nearly + 1) * sizeof(char *));
+            struct jw_buf m = JW_BUF_INIT;
+            jw_buf_printf(&m, "%s:%s", tenant, run_id);
+            x->early[x->nearly++] = jw_buf_detach(&m);
+        }
+        return;
+    }
+    char member[80];
+    snprintf(member, sizeof(member), "%s:%s", tenant, run_id);
+    if (jw_map_get(x->flights, member))
+        return;
+    struct start_ctx *s = jw_calloc(1, sizeof(*s));
+    s->x = x;
+    snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+    snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
+    s->sent_us = jw_time_mono_us();
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, run_id);
+    jw_args_adds(&a, x->instance);
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_args_addi(&a, x->opt.lease_ms);
+    jw_store_eval(x->store, JW_LUA_RUN_START, tenant, &a, on_started, s);
+}
+
+void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id)
+{
+    if (x)
+        start_run(x, tenant, run_id);
+}
+
+void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id)
+{
+    if (!x)
+        return;
+    char member[80];
+    snprintf(member, sizeof(member), "%s:%s", tenant, run_id);
+    struct flight *fl = jw_map_del(x->flights, member);
+    if (!fl)
+        return;
+    jw_http_call_cancel(fl->call);
+    flight_free(fl);
+    check_stopped(x);
+}
+
+/* ---- a run whose lease lapsed, a worker's failure --------------------------------------- */
+
+struct inspect {
+    struct jw_exec *x;
+    char tenant[40], run_id[40];
+    const char *kind; /* "crashed" | "timed_out" | "worker_failed" */
+    char *error;
+    void (*done)(void *, int, const char *);
+    void *done_arg;
+};
+
+static void on_inspected(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct inspect *in = arg;
+    if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "fail")) {
+        if (in->done) {
+            bool gone = st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "gone");
+            in->done(in->done_arg,
+                     st != JW_STORE_OK ? 503
+                     : gone            ? 404
+                                       : 401,
+                     st != JW_STORE_OK ? "the job store (Redis) is unavailable; retry shortly"
+                     : gone            ? "no such run"
+                                       : "the run token is no longer valid: the run has ended");
+        }
+        free(in->error);
+        free(in);
+        return;
+    }
+    int attempt = (int)strtol(
+        jw_reply_str(jw_reply_at(r, 1), NULL) ? jw_reply_str(jw_reply_at(r, 1), NULL) : "0", NULL, 10);
+    size_t jn;
+    const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
+    const struct jw_reply *pairs = jw_reply_at(r, 3);
+    struct jw_job job;
+    if (!job_json || decode_job(job_json, jn, &job) != 0)
+        memset(&job, 0, sizeof(job));
+    const char *backoff = pair(pairs, "retry_backoff", NULL);
+    struct jw_retry_policy p =
+        retry_policy(&job, backoff, pair_int(pairs, "retry_initial_delay_secs", 0) * 1000,
+                     pair_int(pairs, "retry_max_delay_secs", 0) * 1000);
+    const char *fb = pair(pairs, "_fallback", NULL);
+    int64_t max_attempts = pair_int(pairs, "max_attempts_override",
+                                    job.f[JW_JOB_MAX_ATTEMPTS].set ? job.f[JW_JOB_MAX_ATTEMPTS].i : 3);
+    bool lapsed = strcmp(in->kind, "worker_failed") != 0;
+    struct outcome o = {
+        .error = in->error,
+        .timed_out = !strcmp(in->kind, "timed_out"),
+        .kind = in->kind,
+    };
+    finish_attempt(in->x, in->tenant, in->run_id, attempt, &job, fb && fb[0] == '1', max_attempts, &p, &o, "",
+                   lapsed, NULL, pair_int(pairs, "_attempt_started", 0), NULL, in->done, in->done_arg);
+    jw_job_free(&job);
+    free(in->error);
+    free(in);
+}
+
+static void inspect_run(struct jw_exec *x, const char *tenant, const char *run_id, const char *kind,
+                        const char *error, void (*done)(void *, int, const char *), void *done_arg)
+{
+    struct inspect *in = jw_calloc(1, sizeof(*in));
+    in->x = x;
+    snprintf(in->tenant, sizeof(in->tenant), "%s", tenant);
+    snprintf(in->run_id, sizeof(in->run_id), "%s", run_id);
+    in->kind = kind;
+    in->error = jw_strdup(error);
+    in->done = done;
+    in->done_arg = done_arg;
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, run_id);
+    jw_args_adds(&a, "inspect");
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_args_adds(&a, "");
+    jw_args_addi(&a, 0);
+    jw_store_eval(x->store, JW_LUA_RUN_REPORT, tenant, &a, on_inspected, in);
+}
+
+void jw_exec_worker_failed(struct jw_exec *x, const char *tenant, const char *run_id, const char *error,
+                           void (*done)(void *arg, int status, const char *msg), void *arg)
+{
+    inspect_run(x, tenant, run_id, "worker_failed", error && error[0] ? error : "the worker reported failure",
+                done, arg);
+}
+
+/* ---- sweeps and leases ------------------------------------------------------------------ */
+
+struct sweep_ctx {
+    struct jw_exec *x;
+    int shard;
+};
+
+static void on_swept(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct sweep_ctx *sc = arg;
+    struct jw_exec *x = sc->x;
+    if (sc->shard < x->nsweeping)
+        x->sweeping[sc->shard] = false;
+    free(sc);
+    if (st != JW_STORE_OK || x->stopping)
+        return;
+    size_t nstart = (size_t)jw_reply_int(jw_reply_at(r, 0));
+    size_t count = jw_reply_count(r);
+    for (size_t i = 1; i <= nstart && i < count; i++) {
+        const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
+        if (m)
+            start_member(x, m);
+    }
+    for (size_t i = 1 + nstart; i + 3 <= count; i += 3) {
+        const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
+        const char *phase = jw_reply_str(jw_reply_at(r, i + 2), NULL);
+        if (!m)
+            continue;
+        char tenant[40], run[40];
+        split_member(m, tenant, sizeof(tenant), run, sizeof(run));
+        if (jw_map_get(x->flights, m))
+            continue; /* ours and alive: the renewal is just late */
+        bool worker = phase && !strcmp(phase, "worker");
+        inspect_run(x, tenant, run, worker ? "timed_out" : "crashed",
+                    worker ? "the worker stopped reporting (no heartbeat within timeout_secs)"
+                           : "the instance running it stopped (its lease lapsed)",
+                    NULL, NULL);
+    }
+}
+
+static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_exec *x = arg;
+    if (x->stopping || !x->token_key_len)
+        return;
+    int n = jw_scheduler_shards(x->sched);
+    if (n > x->nsweeping) {
+        x->sweeping = jw_realloc(x->sweeping, (size_t)n * sizeof(bool));
+        memset(x->sweeping + x->nsweeping, 0, (size_t)(n - x->nsweeping) * sizeof(bool));
+        x->nsweeping = n;
+    }
+    int64_t now = jw_time_now_ms();
+    for (int s = 0; s < n; s++) {
+        if (!jw_scheduler_owns(x->sched, s) || x->sweeping[s])
+            continue;
+        struct sweep_ctx *sc = jw_calloc(1, sizeof(*sc));
+        sc->x = x;
+        sc->shard = s;
+        x->sweeping[s] = true;
+        struct jw_args a = JW_ARGS_INIT;
+        jw_args_addi(&a, now);
+        jw_args_addi(&a, SWEEP_LIMIT);
+        jw_args_addi(&a, STALE_READY_MS);
+        char tag[16];
+        snprintf(tag, sizeof(tag), "s:%d", s);
+        jw_store_eval(x->store, JW_LUA_RUN_SWEEP, tag, &a, on_swept, sc);
+    }
+}
+
+struct renew_ctx {
+    struct jw_args *per_shard;
+    int n;
+    int64_t until;
+};
+
+static void add_renewal(void *value, void *arg)
+{
+    struct flight *fl = value;
+    struct renew_ctx *rc = arg;
+    if (fl->shard < 0 || fl->shard >= rc->n)
+        return;
+    struct jw_args *a = &rc->per_shard[fl->shard];
+    if (a->n == 0) {
+        char key[32];
+        snprintf(key, sizeof(key), "jw:{s:%d}:running", fl->shard);
+        jw_args_adds(a, "ZADD");
+        jw_args_adds(a, key);
+        jw_args_adds(a, "XX");
+    }
+    jw_args_addi(a, rc->until);
+    jw_args_adds(a, fl->member);
+}
+
+static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_exec *x = arg;
+    int n = jw_scheduler_shards(x->sched);
+    if (n <= 0 || jw_map_count(x->flights) == 0)
+        return;
+    struct renew_ctx rc = {jw_calloc((size_t)n, sizeof(struct jw_args)), n,
+                           jw_time_now_ms() + x->opt.lease_ms};
+    jw_map_each(x->flights, add_renewal, &rc);
+    for (int s = 0; s < n; s++)
+        if (rc.per_shard[s].n)
+            jw_store_cmd(x->store, &rc.per_shard[s], NULL, NULL);
+    free(rc.per_shard);
+}
+
+/* ---- the final-run webhook ------------------------------------------------------------------ */
+
+struct notice {
+    struct jw_exec *x;
+    char run_id[40];
+    char *url, *secret;
+};
+
+static void on_notice_sent(void *arg, const struct jw_http_response *resp)
+{
+    struct notice *nt = arg;
+    if (!(resp->status >= 200 && resp->status < 300))
+        jw_warn("exec: the webhook for run %s was not accepted (%s%d)", nt->run_id,
+                resp->error ? resp->error : "HTTP ", resp->error ? 0 : resp->status);
+    free(nt->url);
+    free(nt->secret);
+    free(nt);
+}
+
+static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct notice *nt = arg;
+    const struct jw_reply *pairs = jw_reply_at(r, 0);
+    size_t n = jw_reply_count(pairs) / 2;
+    if (st != JW_STORE_OK || n == 0) {
+        free(nt->url);
+        free(nt->secret);
+        free(nt);
+        return;
+    }
+    const char **names = jw_calloc(n, sizeof(char *)), **values = jw_calloc(n, sizeof(char *));
+    size_t *lens = jw_calloc(n, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
+        values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
+    }
+    struct jw_run_pairs rp = {n, names, values, lens};
+    struct jw_buf body = JW_BUF_INIT;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &body);
+    jw_run_write(&w, &rp);
+    free(names);
+    free(values);
+    free(lens);
+    char msg_id[64], ts[24], sig[64];
+    int64_t now = jw_time_now_ms() / 1000;
+    snprintf(msg_id, sizeof(msg_id), "%s.final", nt->run_id);
+    snprintf(ts, sizeof(ts), "%" PRId64, now);
+    struct jw_http_header h[6];
+    size_t nh = 0;
+    h[nh++] = (struct jw_http_header){"Content-Type", "application/json"};
+    h[nh++] = (struct jw_http_header){"User-Agent", "jobwheel/0.1"};
+    h[nh++] = (struct jw_http_header){"webhook-id", msg_id};
+    h[nh++] = (struct jw_http_header){"webhook-timestamp", ts};
+    if (nt->secret && jw_webhook_sign(nt->secret, msg_id, now, body.data, body.len, sig) == 0)
+        h[nh++] = (struct jw_http_header){"webhook-signature", sig};
+    h[nh++] = (struct jw_http_header){"x-jobwheel-run-id", nt->run_id};
+    struct jw_http_request req = {nt->url, "POST", h, nh, body.data, body.len, 10000};
+    jw_http_call_start(nt->x->http, &req, on_notice_sent, nt);
+    jw_buf_free(&body);
+}
+
+static void notify_webhook(struct jw_exec *x, const char *tenant, const char *run_id, const char *url,
+                           const char *secret)
+{
+    struct notice *nt = jw_calloc(1, sizeof(*nt));
+    nt->x = x;
+    snprintf(nt->run_id, sizeof(nt->run_id), "%s", run_id);
+    nt->url = jw_strdup(url);
+    nt->secret = secret ? jw_strdup(secret) : NULL;
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, run_id);
+    jw_store_eval(x->store, JW_LUA_RUN_GET, tenant, &a, on_notice_run, nt);
+}
+
+/* ---- life -------------------------------------------------------------------------------------- */
+
+static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct jw_exec *x = arg;
+    x->loading_key = false;
+    size_t n;
+    const char *v = st == JW_STORE_OK ? jw_reply_str(r, &n) : NULL;
+    long len = v ? jw_base64_decode(v, n, x->token_key, sizeof(x->token_key)) : -1;
+    if (len < 16)
+        return;
+    x->token_key_len = (size_t)len;
+    for (size_t i = 0; i < x->nearly; i++) {
+        start_member(x, x->early[i]);
+        free(x->early[i]);
+    }
+    free(x->early);
+    x->early = NULL;
+    x->nearly = 0;
+}
+
+static void load_token_key(struct jw_exec *x)
+{
+    if (x->loading_key || x->token_key_len)
+        return;
+    unsigned char raw[32];
+    char b64[64];
+    jw_random_bytes(raw, sizeof(raw));
+    jw_base64_encode(raw, sizeof(raw), b64);
+    struct jw_args set = JW_ARGS_INIT, get = JW_ARGS_INIT;
+    jw_args_adds(&set, "SET");
+    jw_args_adds(&set, "jw:{sched}:token_key");
+    jw_args_adds(&set, b64);
+    jw_args_adds(&set, "NX");
+    jw_store_cmd(x->store, &set, NULL, NULL);
+    jw_args_adds(&get, "GET");
+    jw_args_adds(&get, "jw:{sched}:token_key");
+    x->loading_key = true;
+    jw_store_cmd(x->store, &get, on_token_key, x);
+}
+
+static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_exec *x = arg;
+    load_token_key(x);
+    on_sweep_timer(fd, what, arg);
+}
+
+struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,
+                            const struct jw_exec_options *o, char *err, size_t errlen)
+{
+    struct jw_exec *x = jw_calloc(1, sizeof(*x));
+    x->base = base;
+    x->store = store;
+    x->sched = sched;
+    x->opt = *o;
+    x->instance = jw_strdup(o->instance_id);
+    x->opt.instance_id = x->instance;
+    struct jw_http_client_options ho = {o->allow_private, o->ca_file, o->max_response};
+    x->http = jw_http_client_new(base, &ho, err, errlen);
+    if (!x->http) {
+        free(x->instance);
+        free(x);
+        return NULL;
+    }
+    x->flights = jw_map_new();
+    x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
+    x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
+    struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
+    event_add(x->sweep, &sweep);
+    event_add(x->renew, &renew);
+    load_token_key(x);
+    return x;
+}
+
+const unsigned char *jw_exec_token_key(const struct jw_exec *x, size_t *len)
+{
+    *len = x ? x->token_key_len : 0;
+    return x && x->token_key_len ? x->token_key : NULL;
+}
+
+size_t jw_exec_inflight(const struct jw_exec *x)
+{
+    return x ? jw_map_count(x->flights) : 0;
+}
+
+static void check_stopped(struct jw_exec *x)
+{
+    if (!x->stopping || !x->stop_done)
+        return;
+    if (jw_map_count(x->flights) > 0 && jw_time_mono_ms() < x->stop_deadline)
+        return;
+    void (*done)(void *) = x->stop_done;
+    x->stop_done = NULL;
+    done(x->stop_arg);
+}
+
+static void on_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+    check_stopped(arg);
+}
+
+void jw_exec_stop(struct jw_exec *x, int64_t timeout_ms, void (*done)(void *), void *arg)
+{
+    x->stopping = true;
+    x->stop_done = done;
+    x->stop_arg = arg;
+    x->stop_deadline = jw_time_mono_ms() + timeout_ms;
+    event_del(x->sweep);
+    x->stop_check = event_new(x->base, -1, EV_PERSIST, on_stop_check, x);
+    struct timeval tv = {0, 50000};
+    event_add(x->stop_check, &tv);
+    check_stopped(x);
+}
+
+static void free_flight_cb(void *value, void *arg)
+{
+    struct flight *fl = value;
+    jw_http_call_cancel(fl->call);
+    flight_free(fl);
+}
+
+void jw_exec_free(struct jw_exec *x)
+{
+    if (!x)
+        return;
+    jw_map_each(x->flights, free_flight_cb, NULL);
+    jw_map_free(x->flights);
+    jw_http_client_free(x->http);
+    event_free(x->sweep);
+    event_free(x->renew);
+    if (x->stop_check)
+        event_free(x->stop_check);
+    for (size_t i = 0; i < x->nearly; i++)
+        free(x->early[i]);
+    free(x->early);
+    free(x->sweeping);
+    free(x->instance);
+    free(x);
+}

@@ -1,0 +1,200 @@
+/* policy: webhook signatures, run tokens, retry delays and next steps. */
+#include "jobwheel/policy.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/id.h"
+#include "jobwheel/json.h"
+#include "jobwheel/time.h"
+
+int jw_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp_s, const char *body,
+                    size_t body_len, char out[64])
+{
+    if (strncmp(secret, "whsec_", 6) != 0)
+        return -1;
+    unsigned char key[128];
+    long keylen = jw_base64_decode(secret + 6, strlen(secret + 6), key, sizeof(key));
+    if (keylen <= 0)
+        return -1;
+    struct jw_buf msg = JW_BUF_INIT;
+    jw_buf_printf(&msg, "%s.%lld.", msg_id, (long long)timestamp_s);
+    jw_buf_append(&msg, body, body_len);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    unsigned char *ok =
+        HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg.data, msg.len, mac, &maclen);
+    memset(key, 0, sizeof(key));
+    jw_buf_free(&msg);
+    if (!ok || maclen != 32)
+        return -1;
+    memcpy(out, "v1,", 3);
+    jw_base64_encode(mac, maclen, out + 3);
+    return 0;
+}
+
+static void token_mac(const unsigned char *key, size_t keylen, const char *run_id, char out[48])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)run_id, strlen(run_id), mac, &maclen)) {
+        fprintf(stderr, "jobwheel: HMAC failed\n");
+        abort();
+    }
+    jw_base64url_encode(mac, 32, out);
+}
+
+void jw_run_token(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
+                  char out[96])
+{
+    char hex[33], mac[48];
+    size_t h = 0;
+    for (const char *t = tenant; *t && h < 32; t++)
+        if (*t != '-')
+            hex[h++] = (char)tolower((unsigned char)*t);
+    hex[h] = '\0';
+    token_mac(key, keylen, run_id, mac);
+    snprintf(out, 96, "jwr_%s_%s", hex, mac);
+}
+
+int jw_run_token_tenant(const char *token, char tenant[37])
+{
+    if (strncmp(token, "jwr_", 4) != 0 || strlen(token) != 4 + 32 + 1 + 43 || token[36] != '_')
+        return -1;
+    for (int i = 4; i < 36; i++)
+        if (!isxdigit((unsigned char)token[i]) || isupper((unsigned char)token[i]))
+            return -1;
+    const char *h = token + 4;
+    snprintf(tenant, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+    return 0;
+}
+
+bool jw_run_token_check(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
+                        const char *token)
+{
+    char want[96];
+    jw_run_token(key, keylen, tenant, run_id, want);
+    size_t n = strlen(want);
+    return strlen(token) == n && jw_secure_equal(want, token, n);
+}
+
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": the time in ms; false if
+ * it is not one. */
+static bool http_date_ms(const char *s, int64_t *out)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char mon[4];
+    int d, y, hh, mm, ss, end = -1;
+    if (sscanf(s, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &end) !=
+            6 ||
+        end < 0 || s[end] != '\0')
+        return false;
+    for (int m = 0; m < 12; m++)
+        if (!strcmp(months[m], mon)) {
+            if (y < 1 || d < 1 || d > jw_days_in_month(y, m + 1) || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+                ss < 0 || ss > 60)
+                return false;
+            *out = (jw_days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 + ss) * 1000;
+            return true;
+        }
+    return false;
+}
+
+int64_t jw_retry_after_ms(const char *value, int64_t now_ms)
+{
+    if (!value)
+        return -1;
+    while (*value == ' ')
+        value++;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        long long secs = strtoll(value, &end, 10);
+        while (*end == ' ')
+            end++;
+        if (*end || secs < 0 || secs > 365LL * 86400)
+            return -1;
+        return secs * 1000;
+    }
+    int64_t at;
+    if (!http_date_ms(value, &at))
+        return -1;
+    return at > now_ms ? at - now_ms : 0;
+}
+
+int64_t jw_retry_delay_ms(const struct jw_retry_policy *p, int next_attempt, double rnd)
+{
+    int64_t initial = p->initial_ms > 0 ? p->initial_ms : 1000;
+    int64_t max = p->max_ms > 0 ? p->max_ms : 300000;
+    int k = next_attempt - 1; /* 1 for the first retry */
+    if (k < 1)
+        k = 1;
+    if (p->delays_json && p->delays_json[0] == '[') {
+        char why[64];
+        struct jw_json_doc *doc = jw_json_parse(p->delays_json, strlen(p->delays_json), 2, why, sizeof(why));
+        const struct jw_json *a = doc ? jw_json_root(doc) : NULL;
+        int64_t secs = -1;
+        if (a && a->type == JW_JSON_ARRAY && a->len > 0) {
+            size_t i = (size_t)k - 1 < a->len ? (size_t)k - 1 : a->len - 1;
+            if (jw_json_int(a->u.items[i], &secs) != 0)
+                secs = -1;
+            else if (secs > 31536000)
+                secs = 31536000; /* a year at most */
+        }
+        jw_json_doc_free(doc);
+        if (secs >= 0)
+            return secs * 1000; /* explicit delays are not capped */
+    }
+    int64_t d;
+    const char *s = p->strategy ? p->strategy : "exponential";
+    if (!strcmp(s, "fixed")) {
+        d = initial;
+    } else if (!strcmp(s, "linear")) {
+        d = initial * k;
+    } else {
+        int64_t ceiling = initial > max ? max : initial;
+        for (int i = 1; i < k && ceiling < max; i++)
+            ceiling = ceiling > max / 2 ? max : ceiling * 2;
+        if (rnd < 0)
+            rnd = 0;
+        if (rnd > 1)
+            rnd = 1;
+        d = (int64_t)(rnd * (double)ceiling);
+    }
+    return d > max ? max : d;
+}
+
+struct jw_next jw_next_step(const struct jw_attempt_outcome *o, int attempt, int max_attempts,
+                            bool has_fallback, bool on_fallback, const struct jw_retry_policy *p, double rnd)
+{
+    struct jw_next n = {JW_STEP_FAIL, 0, o->timed_out};
+    if (o->http_status == 202) {
+        n.step = JW_STEP_WORKER;
+        return n;
+    }
+    if (o->http_status >= 200 && o->http_status < 300) {
+        n.step = JW_STEP_COMPLETE;
+        return n;
+    }
+    if (!on_fallback && attempt < max_attempts) {
+        n.step = JW_STEP_RETRY;
+        n.delay_ms = jw_retry_delay_ms(p, attempt + 1, rnd);
+        /* Retry-After may lengthen the wait (up to an hour), never shorten it */
+        if ((o->http_status == 429 || o->http_status == 503) && o->retry_after_ms > n.delay_ms) {
+            int64_t ra = o->retry_after_ms > 3600000 ? 3600000 : o->retry_after_ms;
+            if (ra > n.delay_ms)
+                n.delay_ms = ra;
+        }
+        return n;
+    }
+    if (!on_fallback && has_fallback) {
+        n.step = JW_STEP_FALLBACK;
+        return n;
+    }
+    return n;
+}

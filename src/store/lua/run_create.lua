@@ -1,0 +1,83 @@
+-- run_create: trigger a job — one run, or a bulk of them, all in one step.
+-- ARGV: job id or name, now (ms), exclusive ("1": refuse when a run of the
+-- job is not yet ended — the "already running" 409), retention (ms), then
+-- per run: run id, idempotency key or "", dedup SHA-256 or "", start time
+-- (ms; later than now = delayed), the number of field/value pairs, the pairs.
+-- Job-derived fields (job_id, project_id, job_version(_id), tags and
+-- metadata defaults, expires_at) are filled here from the job itself.
+-- Returns {"nojob"} | {"conflict", existing run id} | {"ok", then per run:
+-- "new"|"hit", its shard, its HGETALL}.
+local job_id = resolve_job(ARGV[1])
+if not job_id then return {'nojob'} end
+local job = cjson.decode(redis.call('HGET', K_JOBS, job_id))
+if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
+local now, exclusive, retention = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4])
+if exclusive then
+  local open = redis.call('SRANDMEMBER', k_job_open(job_id))
+  if open then return {'conflict', open} end
+end
+local shard = job_shard(job_id)
+local out = {'ok'}
+local i = 5
+while i <= #ARGV do
+  local id, idem, dedup, start, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local pairs_at = i + 5
+  i = pairs_at + 2 * nf
+  local existing = nil
+  if idem ~= '' then existing = redis.call('GET', T .. ':idem:' .. idem) end
+  if not existing and dedup ~= '' then existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup) end
+  if existing and redis.call('EXISTS', k_run(existing)) == 1 then
+    out[#out + 1] = 'hit'
+    out[#out + 1] = shard
+    out[#out + 1] = redis.call('HGETALL', k_run(existing))
+  else
+    local key = k_run(id)
+    local fields = {}
+    for f = pairs_at, pairs_at + 2 * nf - 1, 2 do fields[ARGV[f]] = ARGV[f + 1] end
+    -- the job's defaults under what the trigger says
+    if job.default_run_metadata ~= nil and job.default_run_metadata ~= cjson.null then
+      local md = fields.metadata and cjson.decode(fields.metadata) or {}
+      for k, v in pairs(job.default_run_metadata) do
+        if md[k] == nil then md[k] = v end
+      end
+      if next(md) ~= nil then fields.metadata = cjson.encode(md) end
+    end
+    if not fields.tags and job.tags ~= nil and job.tags ~= cjson.null then fields.tags = cjson.encode(job.tags) end
+    fields.id = id
+    fields.job_id = job_id
+    if job.project_id ~= nil and job.project_id ~= cjson.null and not fields.project_id then
+      fields.project_id = job.project_id
+    end
+    fields.job_version = tostring(job.version)
+    fields.job_version_id = job.version_id
+    fields.created_at = tostring(now)
+    fields._shard = tostring(shard)
+    local delayed = start > now
+    fields.status = delayed and 'delayed' or 'pending'
+    if delayed then fields.scheduled_at = tostring(start) end
+    if job.run_ttl_secs ~= nil and job.run_ttl_secs ~= cjson.null then
+      fields.expires_at = tostring(math.max(now, start) + job.run_ttl_secs * 1000)
+    end
+    for k, v in pairs(fields) do redis.call('HSET', key, k, v) end
+    redis.call('ZADD', K_RUNS, now, id)
+    redis.call('ZADD', k_job_runs(job_id), now, id)
+    redis.call('SADD', k_job_open(job_id), id)
+    local member = run_member(id)
+    if delayed then
+      redis.call('ZADD', k_delayed(shard), start, member)
+    else
+      redis.call('ZADD', k_ready(shard), now - tonumber(fields.priority or '0') * 60000, member)
+    end
+    if idem ~= '' then redis.call('SET', T .. ':idem:' .. idem, id, 'EX', 86400) end
+    if dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
+      redis.call('SET', T .. ':job:' .. job_id .. ':dedup:' .. dedup, id, 'EX', job.dedup_window_secs)
+    end
+    out[#out + 1] = 'new'
+    out[#out + 1] = shard
+    out[#out + 1] = redis.call('HGETALL', key)
+  end
+end
+-- history retention: the indexes forget runs past it (their hashes expire)
+redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now - retention)
+redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now - retention)
+return out

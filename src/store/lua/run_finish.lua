@@ -1,0 +1,49 @@
+-- run_finish: the outcome of an attempt, from the instance that ran it (or,
+-- for a lapsed lease, from whoever found it). Fenced: nothing happens unless
+-- the run is still running that very attempt (and, when an instance is
+-- given, by that instance; when "lapsed" is "1", its lease has run out).
+-- ARGV: run id, attempt, instance or "", lapsed ("1"/""), now (ms),
+--       next status: completed | failed | timed_out | crashed | delayed
+--       (retry at `due`) | worker (a worker took it over; its heartbeat is
+--       due by `due`), due (ms or ""), attempt log entry (JSON object),
+--       then field/value pairs to set (result, error, execution_trace, ...).
+-- Returns {"ok", promoted member or false} | {"fenced", status} | {"gone"}
+local run_id, attempt, instance, lapsed = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
+local now, status, due, entry = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+local key = k_run(run_id)
+local run = hgetall_table(key)
+if not run.status then return {'gone'} end
+local shard, member = tonumber(run._shard), run_member(run_id)
+if run.status ~= 'running' or run.attempt ~= attempt or (instance ~= '' and run._instance ~= instance) then
+  return {'fenced', run.status}
+end
+if lapsed then
+  local lease = redis.call('ZSCORE', k_running(shard), member)
+  if lease and tonumber(lease) > now then return {'fenced', 'running'} end
+end
+for f = 9, #ARGV, 2 do redis.call('HSET', key, ARGV[f], ARGV[f + 1]) end
+if entry ~= '' then log_attempt(key, entry) end
+if status == 'worker' then
+  redis.call('HSET', key, '_phase', 'worker', 'heartbeat_at', now)
+  redis.call('ZADD', k_running(shard), tonumber(due), member)
+  return {'ok', false}
+end
+-- the attempt is over: its concurrency slot is free
+redis.call('SREM', k_job_active(run.job_id), run_id)
+if run.concurrency_key then redis.call('SREM', k_job_active(run.job_id) .. ':' .. run.concurrency_key, run_id) end
+redis.call('ZREM', k_running(shard), member)
+if status == 'delayed' then
+  redis.call('HSET', key, 'status', 'delayed', 'next_retry_at', due)
+  redis.call('ZADD', k_delayed(shard), tonumber(due), member)
+  local next = redis.call('ZRANGE', k_job_waiting(run.job_id), 0, 0)[1]
+  if next then
+    redis.call('ZREM', k_job_waiting(run.job_id), next)
+    redis.call('HSET', k_run(next), 'status', 'pending')
+    redis.call('ZADD', k_ready(shard), 0, run_member(next))
+    return {'ok', run_member(next)}
+  end
+  return {'ok', false}
+end
+redis.call('HSET', key, 'status', status, 'finished_at', now)
+redis.call('HDEL', key, 'next_retry_at')
+return {'ok', run_ended(run_id, run) or false}

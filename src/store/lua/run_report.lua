@@ -1,0 +1,37 @@
+-- run_report: what a worker tells about the run it took over (after a 202):
+-- progress, heartbeat, complete, fail. The run token was checked already.
+-- ARGV: run id, kind (progress | heartbeat | complete | fail | inspect), now
+--       (ms), data (progress JSON / result JSON / error). A worker's run
+--       stays alive for its timeout (timeout_secs) after each report.
+-- Returns {"ok", cancel requested "1"/"0"} for progress and heartbeat,
+--   {"ok", promoted member or false} for complete,
+--   {"fail", attempt, job JSON, run HGETALL} for fail (the caller decides
+--   whether to retry, through run_finish),
+--   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
+--   {"ended", status} | {"gone"}
+local run_id, kind, now, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local key = k_run(run_id)
+local run = hgetall_table(key)
+if not run.status then return {'gone'} end
+if run.status == 'cancelled' and (kind == 'progress' or kind == 'heartbeat') then return {'cancelled'} end
+if run.status ~= 'running' then return {'ended', run.status} end
+local shard, member = tonumber(run._shard), run_member(run_id)
+if kind == 'progress' or kind == 'heartbeat' then
+  if kind == 'progress' then redis.call('HSET', key, 'progress', data) end
+  redis.call('HSET', key, 'heartbeat_at', now)
+  if run._phase == 'worker' then
+    local job = redis.call('HGET', K_JOBS, run.job_id)
+    local secs = tonumber(run.timeout_secs_override or '0')
+    if secs == 0 and job then secs = cjson.decode(job).timeout_secs or 60 end
+    if secs == 0 then secs = 60 end
+    redis.call('ZADD', k_running(shard), now + secs * 1000, member)
+  end
+  return {'ok', run._cancel == '1' and '1' or '0'}
+end
+if kind == 'complete' then
+  if data ~= '' then redis.call('HSET', key, 'result', data) end
+  redis.call('HSET', key, 'status', 'completed', 'finished_at', now)
+  log_attempt(key, '{"attempt":' .. run.attempt .. ',"outcome":"completed","reported_by":"worker","at":' .. now .. '}')
+  return {'ok', run_ended(run_id, run) or false}
+end
+return {'fail', run.attempt, redis.call('HGET', K_JOBS, run.job_id) or false, redis.call('HGETALL', key)}

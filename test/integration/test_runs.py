@@ -1,0 +1,440 @@
+"""Issue 4: runs and HttpCall dispatch against a real HTTP(S) sink — payload,
+headers and signature; retries, Retry-After, timeout, fallback, no
+redirects; a worker's 202 + progress/heartbeat/complete/fail; cancel;
+concurrency and rate limits; idempotency; delays; health; the final-run
+webhook; the SSRF guard at dispatch; recovery of an instance's runs after
+kill -9."""
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import signal
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+
+from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
+from sink import Sink, make_tls
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def ms(iso):
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def sink():
+    s = Sink()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def tls_sink(tls):
+    s = Sink(tls_dir=tls)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def engine(tls, tmp_path_factory):
+    """jobwheel that may call loopback addresses (the sink) and trusts the
+    test CA — on a Redis of its own: every instance on one Redis starts any
+    ready run, so they must share one configuration."""
+    d = tmp_path_factory.mktemp("engine")
+    r = Redis(d / "redis")
+    s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets", "--tls-ca-file", str(tls / "ca.pem")])
+    yield s
+    assert s.stop() == 0
+    r.stop()
+
+
+@pytest.fixture
+def c(engine):
+    return Client(engine, make_token(claims_for(str(uuid.uuid4()))))
+
+
+def path():
+    return "/" + uuid.uuid4().hex
+
+
+def run_of(c, run_id):
+    r = c.get(f"/v1/runs/{run_id}")
+    assert r.status == 200, r
+    return r.json()
+
+
+def wait_run(c, run_id, statuses=("completed", "failed", "timed_out", "cancelled", "expired", "crashed"),
+             timeout=20):
+    box = {}
+
+    def done():
+        box["r"] = run_of(c, run_id)
+        return box["r"]["status"] in statuses
+    wait_until(done, timeout=timeout, step=0.05, what=f"run {run_id} to reach {statuses}")
+    return box["r"]
+
+
+def verify_signature(req, secret=SECRET):
+    h = req["headers"]
+    key = base64.b64decode(secret[len("whsec_"):])
+    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + req["body"]
+    want = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return want in h["webhook-signature"].split(" ")
+
+
+def test_trigger_delivers_payload_headers_and_signature(c, sink):
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), webhook_secret=SECRET,
+                                      default_run_metadata={"source": "test"})).json()
+    payload = {"order": 42, "items": ["a", "b"], "nested": {"x": None}}
+    r = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": payload, "metadata": {"who": "me"},
+                                                  "tags": {"t": "1"}, "priority": 5})
+    assert r.status == 201, r
+    run = r.json()
+    assert run["status"] == "pending" and run["job_id"] == job["id"] and run["payload"] == payload
+    assert run["metadata"] == {"who": "me", "source": "test"} and run["tags"] == {"t": "1"}
+    assert run["priority"] == 5 and run["triggered_by"] == "manual:user:tester"
+    req = sink.wait_for(lambda rs: len([x for x in rs if x["path"] == p]) >= 1)[-1]
+    req = sink.to(p)[0]
+    h = req["headers"]
+    assert json.loads(req["body"]) == payload
+    assert h["content-type"] == "application/json"
+    assert h["webhook-id"] == run["id"] == h["x-jobwheel-run-id"]
+    assert abs(int(h["webhook-timestamp"]) - time.time()) < 30
+    assert verify_signature(req)
+    assert h["x-jobwheel-attempt"] == "1"
+    assert h["x-jobwheel-run-token"].startswith("jwr_")
+    assert int(h["x-jobwheel-scheduled-at"]) == ms(run["created_at"])
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["attempt"] == 1 and done["result"] == {"ok": True}
+    tr = done["execution_trace"]
+    assert set(tr) >= {"queue_wait_ms", "dequeue_ms", "connect_ms", "ttfb_ms", "transfer_ms", "total_ms",
+                       "dispatch_ms"}
+    assert tr["total_ms"] >= tr["ttfb_ms"] >= 0
+    assert done["started_at"] and done["finished_at"] and done["attempts"][0]["http_status"] == 200
+
+
+def test_retries_with_delays_then_success(c, sink):
+    p = path()
+    sink.script(p, 500, 503, 200)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3, retry_delays_secs=[1, 1],
+                                      webhook_secret=SECRET)).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["attempt"] == 3
+    reqs = sink.to(p)
+    assert [r["headers"]["x-jobwheel-attempt"] for r in reqs] == ["1", "2", "3"]
+    assert len({r["headers"]["webhook-id"] for r in reqs}) == 1  # the same webhook-id on every attempt
+    assert all(verify_signature(r) for r in reqs)
+    gaps = [reqs[i + 1]["at"] - reqs[i]["at"] for i in range(2)]
+    assert all(0.9 < g < 3 for g in gaps), gaps
+    assert [a["http_status"] for a in done["attempts"]] == [500, 503, 200]
+    assert [a["next"] for a in done["attempts"]] == ["retry", "retry", "end"]
+
+
+def test_exhausted_attempts_fail_with_the_answer(c, sink):
+    p = path()
+    sink.script(p, (500, {}, {"error": "boom"}, 0), sticky=True)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=2, retry_delays_secs=[0])).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "failed" and done["attempt"] == 2
+    assert done["error"].startswith("HTTP 500") and "boom" in done["error"]
+
+
+def test_retry_after_is_honoured(c, sink):
+    p = path()
+    sink.script(p, (429, {"Retry-After": "2"}, {}, 0), 200)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=2, retry_delays_secs=[0])).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed"
+    reqs = sink.to(p)
+    assert 1.9 < reqs[1]["at"] - reqs[0]["at"] < 4
+
+
+def test_timeout(c, sink):
+    p = path()
+    sink.script(p, (200, {}, {}, 3))
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), timeout_secs=1, max_attempts=1)).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "timed_out" and "1000 ms" in done["error"]
+
+
+def test_fallback_after_attempts(c, sink):
+    primary, fallback = path(), path()
+    sink.script(primary, 500, sticky=True)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(primary), fallback_endpoint_url=sink.url(fallback),
+                                      max_attempts=2, retry_delays_secs=[0])).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["attempt"] == 3
+    assert len(sink.to(primary)) == 2 and len(sink.to(fallback)) == 1
+    assert [a["target"] for a in done["attempts"]] == ["endpoint", "endpoint", "fallback"]
+
+
+def test_redirects_are_not_followed(c, sink):
+    p, target = path(), path()
+    sink.script(p, (302, {"Location": sink.url(target)}, {}, 0))
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=1)).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "failed" and done["error"].startswith("HTTP 302")
+    time.sleep(0.3)
+    assert sink.to(target) == []
+
+
+def test_worker_flow_202_progress_heartbeat_complete(c, engine, sink):
+    p = path()
+    sink.script(p, 202)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), timeout_secs=30)).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    token = sink.wait_for(lambda rs: any(x["path"] == p for x in rs)) and sink.to(p)[0]["headers"]["x-jobwheel-run-token"]
+    wait_until(lambda: run_of(c, run["id"])["status"] == "running" and
+               run_of(c, run["id"])["attempts"] != [], timeout=10)
+    rid = run["id"]
+    hdr = {"x-run-token": token}
+    r = engine.request("POST", f"/v1/runs/{rid}/progress", {"processed": 5, "total": 10, "message": "half"},
+                       headers=hdr)
+    assert r.status == 200 and r.json() == {"status": "running", "cancel_requested": False}
+    assert run_of(c, rid)["progress"] == {"processed": 5, "total": 10, "message": "half"}
+    assert engine.request("POST", f"/v1/runs/{rid}/heartbeat", headers=hdr).status == 200
+    assert run_of(c, rid)["heartbeat_at"] is not None
+    # tokens are bound to their run
+    other = c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 3600}).json()
+    assert engine.request("POST", f"/v1/runs/{other['id']}/progress", {}, headers=hdr).status == 401
+    assert engine.request("POST", f"/v1/runs/{rid}/progress", {}).status == 401
+    assert engine.request("POST", f"/v1/runs/{rid}/progress", {}, headers={"x-run-token": token[:-2] + "xx"}).status == 401
+    assert engine.request("POST", f"/v1/runs/{rid}/progress", {"processed": -1}, headers=hdr).status == 400
+    r = engine.request("POST", f"/v1/runs/{rid}/complete", {"result": {"rows": 3}}, headers=hdr)
+    assert r.status == 200 and r.json()["status"] == "completed"
+    done = run_of(c, rid)
+    assert done["status"] == "completed" and done["result"] == {"rows": 3}
+    # and the token stops working when the run ends
+    assert engine.request("POST", f"/v1/runs/{rid}/heartbeat", headers=hdr).status == 401
+
+
+def test_worker_fail_is_retried(c, engine, sink):
+    p = path()
+    sink.script(p, 202, 200)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=2, retry_delays_secs=[0])).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    sink.wait_for(lambda rs: any(x["path"] == p for x in rs))
+    token = sink.to(p)[0]["headers"]["x-jobwheel-run-token"]
+    wait_until(lambda: run_of(c, run["id"])["attempts"] != [], timeout=10)
+    r = engine.request("POST", f"/v1/runs/{run['id']}/fail", {"error": "disk full"},
+                       headers={"x-run-token": token})
+    assert r.status == 200, r
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["attempt"] == 2
+    outcomes = [(a["attempt"], a["outcome"], a["error"]) for a in done["attempts"]]
+    assert outcomes[:2] == [(1, "accepted", None), (1, "worker_failed", "disk full")], outcomes
+
+
+def test_cancel_running_and_pending(c, engine, sink):
+    p = path()
+    sink.script(p, 202)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    sink.wait_for(lambda rs: any(x["path"] == p for x in rs))
+    token = sink.to(p)[0]["headers"]["x-jobwheel-run-token"]
+    wait_until(lambda: run_of(c, run["id"])["attempts"] != [], timeout=10)
+    r = c.post(f"/v1/runs/{run['id']}/cancel")
+    assert r.status == 200 and r.json()["status"] == "cancelled" and r.json()["finished_at"]
+    r = engine.request("POST", f"/v1/runs/{run['id']}/progress", {"processed": 1}, headers={"x-run-token": token})
+    assert r.status == 200 and r.json()["cancel_requested"] is True
+    assert c.post(f"/v1/runs/{run['id']}/cancel").status == 409
+    later = c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 60}).json()
+    assert later["status"] == "delayed"
+    assert c.post(f"/v1/runs/{later['id']}/cancel").json()["status"] == "cancelled"
+    assert c.post(f"/v1/runs/{uuid.uuid4()}/cancel").status == 404
+
+
+def test_worker_silence_times_out_and_retries(c, sink):
+    p = path()
+    sink.script(p, 202, 200)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), timeout_secs=1, max_attempts=2,
+                                      retry_delays_secs=[0])).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+    done = wait_run(c, run["id"], timeout=15)
+    assert done["status"] == "completed" and done["attempt"] == 2
+    assert [(a["attempt"], a["outcome"]) for a in done["attempts"]][:2] == [(1, "accepted"), (1, "timed_out")]
+
+
+def test_concurrency_limit_holds_under_a_burst(c, sink):
+    p = path()
+    sink.script(p, (200, {}, {}, 0.3), sticky=True)
+    before = sink.max_active
+    sink.max_active = 0
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_concurrency=2)).json()
+    r = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{} for _ in range(12)]})
+    assert r.status == 201 and r.json()["created"] == 12
+    for x in r.json()["results"]:
+        wait_run(c, x["id"])
+    assert len(sink.to(p)) == 12
+    starts = sorted(x["at"] for x in sink.to(p))
+    # never more than two at a time at the sink: the 3rd starts after the 1st ended
+    assert all(starts[i + 2] - starts[i] >= 0.25 for i in range(len(starts) - 2)), starts
+    sink.max_active = max(before, sink.max_active)
+
+
+def test_rate_limit(c, sink):
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), rate_limit_max=3, rate_limit_window_secs=2)).json()
+    r = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{} for _ in range(6)]}).json()
+    for x in r["results"]:
+        wait_run(c, x["id"])
+    starts = sorted(x["at"] for x in sink.to(p))
+    assert starts[3] - starts[0] >= 1.9, starts
+    assert starts[2] - starts[0] < 1.0
+
+
+def test_bulk_idempotency_and_dedup(c, sink):
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), dedup_window_secs=60)).json()
+    r = c.post(f"/v1/jobs/{job['id']}/trigger/bulk",
+               {"items": [{"idempotency_key": "k1"}, {"payload": {"n": 1}}, {"payload": {"n": 2}}]})
+    assert r.status == 201
+    b = r.json()
+    assert b["total"] == 3 and b["created"] == 3
+    assert all(x["run_token"].startswith("jwr_") and x["idempotency_hit"] is False for x in b["results"])
+    again = c.post(f"/v1/jobs/{job['id']}/trigger/bulk",
+                   {"items": [{"idempotency_key": "k1"}, {"payload": {"n": 1}}, {"payload": {"n": 3}}]}).json()
+    assert again["total"] == 3 and again["created"] == 1
+    assert [x["idempotency_hit"] for x in again["results"]] == [True, True, False]
+    assert again["results"][0]["id"] == b["results"][0]["id"] and again["results"][1]["id"] == b["results"][1]["id"]
+    one = c.post(f"/v1/jobs/{job['id']}/trigger", {"idempotency_key": "k1"})
+    assert one.status == 200 and one.json()["id"] == b["results"][0]["id"]
+    for field, value in [("priority", "high"), ("delay", -1), ("max_attempts", 0), ("retry_backoff", "x"),
+                         ("metadata", {"a": 1}), ("scheduled_at", "later"), ("nope", 1)]:
+        r = c.post(f"/v1/jobs/{job['id']}/trigger", {field: value})
+        assert r.status == 400 and field in r.json()["errors"], (field, r)
+    r = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{}, {"priority": "x"}]})
+    assert r.status == 400 and "items[1].priority" in r.json()["errors"]
+    assert c.post(f"/v1/jobs/{uuid.uuid4()}/trigger").status == 404
+
+
+def test_delay_and_scheduled_at(c, sink):
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 2}).json()
+    assert run["status"] == "delayed" and ms(run["scheduled_at"]) - ms(run["created_at"]) == 2000
+    t0 = time.time()
+    done = wait_run(c, run["id"])
+    assert done["status"] == "completed" and time.time() - t0 >= 1.5
+    req = sink.to(p)[0]
+    assert int(req["headers"]["x-jobwheel-scheduled-at"]) == ms(run["scheduled_at"])
+    assert req["at"] * 1000 >= ms(run["scheduled_at"]) - 5
+
+
+def test_webhook_url_receives_the_final_run(c, sink):
+    p, hook = path(), path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), webhook_url=sink.url(hook),
+                                      webhook_secret=SECRET)).json()
+    run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": {"x": 1}}).json()
+    sink.wait_for(lambda rs: any(x["path"] == hook for x in rs))
+    req = sink.to(hook)[0]
+    body = json.loads(req["body"])
+    assert body["id"] == run["id"] and body["status"] == "completed"
+    assert verify_signature(req)
+
+
+def test_job_health(c, sink):
+    ok, bad = path(), path()
+    sink.script(bad, 500, sticky=True)
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok))).json()
+    ids = [c.post(f"/v1/jobs/{job['id']}/trigger").json()["id"] for _ in range(3)]
+    for i in ids:
+        wait_run(c, i)
+    c.patch(f"/v1/jobs/{job['id']}", {"endpoint_url": sink.url(bad), "max_attempts": 1})
+    wait_run(c, c.post(f"/v1/jobs/{job['id']}/trigger").json()["id"])
+    r = c.get(f"/v1/jobs/{job['id']}/health?window=1h")
+    assert r.status == 200, r
+    h = r.json()
+    assert list(h) == ["total_runs", "completed_runs", "failed_runs", "timed_out_runs", "crashed_runs",
+                       "canceled_runs", "expired_runs", "success_rate", "avg_duration_secs",
+                       "p95_duration_secs", "health_score"]
+    assert h["total_runs"] == 4 and h["completed_runs"] == 3 and h["failed_runs"] == 1
+    assert h["success_rate"] == 0.75 and h["health_score"] == 75
+    assert h["p95_duration_secs"] >= h["avg_duration_secs"] * 0 and h["p95_duration_secs"] < 5
+    assert c.get(f"/v1/jobs/{job['id']}/health?window=soon").status == 400
+    assert c.get(f"/v1/jobs/{uuid.uuid4()}/health").status == 404
+
+
+def test_https_target_with_verification(c, tls_sink):
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=tls_sink.url(p), max_attempts=1)).json()
+    done = wait_run(c, c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": {"s": 1}}).json()["id"])
+    assert done["status"] == "completed", done
+    assert json.loads(tls_sink.to(p)[0]["body"]) == {"s": 1}
+    # a certificate that does not name the host is refused (TLS verification)
+    job = c.post("/v1/jobs", job_body(endpoint_url=tls_sink.url(p).replace("127.0.0.1", "127.0.0.2"),
+                                      max_attempts=1)).json()
+    done = wait_run(c, c.post(f"/v1/jobs/{job['id']}/trigger").json()["id"])
+    assert done["status"] == "failed"
+
+
+def test_ssrf_guard_at_creation_and_dispatch(server, sink):
+    """The shared server has allow_private_targets off."""
+    c = Client(server, make_token(claims_for(str(uuid.uuid4()))))
+    for host in ["127.1", "2130706433", "0x7f000001", "[::1]", "[::ffff:127.0.0.1]", "169.254.169.254",
+                 "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "[fc00::1]",
+                 "[fe80::1]", "0.0.0.0", "localhost"]:
+        r = c.post("/v1/jobs", job_body(endpoint_url=f"http://{host}:{sink.port}/x"))
+        assert r.status == 400 and "endpoint_url" in r.json()["errors"], host
+    # a name that resolves to a private address passes creation, and is refused at dispatch
+    name = socket.gethostname()
+    try:
+        addr = ipaddress.ip_address(socket.gethostbyname(name))
+    except OSError:
+        pytest.skip("the host name does not resolve")
+    if not (addr.is_private or addr.is_loopback):
+        pytest.skip("the host name resolves to a public address here")
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=f"http://{name}:{sink.port}{p}", max_attempts=1))
+    assert job.status == 201, job
+    done = wait_run(c, c.post(f"/v1/jobs/{job.json()['id']}/trigger").json()["id"])
+    assert done["status"] == "failed" and "private" in done["error"]
+    assert sink.to(p) == []
+
+
+def test_kill_9_recovers_every_run(tmp_path, sink):
+    r = Redis(tmp_path / "redis")
+    args = ["--allow-private-targets", "--run-lease-ms", "2000", "--schedule-lease-ms", "1500"]
+    a = Jobwheel(tmp_path / "a", redis_url=r.url, args=args + ["--instance-id", "a"])
+    b = Jobwheel(tmp_path / "b", redis_url=r.url, args=args + ["--instance-id", "b"])
+    try:
+        token = make_token(claims_for(str(uuid.uuid4())))
+        ca, cb = Client(a, token), Client(b, token)
+        p = path()
+        sink.script(p, *[(200, {}, {}, 4)] * 100, 200, sticky=True)
+        job = ca.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3, retry_delays_secs=[0],
+                                           timeout_secs=30)).json()
+        ids = [x["id"] for x in ca.post(f"/v1/jobs/{job['id']}/trigger/bulk",
+                                        {"items": [{} for _ in range(100)]}).json()["results"]]
+        sink.wait_for(lambda rs: len([x for x in rs if x["path"] == p]) >= 100, timeout=20)
+        a.stop(signal.SIGKILL)
+        for i in ids:
+            done = wait_run(cb, i, timeout=30)
+            assert done["status"] == "completed", done
+        crashed = [i for i in ids if any(x["outcome"] == "crashed" for x in run_of(cb, i)["attempts"])]
+        assert len(crashed) >= 50  # those a took were retried by b as new attempts
+        assert all(run_of(cb, i)["attempt"] >= 2 for i in crashed)
+    finally:
+        if a.proc:
+            a.stop()
+        assert b.stop() == 0
+        r.stop()
