@@ -4,6 +4,8 @@
 local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/"
 local token = os.getenv("BENCH_TOKEN")
+local fixed_body = os.getenv("BENCH_BODY") -- a POST with this body, the same every time
+if fixed_body == "" then fixed_body = nil end
 local counter = 0
 local threads = {}
 
@@ -15,6 +17,10 @@ end
 function request()
   local headers = {}
   if token then headers["Authorization"] = "Bearer " .. token end
+  if method == "POST" and fixed_body then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", path, headers, fixed_body)
+  end
   if method == "POST" then
     counter = counter + 1
     headers["Content-Type"] = "application/json"

@@ -41,6 +41,7 @@ struct jw_config {
     int64_t run_retention_days;
     int64_t run_lease_ms;
     int64_t max_response_bytes;
+    int64_t max_inflight;
     char *tls_ca_file;
 };
 

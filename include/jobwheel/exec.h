@@ -26,6 +26,7 @@ struct jw_exec_options {
     bool allow_private;   /* SSRF guard off */
     const char *ca_file;  /* extra trusted CA for https targets */
     size_t max_response;  /* response body cap */
+    int64_t max_inflight; /* attempts running here at once; more wait their turn */
 };
 
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,

@@ -25,6 +25,7 @@
 #define RENEW_MS 1000
 #define SWEEP_LIMIT 200
 #define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
+#define QUEUE_MAX 100000    /* runs waiting here for a free slot; more wait in Redis */
 
 struct jw_exec {
     struct event_base *base;
@@ -39,6 +40,12 @@ struct jw_exec {
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;
+    /* Runs asked to start while max_inflight attempts run here wait in a
+     * FIFO (deduplicated); the rest stay ready in Redis for a sweep. */
+    size_t starting; /* run_start calls in flight */
+    char **queue;
+    size_t qhead, qlen, qcap;
+    struct jw_map *queued;
     struct event *sweep, *renew, *stop_check;
     bool *sweeping;
     int nsweeping;
@@ -70,6 +77,7 @@ struct flight {
 };
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id);
+static void start_queued(struct jw_exec *x);
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -330,6 +338,44 @@ static void flight_free(struct flight *fl)
 
 static void check_stopped(struct jw_exec *x);
 
+static bool busy(const struct jw_exec *x)
+{
+    return jw_map_count(x->flights) + x->starting >= (size_t)x->opt.max_inflight;
+}
+
+static void enqueue(struct jw_exec *x, const char *member)
+{
+    if (x->qlen == QUEUE_MAX || jw_map_get(x->queued, member))
+        return;
+    if (x->qlen == x->qcap) { /* grow the ring, unrolled */
+        size_t cap = x->qcap ? x->qcap * 2 : 256;
+        char **q = jw_calloc(cap, sizeof(char *));
+        for (size_t i = 0; i < x->qlen; i++)
+            q[i] = x->queue[(x->qhead + i) % x->qcap];
+        free(x->queue);
+        x->queue = q;
+        x->qcap = cap;
+        x->qhead = 0;
+    }
+    char *m = jw_strdup(member);
+    x->queue[(x->qhead + x->qlen) % x->qcap] = m;
+    x->qlen++;
+    jw_map_put(x->queued, m, m);
+}
+
+/* Start waiting runs while there is room. */
+static void start_queued(struct jw_exec *x)
+{
+    while (x->qlen && !busy(x) && !x->stopping) {
+        char *m = x->queue[x->qhead];
+        x->qhead = (x->qhead + 1) % x->qcap;
+        x->qlen--;
+        jw_map_del(x->queued, m);
+        start_member(x, m);
+        free(m);
+    }
+}
+
 static void on_response(void *arg, const struct jw_http_response *resp)
 {
     struct flight *fl = arg;
@@ -349,6 +395,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
                    &o, x->instance, false, trace, fl->started_ms, fl->secret, NULL, NULL);
     flight_free(fl);
+    start_queued(x);
     check_stopped(x);
 }
 
@@ -404,7 +451,9 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
 {
     struct start_ctx *s = arg;
     struct jw_exec *x = s->x;
+    x->starting--;
     if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
+        start_queued(x);
         if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "expired")) {
             const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
             if (promoted)
@@ -475,6 +524,11 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
     snprintf(member, sizeof(member), "%s:%s", tenant, run_id);
     if (jw_map_get(x->flights, member))
         return;
+    if (busy(x)) {
+        enqueue(x, member);
+        return;
+    }
+    x->starting++;
     struct start_ctx *s = jw_calloc(1, sizeof(*s));
     s->x = x;
     snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
@@ -505,6 +559,7 @@ void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id
         return;
     jw_http_call_cancel(fl->call);
     flight_free(fl);
+    start_queued(x);
     check_stopped(x);
 }
 
@@ -841,6 +896,9 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         return NULL;
     }
     x->flights = jw_map_new();
+    x->queued = jw_map_new();
+    if (x->opt.max_inflight <= 0)
+        x->opt.max_inflight = 1024;
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
     struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
@@ -911,6 +969,10 @@ void jw_exec_free(struct jw_exec *x)
     for (size_t i = 0; i < x->nearly; i++)
         free(x->early[i]);
     free(x->early);
+    for (size_t i = 0; i < x->qlen; i++)
+        free(x->queue[(x->qhead + i) % x->qcap]);
+    free(x->queue);
+    jw_map_free(x->queued);
     free(x->sweeping);
     free(x->instance);
     free(x);

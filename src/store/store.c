@@ -57,6 +57,7 @@ struct jw_store {
     int handshake_left;
     int64_t backoff_ms;
     int64_t last_send_ms;
+    int64_t last_reply_ms; /* Redis is making progress while replies come */
     char sha[JW_LUA_COUNT][41];
     struct pending *head, *tail;
     struct event *tick;
@@ -178,6 +179,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct jw_store *s = p->s;
     redisReply *reply = r;
     unlink_(s, p);
+    s->last_reply_ms = jw_time_mono_ms();
 
     if (!reply) { /* the connection is going away */
         s->ready = false;
@@ -393,7 +395,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!s->ac)
         return;
     int64_t now = jw_time_mono_ms();
-    if (s->head && now - s->head->sent_ms > s->timeout_ms) {
+    /* stalled: commands wait and no answer came for the whole timeout (a
+     * long pipeline that is being answered is not a stall) */
+    int64_t since = s->head ? (s->head->sent_ms > s->last_reply_ms ? s->head->sent_ms : s->last_reply_ms) : now;
+    if (s->head && now - since > s->timeout_ms) {
         char why[96];
         snprintf(why, sizeof(why), "no answer within %" PRId64 " ms", s->timeout_ms);
         drop_connection(s, why);

@@ -69,6 +69,7 @@ static const struct key keys[] = {
      "a running attempt's lease: another instance retries it this long after its instance dies"},
     {"max_response_bytes", I(max_response_bytes), "1048576", 1024, 64 << 20,
      "largest answer an endpoint may send (a larger one fails the attempt)"},
+    {"max_inflight", I(max_inflight), "1024", 1, 1000000, "attempts an instance runs at once; more wait their turn"},
     {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -40,9 +40,11 @@ for _ = 1, n do
     local key = k_run(id)
     local pending = false
     for f = i, i + 2 * nf - 1, 2 do
-      redis.call('HSET', key, ARGV[f], ARGV[f + 1])
       if ARGV[f] == 'status' and ARGV[f + 1] == 'pending' then pending = true end
     end
+    redis.call('HSET', key, unpack(ARGV, i, i + 2 * nf - 1))
+    redis.call('HSET', key, '_retention', retention)
+    if not pending then redis.call('PEXPIRE', key, retention) end
     redis.call('ZADD', K_RUNS, now, id)
     redis.call('ZADD', k_job_runs(job_id), now, id)
     if pending then

@@ -26,7 +26,8 @@
 --                                  epoch ms, JSON values as JSON text)
 --   <T>:runs                 zset  run id, score = created_at (ms)
 --   <T>:job:<id>:runs        zset  the job's run ids, score = created_at
---   <T>:run:<id> internal fields (never shown): _shard, _instance (who runs
+--   <T>:run:<id> internal fields (never shown): _shard, _retention (ms the
+--                                  hash lives once the run ended), _instance (who runs
 --                                  the attempt), _phase (http | worker),
 --                                  _fallback (1: the next attempt calls the
 --                                  fallback URL), _cancel (1: cancel asked)
@@ -165,6 +166,7 @@ end
 local function run_ended(run_id, run)
   local job, shard = run.job_id, tonumber(run._shard)
   local member = run_member(run_id)
+  if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
   redis.call('SREM', k_job_open(job), run_id)
   redis.call('SREM', k_job_active(job), run_id)
   if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end

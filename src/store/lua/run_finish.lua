@@ -11,7 +11,10 @@
 local run_id, attempt, instance, lapsed = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local now, status, due, entry = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local key = k_run(run_id)
-local run = hgetall_table(key)
+local f = redis.call('HMGET', key, 'status', 'attempt', '_instance', '_shard', 'job_id', 'concurrency_key',
+                    '_retention')
+local run = {status = f[1], attempt = f[2], _instance = f[3], _shard = f[4], job_id = f[5],
+             concurrency_key = f[6] or nil, _retention = f[7] or nil}
 if not run.status then return {'gone'} end
 local shard, member = tonumber(run._shard), run_member(run_id)
 if run.status ~= 'running' or run.attempt ~= attempt or (instance ~= '' and run._instance ~= instance) then
@@ -21,7 +24,7 @@ if lapsed then
   local lease = redis.call('ZSCORE', k_running(shard), member)
   if lease and tonumber(lease) > now then return {'fenced', 'running'} end
 end
-for f = 9, #ARGV, 2 do redis.call('HSET', key, ARGV[f], ARGV[f + 1]) end
+if #ARGV >= 10 then redis.call('HSET', key, unpack(ARGV, 9)) end
 if entry ~= '' then log_attempt(key, entry) end
 if status == 'worker' then
   redis.call('HSET', key, '_phase', 'worker', 'heartbeat_at', now)

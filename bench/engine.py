@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Scheduling benchmarks for scripts/bench (numbers, not pass/fail).
+"""Scheduling and dispatch benchmarks for scripts/bench (numbers, not pass/fail).
 
   firings SPREAD_S N   N one-off jobs due over SPREAD_S seconds (0: all at
                        one instant); prints lateness of the runs they make
@@ -7,9 +7,13 @@
   schedules N          register N cron schedules through the batch endpoint;
                        prints registration rate, Redis bytes per schedule,
                        jobwheel idle CPU over 10 s and RSS
+  dispatch N URL       trigger N runs of a job calling URL (bulk, 1000 at a
+                       time) and time until every one has completed; prints
+                       runs/s and Redis script calls per run
 
 Needs: BENCH_BASE (http://127.0.0.1:port), BENCH_TOKEN, BENCH_REDIS_PORT,
 BENCH_PID (jobwheel's pid)."""
+import base64
 import json
 import os
 import subprocess
@@ -134,9 +138,64 @@ def schedules(n):
           f"Redis {(after - before) / n:6.0f} bytes/schedule  idle CPU {cpu:4.2f}%  RSS {rss_kb() // 1024} MiB")
 
 
+def commandstats():
+    out = subprocess.run(["redis-cli", "-p", REDIS_PORT, "info", "commandstats"], capture_output=True,
+                         text=True).stdout
+    calls = {}
+    for line in out.splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[8:].split(":", 1)
+            calls[name] = int(rest.split(",")[0].split("=")[1])
+    return calls
+
+
+def dispatch(n, url):
+    job, _ = call("POST", "/v1/jobs", {"name": f"dispatch-{time.time()}", "endpoint_url": url,
+                                       "max_attempts": 1})
+    tenant = None
+    before = commandstats()
+    t0 = time.time()
+    batches = [{"items": [{"payload": {"i": i}} for i in range(k, min(n, k + 1000))]} for k in range(0, n, 1000)]
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not batches:
+                    return
+                b = batches.pop()
+            call("POST", f"/v1/jobs/{job['id']}/trigger/bulk", b)
+
+    ts = [threading.Thread(target=worker) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    triggered = time.time() - t0
+    # done when no run of the job is open any more
+    claims = json.loads(base64.urlsafe_b64decode(TOKEN.split(".")[1] + "=="))
+    open_key = f"jw:{{{claims['tenants'][0]}}}:job:{job['id']}:open"
+    while True:
+        left = subprocess.run(["redis-cli", "-p", REDIS_PORT, "scard", open_key], capture_output=True,
+                              text=True).stdout.strip()
+        if left == "0":
+            break
+        if time.time() - t0 > 300:
+            print(f"  dispatch: gave up waiting ({left} runs still open)")
+            break
+        time.sleep(0.02)
+    secs = time.time() - t0
+    after = commandstats()
+    scripts = sum(after.get(k, 0) - before.get(k, 0) for k in ("evalsha", "eval"))
+    print(f"  {n} runs triggered in bulk and dispatched: {n / secs:8.0f} runs/s end to end "
+          f"(triggering alone {n / triggered:8.0f}/s); Redis script calls per run {scripts / n:.2f}")
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "firings":
         firings(int(sys.argv[2]), int(sys.argv[3]))
     elif what == "schedules":
         schedules(int(sys.argv[2]))
+    elif what == "dispatch":
+        dispatch(int(sys.argv[2]), sys.argv[3])
