@@ -27,6 +27,7 @@ BASE = os.environ["BENCH_BASE"]
 TOKEN = os.environ["BENCH_TOKEN"]
 REDIS_PORT = os.environ["BENCH_REDIS_PORT"]
 PID = int(os.environ["BENCH_PID"])
+SINK = os.environ.get("BENCH_SINK", "https://example.com/hook")  # where benchmark jobs' runs go
 
 
 def call(method, path, body=None):
@@ -107,7 +108,7 @@ def pct(xs, p):
 def firings(spread_s, n):
     start = int(time.time() * 1000) + 8000 + (n // 2000) * 1000
     step = spread_s * 1000 / n if spread_s else 0
-    jobs = [{"name": f"once-{spread_s}-{i}-{start}", "endpoint_url": "https://example.com/hook",
+    jobs = [{"name": f"once-{spread_s}-{i}-{start}", "endpoint_url": SINK, "max_attempts": 1,
              "run_at": iso(int(start + i * step))} for i in range(n)]
     t0 = time.time()
     batch_create(jobs)
@@ -124,7 +125,7 @@ def firings(spread_s, n):
 
 def schedules(n):
     before = redis_info("used_memory")
-    jobs = [{"name": f"cron-{n}-{i}", "endpoint_url": "https://example.com/hook",
+    jobs = [{"name": f"cron-{n}-{i}", "endpoint_url": SINK,
              "cron": f"{i % 60} {i % 24} 1 1 *"} for i in range(n)]
     t0 = time.time()
     batch_create(jobs)
