@@ -25,7 +25,7 @@ function request()
     counter = counter + 1
     headers["Content-Type"] = "application/json"
     local body = string.format(
-      '{"name":"bench-%d-%d-%d","endpoint_url":"https://example.com/hook","cron":"*/5 * * * *"}',
+      '{"name":"bench-%d-%d-%d","endpoint_url":"https://example.com/hook","cron":"0 0 1 1 *"}',
       os.time(), tid, counter)
     return wrk.format("POST", path, headers, body)
   end

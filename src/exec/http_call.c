@@ -655,6 +655,10 @@ struct jw_http_client *jw_http_client_new(struct event_base *base, const struct 
         if (cl->dns)
             evdns_base_load_hosts(cl->dns, NULL);
     }
+    if (cl->dns) { /* a dead name server must not hold attempts for long */
+        evdns_base_set_option(cl->dns, "timeout:", "2");
+        evdns_base_set_option(cl->dns, "attempts:", "2");
+    }
     cl->ssl = SSL_CTX_new(TLS_client_method());
     if (!cl->dns || !cl->ssl) {
         snprintf(err, errlen, "cannot set up DNS or TLS for outgoing calls");
