@@ -33,6 +33,10 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
                             const struct jw_exec_options *o, char *err, size_t errlen);
 /* Start a ready run now, from this instance (if its limits allow). */
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
+/* Start the runs named "<tenant>:<run>" by a store reply's elements from
+ * index `from` on (what an ended run let go). */
+struct jw_reply;
+void jw_exec_start_members(struct jw_exec *x, const struct jw_reply *r, size_t from);
 /* A run was cancelled: drop its call here, if it is running here. */
 void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id);
 /* The key run tokens are derived from; NULL until loaded from Redis. */

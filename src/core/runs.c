@@ -555,13 +555,8 @@ static void on_cancelled(enum jw_store_status st, const struct jw_reply *r, void
         const char *prev = jw_reply_str(jw_reply_at(r, 1), NULL);
         if (prev && !strcmp(prev, "running"))
             jw_exec_cancelled(k->c->exec, k->tenant, k->run_id);
-        const char *promoted = jw_reply_str(jw_reply_at(r, 2), NULL);
-        if (promoted) {
-            const char *colon = strrchr(promoted, ':');
-            if (colon)
-                jw_exec_start(k->c->exec, k->tenant, colon + 1);
-        }
-        render(&k->body, jw_reply_at(r, 3));
+        jw_exec_start_members(k->c->exec, r, 3);
+        render(&k->body, jw_reply_at(r, 2));
     }
     k->cb(k->arg, err, err ? NULL : &k->body);
     jw_buf_free(&k->body);
@@ -658,12 +653,7 @@ static void on_reported(enum jw_store_status st, const struct jw_reply *r, void 
         rp->body.len = 0;
         jw_exec_worker_failed(rp->c->exec, rp->tenant, rp->run_id, rp->error, on_worker_failed, rp);
     } else if (!strcmp(rp->kind, "complete")) {
-        const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
-        if (promoted) {
-            const char *colon = strrchr(promoted, ':');
-            if (colon)
-                jw_exec_start(rp->c->exec, rp->tenant, colon + 1);
-        }
+        jw_exec_start_members(rp->c->exec, r, 1);
         report_reply(rp, "completed", false);
     } else {
         report_reply(rp, "running", jw_reply_is(jw_reply_at(r, 1), "1"));

@@ -100,6 +100,23 @@ static void start_member(struct jw_exec *x, const char *member)
         start_run(x, tenant, run);
 }
 
+/* Start the runs named by a reply's elements from index `from` on (the
+ * members an ended run let go: held by a limit or by prerequisites). */
+static void start_members(struct jw_exec *x, const struct jw_reply *r, size_t from)
+{
+    for (size_t i = from; i < jw_reply_count(r); i++) {
+        const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
+        if (m)
+            start_member(x, m);
+    }
+}
+
+void jw_exec_start_members(struct jw_exec *x, const struct jw_reply *r, size_t from)
+{
+    if (x)
+        start_members(x, r, from);
+}
+
 /* Field name -> value of a HGETALL reply. */
 static const char *pair(const struct jw_reply *pairs, const char *name, size_t *len)
 {
@@ -171,9 +188,7 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
         status = 503;
         msg = "the job store (Redis) is unavailable; retry shortly";
     } else if (jw_reply_is(jw_reply_at(r, 0), "ok")) {
-        const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
-        if (promoted)
-            start_member(f->x, promoted);
+        start_members(f->x, r, 1);
         if (f->terminal && f->webhook_url)
             notify_webhook(f->x, f->tenant, f->run_id, f->webhook_url, f->secret);
     } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
@@ -454,11 +469,8 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     x->starting--;
     if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         start_queued(x);
-        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "expired")) {
-            const char *promoted = jw_reply_str(jw_reply_at(r, 1), NULL);
-            if (promoted)
-                start_member(x, promoted);
-        }
+        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "expired"))
+            start_members(x, r, 1);
         free(s);
         return;
     }

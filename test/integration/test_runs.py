@@ -438,3 +438,58 @@ def test_kill_9_recovers_every_run(tmp_path, sink):
             a.stop()
         assert b.stop() == 0
         r.stop()
+
+
+def test_dependencies_hold_and_trigger(c, sink):
+    ok, bad = path(), path()
+    sink.script(bad, 500, sticky=True)
+    a = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok))).json()
+    b = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok))).json()          # no schedule: triggered
+    d = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok))).json()          # chained after b
+    held = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok), cron="0 0 1 1 *")).json()
+    assert c.post(f"/v1/jobs/{b['id']}/dependencies", {"depends_on_job_id": a["id"]}).status == 201
+    assert c.post(f"/v1/jobs/{d['id']}/dependencies", {"depends_on_job_id": b["id"]}).status == 201
+    assert c.post(f"/v1/jobs/{held['id']}/dependencies", {"depends_on_job_id": a["id"]}).status == 201
+    # a run of `held` waits: a has never completed a run
+    waiting = c.post(f"/v1/jobs/{held['id']}/trigger").json()
+    wait_until(lambda: run_of(c, waiting["id"])["status"] == "waiting", timeout=10)
+    # a run of a completes: b is triggered, then d; the held run goes
+    ra = c.post(f"/v1/jobs/{a['id']}/trigger").json()
+    assert wait_run(c, ra["id"])["status"] == "completed"
+    assert wait_run(c, waiting["id"])["status"] == "completed"
+
+    def runs(job):
+        return c.get(f"/v1/jobs/{job['id']}/runs").json()
+    wait_until(lambda: runs(b) and runs(b)[0]["status"] == "completed", timeout=10)
+    rb = runs(b)[0]
+    assert rb["triggered_by"] == "dependency" and rb["parent_run_id"] == ra["id"]
+    wait_until(lambda: runs(d) and runs(d)[0]["status"] == "completed", timeout=10)
+    assert runs(d)[0]["parent_run_id"] == rb["id"]
+    # a failing prerequisite holds its dependents (AllSucceeded)
+    c.patch(f"/v1/jobs/{a['id']}", {"endpoint_url": sink.url(bad), "max_attempts": 1})
+    assert wait_run(c, c.post(f"/v1/jobs/{a['id']}/trigger").json()["id"])["status"] == "failed"
+    again = c.post(f"/v1/jobs/{held['id']}/trigger").json()
+    time.sleep(0.5)
+    assert run_of(c, again["id"])["status"] == "waiting"
+    assert len(runs(b)) == 1  # no new run of b after a failure
+    # removing the dependency lets the held run go
+    dep = c.get(f"/v1/jobs/{held['id']}/dependencies").json()[0]
+    assert c.delete(f"/v1/jobs/{held['id']}/dependencies/{dep['id']}").status == 204
+    assert wait_run(c, again["id"])["status"] == "completed"
+
+
+def test_any_succeeded(c, sink):
+    ok, bad = path(), path()
+    sink.script(bad, 500, sticky=True)
+    p1 = c.post("/v1/jobs", job_body(endpoint_url=sink.url(bad), max_attempts=1)).json()
+    p2 = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok))).json()
+    dep = c.post("/v1/jobs", job_body(endpoint_url=sink.url(ok), cron="0 0 1 1 *")).json()
+    for p in (p1, p2):
+        r = c.post(f"/v1/jobs/{dep['id']}/dependencies", {"depends_on_job_id": p["id"], "condition": "AnySucceeded"})
+        assert r.status == 201
+    assert wait_run(c, c.post(f"/v1/jobs/{p1['id']}/trigger").json()["id"])["status"] == "failed"
+    held = c.post(f"/v1/jobs/{dep['id']}/trigger").json()
+    time.sleep(0.5)
+    assert run_of(c, held["id"])["status"] == "waiting"
+    assert wait_run(c, c.post(f"/v1/jobs/{p2['id']}/trigger").json()["id"])["status"] == "completed"
+    assert wait_run(c, held["id"])["status"] == "completed"

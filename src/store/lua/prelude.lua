@@ -35,6 +35,7 @@
 --   <T>:job:<id>:active      set   running runs (max_concurrency)
 --   <T>:job:<id>:active:<k>  set   running runs with concurrency_key k
 --   <T>:job:<id>:waiting     zset  runs held by a limit, by priority then age
+--   <T>:job:<id>:depwait     zset  runs held by their prerequisites, by age
 --   <T>:job:<id>:rate        zset  attempt starts in the rate window
 --   <T>:job:<id>:rate:<n>:<v> zset the same per rate_limit_keys name/value
 --   <T>:idem:<key>           string run id of an idempotency key (24 h)
@@ -161,8 +162,84 @@ local function log_attempt(key, entry)
   end
 end
 
+local function k_job_depwait(id) return T .. ':job:' .. id .. ':depwait' end
+
+-- Do a job's prerequisites let it run? Each prerequisite's latest run must
+-- have completed (AllSucceeded), or, among AnySucceeded ones, at least one.
+local function deps_satisfied(job_id)
+  local deps = redis.call('HGETALL', k_job_deps(job_id))
+  if #deps == 0 then return true end
+  local all_ok, any_seen, any_ok = true, false, false
+  for i = 1, #deps, 2 do
+    local dep = redis.call('HGET', K_DEPS, deps[i + 1])
+    local cond = dep and cjson.decode(dep).condition or 'AllSucceeded'
+    local last = redis.call('ZREVRANGE', k_job_runs(deps[i]), 0, 0)[1]
+    local ok = last and redis.call('HGET', k_run(last), 'status') == 'completed'
+    if cond == 'AnySucceeded' then
+      any_seen = true
+      if ok then any_ok = true end
+    elseif not ok then
+      all_ok = false
+    end
+  end
+  return all_ok and (not any_seen or any_ok)
+end
+
+-- A run id made from two others, shaped as a UUID (so the run a prerequisite
+-- run triggers in a dependent job is made once, whoever asks twice).
+local function derived_id(a, b)
+  local h = redis.sha1hex(a .. ':' .. b)
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-5' .. string.sub(h, 14, 16) .. '-a' ..
+         string.sub(h, 18, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
+-- The run of job `dep_job` that prerequisite run `from` starts, ready.
+local function trigger_dependent(dep_job, from, now, retention)
+  local id = derived_id(from, dep_job)
+  local key = k_run(id)
+  if redis.call('EXISTS', key) == 1 then return nil end
+  local job = cjson.decode(redis.call('HGET', K_JOBS, dep_job))
+  local shard = job_shard(dep_job)
+  redis.call('HSET', key, 'id', id, 'job_id', dep_job, 'status', 'pending', 'triggered_by', 'dependency',
+             'parent_run_id', from, 'job_version', tostring(job.version), 'job_version_id', job.version_id,
+             'created_by', 'scheduler', 'created_at', now, '_shard', shard, '_retention', retention or 2592000000)
+  if job.project_id then redis.call('HSET', key, 'project_id', job.project_id) end
+  redis.call('ZADD', K_RUNS, now, id)
+  redis.call('ZADD', k_job_runs(dep_job), now, id)
+  redis.call('SADD', k_job_open(dep_job), id)
+  redis.call('ZADD', k_ready(shard), now, run_member(id))
+  return run_member(id)
+end
+
+-- A run of job_id ended: the jobs depending on it may go on. Their runs
+-- held by prerequisites become ready, and a dependent without a schedule
+-- of its own gets a run. Appends the members to start to `out`.
+local function release_dependents(job_id, run_id, now, retention, out)
+  local dependents = redis.call('HKEYS', k_job_dependents(job_id))
+  for _, d in ipairs(dependents) do
+    if deps_satisfied(d) then
+      local held = redis.call('ZRANGE', k_job_depwait(d), 0, -1)
+      redis.call('DEL', k_job_depwait(d))
+      local shard = job_shard(d)
+      for _, id in ipairs(held) do
+        redis.call('HSET', k_run(id), 'status', 'pending')
+        redis.call('ZADD', k_ready(shard), now, run_member(id))
+        out[#out + 1] = run_member(id)
+      end
+      local json = redis.call('HGET', K_JOBS, d)
+      if json and not string.find(json, '"cron":', 1, true) and not string.find(json, '"interval_seconds":', 1, true)
+         and not string.find(json, '"run_at":', 1, true) and not string.find(json, '"deleted_at":', 1, true)
+         and not string.find(json, '"enabled":false', 1, true) and not string.find(json, '"paused":true', 1, true) then
+        local m = trigger_dependent(d, run_id, now, retention)
+        if m then out[#out + 1] = m end
+      end
+    end
+  end
+end
+
 -- A run has ended: it leaves every queue and limit set; the first run its
--- job held back (if any) becomes ready. Returns that run's member or nil.
+-- job held back (if any) becomes ready, and so may its dependents' runs.
+-- Returns the members to start now (a list, maybe empty).
 local function run_ended(run_id, run)
   local job, shard = run.job_id, tonumber(run._shard)
   local member = run_member(run_id)
@@ -174,12 +251,16 @@ local function run_ended(run_id, run)
   redis.call('ZREM', k_delayed(shard), member)
   redis.call('ZREM', k_running(shard), member)
   redis.call('ZREM', k_job_waiting(job), run_id)
+  redis.call('ZREM', k_job_depwait(job), run_id)
+  local out = {}
   local next = redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
   if next then
     redis.call('ZREM', k_job_waiting(job), next)
     redis.call('HSET', k_run(next), 'status', 'pending')
     redis.call('ZADD', k_ready(shard), 0, run_member(next))
-    return run_member(next)
+    out[#out + 1] = run_member(next)
   end
-  return nil
+  local now = tonumber(redis.call('TIME')[1]) * 1000
+  release_dependents(job, run_id, now, run._retention, out)
+  return out
 end

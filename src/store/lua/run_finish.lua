@@ -7,7 +7,7 @@
 --       (retry at `due`) | worker (a worker took it over; its heartbeat is
 --       due by `due`), due (ms or ""), attempt log entry (JSON object),
 --       then field/value pairs to set (result, error, execution_trace, ...).
--- Returns {"ok", promoted member or false} | {"fenced", status} | {"gone"}
+-- Returns {"ok", members to start...} | {"fenced", status} | {"gone"}
 local run_id, attempt, instance, lapsed = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local now, status, due, entry = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local key = k_run(run_id)
@@ -29,7 +29,7 @@ if entry ~= '' then log_attempt(key, entry) end
 if status == 'worker' then
   redis.call('HSET', key, '_phase', 'worker', 'heartbeat_at', now)
   redis.call('ZADD', k_running(shard), tonumber(due), member)
-  return {'ok', false}
+  return {'ok'}
 end
 -- the attempt is over: its concurrency slot is free
 redis.call('SREM', k_job_active(run.job_id), run_id)
@@ -45,8 +45,10 @@ if status == 'delayed' then
     redis.call('ZADD', k_ready(shard), 0, run_member(next))
     return {'ok', run_member(next)}
   end
-  return {'ok', false}
+  return {'ok'}
 end
 redis.call('HSET', key, 'status', status, 'finished_at', now)
 redis.call('HDEL', key, 'next_retry_at')
-return {'ok', run_ended(run_id, run) or false}
+local out = {'ok'}
+for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+return out

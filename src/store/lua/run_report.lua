@@ -4,7 +4,7 @@
 --       (ms), data (progress JSON / result JSON / error). A worker's run
 --       stays alive for its timeout (timeout_secs) after each report.
 -- Returns {"ok", cancel requested "1"/"0"} for progress and heartbeat,
---   {"ok", promoted member or false} for complete,
+--   {"ok", members to start...} for complete,
 --   {"fail", attempt, job JSON, run HGETALL} for fail (the caller decides
 --   whether to retry, through run_finish),
 --   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
@@ -32,6 +32,8 @@ if kind == 'complete' then
   if data ~= '' then redis.call('HSET', key, 'result', data) end
   redis.call('HSET', key, 'status', 'completed', 'finished_at', now)
   log_attempt(key, '{"attempt":' .. run.attempt .. ',"outcome":"completed","reported_by":"worker","at":' .. now .. '}')
-  return {'ok', run_ended(run_id, run) or false}
+  local out = {'ok'}
+  for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+  return out
 end
 return {'fail', run.attempt, redis.call('HGET', K_JOBS, run.job_id) or false, redis.call('HGETALL', key)}

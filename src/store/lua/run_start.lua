@@ -3,7 +3,9 @@
 -- Returns {"started", attempt, job JSON, webhook secret or false, run HGETALL}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
 --         run of its job ends) | {"delayed", when} (a rate limit: ready then)
---       | {"expired", promoted member or false} | {"gone"} | {"skip", status}
+--       | {"waiting"} also while its job's prerequisites are not satisfied
+--         (it becomes ready when one of their runs ends and they are)
+--       | {"expired", members to start...} | {"gone"} | {"skip", status}
 local run_id, instance, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local key = k_run(run_id)
 local run = hgetall_table(key)
@@ -23,7 +25,16 @@ end
 if run.expires_at and now > tonumber(run.expires_at) then
   redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
              'error', 'not started before expires_at (run_ttl_secs)')
-  return {'expired', run_ended(run_id, run) or false}
+  local out = {'expired'}
+  for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+  return out
+end
+if not deps_satisfied(run.job_id) then
+  redis.call('HSET', key, 'status', 'waiting')
+  redis.call('ZREM', k_ready(shard), member)
+  redis.call('ZREM', k_delayed(shard), member)
+  redis.call('ZADD', k_job_depwait(run.job_id), tonumber(run.created_at), run_id)
+  return {'waiting'}
 end
 local job = cjson.decode(job_json)
 local function set(v) return v ~= nil and v ~= cjson.null end
