@@ -149,6 +149,29 @@ void jw_deps_list(struct jw_core *c, const char *tenant, const char *job_ref, jw
 void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, const char *dep_id,
                     jw_core_cb cb, void *arg);
 
+/* ---- workflows (core/workflows.c) ---- */
+
+#define JW_WORKFLOW_STEPS_MAX 100
+
+/* Create a workflow: {name, description, steps: [{key, job_id (id or name),
+ * depends_on: [keys], condition}]}, the steps a DAG. body = the workflow
+ * with the steps' job ids resolved; 409 when the name is taken, 404 when a
+ * step's job does not exist. */
+void jw_workflows_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                         void *arg);
+/* ref = id or name; NULL lists every workflow (by name). */
+void jw_workflows_get(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
+void jw_workflows_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
+/* Start a workflow run: its root steps' runs start now, every other step's
+ * when its prerequisites' runs have ended and its condition holds (a step
+ * whose condition can no longer hold is skipped). body = the workflow run. */
+void jw_workflows_trigger(struct jw_core *c, const struct jw_actor *a, const char *ref, jw_core_cb cb,
+                          void *arg);
+/* body = the workflow run {id, workflow_id, status, created_at,
+ * finished_at, created_by, steps: [{key, job_id, run_id, status}]}. */
+void jw_workflows_run_get(struct jw_core *c, const char *tenant, const char *ref, const char *run_id,
+                          jw_core_cb cb, void *arg);
+
 /* ---- API keys (core/apikeys.c) ---- */
 
 /* body = the key record with "key" in clear: the only time it is shown. */
@@ -166,5 +189,8 @@ bool jw_apikey_looks_like(const char *token);
 
 /* The error for a store failure: 503 (Redis away or slow) or 500. */
 void jw_core_store_error(int store_status, struct jw_error *err);
+/* A dependency condition as stored (AllSucceeded / AnySucceeded) from its
+ * accepted spellings (seed 002's too); NULL when unknown. */
+const char *jw_core_condition(const char *s);
 
 #endif

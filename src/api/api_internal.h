@@ -55,6 +55,7 @@ void jw_call_done_204(void *arg, const struct jw_error *err, struct jw_buf *body
 void jw_api_native_jobs_register(struct jw_router *r);
 void jw_api_native_keys_register(struct jw_router *r);
 void jw_api_native_runs_register(struct jw_router *r);
+void jw_api_native_workflows_register(struct jw_router *r);
 void jw_api_ops_register(struct jw_router *r);
 
 #endif

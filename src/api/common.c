@@ -21,6 +21,7 @@ void jw_api_register_all(struct jw_router *r)
     jw_api_native_jobs_register(r);
     jw_api_native_keys_register(r);
     jw_api_native_runs_register(r);
+    jw_api_native_workflows_register(r);
 }
 
 static void call_free(void *p)

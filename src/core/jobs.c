@@ -1018,22 +1018,6 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
 
 /* ---- dependencies --------------------------------------------------------------------------- */
 
-static const char *condition_name(const char *s)
-{
-    static const struct {
-        const char *in, *out;
-    } map[] = {
-        {"AllSucceeded", "AllSucceeded"}, {"all_succeeded", "AllSucceeded"},
-        {"success", "AllSucceeded"},      {"succeeded", "AllSucceeded"},
-        {"AnySucceeded", "AnySucceeded"}, {"any_succeeded", "AnySucceeded"},
-        {"any_success", "AnySucceeded"},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(map[i].in, s))
-            return map[i].out;
-    return NULL;
-}
-
 static void on_dep_created(struct op *o, const struct jw_reply *r)
 {
     const struct jw_reply *word = jw_reply_at(r, 0);
@@ -1086,7 +1070,7 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, 
     }
     const char *condition = "AllSucceeded";
     if (cond && cond->type != JW_JSON_NULL) {
-        condition = cond->type == JW_JSON_STRING ? condition_name(cond->u.str) : NULL;
+        condition = cond->type == JW_JSON_STRING ? jw_core_condition(cond->u.str) : NULL;
         if (!condition) {
             op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
             return;

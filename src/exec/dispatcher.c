@@ -469,7 +469,7 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     x->starting--;
     if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         start_queued(x);
-        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "expired"))
+        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ended"))
             start_members(x, r, 1);
         free(s);
         return;

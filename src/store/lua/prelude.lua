@@ -36,6 +36,13 @@
 --   <T>:job:<id>:active:<k>  set   running runs with concurrency_key k
 --   <T>:job:<id>:waiting     zset  runs held by a limit, by priority then age
 --   <T>:job:<id>:depwait     zset  runs held by their prerequisites, by age
+--   <T>:workflows            hash  workflow id -> workflow JSON (steps: key,
+--                                  job_id, depends_on, condition)
+--   <T>:workflows:names      hash  workflow name -> id
+--   <T>:wfrun:<id>           hash  a workflow run: id, workflow_id, status,
+--                                  created_at, finished_at, created_by
+--   <T>:wfrun:<id>:steps     hash  step key -> run id, or "skipped"
+--   <T>:workflow:<id>:runs   zset  the workflow's run ids by created_at
 --   <T>:job:<id>:rate        zset  attempt starts in the rate window
 --   <T>:job:<id>:rate:<n>:<v> zset the same per rate_limit_keys name/value
 --   <T>:idem:<key>           string run id of an idempotency key (24 h)
@@ -237,6 +244,101 @@ local function release_dependents(job_id, run_id, now, retention, out)
   end
 end
 
+local K_WORKFLOWS = T .. ':workflows'
+local function k_wfrun(id) return T .. ':wfrun:' .. id end
+
+-- Start a workflow step: its run becomes ready and is counted in the step
+-- table. A step whose job is gone is skipped. Returns the member to start
+-- (nil when skipped).
+local function start_step(wfrun_id, step, now, retention, who)
+  local steps_key = k_wfrun(wfrun_id) .. ':steps'
+  local job_json = redis.call('HGET', K_JOBS, step.job_id)
+  if not job_json then
+    redis.call('HSET', steps_key, step.key, 'skipped')
+    return nil
+  end
+  local id = derived_id(wfrun_id, step.key)
+  local key = k_run(id)
+  local job = cjson.decode(job_json)
+  local shard = job_shard(step.job_id)
+  redis.call('HSET', key, 'id', id, 'job_id', step.job_id, 'status', 'pending', 'triggered_by', 'workflow',
+             'workflow_step_run_id', wfrun_id .. ':' .. step.key, 'job_version', tostring(job.version),
+             'job_version_id', job.version_id, 'created_by', who or 'scheduler', 'created_at', now,
+             '_shard', shard, '_retention', retention)
+  if job.project_id then redis.call('HSET', key, 'project_id', job.project_id) end
+  redis.call('ZADD', K_RUNS, now, id)
+  redis.call('ZADD', k_job_runs(step.job_id), now, id)
+  redis.call('SADD', k_job_open(step.job_id), id)
+  redis.call('ZADD', k_ready(shard), now, run_member(id))
+  redis.call('HSET', steps_key, step.key, id)
+  return run_member(id)
+end
+
+-- After a step's run ended: start the steps it unblocks, skip those it
+-- dooms, and end the workflow run when every step is settled.
+local function advance_workflow(wfrun_id, now, out)
+  local wkey = k_wfrun(wfrun_id)
+  local wf_id = redis.call('HGET', wkey, 'workflow_id')
+  if not wf_id or redis.call('HGET', wkey, 'status') ~= 'running' then return end
+  local wf_json = redis.call('HGET', K_WORKFLOWS, wf_id)
+  if not wf_json then return end
+  local steps = cjson.decode(wf_json).steps
+  local retention = redis.call('HGET', wkey, '_retention')
+  local state = {}
+  local function status_of(key)
+    if state[key] then return state[key] end
+    local v = redis.call('HGET', wkey .. ':steps', key)
+    local st
+    if not v then st = 'not_started'
+    elseif v == 'skipped' then st = 'skipped'
+    else st = redis.call('HGET', k_run(v), 'status') or 'gone' end
+    state[key] = st
+    return st
+  end
+  local changed = true
+  while changed do
+    changed = false
+    for _, step in ipairs(steps) do
+      if status_of(step.key) == 'not_started' then
+        local ended, ok, total = 0, 0, #step.depends_on
+        for _, d in ipairs(step.depends_on) do
+          local st = status_of(d)
+          if not OPEN_STATES[st] and st ~= 'not_started' then ended = ended + 1 end
+          if st == 'completed' then ok = ok + 1 end
+        end
+        local go, skip
+        if step.condition == 'AnySucceeded' then
+          go, skip = ok > 0, ended == total and ok == 0
+        else
+          go, skip = ok == total, ended > ok
+        end
+        if go then
+          local m = start_step(wfrun_id, step, now, retention, redis.call('HGET', wkey, 'created_by'))
+          if m then out[#out + 1] = m end
+          state[step.key] = m and 'pending' or 'skipped'
+          changed = true
+        elseif skip then
+          redis.call('HSET', wkey .. ':steps', step.key, 'skipped')
+          state[step.key] = 'skipped'
+          changed = true
+        end
+      end
+    end
+  end
+  -- settled? completed when every step completed, failed otherwise
+  local all_done, all_ok = true, true
+  for _, step in ipairs(steps) do
+    local st = status_of(step.key)
+    if OPEN_STATES[st] or st == 'not_started' then all_done = false end
+    if st ~= 'completed' then all_ok = false end
+  end
+  if all_done then
+    redis.call('HSET', wkey, 'status', all_ok and 'completed' or 'failed', 'finished_at', now)
+    redis.call('PEXPIRE', wkey, retention)
+    redis.call('PEXPIRE', wkey .. ':steps', retention)
+  end
+end
+
 -- A run has ended: it leaves every queue and limit set; the first run its
 -- job held back (if any) becomes ready, and so may its dependents' runs.
 -- Returns the members to start now (a list, maybe empty).
@@ -262,5 +364,8 @@ local function run_ended(run_id, run)
   end
   local now = tonumber(redis.call('TIME')[1]) * 1000
   release_dependents(job, run_id, now, run._retention, out)
+  local step = run.workflow_step_run_id or redis.call('HGET', k_run(run_id), 'workflow_step_run_id')
+  local wfrun_id = step and string.match(step, '^(.*):[^:]*$')
+  if wfrun_id then advance_workflow(wfrun_id, now, out) end
   return out
 end

@@ -5,7 +5,8 @@
 --         run of its job ends) | {"delayed", when} (a rate limit: ready then)
 --       | {"waiting"} also while its job's prerequisites are not satisfied
 --         (it becomes ready when one of their runs ends and they are)
---       | {"expired", members to start...} | {"gone"} | {"skip", status}
+--       | {"ended", members to start...} (expired, or its job was deleted)
+--       | {"gone"} | {"skip", status}
 local run_id, instance, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local key = k_run(run_id)
 local run = hgetall_table(key)
@@ -19,13 +20,14 @@ end
 local job_json = redis.call('HGET', K_JOBS, run.job_id)
 if not job_json then
   redis.call('HSET', key, 'status', 'failed', 'error', 'the job was deleted', 'finished_at', now)
-  run_ended(run_id, run)
-  return {'gone'}
+  local out = {'ended'}
+  for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+  return out
 end
 if run.expires_at and now > tonumber(run.expires_at) then
   redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
              'error', 'not started before expires_at (run_ttl_secs)')
-  local out = {'expired'}
+  local out = {'ended'}
   for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
   return out
 end
