@@ -141,7 +141,8 @@ static int check_step(const struct jw_json *steps, size_t i, struct jw_error *er
     if (!job || !text_ok(job, NAME_MAX_LEN))
         return jw_fail(err, 400, "job_id", "job_id is required: the id or name of a job");
     const struct jw_json *cond = jw_json_get(s, "condition");
-    if (cond && cond->type != JW_JSON_NULL && (cond->type != JW_JSON_STRING || !jw_core_condition(cond->u.str)))
+    if (cond && cond->type != JW_JSON_NULL &&
+        (cond->type != JW_JSON_STRING || !jw_core_condition(cond->u.str)))
         return jw_fail(err, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
     const struct jw_json *deps = jw_json_get(s, "depends_on");
     if (deps && deps->type != JW_JSON_NULL && deps->type != JW_JSON_ARRAY)
@@ -218,7 +219,8 @@ static int check_workflow(const struct jw_json *obj, struct jw_error *err)
                        DESCRIPTION_MAX);
     const struct jw_json *steps = jw_json_get(obj, "steps");
     if (!steps || steps->type != JW_JSON_ARRAY || steps->len == 0 || steps->len > JW_WORKFLOW_STEPS_MAX)
-        return jw_fail(err, 400, "steps", "steps is required: an array of 1 to %d steps", JW_WORKFLOW_STEPS_MAX);
+        return jw_fail(err, 400, "steps", "steps is required: an array of 1 to %d steps",
+                       JW_WORKFLOW_STEPS_MAX);
     for (size_t i = 0; i < steps->len; i++)
         if (check_step(steps, i, err) != 0) {
             char f[sizeof(err->field)];
@@ -251,8 +253,8 @@ static void on_created(struct wop *o, const struct jw_reply *r)
     }
 }
 
-void jw_workflows_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
-                         void *arg)
+void jw_workflows_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                         jw_core_cb cb, void *arg)
 {
     struct wop *o = wop_new(c, a->tenant, NULL, cb, arg);
     struct jw_error e;
@@ -403,7 +405,11 @@ static void on_run(struct wop *o, const struct jw_reply *r)
         jw_jsonw_kstr(&w, "key", jw_reply_str(jw_reply_at(r, i), NULL));
         jw_jsonw_kstr(&w, "job_id", jw_reply_str(jw_reply_at(r, i + 1), NULL));
         jw_jsonw_kstr(&w, "run_id", skipped ? NULL : run_id);
-        jw_jsonw_kstr(&w, "status", skipped ? "skipped" : !run_id ? "not_started" : status ? status : "unknown");
+        jw_jsonw_kstr(&w, "status",
+                      skipped   ? "skipped"
+                      : !run_id ? "not_started"
+                      : status  ? status
+                                : "unknown");
         jw_jsonw_obj_close(&w);
     }
     jw_jsonw_arr_close(&w);
