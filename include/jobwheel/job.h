@@ -63,6 +63,10 @@ enum jw_job_field {
     JW_JOB_CATCHUP_WINDOW_SECS,
     JW_JOB_PAUSED,
     JW_JOB_DELETED_AT,
+    /* what the job does: HttpCall (endpoint_url) or another type, set up by
+     * job_configuration (see job_config.c) */
+    JW_JOB_JOB_TYPE,
+    JW_JOB_JOB_CONFIGURATION,
     JW_JOB_NFIELDS
 };
 
@@ -102,7 +106,21 @@ enum jw_job_mode {
 
 struct jw_job_rules {
     bool allow_private_targets; /* URLs may name loopback/private addresses */
+    bool code_execution;        /* CodeExecution jobs allowed */
 };
+
+/* ---- job types (job_config.c) ---- */
+
+#define JW_OUTPUT_MAX (1024 * 1024) /* captured output / written content, bytes */
+
+extern const char *const jw_job_types[];        /* NULL-terminated */
+extern const char *const jw_builtin_handlers[]; /* Builtin job_configuration.handler */
+extern const char *const jw_file_operations[];  /* FileOperation job_configuration.operation */
+
+/* Check a job type's job_configuration (cfg may be NULL: none given).
+ * 0, or -1 with a 400 naming job_configuration.<field>. */
+int jw_job_config_check(const char *type, const struct jw_json *cfg, const struct jw_job_rules *rules,
+                        struct jw_error *err) __attribute__((warn_unused_result));
 
 /* Read obj's fields into job (which holds the current values for PATCH and
  * is zeroed for CREATE/STORED). 0, or -1 with err (400, naming the field). */

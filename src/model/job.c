@@ -57,7 +57,7 @@ static const struct field fields[JW_JOB_NFIELDS] = {
     [JW_JOB_CRON] = {"cron", K_CRON, 0, 0, 256, NULL, NULL},
     [JW_JOB_PAYLOAD_SCHEMA] = {"payload_schema", K_OBJECT, 0, 0, 65536, NULL, NULL},
     [JW_JOB_TAGS] = {"tags", K_STRMAP, 0, 0, 50, NULL, NULL},
-    [JW_JOB_ENDPOINT_URL] = {"endpoint_url", K_URL, NOTNULL, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_ENDPOINT_URL] = {"endpoint_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
     [JW_JOB_FALLBACK_ENDPOINT_URL] = {"fallback_endpoint_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
     [JW_JOB_MAX_ATTEMPTS] = {"max_attempts", K_INT, HASDEF, 1, 100, "3", NULL},
     [JW_JOB_TIMEOUT_SECS] = {"timeout_secs", K_INT, HASDEF, 1, 86400, "60", NULL},
@@ -94,6 +94,8 @@ static const struct field fields[JW_JOB_NFIELDS] = {
     [JW_JOB_CATCHUP_WINDOW_SECS] = {"catchup_window_secs", K_INT, HASDEF, 1, 31536000, "86400", NULL},
     [JW_JOB_PAUSED] = {"paused", K_BOOL, HASDEF, 0, 0, "false", NULL},
     [JW_JOB_DELETED_AT] = {"deleted_at", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_JOB_TYPE] = {"job_type", K_ENUM, HASDEF, 0, 0, "HttpCall", jw_job_types},
+    [JW_JOB_JOB_CONFIGURATION] = {"job_configuration", K_OBJECT, 0, 0, 2 * JW_OUTPUT_MAX, NULL, NULL},
 };
 
 #define MAX_RETRY_DELAYS 50
@@ -638,9 +640,19 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
 {
     if (!job->f[JW_JOB_NAME].set)
         return jw_fail(err, 400, "name", "name is required");
-    if (!job->f[JW_JOB_ENDPOINT_URL].set)
-        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required");
     fill_defaults(job);
+    const char *type = job->f[JW_JOB_JOB_TYPE].s;
+    if (!strcmp(type, "HttpCall") && !job->f[JW_JOB_ENDPOINT_URL].set)
+        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required (for an HttpCall job)");
+    const char *cfg = job->f[JW_JOB_JOB_CONFIGURATION].s;
+    char why[160];
+    struct jw_json_doc *doc = cfg ? jw_json_parse(cfg, strlen(cfg), 32, why, sizeof(why)) : NULL;
+    if (cfg && !doc)
+        return jw_fail(err, 400, "job_configuration", "job_configuration: %s", why);
+    int rc = jw_job_config_check(type, doc ? jw_json_root(doc) : NULL, rules, err);
+    jw_json_doc_free(doc);
+    if (rc != 0)
+        return -1;
     bool rmax = job->f[JW_JOB_RATE_LIMIT_MAX].set, rwin = job->f[JW_JOB_RATE_LIMIT_WINDOW_SECS].set;
     if (rmax != rwin)
         return jw_fail(err, 400, rmax ? "rate_limit_window_secs" : "rate_limit_max",

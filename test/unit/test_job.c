@@ -292,7 +292,7 @@ static void test_required_fields(void **state)
     complete_fails("{\"name\":\"n\"}", &STRICT, "endpoint_url");
     complete_fails("{}", &STRICT, "name");
     decode_fails("{\"name\":null}", JW_JOB_CREATE, "name");
-    decode_fails("{\"endpoint_url\":null}", JW_JOB_CREATE, "endpoint_url");
+    complete_fails("{\"name\":\"n\",\"endpoint_url\":null}", &STRICT, "endpoint_url");
     decode_fails("{\"name\":null}", JW_JOB_PATCH, "name");
     /* the body must be an object */
     decode_fails("[]", JW_JOB_CREATE, "");
@@ -303,6 +303,104 @@ static void test_required_fields(void **state)
     memset(&job, 0, sizeof(job));
     assert_int_equal(jw_job_decode(&job, NULL, JW_JOB_CREATE, &err), -1);
     assert_int_equal(err.status, 400);
+}
+
+/* job_type and the job_configuration each type needs. */
+static void test_job_types(void **state)
+{
+    (void)state;
+    static const struct jw_job_rules CODE = {.code_execution = true};
+    struct jw_job job;
+    /* HttpCall by default; method and headers optional */
+    create_ok(&job, "{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\"}", &STRICT);
+    assert_string_equal(job.f[JW_JOB_JOB_TYPE].s, "HttpCall");
+    jw_job_free(&job);
+    create_ok(&job,
+              "{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\",\"job_configuration\":"
+              "{\"method\":\"PUT\",\"headers\":{\"X-Api-Key\":\"abc\"}}}",
+              &STRICT);
+    jw_job_free(&job);
+    complete_fails("{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\",\"job_configuration\":"
+                   "{\"method\":\"TRACE\"}}",
+                   &STRICT, "job_configuration.method");
+    complete_fails("{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\",\"job_configuration\":"
+                   "{\"headers\":{\"x-jobwheel-run-id\":\"forged\"}}}",
+                   &STRICT, "job_configuration.headers");
+    complete_fails("{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\",\"job_configuration\":"
+                   "{\"headers\":{\"X-A\":\"a\\r\\nX-B: b\"}}}",
+                   &STRICT, "job_configuration.headers");
+    decode_fails("{\"name\":\"h\",\"job_type\":\"Shell\"}", JW_JOB_CREATE, "job_type");
+    /* StoredProcedure: a function name, keys, scalar args; no endpoint needed */
+    create_ok(&job,
+              "{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+              "{\"function\":\"incr_by\",\"keys\":[\"counter\"],\"args\":[5,\"x\",true]}}",
+              &STRICT);
+    assert_false(job.f[JW_JOB_ENDPOINT_URL].set);
+    jw_job_free(&job);
+    complete_fails("{\"name\":\"s\",\"job_type\":\"StoredProcedure\"}", &STRICT,
+                   "job_configuration.function");
+    complete_fails("{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+                   "{\"function\":\"a b\"}}",
+                   &STRICT, "job_configuration.function");
+    complete_fails("{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+                   "{\"function\":\"f\",\"keys\":[1]}}",
+                   &STRICT, "job_configuration.keys");
+    complete_fails("{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+                   "{\"function\":\"f\",\"script\":\"x\"}}",
+                   &STRICT, "job_configuration.script");
+    /* CodeExecution: refused unless enabled */
+    static const char code[] = "{\"name\":\"c\",\"job_type\":\"CodeExecution\",\"job_configuration\":"
+                               "{\"command\":\"/bin/echo\",\"args\":[\"hi\"],\"env\":{\"A_1\":\"v\"},"
+                               "\"cwd\":\"/tmp\",\"max_output_bytes\":100}}";
+    complete_fails(code, &STRICT, "job_type");
+    create_ok(&job, code, &CODE);
+    jw_job_free(&job);
+    complete_fails("{\"name\":\"c\",\"job_type\":\"CodeExecution\",\"job_configuration\":"
+                   "{\"command\":\"/bin/echo\",\"env\":{\"1A\":\"v\"}}}",
+                   &CODE, "job_configuration.env");
+    complete_fails("{\"name\":\"c\",\"job_type\":\"CodeExecution\",\"job_configuration\":"
+                   "{\"command\":\"/bin/echo\",\"max_output_bytes\":0}}",
+                   &CODE, "job_configuration.max_output_bytes");
+    complete_fails("{\"name\":\"c\",\"job_type\":\"CodeExecution\"}", &CODE, "job_configuration.command");
+    /* FileOperation: relative paths under the root, per-operation fields */
+    create_ok(&job,
+              "{\"name\":\"f\",\"job_type\":\"FileOperation\",\"job_configuration\":"
+              "{\"operation\":\"copy\",\"path\":\"in/a.txt\",\"to\":\"out/a.txt\"}}",
+              &STRICT);
+    jw_job_free(&job);
+    create_ok(
+        &job,
+        "{\"name\":\"f\",\"job_type\":\"FileOperation\",\"job_configuration\":{\"operation\":\"list\"}}",
+        &STRICT);
+    jw_job_free(&job);
+    static const char *const bad_files[][2] = {
+        {"{\"operation\":\"chmod\",\"path\":\"a\"}", "job_configuration.operation"},
+        {"{\"operation\":\"delete\",\"path\":\"/etc/passwd\"}", "job_configuration.path"},
+        {"{\"operation\":\"delete\",\"path\":\"a/../../b\"}", "job_configuration.path"},
+        {"{\"operation\":\"delete\",\"path\":\"..\"}", "job_configuration.path"},
+        {"{\"operation\":\"delete\",\"path\":\"a//b\"}", "job_configuration.path"},
+        {"{\"operation\":\"copy\",\"path\":\"a\"}", "job_configuration.to"},
+        {"{\"operation\":\"delete\",\"path\":\"a\",\"to\":\"b\"}", "job_configuration.to"},
+        {"{\"operation\":\"write\",\"path\":\"a\"}", "job_configuration.content"},
+        {"{\"operation\":\"mkdir\",\"path\":\"a\",\"content\":\"x\"}", "job_configuration.content"},
+        {"{\"operation\":\"mkdir\",\"path\":\"a\",\"recursive\":1}", "job_configuration.recursive"},
+        {"{\"operation\":\"mkdir\"}", "job_configuration.path"},
+    };
+    for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "{\"name\":\"f\",\"job_type\":\"FileOperation\",\"job_configuration\":%s}", bad_files[i][0]);
+        complete_fails(text, &STRICT, bad_files[i][1]);
+    }
+    /* Builtin: a known handler */
+    create_ok(&job,
+              "{\"name\":\"b\",\"job_type\":\"Builtin\",\"job_configuration\":{\"handler\":\"tokenExpiry\"}}",
+              &STRICT);
+    jw_job_free(&job);
+    complete_fails("{\"name\":\"b\",\"job_type\":\"Builtin\",\"job_configuration\":{\"handler\":\"rmrf\"}}",
+                   &STRICT, "job_configuration.handler");
+    decode_fails("{\"name\":\"b\",\"job_type\":\"Builtin\",\"job_configuration\":[]}", JW_JOB_CREATE,
+                 "job_configuration");
 }
 
 static void test_slug_from_name(void **state)
@@ -1386,6 +1484,7 @@ int main(void)
         cmocka_unit_test(test_seed002_create),
         cmocka_unit_test(test_completion_defaults),
         cmocka_unit_test(test_required_fields),
+        cmocka_unit_test(test_job_types),
         cmocka_unit_test(test_slug_from_name),
         cmocka_unit_test(test_slug_from_long_name),
         cmocka_unit_test(test_type_errors_name_the_field),
