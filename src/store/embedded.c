@@ -1,5 +1,6 @@
 /* embedded: start, supervise and stop the embedded redis-server child. */
 #include "jobwheel/embedded.h"
+#include "jobwheel/fs.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -28,23 +29,6 @@ struct jw_embedded {
     struct event *sigchld;
     struct event *restart;
 };
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 static int spawn(struct jw_embedded *e)
 {
@@ -86,13 +70,11 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_embedded *e = arg;
     int status;
-    pid_t p;
-    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (p != e->pid)
-            continue;
+    /* only our own child: job processes are reaped by exec/child.c */
+    if (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == e->pid) {
         e->pid = 0;
         if (e->stopping)
-            continue;
+            return;
         if (WIFEXITED(status))
             jw_error("embedded redis exited with status %d (see %s); restarting", WEXITSTATUS(status),
                      e->logfile);
@@ -106,7 +88,7 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 struct jw_embedded *jw_embedded_start(struct event_base *base, const char *redis_server, const char *data_dir,
                                       char *err, size_t errlen)
 {
-    if (mkdir_p(data_dir) != 0) {
+    if (jw_mkdir_p(data_dir, 0700) != 0) {
         snprintf(err, errlen, "data_dir: cannot create %s: %s", data_dir, strerror(errno));
         return NULL;
     }

@@ -1,0 +1,69 @@
+/* file_op: FileOperation jobs — copy, move, delete, mkdir, write and list
+ * under one file root, never anywhere else. Runs only in a short-lived child
+ * process (`jobwheel file-op ROOT`), never on the server's event loop.
+ *
+ * Confinement: a path is walked one component at a time from a descriptor
+ * of the root, each directory opened with openat(O_NOFOLLOW | O_DIRECTORY),
+ * and the last component is acted on with the *at() calls relative to its
+ * parent's descriptor (never following a symlink). Refused before anything
+ * is touched: absolute paths, "..", ".", empty components (one trailing "/"
+ * is ignored), and any symbolic link on the way ("a/b is a symbolic link:
+ * refused"). A symlink as the last component is refused too — write, copy
+ * (either end), move (either end), mkdir and list all refuse it — with one
+ * exception: delete removes the link itself (unlinkat, which never follows
+ * it) and leaves what it points at alone, as a recursive delete does with
+ * every link it meets. Messages name paths relative to the root, never the
+ * root itself.
+ *
+ * What each operation does, and its result object:
+ *   write  content to path, atomically (a temporary file beside it, renamed
+ *          over it), mode 0644: {"operation","path","bytes"}
+ *   copy   a regular file to `to`, written as write does (directories are
+ *          refused): {"operation","path","to","bytes"}
+ *   move   renameat within the root, replacing a file at `to`:
+ *          {"operation","path","to"}
+ *   delete a file, a symlink (the link itself) or an empty directory; with
+ *          recursive a whole tree, links in it removed, never followed:
+ *          {"operation","path","deleted":<entries removed, path included>}
+ *   mkdir  mode 0755; without recursive the parent must exist and path must
+ *          not: {"operation","path","created":<false: it was there>}
+ *   list   path's entries (the root's when path is absent, reported as ""),
+ *          sorted by name (bytewise), at most JW_FILE_OP_LIST_MAX of them
+ *          and as many as fit in about JW_FILE_OP_LIST_BYTES of result:
+ *          {"operation","path","entries":[{"name","type":"file"|"dir"|
+ *          "symlink"|"other","size","modified_at"}],"truncated":bool}.
+ *          Bytes of a name that are not UTF-8 are shown as U+FFFD.
+ * For write, copy and move the missing parent directories of the target
+ * (path for write, `to` for copy and move) are created only with recursive
+ * true; otherwise they must exist. */
+#ifndef JOBWHEEL_FILE_OP_H
+#define JOBWHEEL_FILE_OP_H
+
+#include <stddef.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/json.h"
+
+#define JW_FILE_OP_LIST_MAX 10000               /* entries a list returns */
+#define JW_FILE_OP_INPUT_MAX (4 * 1024 * 1024)  /* config JSON read from stdin, bytes */
+#define JW_FILE_OP_MAX_DEPTH 256                /* directory levels a recursive delete descends */
+#define JW_FILE_OP_LIST_BYTES (3 * 1024 * 1024) /* a list result's size, about: stdout is kept to 4 MiB */
+
+/* Run one FileOperation under root, synchronously. This runs only inside a
+ * short-lived child process (`jobwheel file-op ROOT`, config JSON on stdin),
+ * never on the server's event loop. cfg is a job_configuration already
+ * validated by jw_job_config_check. On success writes a JSON object
+ * describing what was done into out and returns 0; else returns -1 with a
+ * one-line message fit for an API response in err (out is left as it was). */
+int jw_file_op_run(const char *root, const struct jw_json *cfg, struct jw_buf *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The `jobwheel file-op ROOT` entry point, given main's argc and argv as
+ * they are (argv[1] is "file-op", argv[2] the root): read the config JSON
+ * from stdin (at most JW_FILE_OP_INPUT_MAX bytes), check it as a
+ * FileOperation job_configuration, run it, print the result JSON and a
+ * newline on stdout and return 0, or print the message on stderr and
+ * return 1. */
+int jw_file_op_main(int argc, char **argv);
+
+#endif
