@@ -17,6 +17,8 @@
 #include "jobwheel/core.h"
 #include "jobwheel/embedded.h"
 #include "jobwheel/exec.h"
+#include "jobwheel/file_op.h"
+#include "jobwheel/fs.h"
 #include "jobwheel/http.h"
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
@@ -45,6 +47,7 @@ struct app {
     struct event *sigterm, *sigint, *drain;
     int64_t drain_deadline;
     bool stopping;
+    char *file_root; /* FileOperation root, resolved */
 };
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -274,6 +277,7 @@ static int start(struct app *a)
     a->core.base = a->base;
     a->core.store = a->store;
     a->core.rules.allow_private_targets = cfg->allow_private_targets;
+    a->core.rules.code_execution = cfg->code_execution;
     a->core.max_json_depth = (int)cfg->json_max_depth;
     struct jw_scheduler_options so2 = {
         .instance_id = cfg->instance_id,
@@ -286,7 +290,30 @@ static int start(struct app *a)
     };
     a->scheduler = jw_scheduler_new(a->base, a->store, &so2, on_fired, a);
     a->core.scheduler = a->scheduler;
+    /* FileOperation: the root (made now, before the loop runs) and this
+     * program, which its children run as `jobwheel file-op ROOT` */
+    struct jw_buf root = JW_BUF_INIT;
+    if (cfg->file_root[0])
+        jw_buf_puts(&root, cfg->file_root);
+    else
+        jw_buf_printf(&root, "%s/files", cfg->data_dir);
+    char *file_root = realpath(jw_buf_str(&root), NULL);
+    if (!file_root && jw_mkdir_p(jw_buf_str(&root), 0750) == 0)
+        file_root = realpath(jw_buf_str(&root), NULL);
+    if (!file_root) {
+        fprintf(stderr, "jobwheel: file_root: cannot use %s: %s\n", jw_buf_str(&root), strerror(errno));
+        jw_buf_free(&root);
+        return EXIT_CONFIG;
+    }
+    jw_buf_free(&root);
+    a->file_root = file_root;
+    char self[4096];
+    ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[sn > 0 ? sn : 0] = '\0';
     struct jw_exec_options xo = {
+        .file_root = a->file_root,
+        .self_exe = self,
+        .code_execution = cfg->code_execution,
         .instance_id = cfg->instance_id,
         .lease_ms = cfg->run_lease_ms,
         .retention_ms = cfg->run_retention_days * 86400 * 1000,
@@ -359,12 +386,15 @@ static void stop(struct app *a)
         event_base_free(a->base);
     jw_tz_db_free();
     jw_config_free(&a->cfg);
+    free(a->file_root);
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "token"))
         return token_command(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "file-op"))
+        return jw_file_op_main(argc, argv);
 
     struct app a;
     memset(&a, 0, sizeof(a));

@@ -23,6 +23,7 @@ struct jw_config {
     char *jwt_audience;
     bool allow_private_targets;
     bool code_execution;
+    char *file_root; /* "" = <data_dir>/files */
     char *log_format; /* text | json */
     char *log_level;  /* debug | info | warn | error */
     char *zoneinfo_dir;

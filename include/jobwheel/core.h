@@ -157,8 +157,8 @@ void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, 
  * depends_on: [keys], condition}]}, the steps a DAG. body = the workflow
  * with the steps' job ids resolved; 409 when the name is taken, 404 when a
  * step's job does not exist. */
-void jw_workflows_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
-                         void *arg);
+void jw_workflows_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                         jw_core_cb cb, void *arg);
 /* ref = id or name; NULL lists every workflow (by name). */
 void jw_workflows_get(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
 void jw_workflows_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);

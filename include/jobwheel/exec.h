@@ -21,12 +21,15 @@ struct jw_exec;
 
 struct jw_exec_options {
     const char *instance_id;
-    int64_t lease_ms;     /* a running attempt's lease, renewed every second */
-    int64_t retention_ms; /* how long ended runs are kept */
-    bool allow_private;   /* SSRF guard off */
-    const char *ca_file;  /* extra trusted CA for https targets */
-    size_t max_response;  /* response body cap */
-    int64_t max_inflight; /* attempts running here at once; more wait their turn */
+    int64_t lease_ms;      /* a running attempt's lease, renewed every second */
+    int64_t retention_ms;  /* how long ended runs are kept */
+    bool allow_private;    /* SSRF guard off */
+    const char *ca_file;   /* extra trusted CA for https targets */
+    size_t max_response;   /* response body cap */
+    int64_t max_inflight;  /* attempts running here at once; more wait their turn */
+    const char *file_root; /* FileOperation root */
+    const char *self_exe;  /* this program (FileOperation runs as its child) */
+    bool code_execution;   /* CodeExecution jobs may run */
 };
 
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,

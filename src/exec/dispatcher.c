@@ -17,6 +17,7 @@
 #include "jobwheel/map.h"
 #include "jobwheel/policy.h"
 #include "jobwheel/run.h"
+#include "jobwheel/runner.h"
 #include "jobwheel/scheduler.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
@@ -34,6 +35,7 @@ struct jw_exec {
     struct jw_exec_options opt;
     char *instance;
     struct jw_http_client *http;
+    struct jw_runner *runner;
     unsigned char token_key[64];
     size_t token_key_len;
     bool loading_key;
@@ -73,7 +75,8 @@ struct flight {
     int64_t max_attempts;
     char *backoff;
     int64_t initial_ms, max_ms;
-    struct jw_http_call *call;
+    struct jw_http_call *call;    /* HttpCall */
+    struct jw_runner_call *rcall; /* the other job types */
 };
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id);
@@ -342,6 +345,15 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
 
 /* ---- flights ---------------------------------------------------------------------------- */
 
+/* Abandon the flight's call, whichever kind it is. */
+static void flight_cancel(struct flight *fl)
+{
+    jw_http_call_cancel(fl->call);
+    jw_runner_cancel(fl->rcall);
+    fl->call = NULL;
+    fl->rcall = NULL;
+}
+
 static void flight_free(struct flight *fl)
 {
     jw_job_free(&fl->job);
@@ -396,6 +408,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     struct flight *fl = arg;
     struct jw_exec *x = fl->x;
     fl->call = NULL;
+    fl->rcall = NULL;
     jw_map_del(x->flights, fl->member);
     char trace[400];
     int64_t dispatch = jw_time_now_ms() - fl->started_ms; /* attempt start to outcome */
@@ -414,24 +427,56 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     check_stopped(x);
 }
 
-/* Send the attempt's request. */
+/* Start the attempt: another job type's runner, or the HTTP request. */
 static void launch(struct flight *fl, const struct jw_reply *pairs)
 {
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
+    char token[96], attempt[16], scheduled[24], ts[24], sig[64];
+    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, token);
+    jw_map_put(x->flights, fl->member, fl);
+    if (jw_runner_handles(&fl->job)) {
+        struct jw_runner_attempt ra = {
+            .tenant = fl->tenant,
+            .run_id = fl->run_id,
+            .attempt = fl->attempt,
+            .job = &fl->job,
+            .payload = fl->payload,
+            .params = pair(pairs, "params", NULL),
+            .run_token = token,
+            .timeout_ms = fl->timeout_ms,
+        };
+        fl->rcall = jw_runner_start(x->runner, &ra, on_response, fl);
+        return;
+    }
     const char *url = fl->on_fallback
                           ? (f[JW_JOB_FALLBACK_ENDPOINT_URL].set ? f[JW_JOB_FALLBACK_ENDPOINT_URL].s : NULL)
                           : (f[JW_JOB_ENDPOINT_URL].set ? f[JW_JOB_ENDPOINT_URL].s : NULL);
-    char token[96], attempt[16], scheduled[24], ts[24], sig[64];
-    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, token);
     snprintf(attempt, sizeof(attempt), "%d", fl->attempt);
     snprintf(scheduled, sizeof(scheduled), "%" PRId64,
              pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
     int64_t now = jw_time_now_ms();
     snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
     const char *body = fl->payload ? fl->payload : "{}";
-    struct jw_http_header h[12];
+    /* job_configuration: the method, and headers of the job's own */
+    const char *method = "POST";
+    struct jw_json_doc *cfg = NULL;
+    const struct jw_json *headers = NULL;
+    if (f[JW_JOB_JOB_CONFIGURATION].set) {
+        char why[64];
+        const char *t = f[JW_JOB_JOB_CONFIGURATION].s;
+        cfg = jw_json_parse(t, strlen(t), 32, why, sizeof(why));
+        const struct jw_json *m = cfg ? jw_json_get(jw_json_root(cfg), "method") : NULL;
+        if (m && m->type == JW_JSON_STRING)
+            method = m->u.str;
+        headers = cfg ? jw_json_get(jw_json_root(cfg), "headers") : NULL;
+    }
+    size_t nh = headers && headers->type == JW_JSON_OBJECT ? headers->len : 0;
+    struct jw_http_header *h = jw_calloc(12 + nh, sizeof(*h));
     size_t n = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (headers->u.members[i].val->type == JW_JSON_STRING)
+            h[n++] = (struct jw_http_header){headers->u.members[i].key, headers->u.members[i].val->u.str};
     h[n++] = (struct jw_http_header){"Content-Type", "application/json"};
     h[n++] = (struct jw_http_header){"User-Agent", "jobwheel/0.1"};
     h[n++] = (struct jw_http_header){"webhook-id", fl->run_id};
@@ -443,17 +488,19 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     h[n++] = (struct jw_http_header){"x-jobwheel-attempt", attempt};
     h[n++] = (struct jw_http_header){"x-jobwheel-run-token", token};
     h[n++] = (struct jw_http_header){"x-jobwheel-scheduled-at", scheduled};
+    bool bodiless = !strcmp(method, "GET") || !strcmp(method, "DELETE");
     struct jw_http_request req = {
         .url = url ? url : "",
-        .method = "POST",
+        .method = method,
         .headers = h,
         .nheaders = n,
-        .body = body,
-        .body_len = strlen(body),
+        .body = bodiless ? NULL : body,
+        .body_len = bodiless ? 0 : strlen(body),
         .timeout_ms = fl->timeout_ms,
     };
-    jw_map_put(x->flights, fl->member, fl);
     fl->call = jw_http_call_start(x->http, &req, on_response, fl);
+    free(h);
+    jw_json_doc_free(cfg);
 }
 
 struct start_ctx {
@@ -569,7 +616,7 @@ void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id
     struct flight *fl = jw_map_del(x->flights, member);
     if (!fl)
         return;
-    jw_http_call_cancel(fl->call);
+    flight_cancel(fl);
     flight_free(fl);
     start_queued(x);
     check_stopped(x);
@@ -907,6 +954,8 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         free(x);
         return NULL;
     }
+    struct jw_runner_options ro = {o->file_root, o->self_exe, o->code_execution};
+    x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
     x->queued = jw_map_new();
     if (x->opt.max_inflight <= 0)
@@ -963,7 +1012,7 @@ void jw_exec_stop(struct jw_exec *x, int64_t timeout_ms, void (*done)(void *), v
 static void free_flight_cb(void *value, void *arg)
 {
     struct flight *fl = value;
-    jw_http_call_cancel(fl->call);
+    flight_cancel(fl);
     flight_free(fl);
 }
 
@@ -974,6 +1023,7 @@ void jw_exec_free(struct jw_exec *x)
     jw_map_each(x->flights, free_flight_cb, NULL);
     jw_map_free(x->flights);
     jw_http_client_free(x->http);
+    jw_runner_free(x->runner);
     event_free(x->sweep);
     event_free(x->renew);
     if (x->stop_check)

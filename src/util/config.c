@@ -43,6 +43,7 @@ static const struct key keys[] = {
     {"allow_private_targets", B(allow_private_targets), "false", 0, 0,
      "let HttpCall jobs reach loopback/private addresses"},
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},
+    {"file_root", S(file_root), "", 0, 0, "FileOperation jobs work under it (default <data_dir>/files)"},
     {"log_format", S(log_format), "text", 0, 0, "text or json"},
     {"log_level", S(log_level), "info", 0, 0, "debug, info, warn or error"},
     {"zoneinfo_dir", S(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0, "the IANA tz database"},
