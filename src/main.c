@@ -23,6 +23,7 @@
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
 #include "jobwheel/scheduler.h"
+#include "jobwheel/smtp.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
 #include "jobwheel/tz.h"
@@ -48,6 +49,7 @@ struct app {
     int64_t drain_deadline;
     bool stopping;
     char *file_root; /* FileOperation root, resolved */
+    struct jw_smtp *smtp;
 };
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -310,7 +312,16 @@ static int start(struct app *a)
     char self[4096];
     ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[sn > 0 ? sn : 0] = '\0';
+    if (cfg->smtp_relay[0]) {
+        struct jw_smtp_options mo = {cfg->smtp_relay, cfg->smtp_from, 30000};
+        a->smtp = jw_smtp_new(a->base, &mo, err, sizeof(err));
+        if (!a->smtp) {
+            fprintf(stderr, "jobwheel: %s\n", err);
+            return EXIT_CONFIG;
+        }
+    }
     struct jw_exec_options xo = {
+        .smtp = a->smtp,
         .file_root = a->file_root,
         .self_exe = self,
         .code_execution = cfg->code_execution,
@@ -371,6 +382,7 @@ static void stop(struct app *a)
 {
     jw_http_free(a->http);
     jw_exec_free(a->exec);
+    jw_smtp_free(a->smtp); /* before the loop it lives on */
     jw_scheduler_free(a->scheduler);
     jw_store_free(a->store);
     jw_embedded_stop(a->embedded);

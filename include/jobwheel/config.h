@@ -23,7 +23,9 @@ struct jw_config {
     char *jwt_audience;
     bool allow_private_targets;
     bool code_execution;
-    char *file_root; /* "" = <data_dir>/files */
+    char *file_root;  /* "" = <data_dir>/files */
+    char *smtp_relay; /* "" = no notify mail */
+    char *smtp_from;
     char *log_format; /* text | json */
     char *log_level;  /* debug | info | warn | error */
     char *zoneinfo_dir;

@@ -39,6 +39,7 @@ struct jw_core {
 struct jw_actor {
     const char *tenant; /* lower-case UUID */
     const char *who;    /* "user:<sub>" or "apikey:<id>" */
+    const char *email;  /* the caller's address (JWT email claim), or NULL */
 };
 
 /* err is NULL on success; body (JSON) may be taken with jw_buf_detach. */

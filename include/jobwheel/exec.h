@@ -18,6 +18,7 @@ struct event_base;
 struct jw_store;
 struct jw_scheduler;
 struct jw_exec;
+struct jw_smtp;
 
 struct jw_exec_options {
     const char *instance_id;
@@ -30,6 +31,7 @@ struct jw_exec_options {
     const char *file_root; /* FileOperation root */
     const char *self_exe;  /* this program (FileOperation runs as its child) */
     bool code_execution;   /* CodeExecution jobs may run */
+    struct jw_smtp *smtp;  /* notify mail goes here; NULL: none (not owned) */
 };
 
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,
@@ -40,6 +42,9 @@ void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
  * index `from` on (what an ended run let go). */
 struct jw_reply;
 void jw_exec_start_members(struct jw_exec *x, const struct jw_reply *r, size_t from);
+/* A run has ended (wherever that was decided): send its notices — the
+ * final run to its job's webhook_url, and mail when it asked to notify. */
+void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id);
 /* A run was cancelled: drop its call here, if it is running here. */
 void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id);
 /* The key run tokens are derived from; NULL until loaded from Redis. */

@@ -65,7 +65,7 @@ void jw_call_done_204(void *arg, const struct jw_error *err, struct jw_buf *body
 
 struct jw_actor jw_call_actor(const struct jw_call *c)
 {
-    struct jw_actor a = {.tenant = c->tenant, .who = c->actor};
+    struct jw_actor a = {.tenant = c->tenant, .who = c->actor, .email = c->principal.email};
     return a;
 }
 

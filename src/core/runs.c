@@ -342,6 +342,11 @@ static int add_item(struct jw_args *a, const struct jw_json *item, const struct 
             else {
                 jw_args_adds(&f, k);
                 jw_args_adds(&f, v->u.b ? "1" : "0");
+                /* the mail goes to the caller (the token's email claim) */
+                if (k[0] == 'n' && v->u.b && actor->email && actor->email[0]) {
+                    jw_args_adds(&f, "_notify_to");
+                    jw_args_adds(&f, actor->email);
+                }
             }
         } else if (!strcmp(k, "parent_run_id")) {
             if (v->type != JW_JSON_STRING || !jw_id_is_uuid(v->u.str))
@@ -556,6 +561,7 @@ static void on_cancelled(enum jw_store_status st, const struct jw_reply *r, void
         if (prev && !strcmp(prev, "running"))
             jw_exec_cancelled(k->c->exec, k->tenant, k->run_id);
         jw_exec_start_members(k->c->exec, r, 3);
+        jw_exec_run_ended(k->c->exec, k->tenant, k->run_id);
         render(&k->body, jw_reply_at(r, 2));
     }
     k->cb(k->arg, err, err ? NULL : &k->body);
@@ -654,6 +660,7 @@ static void on_reported(enum jw_store_status st, const struct jw_reply *r, void 
         jw_exec_worker_failed(rp->c->exec, rp->tenant, rp->run_id, rp->error, on_worker_failed, rp);
     } else if (!strcmp(rp->kind, "complete")) {
         jw_exec_start_members(rp->c->exec, r, 1);
+        jw_exec_run_ended(rp->c->exec, rp->tenant, rp->run_id);
         report_reply(rp, "completed", false);
     } else {
         report_reply(rp, "running", jw_reply_is(jw_reply_at(r, 1), "1"));

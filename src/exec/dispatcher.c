@@ -19,6 +19,7 @@
 #include "jobwheel/run.h"
 #include "jobwheel/runner.h"
 #include "jobwheel/scheduler.h"
+#include "jobwheel/smtp.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
 
@@ -173,13 +174,9 @@ struct finish {
     struct jw_exec *x;
     char tenant[40], run_id[40];
     bool terminal;
-    char *webhook_url, *secret;
     void (*done)(void *arg, int status, const char *msg);
     void *done_arg;
 };
-
-static void notify_webhook(struct jw_exec *x, const char *tenant, const char *run_id, const char *url,
-                           const char *secret);
 
 static void on_finished(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
@@ -192,8 +189,8 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
         msg = "the job store (Redis) is unavailable; retry shortly";
     } else if (jw_reply_is(jw_reply_at(r, 0), "ok")) {
         start_members(f->x, r, 1);
-        if (f->terminal && f->webhook_url)
-            notify_webhook(f->x, f->tenant, f->run_id, f->webhook_url, f->secret);
+        if (f->terminal)
+            jw_exec_run_ended(f->x, f->tenant, f->run_id);
     } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
         jw_debug("exec: outcome of run %s refused: the run moved on", f->run_id);
         status = 401;
@@ -204,8 +201,6 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
     }
     if (f->done)
         f->done(f->done_arg, status, msg);
-    free(f->webhook_url);
-    free(f->secret);
     free(f);
 }
 
@@ -221,7 +216,7 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
                            const struct jw_job *job, bool on_fallback, int64_t max_attempts,
                            const struct jw_retry_policy *policy, const struct outcome *o,
                            const char *instance, bool lapsed, const char *trace, int64_t started_ms,
-                           const char *secret, void (*done)(void *, int, const char *), void *done_arg)
+                           void (*done)(void *, int, const char *), void *done_arg)
 {
     int64_t now = jw_time_now_ms();
     const struct jw_http_response *resp = o->resp;
@@ -334,10 +329,6 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
     snprintf(f->tenant, sizeof(f->tenant), "%s", tenant);
     snprintf(f->run_id, sizeof(f->run_id), "%s", run_id);
     f->terminal = next.step == JW_STEP_COMPLETE || next.step == JW_STEP_FAIL;
-    if (f->terminal && job->f[JW_JOB_WEBHOOK_URL].set) {
-        f->webhook_url = jw_strdup(job->f[JW_JOB_WEBHOOK_URL].s);
-        f->secret = secret ? jw_strdup(secret) : NULL;
-    }
     f->done = done;
     f->done_arg = done_arg;
     jw_store_eval(x->store, JW_LUA_RUN_FINISH, tenant, &a, on_finished, f);
@@ -421,7 +412,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);
     struct outcome o = {.resp = resp};
     finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
-                   &o, x->instance, false, trace, fl->started_ms, fl->secret, NULL, NULL);
+                   &o, x->instance, false, trace, fl->started_ms, NULL, NULL);
     flight_free(fl);
     start_queued(x);
     check_stopped(x);
@@ -516,8 +507,10 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     x->starting--;
     if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         start_queued(x);
-        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ended"))
+        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
+            jw_exec_run_ended(x, s->tenant, s->run_id);
+        }
         free(s);
         return;
     }
@@ -553,7 +546,7 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
         struct jw_job empty;
         memset(&empty, 0, sizeof(empty));
         finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &empty, false, 1, &p, &o, x->instance, false,
-                       NULL, fl->started_ms, NULL, NULL, NULL);
+                       NULL, fl->started_ms, NULL, NULL);
         flight_free(fl);
         return;
     }
@@ -673,7 +666,7 @@ static void on_inspected(enum jw_store_status st, const struct jw_reply *r, void
         .kind = in->kind,
     };
     finish_attempt(in->x, in->tenant, in->run_id, attempt, &job, fb && fb[0] == '1', max_attempts, &p, &o, "",
-                   lapsed, NULL, pair_int(pairs, "_attempt_started", 0), NULL, in->done, in->done_arg);
+                   lapsed, NULL, pair_int(pairs, "_attempt_started", 0), in->done, in->done_arg);
     jw_job_free(&job);
     free(in->error);
     free(in);
@@ -814,53 +807,24 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
     free(rc.per_shard);
 }
 
-/* ---- the final-run webhook ------------------------------------------------------------------ */
-
-struct notice {
-    struct jw_exec *x;
-    char run_id[40];
-    char *url, *secret;
-};
+/* ---- notices of an ended run: webhook_url, notify mail -------------------------------------- */
 
 static void on_notice_sent(void *arg, const struct jw_http_response *resp)
 {
-    struct notice *nt = arg;
+    char *run_id = arg;
     if (!(resp->status >= 200 && resp->status < 300))
-        jw_warn("exec: the webhook for run %s was not accepted (%s%d)", nt->run_id,
+        jw_warn("exec: the webhook for run %s was not accepted (%s%d)", run_id,
                 resp->error ? resp->error : "HTTP ", resp->error ? 0 : resp->status);
-    free(nt->url);
-    free(nt->secret);
-    free(nt);
+    free(run_id);
 }
 
-static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, void *arg)
+/* The final run, signed, to the job's webhook_url. */
+static void send_webhook(struct jw_exec *x, const char *run_id, const char *url, const char *secret,
+                         const struct jw_buf *body)
 {
-    struct notice *nt = arg;
-    const struct jw_reply *pairs = jw_reply_at(r, 0);
-    size_t n = jw_reply_count(pairs) / 2;
-    if (st != JW_STORE_OK || n == 0) {
-        free(nt->url);
-        free(nt->secret);
-        free(nt);
-        return;
-    }
-    const char **names = jw_calloc(n, sizeof(char *)), **values = jw_calloc(n, sizeof(char *));
-    size_t *lens = jw_calloc(n, sizeof(size_t));
-    for (size_t i = 0; i < n; i++) {
-        names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
-        values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
-    }
-    struct jw_run_pairs rp = {n, names, values, lens};
-    struct jw_buf body = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &body);
-    jw_run_write(&w, &rp);
-    free(names);
-    free(values);
-    free(lens);
     char msg_id[64], ts[24], sig[64];
     int64_t now = jw_time_now_ms() / 1000;
-    snprintf(msg_id, sizeof(msg_id), "%s.final", nt->run_id);
+    snprintf(msg_id, sizeof(msg_id), "%s.final", run_id);
     snprintf(ts, sizeof(ts), "%" PRId64, now);
     struct jw_http_header h[6];
     size_t nh = 0;
@@ -868,25 +832,90 @@ static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, voi
     h[nh++] = (struct jw_http_header){"User-Agent", "jobwheel/0.1"};
     h[nh++] = (struct jw_http_header){"webhook-id", msg_id};
     h[nh++] = (struct jw_http_header){"webhook-timestamp", ts};
-    if (nt->secret && jw_webhook_sign(nt->secret, msg_id, now, body.data, body.len, sig) == 0)
+    if (secret && jw_webhook_sign(secret, msg_id, now, body->data, body->len, sig) == 0)
         h[nh++] = (struct jw_http_header){"webhook-signature", sig};
-    h[nh++] = (struct jw_http_header){"x-jobwheel-run-id", nt->run_id};
-    struct jw_http_request req = {nt->url, "POST", h, nh, body.data, body.len, 10000};
-    jw_http_call_start(nt->x->http, &req, on_notice_sent, nt);
+    h[nh++] = (struct jw_http_header){"x-jobwheel-run-id", run_id};
+    struct jw_http_request req = {url, "POST", h, nh, body->data, body->len, 10000};
+    jw_http_call_start(x->http, &req, on_notice_sent, jw_strdup(run_id));
+}
+
+/* The outcome, in words, to the address the trigger's caller gave. */
+static void send_mail(struct jw_exec *x, const struct jw_reply *pairs, const char *job_name, const char *to,
+                      const struct jw_buf *run_json)
+{
+    const char *status = pair(pairs, "status", NULL), *id = pair(pairs, "id", NULL);
+    const char *error = pair(pairs, "error", NULL);
+    struct jw_buf subject = JW_BUF_INIT, body = JW_BUF_INIT;
+    jw_buf_printf(&subject, "[jobwheel] %s: %s", job_name, status);
+    jw_buf_printf(&body, "Job: %s\nRun: %s\nStatus: %s\nAttempts: %s\n", job_name, id, status,
+                  pair(pairs, "attempt", NULL) ? pair(pairs, "attempt", NULL) : "0");
+    if (error)
+        jw_buf_printf(&body, "Error: %s\n", error);
+    jw_buf_puts(&body, "\nThe run:\n");
+    jw_buf_append(&body, run_json->data, run_json->len);
+    jw_buf_putc(&body, '\n');
+    if (jw_smtp_send(x->opt.smtp, to, jw_buf_str(&subject), jw_buf_str(&body)) != 0)
+        jw_warn("exec: no mail for run %s: cannot send to the relay", id);
+    jw_buf_free(&subject);
     jw_buf_free(&body);
 }
 
-static void notify_webhook(struct jw_exec *x, const char *tenant, const char *run_id, const char *url,
-                           const char *secret)
+struct notice {
+    struct jw_exec *x;
+    char run_id[40];
+};
+
+static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
+    struct notice *nt = arg;
+    struct jw_exec *x = nt->x;
+    const struct jw_reply *pairs = jw_reply_at(r, 0);
+    size_t jn, n = pairs ? jw_reply_count(pairs) / 2 : 0;
+    const char *job_json = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 1), &jn) : NULL;
+    struct jw_job job;
+    memset(&job, 0, sizeof(job));
+    if (st != JW_STORE_OK || n == 0 || !job_json || decode_job(job_json, jn, &job) != 0) {
+        free(nt); /* gone, not ended after all, or its job was deleted */
+        return;
+    }
+    const char *url = job.f[JW_JOB_WEBHOOK_URL].set ? job.f[JW_JOB_WEBHOOK_URL].s : NULL;
+    const char *notify = pair(pairs, "notify", NULL), *to = pair(pairs, "_notify_to", NULL);
+    bool mail = notify && !strcmp(notify, "1") && to && x->opt.smtp;
+    if (url || mail) {
+        const char **names = jw_calloc(n, sizeof(char *)), **values = jw_calloc(n, sizeof(char *));
+        size_t *lens = jw_calloc(n, sizeof(size_t));
+        for (size_t i = 0; i < n; i++) {
+            names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
+            values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
+        }
+        struct jw_run_pairs rp = {n, names, values, lens};
+        struct jw_buf body = JW_BUF_INIT;
+        struct jw_jsonw w;
+        jw_jsonw_init(&w, &body);
+        jw_run_write(&w, &rp);
+        free(names);
+        free(values);
+        free(lens);
+        if (url)
+            send_webhook(x, nt->run_id, url, jw_reply_str(jw_reply_at(r, 2), NULL), &body);
+        if (mail)
+            send_mail(x, pairs, job.f[JW_JOB_NAME].s, to, &body);
+        jw_buf_free(&body);
+    }
+    jw_job_free(&job);
+    free(nt);
+}
+
+void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id)
+{
+    if (!x)
+        return;
     struct notice *nt = jw_calloc(1, sizeof(*nt));
     nt->x = x;
     snprintf(nt->run_id, sizeof(nt->run_id), "%s", run_id);
-    nt->url = jw_strdup(url);
-    nt->secret = secret ? jw_strdup(secret) : NULL;
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, run_id);
-    jw_store_eval(x->store, JW_LUA_RUN_GET, tenant, &a, on_notice_run, nt);
+    jw_store_eval(x->store, JW_LUA_RUN_NOTICE, tenant, &a, on_notice_run, nt);
 }
 
 /* ---- life -------------------------------------------------------------------------------------- */

@@ -3,6 +3,7 @@ from a per-path script of responses (status, headers, body, delay)."""
 import http.server
 import json
 import socket
+import socketserver
 import ssl
 import subprocess
 import threading
@@ -113,3 +114,77 @@ def make_tls(d):
     run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
     return d
+
+
+class SmtpSink:
+    """A mail relay that accepts every message and keeps it: enough SMTP
+    (EHLO/HELO, MAIL, RCPT, DATA, QUIT) to receive what jobwheel sends."""
+
+    def __init__(self):
+        self.messages = []  # {"from", "to": [...], "data": str}
+        self.cond = threading.Condition()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line):
+                    self.wfile.write(line.encode() + b"\r\n")
+                    self.wfile.flush()
+                say("220 sink ESMTP")
+                msg = {"from": None, "to": []}
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.decode(errors="replace").rstrip("\r\n")
+                    verb = cmd[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        say("250-sink")
+                        say("250 8BITMIME")
+                    elif cmd.upper().startswith("MAIL FROM:"):
+                        msg["from"] = cmd[10:].strip()
+                        say("250 ok")
+                    elif cmd.upper().startswith("RCPT TO:"):
+                        msg["to"].append(cmd[8:].strip())
+                        say("250 ok")
+                    elif verb == "DATA":
+                        say("354 go ahead")
+                        lines = []
+                        while True:
+                            l = self.rfile.readline()
+                            if not l or l == b".\r\n":
+                                break
+                            lines.append(l[1:] if l.startswith(b"..") else l)
+                        msg["data"] = b"".join(lines).decode(errors="replace")
+                        with sink.cond:
+                            sink.messages.append(msg)
+                            sink.cond.notify_all()
+                        msg = {"from": None, "to": []}
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("502 not here")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, pred, timeout=15):
+        deadline = time.time() + timeout
+        with self.cond:
+            while not pred(self.messages):
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"smtp sink: timed out; got {self.messages}")
+                self.cond.wait(left)
+            return list(self.messages)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,7 +1,9 @@
 """Issue 4: the job types besides a plain HttpCall — HttpCall's own method
 and headers, StoredProcedure (a Redis function), CodeExecution (a child
 process; refused unless enabled), FileOperation (under the file root,
-escapes refused) and Builtin (housekeeping on the tenant's own data)."""
+escapes refused) and Builtin (housekeeping on the tenant's own data) — and
+the notices of an ended run: notify mail through an SMTP relay, and the
+final-run webhook also for runs a worker ends."""
 import json
 import os
 import time
@@ -11,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, make_token, wait_until
-from sink import Sink
+from sink import Sink, SmtpSink
 
 LIB = """#!lua name=jwtest
 redis.register_function('incr_by', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)
@@ -27,11 +29,14 @@ def rig(tmp_path_factory):
     assert r.cmd("FUNCTION", "LOAD", "REPLACE", LIB) == "jwtest"
     root = d / "files"
     root.mkdir()
+    mail = SmtpSink()
     s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets", "--code-execution", "true",
-                                           "--file-root", str(root)])
+                                           "--file-root", str(root), "--smtp-relay", f"127.0.0.1:{mail.port}",
+                                           "--smtp-from", "jobs@example.org"])
     sink = Sink()
-    yield {"server": s, "redis": r, "root": root, "sink": sink}
+    yield {"server": s, "redis": r, "root": root, "sink": sink, "mail": mail}
     sink.close()
+    mail.close()
     assert s.stop() == 0
     r.stop()
 
@@ -218,3 +223,42 @@ def test_builtin_report_and_rotation(c, rig):
         assert r["status"] == "completed" and r["result"]["dry_run"] is False, r
     r = c.post("/v1/jobs", {"name": "bi", "job_type": "Builtin", "job_configuration": {"handler": "rm"}})
     assert r.status == 400 and "job_configuration.handler" in r.json()["errors"]
+
+
+def test_notify_mails_the_outcome_to_the_caller(c, rig):
+    mail, sink = rig["mail"], rig["sink"]
+    ok = job(c, endpoint_url=sink.url("/mail-ok"))
+    r = run(c, ok["id"], {"notify": True, "payload": {"a": 1}})
+    assert r["status"] == "completed" and r["notify"] is True
+    got = mail.wait_for(lambda ms: any(r["id"] in m["data"] for m in ms))
+    m = [m for m in got if r["id"] in m["data"]][0]
+    assert m["from"] == "<jobs@example.org>" and m["to"] == ["<tester@example.com>"]
+    assert f"Subject: [jobwheel] {ok['name']}: completed" in m["data"]
+    assert "Content-Type: text/plain; charset=utf-8" in m["data"]
+    sink.script("/mail-bad", 500, sticky=True)
+    bad = job(c, endpoint_url=sink.url("/mail-bad"), max_attempts=1)
+    r = run(c, bad["id"], {"notify": True})
+    got = mail.wait_for(lambda ms: any(r["id"] in m["data"] for m in ms))
+    m = [m for m in got if r["id"] in m["data"]][0]
+    assert f"{bad['name']}: failed" in m["data"] and "Error: HTTP 500" in m["data"]
+    # without notify, no mail
+    quiet = run(c, ok["id"])
+    time.sleep(0.5)
+    assert not any(quiet["id"] in m["data"] for m in mail.messages)
+
+
+def test_worker_completed_run_gets_its_webhook_and_mail(c, rig):
+    mail, sink = rig["mail"], rig["sink"]
+    sink.script("/accept", (202, {}, {"accepted": True}, 0))
+    j = job(c, endpoint_url=sink.url("/accept"), webhook_url=sink.url("/final"))
+    r = c.post(f"/v1/jobs/{j['id']}/trigger", {"notify": True}).json()
+    sink.wait_for(lambda reqs: any(q["path"] == "/accept" for q in reqs))
+    token = sink.to("/accept")[-1]["headers"]["x-jobwheel-run-token"]
+    done = rig["server"].request("POST", f"/v1/runs/{r['id']}/complete", {"result": {"n": 3}},
+                                 headers={"x-run-token": token})
+    assert done.status == 200, done
+    final = sink.wait_for(lambda reqs: any(q["path"] == "/final" and r["id"] in q["body"].decode()
+                                           for q in reqs))
+    body = json.loads([q for q in final if q["path"] == "/final"][-1]["body"])
+    assert body["id"] == r["id"] and body["status"] == "completed" and body["result"] == {"n": 3}
+    mail.wait_for(lambda ms: any(r["id"] in m["data"] and ": completed" in m["data"] for m in ms))
