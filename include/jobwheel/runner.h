@@ -18,11 +18,17 @@ struct event_base;
 struct jw_store;
 struct jw_runner;
 struct jw_runner_call;
+struct jw_reply;
 
 struct jw_runner_options {
     const char *file_root; /* FileOperation paths live under it */
     const char *self_exe;  /* this program, for `file-op` children */
     bool code_execution;   /* CodeExecution allowed (else its runs fail) */
+    int64_t retention_ms;  /* history retention, for runs a handler makes */
+    /* start the runs "<tenant>:<run>" a reply names from index `from` on
+     * (those a startWorkflow handler made) */
+    void (*start_members)(void *arg, const struct jw_reply *r, size_t from);
+    void *start_arg;
 };
 
 struct jw_runner_attempt {

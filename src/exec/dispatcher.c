@@ -966,6 +966,11 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
     on_sweep_timer(fd, what, arg);
 }
 
+static void runner_started(void *arg, const struct jw_reply *r, size_t from)
+{
+    start_members(arg, r, from);
+}
+
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,
                             const struct jw_exec_options *o, char *err, size_t errlen)
 {
@@ -983,7 +988,8 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         free(x);
         return NULL;
     }
-    struct jw_runner_options ro = {o->file_root, o->self_exe, o->code_execution};
+    struct jw_runner_options ro = {o->file_root,    o->self_exe,    o->code_execution,
+                                   o->retention_ms, runner_started, x};
     x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
     x->queued = jw_map_new();

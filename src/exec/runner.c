@@ -24,6 +24,9 @@ struct jw_runner {
     struct jw_store *store;
     char *file_root, *self_exe;
     bool code_execution;
+    int64_t retention_ms;
+    void (*start_members)(void *arg, const struct jw_reply *r, size_t from);
+    void *start_arg;
 };
 
 struct jw_runner_call {
@@ -46,6 +49,9 @@ struct jw_runner *jw_runner_new(struct event_base *base, struct jw_store *store,
     r->file_root = jw_strdup(o->file_root ? o->file_root : "");
     r->self_exe = jw_strdup(o->self_exe ? o->self_exe : "");
     r->code_execution = o->code_execution;
+    r->retention_ms = o->retention_ms;
+    r->start_members = o->start_members;
+    r->start_arg = o->start_arg;
     return r;
 }
 
@@ -217,14 +223,19 @@ static void start_fcall(struct jw_runner_call *c, const struct jw_runner_attempt
 static void on_builtin(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct jw_runner_call *c = arg;
+    bool ok = st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ok");
+    if (ok && c->r->start_members) /* runs it made (startWorkflow) start now, cancelled or not */
+        c->r->start_members(c->r->start_arg, r, 2);
     if (c->cancelled) {
         free(c);
         return;
     }
     size_t n;
-    const char *json = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 1), &n) : NULL;
-    if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ok") && json)
+    const char *json = ok ? jw_reply_str(jw_reply_at(r, 1), &n) : NULL;
+    if (json)
         deliver(c, 200, json, n, NULL, false);
+    else if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "error"))
+        deliver_error(c, "%.300s", jw_reply_str(jw_reply_at(r, 1), NULL));
     else if (st == JW_STORE_OK)
         deliver_error(c, "unknown built-in handler");
     else
@@ -246,6 +257,8 @@ static void start_builtin(struct jw_runner_call *c, const struct jw_runner_attem
     jw_args_add(&args, p.data ? p.data : "", p.len);
     jw_args_adds(&args, a->params ? a->params : "");
     jw_args_addi(&args, jw_time_now_ms());
+    jw_args_adds(&args, a->run_id);
+    jw_args_addi(&args, c->r->retention_ms);
     jw_buf_free(&p);
     jw_store_eval(c->r->store, JW_LUA_BUILTIN, a->tenant, &args, on_builtin, c);
 }

@@ -17,7 +17,9 @@ const char *const jw_builtin_handlers[] = {
     "tokenExpiry", "dataSync", "reportGeneration", "cleanupExpiredSessions", "auditLogArchive",
     "credentialRotationCheck",
     /* seed 004's handler */
-    "generateWeeklyExpiryReport", NULL};
+    "generateWeeklyExpiryReport",
+    /* a workflow's schedule: starts params.workflow */
+    "startWorkflow", NULL};
 
 const char *const jw_file_operations[] = {"copy", "move", "delete", "mkdir", "write", "list", NULL};
 
@@ -271,6 +273,9 @@ static int check_builtin(const struct jw_json *cfg, struct jw_error *err)
     const struct jw_json *p = jw_json_get(cfg, "params");
     if (p && p->type != JW_JSON_NULL && p->type != JW_JSON_OBJECT)
         return cfg_fail(err, "params", CFG ".params must be an object");
+    const struct jw_json *wf = jw_json_get(p, "workflow");
+    if (!strcmp(h, "startWorkflow") && (!wf || wf->type != JW_JSON_STRING || wf->len == 0 || wf->len > 200))
+        return cfg_fail(err, "params", CFG ".params.workflow (the workflow's id or name) is required");
     return 0;
 }
 

@@ -181,3 +181,45 @@ def test_validation_and_error_paths(engine, sink):
     assert c.get(f"/v1/workflows/{wf['id']}").status == 404
     assert c.delete(f"/v1/workflows/{wf['id']}").status == 404
     assert create({"name": name, "steps": [step]}).status == 201
+
+
+def test_a_workflow_on_its_own_schedule(c, sink):
+    ok = path()
+    a = make_job(c, sink.url(ok))
+    b = make_job(c, sink.url(ok))
+    wf = c.post("/v1/workflows", {"name": "sched-" + uuid.uuid4().hex[:8],
+                                  "steps": [{"key": "a", "job_id": a["id"]},
+                                            {"key": "b", "job_id": b["id"], "depends_on": ["a"]}]}).json()
+    # the schedule is a job: any timing, pause, history; each firing starts one workflow run
+    sched = c.post("/v1/jobs", {"name": "every-second-" + wf["name"], "job_type": "Builtin", "interval_seconds": 1,
+                                "job_configuration": {"handler": "startWorkflow",
+                                                      "params": {"workflow": wf["name"]}}})
+    assert sched.status == 201, sched
+    sched = sched.json()
+
+    def fired():
+        return [r for r in c.get(f"/v1/jobs/{sched['id']}/runs").json() if r["status"] == "completed"]
+    wait_until(lambda: len(fired()) >= 2, timeout=15, what="two firings of the workflow's schedule")
+    assert c.post(f"/v1/jobs/{sched['id']}/pause").status == 200
+    runs = fired()
+    wf_runs = {r["result"]["workflow_run_id"] for r in runs}
+    assert len(wf_runs) == len(runs)  # one workflow run per firing
+    for r in runs:
+        assert r["result"]["workflow_id"] == wf["id"]
+        done = wait_wf(c, wf["id"], r["result"]["workflow_run_id"])
+        assert done["status"] == "completed" and done["created_by"] == f"job-run:{r['id']}"
+        assert [s["status"] for s in done["steps"]] == ["completed", "completed"]
+    # a dry run says what it would start and starts nothing
+    before = len(c.get(f"/v1/jobs/{a['id']}/runs").json())
+    dry = c.post(f"/v1/jobs/{sched['id']}/trigger", {"params": {"dry_run": True}}).json()
+    wait_until(lambda: c.get(f"/v1/runs/{dry['id']}").json()["status"] == "completed", timeout=10)
+    assert c.get(f"/v1/runs/{dry['id']}").json()["result"] == {"workflow_id": wf["id"], "dry_run": True}
+    assert len(c.get(f"/v1/jobs/{a['id']}/runs").json()) == before
+    # a schedule for a workflow that is gone fails its runs, saying why
+    assert c.delete(f"/v1/workflows/{wf['id']}").status == 204
+    gone = c.post(f"/v1/jobs/{sched['id']}/trigger", {"max_attempts": 1}).json()
+    wait_until(lambda: c.get(f"/v1/runs/{gone['id']}").json()["status"] == "failed", timeout=10)
+    assert "no such workflow" in c.get(f"/v1/runs/{gone['id']}").json()["error"]
+    bad = c.post("/v1/jobs", {"name": "no-wf", "job_type": "Builtin",
+                              "job_configuration": {"handler": "startWorkflow"}})
+    assert bad.status == 400 and "job_configuration.params" in bad.json()["errors"]

@@ -1,10 +1,11 @@
 -- builtin: the Builtin job handlers — housekeeping on a tenant's own
 -- jobwheel data, one bounded pass each. ARGV: handler name, the job's
 -- job_configuration.params (JSON object or ""), the run's params (JSON
--- object or "", these win), now (ms). With params.dry_run true a handler
--- counts what it would do and changes nothing.
--- Returns {"ok", result JSON} | {"unknown"}.
-local handler, now = ARGV[1], tonumber(ARGV[4])
+-- object or "", these win), now (ms), the run's id, history retention
+-- (ms). With params.dry_run true a handler counts what it would do and
+-- changes nothing.
+-- Returns {"ok", result JSON, runs to start...} | {"unknown"} | {"error", message}
+local handler, now, run_id, retention = ARGV[1], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local params = {}
 for _, text in ipairs({ARGV[2], ARGV[3]}) do
   if text ~= '' then
@@ -228,8 +229,27 @@ function H.generateWeeklyExpiryReport()
                        num('days', 7, 1, 366), #keys, #jobs, list(keys), list(jobs))
 end
 
+-- A workflow's own schedule: a job with this handler starts params.workflow
+-- (id or name) at every firing — once per run, however often it is retried.
+local started = {}
+function H.startWorkflow()
+  local ref = params.workflow
+  if type(ref) ~= 'string' then return nil, 'params.workflow (a workflow id or name) is required' end
+  local id = redis.call('HGET', K_WORKFLOWS .. ':names', ref) or ref
+  if redis.call('HEXISTS', K_WORKFLOWS, id) == 0 then return nil, 'no such workflow: ' .. ref end
+  if dry then return string.format('{"workflow_id":%s}', cjson.encode(id)) end
+  local wfrun = derived_id(run_id, 'workflow')
+  local out = trigger_workflow(id, wfrun, now, retention, 'job-run:' .. run_id)
+  for i = 4, #out do started[#started + 1] = out[i] end
+  return string.format('{"workflow_id":%s,"workflow_run_id":%s,"status":%s}', cjson.encode(id),
+                       cjson.encode(wfrun), cjson.encode(out[3]))
+end
+
 local fn = H[handler]
 if not fn then return {'unknown'} end
-local body = fn()
+local body, err = fn()
+if not body then return {'error', err} end
 -- every result says whether it changed anything
-return {'ok', string.sub(body, 1, -2) .. ',"dry_run":' .. tostring(dry) .. '}'}
+local out = {'ok', string.sub(body, 1, -2) .. ',"dry_run":' .. tostring(dry) .. '}'}
+for _, m in ipairs(started) do out[#out + 1] = m end
+return out

@@ -339,6 +339,38 @@ local function advance_workflow(wfrun_id, now, out)
   end
 end
 
+-- Start a run of workflow `ref` (id or name) with the given run id; a run
+-- id already used answers that run (so a retried firing starts one).
+-- Returns {"ok", workflow id, status, members to start...} or nil when
+-- there is no such workflow.
+local function trigger_workflow(ref, run_id, now, retention, who)
+  local id = redis.call('HGET', K_WORKFLOWS .. ':names', ref) or ref
+  local json = redis.call('HGET', K_WORKFLOWS, id)
+  if not json then return nil end
+  local wkey, runs = k_wfrun(run_id), T .. ':workflow:' .. id .. ':runs'
+  if redis.call('EXISTS', wkey) == 1 then
+    return {'ok', id, redis.call('HGET', wkey, 'status')}
+  end
+  redis.call('HSET', wkey, 'id', run_id, 'workflow_id', id, 'status', 'running', 'created_at', now,
+             'created_by', who, '_retention', retention)
+  redis.call('ZREMRANGEBYSCORE', runs, '-inf', now - retention)
+  redis.call('ZADD', runs, now, run_id)
+  local out = {'ok', id, 'running'}
+  for _, step in ipairs(cjson.decode(json).steps) do
+    if #step.depends_on == 0 then
+      local m = start_step(run_id, step, now, retention, who)
+      if m then out[#out + 1] = m end
+    end
+  end
+  -- steps whose root jobs are gone may settle the run at once
+  advance_workflow(run_id, now, out)
+  out[3] = redis.call('HGET', wkey, 'status')
+  -- a run, finished or not, is forgotten after the history retention
+  redis.call('PEXPIRE', wkey, retention)
+  redis.call('PEXPIRE', wkey .. ':steps', retention)
+  return out
+end
+
 -- A run has ended: it leaves every queue and limit set; the first run its
 -- job held back (if any) becomes ready, and so may its dependents' runs.
 -- Returns the members to start now (a list, maybe empty).
