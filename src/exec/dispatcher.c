@@ -66,6 +66,7 @@ struct flight {
     int shard;
     int attempt;
     bool on_fallback;
+    bool notify; /* the run asked for mail when it ends */
     struct jw_job job;
     char *secret;
     char *payload;
@@ -173,7 +174,7 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
 struct finish {
     struct jw_exec *x;
     char tenant[40], run_id[40];
-    bool terminal;
+    bool notice; /* the run ended and has notices to send */
     void (*done)(void *arg, int status, const char *msg);
     void *done_arg;
 };
@@ -189,7 +190,7 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
         msg = "the job store (Redis) is unavailable; retry shortly";
     } else if (jw_reply_is(jw_reply_at(r, 0), "ok")) {
         start_members(f->x, r, 1);
-        if (f->terminal)
+        if (f->notice)
             jw_exec_run_ended(f->x, f->tenant, f->run_id);
     } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
         jw_debug("exec: outcome of run %s refused: the run moved on", f->run_id);
@@ -205,6 +206,7 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
 }
 
 struct outcome {
+    bool notify;                         /* the run asked for mail when it ends */
     const struct jw_http_response *resp; /* NULL: no call (crash, worker failure) */
     const char *error;                   /* what happened, when no response */
     bool timed_out;
@@ -328,7 +330,9 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
     f->x = x;
     snprintf(f->tenant, sizeof(f->tenant), "%s", tenant);
     snprintf(f->run_id, sizeof(f->run_id), "%s", run_id);
-    f->terminal = next.step == JW_STEP_COMPLETE || next.step == JW_STEP_FAIL;
+    /* notices cost a round trip: only for runs that have one to send */
+    f->notice = (next.step == JW_STEP_COMPLETE || next.step == JW_STEP_FAIL) &&
+                (o->notify || job->f[JW_JOB_WEBHOOK_URL].set);
     f->done = done;
     f->done_arg = done_arg;
     jw_store_eval(x->store, JW_LUA_RUN_FINISH, tenant, &a, on_finished, f);
@@ -410,7 +414,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
              fl->started_ms - fl->queued_since > 0 ? fl->started_ms - fl->queued_since : 0, fl->dequeue_ms,
              resp->dns_ms, resp->connect_ms, resp->ttfb_ms, resp->transfer_ms, resp->total_ms, dispatch);
     struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);
-    struct outcome o = {.resp = resp};
+    struct outcome o = {.resp = resp, .notify = fl->notify};
     finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
                    &o, x->instance, false, trace, fl->started_ms, NULL, NULL);
     flight_free(fl);
@@ -532,8 +536,9 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     const char *payload = pair(pairs, "payload", &pn);
     fl->payload = payload ? jw_strndup(payload, pn) : NULL;
     fl->shard = (int)pair_int(pairs, "_shard", 0);
-    const char *fb = pair(pairs, "_fallback", NULL);
+    const char *fb = pair(pairs, "_fallback", NULL), *notify = pair(pairs, "notify", NULL);
     fl->on_fallback = fb && fb[0] == '1';
+    fl->notify = notify && notify[0] == '1';
     fl->queued_since =
         pair_int(pairs, "next_retry_at", pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
     const char *backoff = pair(pairs, "retry_backoff", NULL);
@@ -660,10 +665,12 @@ static void on_inspected(enum jw_store_status st, const struct jw_reply *r, void
     int64_t max_attempts = pair_int(pairs, "max_attempts_override",
                                     job.f[JW_JOB_MAX_ATTEMPTS].set ? job.f[JW_JOB_MAX_ATTEMPTS].i : 3);
     bool lapsed = strcmp(in->kind, "worker_failed") != 0;
+    const char *notify = pair(pairs, "notify", NULL);
     struct outcome o = {
         .error = in->error,
         .timed_out = !strcmp(in->kind, "timed_out"),
         .kind = in->kind,
+        .notify = notify && notify[0] == '1',
     };
     finish_attempt(in->x, in->tenant, in->run_id, attempt, &job, fb && fb[0] == '1', max_attempts, &p, &o, "",
                    lapsed, NULL, pair_int(pairs, "_attempt_started", 0), in->done, in->done_arg);
