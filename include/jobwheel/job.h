@@ -67,6 +67,8 @@ enum jw_job_field {
      * job_configuration (see job_config.c) */
     JW_JOB_JOB_TYPE,
     JW_JOB_JOB_CONFIGURATION,
+    /* one of seed 000's system jobs (made by jobwheel, not by clients) */
+    JW_JOB_SYSTEM,
     JW_JOB_NFIELDS
 };
 

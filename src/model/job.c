@@ -96,6 +96,7 @@ static const struct field fields[JW_JOB_NFIELDS] = {
     [JW_JOB_DELETED_AT] = {"deleted_at", K_TIME, RO, 0, 0, NULL, NULL},
     [JW_JOB_JOB_TYPE] = {"job_type", K_ENUM, HASDEF, 0, 0, "HttpCall", jw_job_types},
     [JW_JOB_JOB_CONFIGURATION] = {"job_configuration", K_OBJECT, 0, 0, 2 * JW_OUTPUT_MAX, NULL, NULL},
+    [JW_JOB_SYSTEM] = {"system", K_BOOL, RO | HASDEF, 0, 0, "false", NULL},
 };
 
 #define MAX_RETRY_DELAYS 50

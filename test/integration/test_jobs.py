@@ -26,7 +26,7 @@ VERSION_FIELDS = [
 DEP_FIELDS = ["id", "job_id", "depends_on_job_id", "condition", "created_at"]
 # jobwheel's own fields follow seed 002's (SPEC §3, §5)
 EXTRA_FIELDS = ["interval_seconds", "start_at", "run_at", "exclusions", "misfire_policy", "misfire_max_runs",
-                "catchup_window_secs", "paused", "deleted_at", "job_type", "job_configuration", "next_run_at"]
+                "catchup_window_secs", "paused", "deleted_at", "job_type", "job_configuration", "system", "next_run_at"]
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 FULL = {
