@@ -56,6 +56,9 @@ void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw
 /* Create every job of an array, or none; body = array of jobs. */
 void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const struct jw_json *arr,
                           jw_core_cb cb, void *arg);
+/* jw_jobs_create for a system job (core/system.c makes them). */
+void jw_jobs_create_system(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                           jw_core_cb cb, void *arg);
 /* ref = id or name. body = the job. 404 when it does not exist here. */
 void jw_jobs_get(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
 /* Apply a partial update (null resets a field); a real change makes a new
@@ -126,11 +129,19 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
  * bulk: body is {"items": [...]}, and body = {"results": [{id, status,
  * run_token, idempotency_hit}], "total", "created"}; else body = the run
  * (an idempotency hit answers the earlier run, with created false).
- * exclusive: refuse with 409 (err.ref = the existing run's id) while a run
- * of the job has not ended. */
+ * flags: JW_TRIGGER_EXCLUSIVE refuses with 409 (err.ref = the existing
+ * run's id) while a run of the job has not ended; JW_TRIGGER_BY_SLUG takes
+ * job_ref as "<project_id>\n<slug>"; JW_TRIGGER_NO_SYSTEM refuses a system
+ * job (400); JW_TRIGGER_SYSTEM_ONLY finds only system jobs (else 404). */
+enum {
+    JW_TRIGGER_EXCLUSIVE = 1u,
+    JW_TRIGGER_BY_SLUG = 2u,
+    JW_TRIGGER_NO_SYSTEM = 4u,
+    JW_TRIGGER_SYSTEM_ONLY = 8u,
+};
 typedef void (*jw_core_trigger_cb)(void *arg, const struct jw_error *err, struct jw_buf *body, bool created);
 void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,
-                     const struct jw_json *body, bool bulk, bool exclusive, jw_core_trigger_cb cb, void *arg);
+                     const struct jw_json *body, bool bulk, unsigned flags, jw_core_trigger_cb cb, void *arg);
 /* body = the run after cancelling; 404, or 409 when it already ended. */
 void jw_runs_cancel(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg);
 /* A worker's report on its run, authorised by the run token:
@@ -172,6 +183,21 @@ void jw_workflows_trigger(struct jw_core *c, const struct jw_actor *a, const cha
  * finished_at, created_by, steps: [{key, job_id, run_id, status}]}. */
 void jw_workflows_run_get(struct jw_core *c, const char *tenant, const char *ref, const char *run_id,
                           jw_core_cb cb, void *arg);
+
+/* ---- system jobs (core/system.c) ---- */
+
+/* One of seed 000's system job names (tokenExpiry, dataSync, ...)? Those
+ * names are reserved: clients cannot give them to their own jobs. */
+bool jw_system_job(const char *name);
+/* Trigger a system job of the tenant by name, making it on first use.
+ * 400 for an unknown name, 409 (err.ref = the run) while one runs. body =
+ * the run (native form). */
+void jw_system_trigger(struct jw_core *c, const struct jw_actor *a, const char *name, jw_core_trigger_cb cb,
+                       void *arg);
+/* body = an array, per system job: {jobName, exists, enabled, schedule,
+ * nextRunAt, status (idle|queued|running), lastRun, counts,
+ * averageDurationMs, progress}. */
+void jw_system_stats(struct jw_core *c, const char *tenant, jw_core_cb cb, void *arg);
 
 /* ---- API keys (core/apikeys.c) ---- */
 

@@ -11,7 +11,10 @@
 #include "jobwheel/json.h"
 
 struct jw_call;
+struct jw_error;
 typedef void (*jw_handler_fn)(struct jw_call *c);
+/* How a surface words its errors; NULL: application/problem+json. */
+typedef void (*jw_problem_fn)(struct jw_call *c, const struct jw_error *err);
 
 struct jw_api_route {
     unsigned methods;
@@ -19,6 +22,7 @@ struct jw_api_route {
     enum jw_access access;
     jw_handler_fn handler;
     const char *tenant_param; /* path parameter naming the tenant, or NULL */
+    jw_problem_fn problem;    /* every error of the route, the pipeline's too */
 };
 
 /* One API request: lives from dispatch until its reply (freed with it). */
@@ -46,6 +50,8 @@ struct jw_actor jw_call_actor(const struct jw_call *c);
  * ok_status (204 sends no body). */
 void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int ok_status);
 void jw_call_problem(struct jw_call *c, const struct jw_error *err);
+void jw_call_problemf(struct jw_call *c, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* jw_core_cb-shaped: reply 200 / 201 / 204 (arg = the call). */
 void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body);
 void jw_call_done_201(void *arg, const struct jw_error *err, struct jw_buf *body);
@@ -56,6 +62,7 @@ void jw_api_native_jobs_register(struct jw_router *r);
 void jw_api_native_keys_register(struct jw_router *r);
 void jw_api_native_runs_register(struct jw_router *r);
 void jw_api_native_workflows_register(struct jw_router *r);
+void jw_api_admin_register(struct jw_router *r);
 void jw_api_ops_register(struct jw_router *r);
 
 #endif

@@ -1,6 +1,8 @@
 /* common: the request pipeline every surface shares — credentials (JWT or
  * API key), tenant, access, realm — then the route's handler; plus body and
  * query helpers. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +24,7 @@ void jw_api_register_all(struct jw_router *r)
     jw_api_native_keys_register(r);
     jw_api_native_runs_register(r);
     jw_api_native_workflows_register(r);
+    jw_api_admin_register(r);
 }
 
 static void call_free(void *p)
@@ -35,7 +38,21 @@ void jw_call_problem(struct jw_call *c, const struct jw_error *err)
 {
     if (err->status >= 500)
         jw_warn("request %s: %d %s", jw_req_id(c->req), err->status, err->detail);
-    jw_reply_problem(c->req, err);
+    if (c->route->problem)
+        c->route->problem(c, err);
+    else
+        jw_reply_problem(c->req, err);
+}
+
+void jw_call_problemf(struct jw_call *c, int status, const char *field, const char *fmt, ...)
+{
+    struct jw_error e = {.status = status};
+    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    va_end(ap);
+    jw_call_problem(c, &e);
 }
 
 void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int ok_status)
@@ -94,17 +111,17 @@ const struct jw_json *jw_call_body(struct jw_call *c, bool optional)
     if (ws == len) {
         if (optional)
             return &empty;
-        jw_reply_problemf(c->req, 400, "", "a JSON body is required");
+        jw_call_problemf(c, 400, "", "a JSON body is required");
         return NULL;
     }
     if (!json_content_type(jw_req_header(c->req, "Content-Type"))) {
-        jw_reply_problemf(c->req, 415, "", "Content-Type must be application/json");
+        jw_call_problemf(c, 415, "", "Content-Type must be application/json");
         return NULL;
     }
     char err[200];
     c->doc = jw_json_parse(body, len, c->api->core->max_json_depth, err, sizeof(err));
     if (!c->doc) {
-        jw_reply_problemf(c->req, 400, "", "%s", err);
+        jw_call_problemf(c, 400, "", "%s", err);
         return NULL;
     }
     return jw_json_root(c->doc);
@@ -120,7 +137,7 @@ int jw_call_query_int(struct jw_call *c, const char *name, int64_t def, int64_t 
     char *end;
     long long n = strtoll(v, &end, 10);
     if (!*v || *end || n < min || n > max) {
-        jw_reply_problemf(c->req, 400, name, "%s must be a whole number from %lld to %lld", name,
+        jw_call_problemf(c, 400, name, "%s must be a whole number from %lld to %lld", name,
                           (long long)min, (long long)max);
         return -1;
     }
@@ -150,7 +167,7 @@ static void authenticated(struct jw_call *c)
     jw_req_set_principal(c->req, c->actor);
     const char *realm = jw_req_header(c->req, "realmname");
     if (realm && realm[0] && !c->principal.is_apikey && strcmp(realm, c->principal.realm) != 0) {
-        jw_reply_problemf(c->req, 401, "realmname", "the token is not valid for realm \"%.80s\"", realm);
+        jw_call_problemf(c, 401, "realmname", "the token is not valid for realm \"%.80s\"", realm);
         return;
     }
     authorized(c);
@@ -183,7 +200,7 @@ void jw_api_dispatch(struct jw_req *req, const void *route_data, void *arg)
     const char *auth = jw_req_header(req, "Authorization");
     if (auth) {
         if (strncasecmp(auth, "Bearer ", 7) != 0) {
-            jw_reply_problemf(req, 401, "", "Authorization must be \"Bearer <token>\"");
+            jw_call_problemf(c, 401, "", "Authorization must be \"Bearer <token>\"");
             return;
         }
         token = auth + 7;
@@ -193,7 +210,7 @@ void jw_api_dispatch(struct jw_req *req, const void *route_data, void *arg)
         token = jw_req_header(req, "X-Api-Key");
     }
     if (!token || !*token) {
-        jw_reply_problemf(req, 401, "", "credentials are required: Authorization: Bearer <token>");
+        jw_call_problemf(c, 401, "", "credentials are required: Authorization: Bearer <token>");
         return;
     }
     if (jw_apikey_looks_like(token)) {

@@ -22,9 +22,9 @@ static void delete_key(struct jw_call *c)
 }
 
 static const struct jw_api_route routes[] = {
-    {JW_POST, "/v1/api-keys", JW_ACCESS_ADMIN, create_key, NULL},
-    {JW_GET, "/v1/api-keys", JW_ACCESS_ADMIN, list_keys, NULL},
-    {JW_DELETE, "/v1/api-keys/:id", JW_ACCESS_ADMIN, delete_key, NULL},
+    {JW_POST, "/v1/api-keys", JW_ACCESS_ADMIN, create_key, NULL, NULL},
+    {JW_GET, "/v1/api-keys", JW_ACCESS_ADMIN, list_keys, NULL, NULL},
+    {JW_DELETE, "/v1/api-keys/:id", JW_ACCESS_ADMIN, delete_key, NULL, NULL},
 };
 
 void jw_api_native_keys_register(struct jw_router *r)

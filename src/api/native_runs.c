@@ -78,7 +78,7 @@ static void trigger(struct jw_call *c)
     if (!body)
         return;
     struct jw_actor a = jw_call_actor(c);
-    jw_runs_trigger(c->api->core, &a, jw_req_param(c->req, "id"), body, false, false, triggered, c);
+    jw_runs_trigger(c->api->core, &a, jw_req_param(c->req, "id"), body, false, 0, triggered, c);
 }
 
 static void trigger_bulk(struct jw_call *c)
@@ -87,7 +87,7 @@ static void trigger_bulk(struct jw_call *c)
     if (!body)
         return;
     struct jw_actor a = jw_call_actor(c);
-    jw_runs_trigger(c->api->core, &a, jw_req_param(c->req, "id"), body, true, false, triggered, c);
+    jw_runs_trigger(c->api->core, &a, jw_req_param(c->req, "id"), body, true, 0, triggered, c);
 }
 
 static void cancel_run(struct jw_call *c)
@@ -135,17 +135,17 @@ static void job_health(struct jw_call *c)
 }
 
 static const struct jw_api_route routes[] = {
-    {JW_POST, "/v1/jobs/:id/trigger", JW_ACCESS_WRITE, trigger, NULL},
-    {JW_POST, "/v1/jobs/:id/trigger/bulk", JW_ACCESS_WRITE, trigger_bulk, NULL},
-    {JW_GET, "/v1/jobs/:id/health", JW_ACCESS_READ, job_health, NULL},
-    {JW_POST, "/v1/runs/:id/cancel", JW_ACCESS_WRITE, cancel_run, NULL},
-    {JW_POST, "/v1/runs/:id/progress", JW_ACCESS_PUBLIC, report_progress, NULL},
-    {JW_POST, "/v1/runs/:id/heartbeat", JW_ACCESS_PUBLIC, report_heartbeat, NULL},
-    {JW_POST, "/v1/runs/:id/complete", JW_ACCESS_PUBLIC, report_complete, NULL},
-    {JW_POST, "/v1/runs/:id/fail", JW_ACCESS_PUBLIC, report_fail, NULL},
-    {JW_GET, "/v1/runs", JW_ACCESS_READ, list_runs, NULL},
-    {JW_GET, "/v1/runs/:id", JW_ACCESS_READ, get_run, NULL},
-    {JW_GET, "/v1/jobs/:id/runs", JW_ACCESS_READ, list_runs, NULL},
+    {JW_POST, "/v1/jobs/:id/trigger", JW_ACCESS_WRITE, trigger, NULL, NULL},
+    {JW_POST, "/v1/jobs/:id/trigger/bulk", JW_ACCESS_WRITE, trigger_bulk, NULL, NULL},
+    {JW_GET, "/v1/jobs/:id/health", JW_ACCESS_READ, job_health, NULL, NULL},
+    {JW_POST, "/v1/runs/:id/cancel", JW_ACCESS_WRITE, cancel_run, NULL, NULL},
+    {JW_POST, "/v1/runs/:id/progress", JW_ACCESS_PUBLIC, report_progress, NULL, NULL},
+    {JW_POST, "/v1/runs/:id/heartbeat", JW_ACCESS_PUBLIC, report_heartbeat, NULL, NULL},
+    {JW_POST, "/v1/runs/:id/complete", JW_ACCESS_PUBLIC, report_complete, NULL, NULL},
+    {JW_POST, "/v1/runs/:id/fail", JW_ACCESS_PUBLIC, report_fail, NULL, NULL},
+    {JW_GET, "/v1/runs", JW_ACCESS_READ, list_runs, NULL, NULL},
+    {JW_GET, "/v1/runs/:id", JW_ACCESS_READ, get_run, NULL, NULL},
+    {JW_GET, "/v1/jobs/:id/runs", JW_ACCESS_READ, list_runs, NULL, NULL},
 };
 
 void jw_api_native_runs_register(struct jw_router *r)

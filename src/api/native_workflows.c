@@ -46,12 +46,12 @@ static void get_workflow_run(struct jw_call *c)
 }
 
 static const struct jw_api_route routes[] = {
-    {JW_POST, "/v1/workflows", JW_ACCESS_WRITE, create_workflow, NULL},
-    {JW_GET, "/v1/workflows", JW_ACCESS_READ, list_workflows, NULL},
-    {JW_GET, "/v1/workflows/:id", JW_ACCESS_READ, get_workflow, NULL},
-    {JW_DELETE, "/v1/workflows/:id", JW_ACCESS_WRITE, delete_workflow, NULL},
-    {JW_POST, "/v1/workflows/:id/trigger", JW_ACCESS_WRITE, trigger_workflow, NULL},
-    {JW_GET, "/v1/workflows/:id/runs/:run_id", JW_ACCESS_READ, get_workflow_run, NULL},
+    {JW_POST, "/v1/workflows", JW_ACCESS_WRITE, create_workflow, NULL, NULL},
+    {JW_GET, "/v1/workflows", JW_ACCESS_READ, list_workflows, NULL, NULL},
+    {JW_GET, "/v1/workflows/:id", JW_ACCESS_READ, get_workflow, NULL, NULL},
+    {JW_DELETE, "/v1/workflows/:id", JW_ACCESS_WRITE, delete_workflow, NULL, NULL},
+    {JW_POST, "/v1/workflows/:id/trigger", JW_ACCESS_WRITE, trigger_workflow, NULL, NULL},
+    {JW_GET, "/v1/workflows/:id/runs/:run_id", JW_ACCESS_READ, get_workflow_run, NULL, NULL},
 };
 
 void jw_api_native_workflows_register(struct jw_router *r)

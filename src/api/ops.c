@@ -26,8 +26,8 @@ static void readyz(struct jw_call *c)
 }
 
 static const struct jw_api_route routes[] = {
-    {JW_GET, "/healthz", JW_ACCESS_PUBLIC, healthz, NULL},
-    {JW_GET, "/readyz", JW_ACCESS_PUBLIC, readyz, NULL},
+    {JW_GET, "/healthz", JW_ACCESS_PUBLIC, healthz, NULL, NULL},
+    {JW_GET, "/readyz", JW_ACCESS_PUBLIC, readyz, NULL, NULL},
 };
 
 void jw_api_ops_register(struct jw_router *r)

@@ -289,6 +289,18 @@ static void on_saved(struct op *o, const struct jw_reply *r)
 
 static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secret_from)
 {
+    /* seed 000's system job names are jobwheel's own */
+    for (size_t i = 0; i < o->njobs; i++) {
+        const struct jw_job *j = &o->jobs[i];
+        if (!j->f[JW_JOB_SYSTEM].b && jw_system_job(j->f[JW_JOB_NAME].s)) {
+            struct jw_error e;
+            jw_fail(&e, 400, "name", "\"%s\" is the name of a system job", j->f[JW_JOB_NAME].s);
+            if (o->njobs > 1 || o->array_result)
+                prefix_field(&e, i);
+            op_done(o, &e);
+            return;
+        }
+    }
     struct jw_args a = JW_ARGS_INIT;
     for (size_t i = 0; i < o->njobs; i++) {
         struct jw_job *j = &o->jobs[i];
@@ -371,6 +383,21 @@ void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw
         op_done(o, &e);
         return;
     }
+    save_jobs(o, NULL, NULL);
+}
+
+void jw_jobs_create_system(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
+                           jw_core_cb cb, void *arg)
+{
+    struct op *o = op_new(c, a->tenant, a->who, cb, arg);
+    alloc_jobs(o, 1);
+    struct jw_error e;
+    if (build_new(o, 0, obj, jw_time_now_ms(), &e) != 0) {
+        op_done(o, &e);
+        return;
+    }
+    o->jobs[0].f[JW_JOB_SYSTEM].b = true;
+    o->jobs[0].f[JW_JOB_SYSTEM].set = true;
     save_jobs(o, NULL, NULL);
 }
 

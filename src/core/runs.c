@@ -415,6 +415,11 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         trig_fail(t, &e);
         return;
     }
+    if (jw_reply_is(word, "system")) {
+        jw_fail(&e, 400, "", "%.200s is a system job: it runs on its schedule", t->ref);
+        trig_fail(t, &e);
+        return;
+    }
     if (jw_reply_is(word, "conflict")) {
         const char *existing = jw_reply_str(jw_reply_at(r, 1), NULL);
         jw_fail(&e, 409, "", "a run of this job is already running or pending (%.40s)",
@@ -479,7 +484,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
 }
 
 void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,
-                     const struct jw_json *body, bool bulk, bool exclusive, jw_core_trigger_cb cb, void *arg)
+                     const struct jw_json *body, bool bulk, unsigned flags, jw_core_trigger_cb cb, void *arg)
 {
     struct trig *t = jw_calloc(1, sizeof(*t));
     t->c = c;
@@ -493,7 +498,8 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     struct jw_args args = JW_ARGS_INIT;
     jw_args_adds(&args, job_ref);
     jw_args_addi(&args, now);
-    jw_args_adds(&args, exclusive ? "1" : "");
+    jw_args_addf(&args, "%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
+                 (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "");
     jw_args_addi(&args, c->retention_ms);
     if (bulk) {
         const struct jw_json *items = jw_json_get(body, "items");

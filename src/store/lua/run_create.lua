@@ -1,17 +1,27 @@
 -- run_create: trigger a job — one run, or a bulk of them, all in one step.
--- ARGV: job id or name, now (ms), exclusive ("1": refuse when a run of the
--- job is not yet ended — the "already running" 409), retention (ms), then
+-- ARGV: job id or name, now (ms), flags (letters: x = exclusive, refuse
+-- when a run of the job has not ended — the "already running" 409; p = the
+-- job is named "<project_id>\n<slug>"; n = refuse system jobs; y = system
+-- jobs only), retention (ms), then
 -- per run: run id, idempotency key or "", dedup SHA-256 or "", start time
 -- (ms; later than now = delayed), the number of field/value pairs, the pairs.
 -- Job-derived fields (job_id, project_id, job_version(_id), tags and
 -- metadata defaults, expires_at) are filled here from the job itself.
--- Returns {"nojob"} | {"conflict", existing run id} | {"ok", then per run:
--- "new"|"hit", its shard, its HGETALL}.
-local job_id = resolve_job(ARGV[1])
+-- Returns {"nojob"} | {"system"} (n, and it is one) | {"conflict", existing
+-- run id} | {"ok", then per run: "new"|"hit", its shard, its HGETALL}.
+local flags = ARGV[3]
+local job_id
+if string.find(flags, 'p', 1, true) then
+  job_id = redis.call('HGET', T .. ':jobs:slugs', ARGV[1])
+else
+  job_id = resolve_job(ARGV[1])
+end
 if not job_id then return {'nojob'} end
 local job = cjson.decode(redis.call('HGET', K_JOBS, job_id))
 if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
-local now, exclusive, retention = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4])
+if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
+if string.find(flags, 'y', 1, true) and job.system ~= true then return {'nojob'} end
+local now, exclusive, retention = tonumber(ARGV[2]), string.find(flags, 'x', 1, true) ~= nil, tonumber(ARGV[4])
 if exclusive then
   local open = redis.call('SRANDMEMBER', k_job_open(job_id))
   if open then return {'conflict', open} end

@@ -1,0 +1,65 @@
+-- system_stats: seed 000's job stats. ARGV: the system job names. Returns
+-- one JSON object per name: {jobName, exists, enabled, schedule,
+-- nextRunAt, status (idle | queued | running), lastRun, counts,
+-- averageDurationMs, progress} over the job's last 1000 runs.
+local function iso(ms)
+  ms = tonumber(ms)
+  if not ms then return cjson.null end
+  local days = math.floor(ms / 86400000)
+  local rem = ms - days * 86400000
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600000),
+                       math.floor(rem / 60000) % 60, math.floor(rem / 1000) % 60, rem % 1000)
+end
+local out = {}
+for _, name in ipairs(ARGV) do
+  local o = {jobName = name, exists = false, status = 'idle', lastRun = cjson.null, nextRunAt = cjson.null,
+             progress = cjson.null, averageDurationMs = cjson.null,
+             counts = {total = 0, completed = 0, failed = 0, cancelled = 0, running = 0, queued = 0}}
+  local id = redis.call('HGET', K_JOB_NAMES, name)
+  local json = id and redis.call('HGET', K_JOBS, id)
+  if json then
+    local job = cjson.decode(json)
+    o.exists, o.enabled = true, job.enabled ~= false and job.paused ~= true
+    o.schedule = job.cron or cjson.null
+    local member = TENANT .. ':' .. id
+    o.nextRunAt = iso(redis.call('ZSCORE', k_due(shard_of(member, nshards())), member))
+    local sum, n = 0, 0
+    for i, rid in ipairs(redis.call('ZREVRANGE', k_job_runs(id), 0, 999)) do
+      local r = redis.call('HMGET', k_run(rid), 'status', 'started_at', 'finished_at', 'progress', 'error', 'created_at')
+      local st = r[1]
+      if st then
+        o.counts.total = o.counts.total + 1
+        if st == 'completed' then o.counts.completed = o.counts.completed + 1
+        elseif st == 'running' then o.counts.running = o.counts.running + 1
+        elseif st == 'cancelled' then o.counts.cancelled = o.counts.cancelled + 1
+        elseif OPEN_STATES[st] then o.counts.queued = o.counts.queued + 1
+        else o.counts.failed = o.counts.failed + 1 end
+        if st == 'running' then
+          o.status = 'running'
+          if r[4] then o.progress = cjson.decode(r[4]) end
+        elseif OPEN_STATES[st] and o.status == 'idle' then
+          o.status = 'queued'
+        end
+        if r[2] and r[3] then sum = sum + tonumber(r[3]) - tonumber(r[2]); n = n + 1 end
+        if i == 1 then
+          o.lastRun = {jobId = 'job-' .. rid, status = st, createdAt = iso(r[6]), startedAt = iso(r[2]),
+                       finishedAt = iso(r[3]), error = r[5] or cjson.null,
+                       durationMs = (r[2] and r[3]) and (tonumber(r[3]) - tonumber(r[2])) or cjson.null}
+        end
+      end
+    end
+    if n > 0 then o.averageDurationMs = math.floor(sum / n) end
+  end
+  out[#out + 1] = cjson.encode(o)
+end
+return out
