@@ -122,6 +122,21 @@ struct jw_run_filter {
 void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_filter *f, jw_core_list_cb cb,
                   void *arg);
 
+/* Seed 001's view: runs of the tenant's own (not system) jobs, as job_runs
+ * (see jw_run_write_team). 404 for another's run or a system job's. */
+void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg);
+struct jw_team_run_filter {
+    const char *job_type;   /* a job's slug (or name), NULL: any */
+    const char *statuses;   /* "a,b" of ours, NULL: any */
+    const char *project_id; /* NULL: any */
+    const char *cursor;     /* "<ISO time>|<run id>" from a previous page */
+    int64_t since_ms, until_ms; /* created in [since, until]; -1: open */
+    int64_t limit;
+};
+/* body = array of job_runs, newest first; a page may be short with a cursor. */
+void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_team_run_filter *f,
+                       jw_core_list_cb cb, void *arg);
+
 /* Trigger a job (POST /v1/jobs/:id/trigger). body: payload, metadata, tags,
  * priority, delay or scheduled_at, idempotency_key, concurrency_key,
  * max_attempts, timeout_secs, retry_backoff, retry_initial_delay_secs,
@@ -132,12 +147,14 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
  * flags: JW_TRIGGER_EXCLUSIVE refuses with 409 (err.ref = the existing
  * run's id) while a run of the job has not ended; JW_TRIGGER_BY_SLUG takes
  * job_ref as "<project_id>\n<slug>"; JW_TRIGGER_NO_SYSTEM refuses a system
- * job (400); JW_TRIGGER_SYSTEM_ONLY finds only system jobs (else 404). */
+ * job (400); JW_TRIGGER_SYSTEM_ONLY finds only system jobs (else 404);
+ * JW_TRIGGER_TEAM_VIEW answers the run as seed 001's job_run (not bulk). */
 enum {
     JW_TRIGGER_EXCLUSIVE = 1u,
     JW_TRIGGER_BY_SLUG = 2u,
     JW_TRIGGER_NO_SYSTEM = 4u,
     JW_TRIGGER_SYSTEM_ONLY = 8u,
+    JW_TRIGGER_TEAM_VIEW = 16u,
 };
 typedef void (*jw_core_trigger_cb)(void *arg, const struct jw_error *err, struct jw_buf *body, bool created);
 void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,

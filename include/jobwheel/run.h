@@ -34,6 +34,13 @@ struct jw_run_pairs {
 
 /* The run's JSON: every field of the schema in order, null when absent. */
 void jw_run_write(struct jw_jsonw *w, const struct jw_run_pairs *p);
+/* Seed 001's job_run view: id, job_type, status (its five: pending,
+ * running, completed, failed, cancelled), team_id, project_id,
+ * triggered_by, params, progress, result, error, notify, started_at,
+ * completed_at, created_at. */
+void jw_run_write_team(struct jw_jsonw *w, const struct jw_run_pairs *p, const char *job_type, const char *team_id);
+/* The statuses of ours a seed 001 status stands for ("a,b,c"), or NULL. */
+const char *jw_run_team_statuses(const char *team_status);
 /* One stored field's value, or NULL. */
 const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *len);
 

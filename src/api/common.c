@@ -25,6 +25,7 @@ void jw_api_register_all(struct jw_router *r)
     jw_api_native_runs_register(r);
     jw_api_native_workflows_register(r);
     jw_api_admin_register(r);
+    jw_api_teams_register(r);
 }
 
 static void call_free(void *p)

@@ -143,9 +143,19 @@ static void batch_disable(struct jw_call *c)
     batch_set_enabled(c, false);
 }
 
+/* SPEC §4: the id may name a run instead (seed 001's GET /v1/jobs/:runId) */
+static void got_job(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    struct jw_call *c = arg;
+    if (err && err->status == 404)
+        jw_api_teams_get_run(c);
+    else
+        jw_call_reply(c, err, body, 200);
+}
+
 static void get_job(struct jw_call *c)
 {
-    jw_jobs_get(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_200, c);
+    jw_jobs_get(c->api->core, c->tenant, jw_req_param(c->req, "id"), got_job, c);
 }
 
 static void patch_job(struct jw_call *c)

@@ -37,8 +37,9 @@ static void runop_fail(struct runop *o, const struct jw_error *e)
     runop_free(o);
 }
 
-/* A run's JSON from its HGETALL array; false when empty. */
-static bool write_run(struct jw_jsonw *w, const struct jw_reply *pairs)
+/* A run's JSON from its HGETALL array — seed 001's job_run view when
+ * job_type is given; false when empty. */
+static bool write_view(struct jw_jsonw *w, const struct jw_reply *pairs, const char *job_type, const char *team)
 {
     size_t n = jw_reply_count(pairs) / 2;
     if (n == 0)
@@ -55,11 +56,19 @@ static bool write_run(struct jw_jsonw *w, const struct jw_reply *pairs)
             values[i] = "";
     }
     struct jw_run_pairs p = {n, names, values, lens};
-    jw_run_write(w, &p);
+    if (job_type)
+        jw_run_write_team(w, &p, job_type, team);
+    else
+        jw_run_write(w, &p);
     free(names);
     free(values);
     free(lens);
     return true;
+}
+
+static bool write_run(struct jw_jsonw *w, const struct jw_reply *pairs)
+{
+    return write_view(w, pairs, NULL, NULL);
 }
 
 static void on_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
@@ -102,6 +111,33 @@ void jw_runs_get(struct jw_core *c, const char *tenant, const char *id, jw_core_
     jw_store_eval(c->store, JW_LUA_RUN_GET, tenant, &a, on_got, o);
 }
 
+/* "<ISO time>|<run id>" -> the score and id; -1 when it is not one of ours */
+static int parse_cursor(const char *cursor, int64_t *score, const char **id)
+{
+    const char *bar = strchr(cursor, '|');
+    char t[JW_TIME_ISO_SIZE];
+    if (!bar || (size_t)(bar - cursor) >= sizeof(t) || !jw_id_is_uuid(bar + 1))
+        return -1;
+    memcpy(t, cursor, (size_t)(bar - cursor));
+    t[bar - cursor] = '\0';
+    *id = bar + 1;
+    return jw_time_parse(t, score);
+}
+
+/* A page's next cursor from a list script's {more, score, id, ...} reply:
+ * "<ISO time>|<run id>", or NULL when there is no more. */
+static const char *format_cursor(const struct jw_reply *r, char cursor[128])
+{
+    if (jw_reply_int(jw_reply_at(r, 0)) != 1)
+        return NULL;
+    const char *score = jw_reply_str(jw_reply_at(r, 1), NULL);
+    const char *id = jw_reply_str(jw_reply_at(r, 2), NULL);
+    char t[JW_TIME_ISO_SIZE];
+    jw_time_format(score ? strtoll(score, NULL, 10) : 0, t);
+    snprintf(cursor, 128, "%s|%s", t, id ? id : "");
+    return cursor;
+}
+
 static void on_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct runop *o = arg;
@@ -123,15 +159,7 @@ static void on_listed(enum jw_store_status st, const struct jw_reply *r, void *a
         write_run(&w, jw_reply_at(r, i));
     jw_jsonw_arr_close(&w);
     char cursor[128];
-    bool more = jw_reply_int(jw_reply_at(r, 0)) == 1;
-    if (more) {
-        const char *score = jw_reply_str(jw_reply_at(r, 1), NULL);
-        const char *id = jw_reply_str(jw_reply_at(r, 2), NULL);
-        char t[JW_TIME_ISO_SIZE];
-        jw_time_format(score ? strtoll(score, NULL, 10) : 0, t);
-        snprintf(cursor, sizeof(cursor), "%s|%s", t, id ? id : "");
-    }
-    o->list_cb(o->arg, NULL, &o->body, more ? cursor : NULL);
+    o->list_cb(o->arg, NULL, &o->body, format_cursor(r, cursor));
     runop_free(o);
 }
 
@@ -146,19 +174,9 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, f->job_ref ? f->job_ref : "");
     if (f->cursor && f->cursor[0]) {
-        const char *bar = strchr(f->cursor, '|');
-        char t[JW_TIME_ISO_SIZE];
         int64_t score;
-        if (!bar || (size_t)(bar - f->cursor) >= sizeof(t) || !jw_id_is_uuid(bar + 1)) {
-            jw_args_free(&a);
-            struct jw_error e;
-            jw_fail(&e, 400, "cursor", "cursor is not one this server gave out");
-            runop_fail(o, &e);
-            return;
-        }
-        memcpy(t, f->cursor, (size_t)(bar - f->cursor));
-        t[bar - f->cursor] = '\0';
-        if (jw_time_parse(t, &score) != 0) {
+        const char *id;
+        if (parse_cursor(f->cursor, &score, &id) != 0) {
             jw_args_free(&a);
             struct jw_error e;
             jw_fail(&e, 400, "cursor", "cursor is not one this server gave out");
@@ -166,7 +184,7 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
             return;
         }
         jw_args_addi(&a, score);
-        jw_args_adds(&a, bar + 1);
+        jw_args_adds(&a, id);
     } else {
         jw_args_adds(&a, "");
         jw_args_adds(&a, "");
@@ -174,6 +192,123 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
     jw_args_addi(&a, f->limit);
     jw_args_adds(&a, f->status ? f->status : "");
     jw_store_eval(c->store, JW_LUA_RUN_LIST, tenant, &a, on_listed, o);
+}
+
+/* ---- seed 001's view: runs of the team's own jobs, with their job_type ---- */
+
+struct teamop {
+    jw_core_cb cb;
+    jw_core_list_cb list_cb;
+    void *arg;
+    char tenant[40];
+    struct jw_buf body;
+};
+
+static void teamop_done(struct teamop *o, const struct jw_error *e, const char *cursor)
+{
+    if (o->list_cb)
+        o->list_cb(o->arg, e, e ? NULL : &o->body, cursor);
+    else
+        o->cb(o->arg, e, e ? NULL : &o->body);
+    jw_buf_free(&o->body);
+    free(o);
+}
+
+static void on_team_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct teamop *o = arg;
+    struct jw_error e;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &o->body);
+    if (st != JW_STORE_OK) {
+        jw_core_store_error(st, &e);
+        teamop_done(o, &e, NULL);
+    } else if (jw_reply_type(r) != JW_REPLY_ARRAY ||
+               !write_view(&w, jw_reply_at(r, 1), jw_reply_str(jw_reply_at(r, 0), NULL), o->tenant)) {
+        jw_fail(&e, 404, "", "no job or job run has this id");
+        teamop_done(o, &e, NULL);
+    } else {
+        teamop_done(o, NULL, NULL);
+    }
+}
+
+void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg)
+{
+    struct jw_error e;
+    if (!jw_id_is_uuid(run_id)) {
+        jw_fail(&e, 404, "", "no job or job run has this id");
+        cb(arg, &e, NULL);
+        return;
+    }
+    struct teamop *o = jw_calloc(1, sizeof(*o));
+    o->cb = cb;
+    o->arg = arg;
+    snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
+    char lower[JW_UUID_SIZE];
+    jw_id_lower(run_id, lower);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, "get");
+    jw_args_adds(&a, lower);
+    jw_store_eval(c->store, JW_LUA_TEAM_RUNS, tenant, &a, on_team_got, o);
+}
+
+static void on_team_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct teamop *o = arg;
+    struct jw_error e;
+    if (st != JW_STORE_OK) {
+        jw_core_store_error(st, &e);
+        teamop_done(o, &e, NULL);
+        return;
+    }
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &o->body);
+    jw_jsonw_arr_open(&w);
+    for (size_t i = 3; i + 1 < jw_reply_count(r); i += 2)
+        write_view(&w, jw_reply_at(r, i + 1), jw_reply_str(jw_reply_at(r, i), NULL), o->tenant);
+    jw_jsonw_arr_close(&w);
+    char cursor[128];
+    teamop_done(o, NULL, format_cursor(r, cursor));
+}
+
+void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_team_run_filter *f,
+                       jw_core_list_cb cb, void *arg)
+{
+    struct jw_error e;
+    int64_t score = 0;
+    const char *cursor_id = "";
+    if (f->cursor && f->cursor[0] && parse_cursor(f->cursor, &score, &cursor_id) != 0) {
+        jw_fail(&e, 400, "cursor", "cursor is not one this server gave out");
+        cb(arg, &e, NULL, NULL);
+        return;
+    }
+    struct teamop *o = jw_calloc(1, sizeof(*o));
+    o->list_cb = cb;
+    o->arg = arg;
+    snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, "list");
+    if (cursor_id[0])
+        jw_args_addi(&a, score);
+    else
+        jw_args_adds(&a, "");
+    jw_args_adds(&a, cursor_id);
+    jw_args_addi(&a, f->limit);
+    jw_args_adds(&a, f->job_type ? f->job_type : "");
+    if (f->statuses)
+        jw_args_addf(&a, ",%s,", f->statuses);
+    else
+        jw_args_adds(&a, "");
+    jw_args_adds(&a, f->project_id ? f->project_id : "");
+    if (f->since_ms >= 0)
+        jw_args_addi(&a, f->since_ms);
+    else
+        jw_args_adds(&a, "");
+    if (f->until_ms >= 0)
+        jw_args_addi(&a, f->until_ms);
+    else
+        jw_args_adds(&a, "");
+    jw_store_eval(c->store, JW_LUA_TEAM_RUNS, tenant, &a, on_team_listed, o);
 }
 
 /* ---- trigger --------------------------------------------------------------------- */
@@ -185,6 +320,7 @@ struct trig {
     char tenant[40];
     char *ref;
     bool bulk;
+    const char *team_job_type; /* seed 001's view of the run: the slug in ref */
     size_t nitems;
     struct jw_buf body;
 };
@@ -455,7 +591,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         if (is_new && id && status && !strcmp(status, "pending"))
             jw_exec_start(t->c->exec, t->tenant, id);
         if (!t->bulk) {
-            write_run(&w, pairs);
+            write_view(&w, pairs, t->team_job_type, t->tenant);
             continue;
         }
         jw_jsonw_obj_open(&w);
@@ -493,6 +629,10 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     t->bulk = bulk;
     t->ref = jw_strdup(job_ref);
     snprintf(t->tenant, sizeof(t->tenant), "%s", a->tenant);
+    if (flags & JW_TRIGGER_TEAM_VIEW) {
+        const char *nl = strchr(t->ref, '\n');
+        t->team_job_type = nl ? nl + 1 : t->ref;
+    }
     struct jw_error e;
     int64_t now = jw_time_now_ms();
     struct jw_args args = JW_ARGS_INIT;

@@ -154,6 +154,8 @@ void jw_problem_json(struct jw_buf *out, const struct jw_error *e, const char *i
         jw_jsonw_arr_close(&w);
         jw_jsonw_obj_close(&w);
     }
+    if (e->status == 409 && e->ref[0])
+        jw_jsonw_kstr(&w, "existing_run_id", e->ref);
     jw_jsonw_obj_close(&w);
 }
 

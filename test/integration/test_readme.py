@@ -1,5 +1,6 @@
 """The README as a new user meets it: scripts/run (embedded Redis), then the
 quick-start examples exactly as printed (only the port differs)."""
+import json
 import os
 import pathlib
 import re
@@ -14,9 +15,43 @@ def readme_examples():
     return re.findall(r"<!-- example: (\S+) -->\n```sh\n(.*?)```", text, re.S)
 
 
-def test_readme_quickstart(tmp_path):
+def json_docs(text):
+    """The JSON documents curl printed one after another."""
+    dec, docs, i, text = json.JSONDecoder(), [], 0, text.strip()
+    while i < len(text):
+        doc, i = dec.raw_decode(text, i)
+        docs.append(doc)
+        while i < len(text) and text[i].isspace():
+            i += 1
+    return docs
+
+
+def check_quickstart(docs):
+    job, jobs = docs
+    assert job["name"] == "nightly-report" and job["timezone"] == "Europe/Berlin"
+    assert [j["id"] for j in jobs] == [job["id"]]
+
+
+def check_admin(docs):
+    (answer,) = docs
+    assert answer["success"] is True and answer["data"]["jobName"] == "tokenExpiry", answer
+    assert answer["data"]["jobId"].startswith("job-") and answer["data"]["triggeredBy"]["id"] == "dev"
+
+
+def check_teams(docs):
+    job, triggered, listed = docs
+    assert job["slug"] == "revenuecat_sync", job
+    run = triggered["job_run"]
+    assert run["job_type"] == "revenuecat_sync" and run["params"] == {"integration_id": "int-7"}, triggered
+    assert [r["id"] for r in listed["job_runs"]] == [run["id"]] and listed["has_more"] is False
+
+
+CHECKS = {"quickstart": check_quickstart, "admin": check_admin, "teams": check_teams}
+
+
+def test_readme_examples(tmp_path):
     examples = readme_examples()
-    assert [name for name, _ in examples] == ["quickstart"]
+    assert [name for name, _ in examples] == list(CHECKS)
     port = free_port()
     env = dict(os.environ, JOBWHEEL_LISTEN=f"127.0.0.1:{port}", JOBWHEEL_DATA_DIR=str(tmp_path / "var"))
     log = open(tmp_path / "run.log", "wb")
@@ -28,14 +63,8 @@ def test_readme_quickstart(tmp_path):
             script = script.replace("localhost:8080", f"127.0.0.1:{port}")
             out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=str(ROOT), env=env,
                                  capture_output=True, text=True, timeout=60)
-            assert out.returncode == 0, out.stderr
-            created, listed = out.stdout.split("\n", 1) if "\n" in out.stdout.strip() else ("", "")
-            import json
-            parts = [p for p in re.split(r"(?<=[}\]])(?=[{\[])", out.stdout.strip()) if p]
-            assert len(parts) == 2, out.stdout
-            job, jobs = json.loads(parts[0]), json.loads(parts[1])
-            assert job["name"] == "nightly-report" and job["timezone"] == "Europe/Berlin"
-            assert [j["id"] for j in jobs] == [job["id"]]
+            assert out.returncode == 0, (name, out.stderr)
+            CHECKS[name](json_docs(out.stdout))
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=30)
