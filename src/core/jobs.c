@@ -1043,6 +1043,59 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
     run(o, JW_LUA_JOB_LIST, &a, on_listed);
 }
 
+/* ---- seed 003's pages ---------------------------------------------------------------------- */
+
+static void on_queried(struct op *o, const struct jw_reply *r)
+{
+    size_t count = jw_reply_count(r);
+    if (jw_reply_type(r) != JW_REPLY_ARRAY || count < 1) {
+        op_error(o, 500, "", "unexpected answer from the job store");
+        return;
+    }
+    jw_buf_printf(&o->body, "{\"total\":%lld,\"jobs\":[", (long long)jw_reply_int(jw_reply_at(r, 0)));
+    size_t start = o->body.len;
+    for (size_t i = 1; i + 1 < count; i += 2) {
+        size_t mark = o->body.len;
+        if (mark > start)
+            jw_buf_putc(&o->body, ',');
+        if (!api_view(&o->body, jw_reply_at(r, i), jw_reply_at(r, i + 1)))
+            o->body.len = mark; /* a damaged job is left out (and logged) */
+    }
+    jw_buf_puts(&o->body, "]}");
+    op_done(o, NULL);
+}
+
+void jw_jobs_query(struct jw_core *c, const char *tenant, const struct jw_job_query *q, jw_core_cb cb,
+                   void *arg)
+{
+    struct op *o = op_new(c, tenant, NULL, cb, arg);
+    static const char *const sorts[] = {"created_at", "updated_at", "name", "next_run_at", NULL};
+    const char *sort = q->sort_by ? q->sort_by : "created_at";
+    bool known = false;
+    for (const char *const *s = sorts; *s && !known; s++)
+        known = !strcmp(*s, sort);
+    if (!known || q->page < 1 || q->page_size < 1) {
+        op_error(o, 400, known ? "page" : "sort_by", "invalid page or sort field");
+        return;
+    }
+    /* the script compares lower-case text */
+    char *search = jw_strdup(q->search ? q->search : "");
+    for (char *p = search; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_addi(&a, q->page);
+    jw_args_addi(&a, q->page_size);
+    jw_args_adds(&a, q->job_type ? q->job_type : "");
+    jw_args_adds(&a, q->state ? q->state : "");
+    jw_args_adds(&a, q->tag ? q->tag : "");
+    jw_args_adds(&a, search);
+    jw_args_adds(&a, sort);
+    jw_args_adds(&a, q->descending ? "desc" : "asc");
+    free(search);
+    run(o, JW_LUA_JOB_QUERY, &a, on_queried);
+}
+
 /* ---- dependencies --------------------------------------------------------------------------- */
 
 static void on_dep_created(struct op *o, const struct jw_reply *r)
@@ -1123,6 +1176,66 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, 
     jw_args_add(&a, json.data, json.len);
     jw_buf_free(&json);
     run(o, JW_LUA_DEP_CREATE, &a, on_dep_created);
+}
+
+static void on_deps_set(struct op *o, const struct jw_reply *r)
+{
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    int64_t index = jw_reply_int(jw_reply_at(r, 1));
+    struct jw_error e;
+    if (jw_reply_is(word, "ok")) {
+        body_array(o, r, 1);
+        op_done(o, NULL);
+    } else if (jw_reply_is(word, "notfound") && index == 0) {
+        op_not_found(o, "job", o->ref);
+    } else if (jw_reply_is(word, "notfound") && index > 0 && (size_t)index <= o->nrefs) {
+        char f[48];
+        snprintf(f, sizeof(f), "depends_on_job_id[%lld]", (long long)index - 1);
+        jw_fail(&e, 404, f, "%s: no such job: %.200s", f, o->refs[index - 1]);
+        op_done(o, &e);
+    } else if (jw_reply_is(word, "cycle") && index > 0 && (size_t)index <= o->nrefs) {
+        char f[48];
+        snprintf(f, sizeof(f), "depends_on_job_id[%lld]", (long long)index - 1);
+        jw_fail(&e, 400, f, "%s: depending on %.200s would make a cycle", f, o->refs[index - 1]);
+        op_done(o, &e);
+    } else if (jw_reply_is(word, "limit")) {
+        op_error(o, 400, "depends_on_job_id", "a job may depend on at most 100 jobs");
+    } else {
+        op_error(o, 500, "", "unexpected answer from the job store");
+    }
+}
+
+void jw_deps_set(struct jw_core *c, const char *tenant, const char *job_ref, const char *const *on_refs,
+                 size_t n, const char *condition, jw_core_cb cb, void *arg)
+{
+    struct op *o = op_new(c, tenant, NULL, cb, arg);
+    o->ref = jw_strdup(job_ref);
+    const char *cond = condition ? jw_core_condition(condition) : "AllSucceeded";
+    if (!cond) {
+        op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
+        return;
+    }
+    if (n == 0 || n > 100) {
+        op_error(o, 400, "depends_on_job_id", "name 1 to 100 jobs to depend on");
+        return;
+    }
+    o->refs = jw_calloc(n, sizeof(char *));
+    o->nrefs = n;
+    for (size_t i = 0; i < n; i++)
+        o->refs[i] = jw_strdup(on_refs[i]);
+    char at[JW_TIME_ISO_SIZE];
+    jw_time_format(jw_time_now_ms(), at);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, job_ref);
+    jw_args_adds(&a, cond);
+    jw_args_adds(&a, at);
+    for (size_t i = 0; i < n; i++) {
+        char id[JW_UUID_SIZE];
+        jw_id_new(id);
+        jw_args_adds(&a, on_refs[i]);
+        jw_args_adds(&a, id);
+    }
+    run(o, JW_LUA_DEP_SET, &a, on_deps_set);
 }
 
 static void on_dep_listed(struct op *o, const struct jw_reply *r)
