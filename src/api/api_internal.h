@@ -34,6 +34,7 @@ struct jw_call {
     char tenant[40];
     char actor[200];         /* "user:<sub>" / "apikey:<id>" */
     struct jw_json_doc *doc; /* the parsed body, when read */
+    struct jw_json_doc *made; /* a core request a surface made from it (freed with the call) */
 };
 
 void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n);
@@ -63,6 +64,13 @@ void jw_api_native_keys_register(struct jw_router *r);
 void jw_api_native_runs_register(struct jw_router *r);
 void jw_api_native_workflows_register(struct jw_router *r);
 void jw_api_admin_register(struct jw_router *r);
+void jw_api_scheduler_register(struct jw_router *r);
 void jw_api_ops_register(struct jw_router *r);
+
+/* Seed 004 ("nightly") on seed 003's paths (SPEC §4): the scheduler
+ * surface hands over a request on /api/v1/scheduler/jobs… whose body has
+ * job_name or whose :id is not a UUID, after authentication; the nightly
+ * surface (nightly.c) replies to it. */
+void jw_api_nightly_dispatch(struct jw_call *c);
 
 #endif
