@@ -542,19 +542,12 @@ static bool write_configuration(struct jw_call *c, const struct jw_json *cfg, st
     }
     if (!is_object(c, cfg, "jobConfiguration"))
         return false;
-    const struct jw_json *body = jw_json_get(cfg, "body");
-    if (body && body->type != JW_JSON_NULL) {
-        jw_call_problemf(c, 400, "jobConfiguration.body",
-                         "jobConfiguration.body must be null: an HttpCall's body is the payload given when "
-                         "it is triggered");
-        return false;
-    }
     const struct jw_json *url = jw_json_get(cfg, "url");
     if (url)
         kvalue(w, "endpoint_url", url);
     size_t rest = 0;
     for (size_t i = 0; i < cfg->len; i++)
-        rest += strcmp(cfg->u.members[i].key, "url") && strcmp(cfg->u.members[i].key, "body");
+        rest += strcmp(cfg->u.members[i].key, "url") != 0;
     jw_jsonw_key(w, "job_configuration");
     if (rest == 0) {
         jw_jsonw_null(w);
@@ -562,7 +555,7 @@ static bool write_configuration(struct jw_call *c, const struct jw_json *cfg, st
     }
     jw_jsonw_obj_open(w);
     for (size_t i = 0; i < cfg->len; i++)
-        if (strcmp(cfg->u.members[i].key, "url") && strcmp(cfg->u.members[i].key, "body"))
+        if (strcmp(cfg->u.members[i].key, "url"))
             kvalue(w, cfg->u.members[i].key, cfg->u.members[i].val);
     jw_jsonw_obj_close(w);
     return true;

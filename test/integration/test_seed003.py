@@ -5,7 +5,7 @@ fields, soft and hard delete, reschedule, pause and resume, trigger (202,
 Location of the execution), exclusions, dependencies — plus executions and
 workflows, every error as problem+json naming the seed's field, and the
 same objects seen through the native API, both ways."""
-import copy
+import json
 import uuid
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -90,8 +90,7 @@ def test_create_the_documented_example(admin):
     assert job["jobType"] == "HttpCall" and job["scheduleType"] == "Cron"
     assert job["scheduleExpression"] == "0 7 * * 1-5"
     assert job["intervalSeconds"] is None and job["runAt"] is None
-    assert job["jobConfiguration"] == {"url": "https://your-service.example.com/api/sync", "method": "POST",
-                                       "headers": {"X-Api-Key": "abc123"}}
+    assert job["jobConfiguration"] == EXAMPLE["jobConfiguration"]
     assert job["retryPolicy"] == {"maxAttempts": 3, "delaySeconds": 30}
     assert job["timeoutSeconds"] == 120 and job["timezone"] == "America/New_York"
     assert job["isEnabled"] is True and job["status"] == "Enabled"
@@ -465,6 +464,15 @@ def test_trigger_and_executions(engine_client, sink):
     run = c.get(f"/v1/runs/{exec_id}").json()
     assert run["status"] == "completed" and run["job_id"] == job["id"]
 
+    # jobConfiguration.body is what a run without a payload sends
+    p2 = path()
+    job2 = create(c, seed_job(jobConfiguration={"url": sink.url(p2), "body": {"sku": 7, "all": True}}))
+    e2 = c.post(f"{JOBS}/{job2['id']}/trigger").json()
+    wait_until(lambda: c.get(f"/api/v1/scheduler/executions/{e2}").json()["status"] == "Succeeded", timeout=15,
+               what="the second execution")
+    assert json.loads([q for q in sink.requests if q["path"] == p2][0]["body"]) == {"sku": 7, "all": True}
+    assert c.get(f"{JOBS}/{job2['id']}").json()["jobConfiguration"]["body"] == {"sku": 7, "all": True}
+
     second = c.post(f"{JOBS}/{job['id']}/trigger", {}).json()
     page = c.get(f"{JOBS}/{job['id']}/executions?pageSize=1").json()
     assert page["totalCount"] == 2 and page["totalPages"] == 2 and page["pageSize"] == 1
@@ -511,7 +519,7 @@ def test_seed003_job_through_native_api(admin, server, tenant):
     assert n["id"] == job["id"] and n["name"] == job["name"] and n["description"] == EXAMPLE["description"]
     assert n["job_type"] == "HttpCall" and n["cron"] == "0 7 * * 1-5" and n["interval_seconds"] is None
     assert n["endpoint_url"] == "https://your-service.example.com/api/sync"
-    assert n["job_configuration"] == {"method": "POST", "headers": {"X-Api-Key": "abc123"}}
+    assert n["job_configuration"] == {"method": "POST", "headers": {"X-Api-Key": "abc123"}, "body": None}
     assert n["max_attempts"] == 3 and n["retry_delays_secs"] == [30] and n["timeout_secs"] == 120
     assert n["timezone"] == "America/New_York" and n["enabled"] is True and n["paused"] is False
     assert n["tags"] == {"inventory": "", "weekday": ""}
