@@ -34,7 +34,8 @@ struct jw_call {
     char tenant[40];
     char actor[200];         /* "user:<sub>" / "apikey:<id>" */
     struct jw_json_doc *doc; /* the parsed body, when read */
-    struct jw_json_doc *made; /* a core request a surface made from it (freed with the call) */
+    /* the core request a surface translated the body into (freed with the call) */
+    struct jw_json_doc *made;
 };
 
 void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n);

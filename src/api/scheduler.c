@@ -239,8 +239,8 @@ static void write_job(struct jw_jsonw *w, const struct jw_json *job)
     jw_jsonw_obj_open(w);
     kvalue(w, "maxAttempts", get(job, "max_attempts"));
     const struct jw_json *delays = get(job, "retry_delays_secs");
-    kvalue(w, "delaySeconds", delays && delays->type == JW_JSON_ARRAY && delays->len == 1 ? delays->u.items[0]
-                                                                                           : NULL);
+    kvalue(w, "delaySeconds",
+           delays && delays->type == JW_JSON_ARRAY && delays->len == 1 ? delays->u.items[0] : NULL);
     jw_jsonw_obj_close(w);
     kvalue(w, "timeoutSeconds", get(job, "timeout_secs"));
     kvalue(w, "timezone", get(job, "timezone"));
@@ -286,10 +286,10 @@ static void write_job(struct jw_jsonw *w, const struct jw_json *job)
 static const char *execution_status(const char *s)
 {
     static const char *const map[][2] = {
-        {"delayed", "Scheduled"},   {"pending", "Enqueued"}, {"waiting", "Awaiting"},
-        {"running", "Processing"},  {"completed", "Succeeded"}, {"failed", "Failed"},
-        {"timed_out", "TimedOut"},  {"crashed", "Crashed"},  {"cancelled", "Cancelled"},
-        {"expired", "Expired"},     {"skipped", "Skipped"},
+        {"delayed", "Scheduled"},  {"pending", "Enqueued"},    {"waiting", "Awaiting"},
+        {"running", "Processing"}, {"completed", "Succeeded"}, {"failed", "Failed"},
+        {"timed_out", "TimedOut"}, {"crashed", "Crashed"},     {"cancelled", "Cancelled"},
+        {"expired", "Expired"},    {"skipped", "Skipped"},
     };
     for (size_t i = 0; s && i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcmp(map[i][0], s))
@@ -632,18 +632,18 @@ static bool write_tags(struct jw_call *c, const struct jw_json *tags, struct jw_
 static const struct jw_json *job_input(struct jw_call *c, const struct jw_json *in, bool create)
 {
     static const char *const known[] = {
-        "name",          "description", "jobType",  "scheduleType",     "scheduleExpression",
-        "intervalSeconds", "runAt",     "jobConfiguration", "retryPolicy", "timeoutSeconds",
-        "timezone",      "isEnabled",   "tags",     "createdBy",        NULL};
+        "name",  "description",      "jobType",     "scheduleType",   "scheduleExpression", "intervalSeconds",
+        "runAt", "jobConfiguration", "retryPolicy", "timeoutSeconds", "timezone",           "isEnabled",
+        "tags",  "createdBy",        NULL};
     /* JobDto fields a client may send back from a GET: they change nothing */
-    static const char *const ignored[] = {"id",        "status",    "nextRunAt", "createdAt", "updatedAt",
-                                          "version",   "isDeleted", "deletedAt", "exclusions", NULL};
-    static const char *const types[] = {"HttpCall", "StoredProcedure", "CodeExecution", "FileOperation", NULL};
+    static const char *const ignored[] = {"id",      "status",    "nextRunAt", "createdAt",  "updatedAt",
+                                          "version", "isDeleted", "deletedAt", "exclusions", NULL};
+    static const char *const types[] = {"HttpCall", "StoredProcedure", "CodeExecution", "FileOperation",
+                                        NULL};
     if (!is_object(c, in, "") || unknown_fields(c, in, known, ignored, ""))
         return NULL;
     const struct jw_json *v = jw_json_get(in, "jobType");
-    if ((create && !get(in, "jobType")) ||
-        (v && (v->type != JW_JSON_STRING || !one_of(v->u.str, types)))) {
+    if ((create && !get(in, "jobType")) || (v && (v->type != JW_JSON_STRING || !one_of(v->u.str, types)))) {
         jw_call_problemf(c, 400, "jobType",
                          "jobType is %s: HttpCall, StoredProcedure, CodeExecution or FileOperation",
                          create && !get(in, "jobType") ? "required" : "one of");
@@ -659,7 +659,7 @@ static const struct jw_json *job_input(struct jw_call *c, const struct jw_json *
     jw_jsonw_init(&w, &text);
     jw_jsonw_obj_open(&w);
     static const char *const same[][2] = {
-        {"name", "name"},         {"description", "description"},   {"jobType", "job_type"},
+        {"name", "name"},         {"description", "description"},     {"jobType", "job_type"},
         {"timezone", "timezone"}, {"timeoutSeconds", "timeout_secs"}, {"isEnabled", "enabled"},
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
@@ -773,7 +773,8 @@ static void list_jobs(struct jw_call *c)
                                                {"CodeExecution", "CodeExecution"},
                                                {"FileOperation", "FileOperation"},
                                                {"Builtin", "Builtin"}};
-    static const char *const states[][2] = {{"Enabled", "enabled"}, {"Paused", "paused"}, {"Disabled", "disabled"}};
+    static const char *const states[][2] = {
+        {"Enabled", "enabled"}, {"Paused", "paused"}, {"Disabled", "disabled"}};
     static const char *const sorts[][2] = {{"createdAt", "created_at"},
                                            {"updatedAt", "updated_at"},
                                            {"name", "name"},
@@ -840,8 +841,8 @@ static void delete_job(struct jw_call *c)
 
 static void reschedule_job(struct jw_call *c)
 {
-    static const char *const known[] = {"scheduleType", "scheduleExpression", "intervalSeconds", "runAt",
-                                        "effectiveFrom", NULL};
+    static const char *const known[] = {"scheduleType", "scheduleExpression", "intervalSeconds",
+                                        "runAt",        "effectiveFrom",      NULL};
     const char *id = job_id(c);
     if (!id)
         return;
@@ -955,7 +956,8 @@ static void set_exclusions(struct jw_call *c)
         return;
     const struct jw_json *dates = get(body, "excludedDates"), *days = get(body, "excludedDaysOfWeek");
     const struct jw_json *range = get(body, "timeRange");
-    if (range && (!is_object(c, range, "timeRange") || unknown_fields(c, range, range_known, NULL, "timeRange")))
+    if (range &&
+        (!is_object(c, range, "timeRange") || unknown_fields(c, range, range_known, NULL, "timeRange")))
         return;
     struct jw_buf text = JW_BUF_INIT;
     struct jw_jsonw w;
@@ -1004,7 +1006,8 @@ static void set_dependencies(struct jw_call *c)
         return;
     const struct jw_json *ids = get(body, "dependsOnJobIds"), *cond = get(body, "condition");
     if (!ids || ids->type != JW_JSON_ARRAY || ids->len == 0 || ids->len > 100) {
-        jw_call_problemf(c, 400, "dependsOnJobIds", "dependsOnJobIds is required: an array of 1 to 100 job ids");
+        jw_call_problemf(c, 400, "dependsOnJobIds",
+                         "dependsOnJobIds is required: an array of 1 to 100 job ids");
         return;
     }
     if (!cond || cond->type != JW_JSON_STRING || !one_of(cond->u.str, conditions)) {
