@@ -297,6 +297,11 @@ def test_put_keeps_omitted_fields(admin):
             "scheduleType")
     problem(admin("PUT", f"{JOBS}/{uuid.uuid4()}", {"description": "x"}), 404)
     assert admin.get(f"{JOBS}/{job['id']}").json() == upd
+    # isEnabled takes the job off the schedule and back
+    off = admin("PUT", f"{JOBS}/{job['id']}", {"isEnabled": False}).json()
+    assert off["status"] == "Disabled" and off["isEnabled"] is False and off["nextRunAt"] is None
+    on = admin("PUT", f"{JOBS}/{job['id']}", {"isEnabled": True}).json()
+    assert on["status"] == "Enabled" and on["nextRunAt"] == upd["nextRunAt"]
 
 
 # ---- delete -----------------------------------------------------------------------------
