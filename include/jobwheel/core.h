@@ -108,6 +108,25 @@ typedef void (*jw_core_list_cb)(void *arg, const struct jw_error *err, struct jw
 void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_filter *f, jw_core_list_cb cb,
                   void *arg);
 
+/* seed 003's page of jobs: soft-deleted jobs left out, filtered, searched
+ * and sorted, with the number of jobs that match. */
+struct jw_job_query {
+    int64_t page, page_size; /* page from 1 */
+    const char *job_type;    /* NULL: any */
+    const char *state;       /* "enabled", "paused", "disabled", or NULL */
+    const char *tag;         /* a tag key, or "key:value"; NULL: any */
+    const char *search;      /* found (ignoring ASCII case) in name or description */
+    const char *sort_by;     /* created_at (default), updated_at, name, next_run_at */
+    bool descending;
+    bool no_system;          /* leave seed 000's system jobs out */
+    bool last_run;           /* also "last_runs" */
+};
+/* body = {"total": n, "jobs": [...]}, and with last_run "last_runs": per
+ * job its newest run {id, status, started_at, finished_at, created_at} or
+ * null. */
+void jw_jobs_query(struct jw_core *c, const char *tenant, const struct jw_job_query *q, jw_core_cb cb,
+                   void *arg);
+
 /* ---- runs (core/runs.c) ---- */
 
 /* body = the run. 404 when no run of this tenant has that id. */
@@ -136,6 +155,10 @@ struct jw_team_run_filter {
 /* body = array of job_runs, newest first; a page may be short with a cursor. */
 void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_team_run_filter *f,
                        jw_core_list_cb cb, void *arg);
+/* A page of a job's runs, newest first (page from 1). body = {"total": n,
+ * "runs": [...]}; 404 when job_ref names no job. */
+void jw_runs_page(struct jw_core *c, const char *tenant, const char *job_ref, int64_t page, int64_t page_size,
+                  jw_core_cb cb, void *arg);
 
 /* Trigger a job (POST /v1/jobs/:id/trigger). body: payload, metadata, tags,
  * priority, delay or scheduled_at, idempotency_key, concurrency_key,
@@ -174,6 +197,12 @@ void jw_runs_health(struct jw_core *c, const char *tenant, const char *job_ref, 
 /* body = the dependency {id, job_id, depends_on_job_id, condition, created_at} */
 void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, const struct jw_json *obj,
                     jw_core_cb cb, void *arg);
+/* job_ref depends on each of on_refs (ids or names) under one condition,
+ * all or none; a prerequisite it already has takes the new condition.
+ * body = array of those dependencies. 404 naming on_refs[i] as
+ * "depends_on_job_id[i]", 400 for a cycle. */
+void jw_deps_set(struct jw_core *c, const char *tenant, const char *job_ref, const char *const *on_refs,
+                 size_t n, const char *condition, jw_core_cb cb, void *arg);
 void jw_deps_list(struct jw_core *c, const char *tenant, const char *job_ref, jw_core_cb cb, void *arg);
 void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, const char *dep_id,
                     jw_core_cb cb, void *arg);

@@ -34,6 +34,8 @@ struct jw_call {
     char tenant[40];
     char actor[200];         /* "user:<sub>" / "apikey:<id>" */
     struct jw_json_doc *doc; /* the parsed body, when read */
+    /* the core request a surface translated the body into (freed with the call) */
+    struct jw_json_doc *made;
 };
 
 void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n);
@@ -66,6 +68,14 @@ void jw_api_admin_register(struct jw_router *r);
 void jw_api_teams_register(struct jw_router *r);
 /* GET /v1/jobs/:id when :id names a run, not a job (seed 001's job_run). */
 void jw_api_teams_get_run(struct jw_call *c);
+void jw_api_scheduler_register(struct jw_router *r);
 void jw_api_ops_register(struct jw_router *r);
+
+/* Seed 004 ("nightly") on seed 003's paths (SPEC §4): the scheduler
+ * surface hands over a request on /api/v1/scheduler/jobs… whose body has
+ * job_name or whose :id is not a UUID, after authentication; the nightly
+ * surface (nightly.c) replies to it. */
+void jw_api_nightly_dispatch(struct jw_call *c);
+void jw_api_nightly_register(struct jw_router *r);
 
 #endif

@@ -26,12 +26,15 @@ void jw_api_register_all(struct jw_router *r)
     jw_api_native_workflows_register(r);
     jw_api_admin_register(r);
     jw_api_teams_register(r);
+    jw_api_scheduler_register(r);
+    jw_api_nightly_register(r);
 }
 
 static void call_free(void *p)
 {
     struct jw_call *c = p;
     jw_json_doc_free(c->doc);
+    jw_json_doc_free(c->made);
     free(c);
 }
 

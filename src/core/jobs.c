@@ -37,6 +37,7 @@ struct op {
     size_t nrefs;
     bool enabled;
     bool array_result;
+    bool last_runs; /* query: each job's newest run too */
     /* Read phase of a read-modify-write; run again when job_save reports
      * that a job's version moved on meanwhile. NULL for creations. */
     void (*start)(struct op *o);
@@ -1043,6 +1044,93 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
     run(o, JW_LUA_JOB_LIST, &a, on_listed);
 }
 
+/* ---- seed 003's pages ---------------------------------------------------------------------- */
+
+static void on_queried(struct op *o, const struct jw_reply *r)
+{
+    size_t count = jw_reply_count(r);
+    if (jw_reply_type(r) != JW_REPLY_ARRAY || count < 1) {
+        op_error(o, 500, "", "unexpected answer from the job store");
+        return;
+    }
+    size_t step = o->last_runs ? 3 : 2;
+    jw_buf_printf(&o->body, "{\"total\":%lld,\"jobs\":[", (long long)jw_reply_int(jw_reply_at(r, 0)));
+    size_t start = o->body.len;
+    bool *kept = jw_calloc(count / step + 1, sizeof(bool));
+    for (size_t i = 1, k = 0; i + step - 1 < count; i += step, k++) {
+        size_t mark = o->body.len;
+        if (mark > start)
+            jw_buf_putc(&o->body, ',');
+        kept[k] = api_view(&o->body, jw_reply_at(r, i), jw_reply_at(r, i + 1));
+        if (!kept[k])
+            o->body.len = mark; /* a damaged job is left out (and logged) */
+    }
+    jw_buf_puts(&o->body, "]");
+    if (o->last_runs) {
+        /* "last_runs": one per job, in the same order */
+        jw_buf_puts(&o->body, ",\"last_runs\":");
+        struct jw_jsonw w;
+        jw_jsonw_init(&w, &o->body);
+        jw_jsonw_arr_open(&w);
+        for (size_t i = 1, k = 0; i + 2 < count; i += 3, k++) {
+            const struct jw_reply *lr = jw_reply_at(r, i + 2);
+            if (!kept[k])
+                continue;
+            if (jw_reply_type(lr) != JW_REPLY_ARRAY) {
+                jw_jsonw_null(&w);
+                continue;
+            }
+            static const char *const names[] = {"id", "status", "started_at", "finished_at", "created_at"};
+            jw_jsonw_obj_open(&w);
+            for (size_t f = 0; f < 5; f++) {
+                const char *v = jw_reply_str(jw_reply_at(lr, f), NULL);
+                if (f < 2)
+                    jw_jsonw_kstr(&w, names[f], v);
+                else
+                    jw_jsonw_ktime(&w, names[f], v && v[0] ? strtoll(v, NULL, 10) : -1);
+            }
+            jw_jsonw_obj_close(&w);
+        }
+        jw_jsonw_arr_close(&w);
+    }
+    free(kept);
+    jw_buf_puts(&o->body, "}");
+    op_done(o, NULL);
+}
+
+void jw_jobs_query(struct jw_core *c, const char *tenant, const struct jw_job_query *q, jw_core_cb cb,
+                   void *arg)
+{
+    struct op *o = op_new(c, tenant, NULL, cb, arg);
+    static const char *const sorts[] = {"created_at", "updated_at", "name", "next_run_at", NULL};
+    const char *sort = q->sort_by ? q->sort_by : "created_at";
+    bool known = false;
+    for (const char *const *s = sorts; *s && !known; s++)
+        known = !strcmp(*s, sort);
+    if (!known || q->page < 1 || q->page_size < 1) {
+        op_error(o, 400, known ? "page" : "sort_by", "invalid page or sort field");
+        return;
+    }
+    /* the script compares lower-case text */
+    char *search = jw_strdup(q->search ? q->search : "");
+    for (char *p = search; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_addi(&a, q->page);
+    jw_args_addi(&a, q->page_size);
+    jw_args_adds(&a, q->job_type ? q->job_type : "");
+    jw_args_adds(&a, q->state ? q->state : "");
+    jw_args_adds(&a, q->tag ? q->tag : "");
+    jw_args_adds(&a, search);
+    jw_args_adds(&a, sort);
+    jw_args_adds(&a, q->descending ? "desc" : "asc");
+    jw_args_addf(&a, "%s%s", q->no_system ? "s" : "", q->last_run ? "l" : "");
+    o->last_runs = q->last_run;
+    free(search);
+    run(o, JW_LUA_JOB_QUERY, &a, on_queried);
+}
+
 /* ---- dependencies --------------------------------------------------------------------------- */
 
 static void on_dep_created(struct op *o, const struct jw_reply *r)
@@ -1123,6 +1211,66 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, 
     jw_args_add(&a, json.data, json.len);
     jw_buf_free(&json);
     run(o, JW_LUA_DEP_CREATE, &a, on_dep_created);
+}
+
+static void on_deps_set(struct op *o, const struct jw_reply *r)
+{
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    int64_t index = jw_reply_int(jw_reply_at(r, 1));
+    struct jw_error e;
+    if (jw_reply_is(word, "ok")) {
+        body_array(o, r, 1);
+        op_done(o, NULL);
+    } else if (jw_reply_is(word, "notfound") && index == 0) {
+        op_not_found(o, "job", o->ref);
+    } else if (jw_reply_is(word, "notfound") && index > 0 && (size_t)index <= o->nrefs) {
+        char f[48];
+        snprintf(f, sizeof(f), "depends_on_job_id[%lld]", (long long)index - 1);
+        jw_fail(&e, 404, f, "%s: no such job: %.200s", f, o->refs[index - 1]);
+        op_done(o, &e);
+    } else if (jw_reply_is(word, "cycle") && index > 0 && (size_t)index <= o->nrefs) {
+        char f[48];
+        snprintf(f, sizeof(f), "depends_on_job_id[%lld]", (long long)index - 1);
+        jw_fail(&e, 400, f, "%s: depending on %.200s would make a cycle", f, o->refs[index - 1]);
+        op_done(o, &e);
+    } else if (jw_reply_is(word, "limit")) {
+        op_error(o, 400, "depends_on_job_id", "a job may depend on at most 100 jobs");
+    } else {
+        op_error(o, 500, "", "unexpected answer from the job store");
+    }
+}
+
+void jw_deps_set(struct jw_core *c, const char *tenant, const char *job_ref, const char *const *on_refs,
+                 size_t n, const char *condition, jw_core_cb cb, void *arg)
+{
+    struct op *o = op_new(c, tenant, NULL, cb, arg);
+    o->ref = jw_strdup(job_ref);
+    const char *cond = condition ? jw_core_condition(condition) : "AllSucceeded";
+    if (!cond) {
+        op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
+        return;
+    }
+    if (n == 0 || n > 100) {
+        op_error(o, 400, "depends_on_job_id", "name 1 to 100 jobs to depend on");
+        return;
+    }
+    o->refs = jw_calloc(n, sizeof(char *));
+    o->nrefs = n;
+    for (size_t i = 0; i < n; i++)
+        o->refs[i] = jw_strdup(on_refs[i]);
+    char at[JW_TIME_ISO_SIZE];
+    jw_time_format(jw_time_now_ms(), at);
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, job_ref);
+    jw_args_adds(&a, cond);
+    jw_args_adds(&a, at);
+    for (size_t i = 0; i < n; i++) {
+        char id[JW_UUID_SIZE];
+        jw_id_new(id);
+        jw_args_adds(&a, on_refs[i]);
+        jw_args_adds(&a, id);
+    }
+    run(o, JW_LUA_DEP_SET, &a, on_deps_set);
 }
 
 static void on_dep_listed(struct op *o, const struct jw_reply *r)

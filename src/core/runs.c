@@ -311,6 +311,55 @@ void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_te
     jw_store_eval(c->store, JW_LUA_TEAM_RUNS, tenant, &a, on_team_listed, o);
 }
 
+static void on_paged(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct runop *o = arg;
+    struct jw_error e;
+    if (st != JW_STORE_OK) {
+        jw_core_store_error(st, &e);
+        runop_fail(o, &e);
+        return;
+    }
+    if (jw_reply_type(r) != JW_REPLY_ARRAY || jw_reply_count(r) < 1) {
+        jw_fail(&e, 404, "", "no such job: %.200s", o->ref);
+        runop_fail(o, &e);
+        return;
+    }
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &o->body);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_kint(&w, "total", jw_reply_int(jw_reply_at(r, 0)));
+    jw_jsonw_key(&w, "runs");
+    jw_jsonw_arr_open(&w);
+    for (size_t i = 1; i < jw_reply_count(r); i++)
+        write_run(&w, jw_reply_at(r, i)); /* an expired run writes nothing */
+    jw_jsonw_arr_close(&w);
+    jw_jsonw_obj_close(&w);
+    o->cb(o->arg, NULL, &o->body);
+    runop_free(o);
+}
+
+void jw_runs_page(struct jw_core *c, const char *tenant, const char *job_ref, int64_t page, int64_t page_size,
+                  jw_core_cb cb, void *arg)
+{
+    struct runop *o = jw_calloc(1, sizeof(*o));
+    o->c = c;
+    o->cb = cb;
+    o->arg = arg;
+    o->ref = jw_strdup(job_ref);
+    if (page < 1 || page_size < 1) {
+        struct jw_error e;
+        jw_fail(&e, 400, "page", "page and page size start at 1");
+        runop_fail(o, &e);
+        return;
+    }
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, job_ref);
+    jw_args_addi(&a, page);
+    jw_args_addi(&a, page_size);
+    jw_store_eval(c->store, JW_LUA_RUN_PAGE, tenant, &a, on_paged, o);
+}
+
 /* ---- trigger --------------------------------------------------------------------- */
 
 struct trig {

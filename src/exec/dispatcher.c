@@ -453,10 +453,12 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     int64_t now = jw_time_now_ms();
     snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
     const char *body = fl->payload ? fl->payload : "{}";
-    /* job_configuration: the method, and headers of the job's own */
+    /* job_configuration: the method, headers of the job's own, and the
+     * body sent when the run has no payload */
     const char *method = "POST";
     struct jw_json_doc *cfg = NULL;
     const struct jw_json *headers = NULL;
+    struct jw_buf default_body = JW_BUF_INIT;
     if (f[JW_JOB_JOB_CONFIGURATION].set) {
         char why[64];
         const char *t = f[JW_JOB_JOB_CONFIGURATION].s;
@@ -465,6 +467,13 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
         if (m && m->type == JW_JSON_STRING)
             method = m->u.str;
         headers = cfg ? jw_json_get(jw_json_root(cfg), "headers") : NULL;
+        const struct jw_json *b = cfg ? jw_json_get(jw_json_root(cfg), "body") : NULL;
+        if (!fl->payload && b && b->type != JW_JSON_NULL) {
+            struct jw_jsonw w;
+            jw_jsonw_init(&w, &default_body);
+            jw_jsonw_value(&w, b);
+            body = jw_buf_str(&default_body);
+        }
     }
     size_t nh = headers && headers->type == JW_JSON_OBJECT ? headers->len : 0;
     struct jw_http_header *h = jw_calloc(12 + nh, sizeof(*h));
@@ -496,6 +505,7 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     fl->call = jw_http_call_start(x->http, &req, on_response, fl);
     free(h);
     jw_json_doc_free(cfg);
+    jw_buf_free(&default_body);
 }
 
 struct start_ctx {

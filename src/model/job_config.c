@@ -180,9 +180,10 @@ static int want_rel_path(const struct jw_json *cfg, const char *name, bool requi
     return 0;
 }
 
+/* body: any JSON, sent when a run brings no payload of its own */
 static int check_http(const struct jw_json *cfg, struct jw_error *err)
 {
-    static const char *const known[] = {"method", "headers", NULL};
+    static const char *const known[] = {"method", "headers", "body", NULL};
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
     const char *m;
     if (unknown(cfg, known, err) != 0 || want_str(cfg, "method", false, 10, err, &m) != 0)

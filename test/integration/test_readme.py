@@ -46,7 +46,15 @@ def check_teams(docs):
     assert [r["id"] for r in listed["job_runs"]] == [run["id"]] and listed["has_more"] is False
 
 
-CHECKS = {"quickstart": check_quickstart, "admin": check_admin, "teams": check_teams}
+def check_scheduler(docs):
+    job, page = docs
+    assert job["name"] == "Sync inventory feed" and job["status"] == "Enabled"
+    assert job["scheduleType"] == "Cron" and job["nextRunAt"]
+    assert [j["id"] for j in page["items"]] == [job["id"]] and page["totalCount"] == 1
+
+
+CHECKS = {"quickstart": check_quickstart, "admin": check_admin, "teams": check_teams,
+          "scheduler": check_scheduler}
 
 
 def test_readme_examples(tmp_path):

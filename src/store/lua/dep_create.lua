@@ -11,17 +11,7 @@ if job == on then return {'cycle'} end
 local existing = redis.call('HGET', k_job_deps(job), on)
 if existing then return {'conflict', existing} end
 if redis.call('HLEN', k_job_deps(job)) >= 100 then return {'limit'} end
--- would the new edge close a loop? walk everything `on` depends on
-local seen, queue, head = {[on] = true}, {on}, 1
-while head <= #queue do
-  local cur = queue[head]; head = head + 1
-  local nexts = redis.call('HKEYS', k_job_deps(cur))
-  for i = 1, #nexts do
-    local nx = nexts[i]
-    if nx == job then return {'cycle'} end
-    if not seen[nx] then seen[nx] = true; queue[#queue + 1] = nx end
-  end
-end
+if depends_on(on, job) then return {'cycle'} end
 local json = string.gsub(string.gsub(ARGV[4], 'DEPENDS_ON_ID', on), 'JOB_ID', job)
 redis.call('HSET', K_DEPS, ARGV[3], json)
 redis.call('HSET', k_job_deps(job), on, ARGV[3])

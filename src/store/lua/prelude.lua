@@ -97,6 +97,19 @@ local function resolve_job(ref)
   return nil
 end
 
+-- Does job `from` depend on job `target`, directly or through others?
+local function depends_on(from, target)
+  local seen, queue, head = {[from] = true}, {from}, 1
+  while head <= #queue do
+    local cur = queue[head]; head = head + 1
+    for _, nx in ipairs(redis.call('HKEYS', k_job_deps(cur))) do
+      if nx == target then return true end
+      if not seen[nx] then seen[nx] = true; queue[#queue + 1] = nx end
+    end
+  end
+  return false
+end
+
 local function slug_key(job)
   if job.slug == nil or job.slug == cjson.null then return nil end
   local project = job.project_id

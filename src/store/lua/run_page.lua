@@ -1,0 +1,14 @@
+-- run_page: one page of a job's runs, newest first, with how many it has.
+-- ARGV: job id or name, page (1-based), page size.
+-- Returns false when there is no such job, else {total, HGETALL of each
+-- run of the page...} (an empty array for a run whose history expired).
+local id = resolve_job(ARGV[1])
+if not id then return false end
+local page, size = tonumber(ARGV[2]), tonumber(ARGV[3])
+local index = k_job_runs(id)
+local from = (page - 1) * size
+local out = {redis.call('ZCARD', index)}
+for _, run in ipairs(redis.call('ZREVRANGE', index, from, from + size - 1)) do
+  out[#out + 1] = redis.call('HGETALL', k_run(run))
+end
+return out
