@@ -53,8 +53,15 @@ def check_scheduler(docs):
     assert [j["id"] for j in page["items"]] == [job["id"]] and page["totalCount"] == 1
 
 
+def check_nightly(docs):
+    job, triggered, listed = docs
+    assert job["job_name"] == "weekly-expiry-summary-report" and job["next_run_at"], job
+    assert triggered["job_name"] == job["job_name"] and triggered["run_id"], triggered
+    assert [j["job_name"] for j in listed["data"]] == [job["job_name"]] and listed["pagination"]["total"] == 1
+
+
 CHECKS = {"quickstart": check_quickstart, "admin": check_admin, "teams": check_teams,
-          "scheduler": check_scheduler}
+          "scheduler": check_scheduler, "nightly": check_nightly}
 
 
 def test_readme_examples(tmp_path):
