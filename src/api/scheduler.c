@@ -832,7 +832,7 @@ static void delete_job(struct jw_call *c)
         return;
     }
     if (hard && !strcasecmp(hard, "true")) {
-        jw_jobs_delete(c->api->core, c->tenant, id, jw_call_done_204, c);
+        jw_jobs_delete(c->api->core, c->tenant, id, true, jw_call_done_204, c); /* history too */
         return;
     }
     struct jw_actor a = jw_call_actor(c);
