@@ -69,8 +69,10 @@ void jw_jobs_update(struct jw_core *c, const struct jw_actor *a, const char *ref
  * body = {"updated": n, "jobs": [...]} */
 void jw_jobs_set_enabled(struct jw_core *c, const struct jw_actor *a, const char *const *refs, size_t n,
                          bool enabled, jw_core_cb cb, void *arg);
-/* body = {"id": ...} of the deleted job. */
-void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg);
+/* body = {"id": ...} of the deleted job. with_history: its ended runs go
+ * too (runs not yet ended finish, then expire as usual). */
+void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, bool with_history, jw_core_cb cb,
+                    void *arg);
 /* A copy under a new id (and, unless overridden, the name "<name> (copy)"),
  * with any job fields in overrides applied; body = the new job. */
 void jw_jobs_clone(struct jw_core *c, const struct jw_actor *a, const char *ref,

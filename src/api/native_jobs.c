@@ -179,7 +179,7 @@ static void delete_job(struct jw_call *c)
         jw_jobs_soft_delete(c->api->core, &a, jw_req_param(c->req, "id"), jw_call_done_204, c);
         return;
     }
-    jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), jw_call_done_204, c);
+    jw_jobs_delete(c->api->core, c->tenant, jw_req_param(c->req, "id"), false, jw_call_done_204, c);
 }
 
 static void pause_job(struct jw_call *c)

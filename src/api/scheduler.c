@@ -483,9 +483,11 @@ static bool unknown_fields(struct jw_call *c, const struct jw_json *obj, const c
 }
 
 /* The timing fields of a create, update or reschedule body, as native
- * cron / interval_seconds / run_at (the two not chosen reset to null).
- * required: scheduleType must be given. false after replying 400. */
-static bool write_timing(struct jw_call *c, const struct jw_json *in, bool required, struct jw_jsonw *w)
+ * cron / interval_seconds / run_at (with reset_others, the two not chosen
+ * as nulls). required: scheduleType must be given. false after replying
+ * 400. */
+static bool write_timing(struct jw_call *c, const struct jw_json *in, bool required, bool reset_others,
+                         struct jw_jsonw *w)
 {
     static const char *const types[] = {"Cron", "Interval", "OneTime", NULL};
     static const char *const seed[] = {"scheduleExpression", "intervalSeconds", "runAt"};
@@ -525,10 +527,9 @@ static bool write_timing(struct jw_call *c, const struct jw_json *in, bool requi
     } else if (given == 0) {
         return true; /* the timing stays */
     }
-    for (int i = 0; i < 3; i++) {
-        jw_jsonw_key(w, native[i]);
-        jw_jsonw_value(w, i == chosen ? get(in, seed[i]) : NULL);
-    }
+    for (int i = 0; i < 3; i++)
+        if (i == chosen || reset_others)
+            kvalue(w, native[i], i == chosen ? get(in, seed[i]) : NULL);
     return true;
 }
 
@@ -665,7 +666,7 @@ static const struct jw_json *job_input(struct jw_call *c, const struct jw_json *
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
         if ((v = jw_json_get(in, same[i][0])))
             kvalue(&w, same[i][1], v);
-    bool ok = write_timing(c, in, create, &w);
+    bool ok = write_timing(c, in, create, true, &w);
     if (ok && (v = jw_json_get(in, "jobConfiguration")))
         ok = write_configuration(c, v, &w);
     if (ok && (v = jw_json_get(in, "retryPolicy")))
@@ -832,7 +833,7 @@ static void delete_job(struct jw_call *c)
         return;
     }
     if (hard && !strcasecmp(hard, "true")) {
-        jw_jobs_delete(c->api->core, c->tenant, id, jw_call_done_204, c);
+        jw_jobs_delete(c->api->core, c->tenant, id, true, jw_call_done_204, c); /* history too */
         return;
     }
     struct jw_actor a = jw_call_actor(c);
@@ -853,19 +854,11 @@ static void reschedule_job(struct jw_call *c)
     struct jw_jsonw w;
     jw_jsonw_init(&w, &text);
     jw_jsonw_obj_open(&w);
-    if (!write_timing(c, body, true, &w)) {
+    /* the core's reschedule takes exactly one timing, no nulls */
+    if (!write_timing(c, body, true, false, &w)) {
         jw_buf_free(&text);
         return;
     }
-    /* the core takes exactly one timing: leave out the two nulls */
-    jw_buf_reset(&text);
-    jw_jsonw_init(&w, &text);
-    jw_jsonw_obj_open(&w);
-    static const char *const seed[] = {"scheduleExpression", "intervalSeconds", "runAt"};
-    static const char *const native[] = {"cron", "interval_seconds", "run_at"};
-    for (int i = 0; i < 3; i++)
-        if (get(body, seed[i]))
-            kvalue(&w, native[i], get(body, seed[i]));
     const struct jw_json *eff = jw_json_get(body, "effectiveFrom");
     if (eff)
         kvalue(&w, "effective_from", eff);

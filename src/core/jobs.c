@@ -816,11 +816,12 @@ static void on_deleted(struct op *o, const struct jw_reply *r)
     op_done(o, NULL);
 }
 
-void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb, void *arg)
+void jw_jobs_delete(struct jw_core *c, const char *tenant, const char *ref, bool with_history, jw_core_cb cb,
+                    void *arg)
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(ref);
-    eval_ref(o, JW_LUA_JOB_DELETE, NULL, on_deleted);
+    eval_ref(o, JW_LUA_JOB_DELETE, with_history ? "1" : "", on_deleted);
 }
 
 /* ---- clone ----------------------------------------------------------------------------- */

@@ -488,6 +488,15 @@ def test_trigger_and_executions(engine_client, sink):
     problem(c.get(f"/api/v1/scheduler/executions/{uuid.uuid4()}"), 404)
     problem(c.post(f"{JOBS}/{uuid.uuid4()}/trigger"), 404)
     problem(c.post(f"{JOBS}/{job['id']}/trigger", {"payload": 1}), 400)
+    # a soft delete keeps the execution history; a hard delete loses it
+    wait_until(lambda: c.get(f"/api/v1/scheduler/executions/{second}").json()["status"] == "Succeeded",
+               timeout=15, what="the second trigger's execution")
+    assert c.delete(f"{JOBS}/{job2['id']}").status == 204
+    assert c.get(f"/api/v1/scheduler/executions/{e2}").status == 200
+    assert c.delete(f"{JOBS}/{job['id']}?hardDelete=true").status == 204
+    for gone in (exec_id, second):
+        problem(c.get(f"/api/v1/scheduler/executions/{gone}"), 404)
+        assert c.get(f"/v1/runs/{gone}").status == 404
 
 
 # ---- workflows --------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 -- job_delete: remove a job, its indexes, versions, secret and every
--- dependency that names it. ARGV: id or name. Returns the id, or false.
+-- dependency that names it. ARGV: id or name, and "1" to remove its ended
+-- runs too (those not yet ended finish, then expire as usual).
+-- Returns the id, or false.
 local id = resolve_job(ARGV[1])
 if not id then return false end
 local job = cjson.decode(redis.call('HGET', K_JOBS, id))
@@ -23,4 +25,15 @@ for i = 1, #dependents, 2 do
   redis.call('HDEL', K_DEPS, dependents[i + 1])
 end
 redis.call('DEL', k_job_deps(id), k_job_dependents(id))
+if ARGV[2] == '1' then
+  local runs = k_job_runs(id)
+  for _, run in ipairs(redis.call('ZRANGE', runs, 0, -1)) do
+    local status = redis.call('HGET', k_run(run), 'status')
+    if not status or not OPEN_STATES[status] then
+      redis.call('DEL', k_run(run))
+      redis.call('ZREM', K_RUNS, run)
+      redis.call('ZREM', runs, run)
+    end
+  end
+end
 return id
