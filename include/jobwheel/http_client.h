@@ -53,6 +53,10 @@ typedef void (*jw_http_response_fn)(void *arg, const struct jw_http_response *r)
 struct jw_http_client *jw_http_client_new(struct event_base *base, const struct jw_http_client_options *o,
                                           char *err, size_t errlen);
 void jw_http_client_free(struct jw_http_client *c);
+/* Calls ended (answered or cancelled) that evdns still owes a callback:
+ * they are freed on the loop when it comes. A stopping process runs the
+ * loop until this is 0, or libevent and the calls leak. */
+size_t jw_http_client_owed(const struct jw_http_client *c);
 
 struct jw_http_call *jw_http_call_start(struct jw_http_client *c, const struct jw_http_request *req,
                                         jw_http_response_fn fn, void *arg);

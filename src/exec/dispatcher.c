@@ -53,6 +53,7 @@ struct jw_exec {
     bool *sweeping;
     int nsweeping;
     bool stopping;
+    bool calls_abandoned; /* stopping took too long: in-flight calls were cancelled */
     int64_t stop_deadline;
     void (*stop_done)(void *);
     void *stop_arg;
@@ -1032,11 +1033,27 @@ size_t jw_exec_inflight(const struct jw_exec *x)
     return x ? jw_map_count(x->flights) : 0;
 }
 
+static void cancel_flight_cb(void *value, void *arg)
+{
+    (void)arg;
+    flight_cancel(value);
+}
+
 static void check_stopped(struct jw_exec *x)
 {
     if (!x->stopping || !x->stop_done)
         return;
-    if (jw_map_count(x->flights) > 0 && jw_time_mono_ms() < x->stop_deadline)
+    int64_t now = jw_time_mono_ms();
+    if (jw_map_count(x->flights) > 0 && now < x->stop_deadline)
+        return;
+    if (!x->calls_abandoned) {
+        /* out of time: abandon the calls while the loop still runs, so that
+         * evdns can answer the cancelled resolutions (else they leak); the
+         * runs' leases lapse and another instance retries them */
+        jw_map_each(x->flights, cancel_flight_cb, NULL);
+        x->calls_abandoned = true;
+    }
+    if (jw_http_client_owed(x->http) > 0 && now < x->stop_deadline + 2000)
         return;
     void (*done)(void *) = x->stop_done;
     x->stop_done = NULL;

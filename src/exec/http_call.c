@@ -58,6 +58,7 @@ struct jw_http_client {
     bool allow_private;
     size_t max_response;
     struct jw_map *pools;
+    size_t owed; /* ended calls evdns or a deferred step still holds */
 };
 
 struct jw_http_call {
@@ -84,6 +85,7 @@ struct jw_http_call {
     bool zombie;             /* abandoned while evdns still owes it a (cancel) callback */
     bool starting;           /* inside jw_http_call_start: answers must wait for the loop */
     bool resolving_later;    /* a deferred continuation holds it: it frees a cancelled call */
+    bool owed;               /* ended, counted in client->owed until that holder lets go */
     char *resolved_ip;       /* what a synchronous resolution found… */
     const char *resolve_err; /* …or why it failed */
     enum evhttp_request_error error_kind;
@@ -116,6 +118,26 @@ static void call_free(struct jw_http_call *c)
     free(c);
 }
 
+/* An ended call: freed now, or once evdns / the deferred step holding it
+ * lets go (counted meanwhile, so the client can wait for them). */
+static void release(struct jw_http_call *c)
+{
+    if (c->zombie || c->resolving_later) {
+        c->owed = true;
+        c->client->owed++;
+    } else {
+        call_free(c);
+    }
+}
+
+/* The holder let go of an ended call. */
+static void settle(struct jw_http_call *c)
+{
+    if (c->owed)
+        c->client->owed--;
+    call_free(c);
+}
+
 static int64_t ms_between(int64_t a_us, int64_t b_us)
 {
     return a_us && b_us && b_us >= a_us ? (b_us - a_us + 500) / 1000 : 0;
@@ -142,8 +164,7 @@ static void deliver(struct jw_http_call *c, const char *error, bool timed_out)
         .total_ms = ms_between(c->t0, now),
     };
     c->fn(c->arg, &r);
-    if (!c->zombie && !c->resolving_later)
-        call_free(c); /* else evdns or a deferred step still holds it, and frees it */
+    release(c);
 }
 
 static void on_later(evutil_socket_t fd, short what, void *arg);
@@ -515,7 +536,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
         if (res)
             evutil_freeaddrinfo(res);
         if (c->done)
-            call_free(c); /* it was abandoned, and waited for this */
+            settle(c); /* it was abandoned, and waited for this */
         return;
     }
     c->t_dns = jw_time_mono_us();
@@ -568,7 +589,7 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
     struct jw_http_call *c = arg;
     c->resolving_later = false;
     if (c->done) { /* cancelled meanwhile */
-        call_free(c);
+        settle(c);
         return;
     }
     if (c->resolved_ip)
@@ -634,8 +655,12 @@ void jw_http_call_cancel(struct jw_http_call *c)
         return;
     c->done = true;
     unwind(c);
-    if (!c->zombie && !c->resolving_later)
-        call_free(c);
+    release(c);
+}
+
+size_t jw_http_client_owed(const struct jw_http_client *cl)
+{
+    return cl ? cl->owed : 0;
 }
 
 /* ---- the client ------------------------------------------------------------------- */
