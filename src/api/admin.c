@@ -95,13 +95,10 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
 {
     (void)created;
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
+    if (!doc)
         return;
-    }
-    char why[64];
-    struct jw_json_doc *doc = jw_json_parse(body->data, body->len, 32, why, sizeof(why));
-    const struct jw_json *run = doc ? jw_json_root(doc) : NULL;
+    const struct jw_json *run = jw_json_root(doc);
     const struct jw_json *id = jw_json_get(run, "id"), *at = jw_json_get(run, "created_at");
     const struct jw_json *prio = jw_json_get(run, "priority");
     int64_t created_ms = jw_time_now_ms(), p = 0;

@@ -54,6 +54,10 @@ void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf 
 void jw_call_problem(struct jw_call *c, const struct jw_error *err);
 void jw_call_problemf(struct jw_call *c, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A core answer as a JSON tree for an adapter to reshape — or NULL after
+ * replying: err as the route words it, or 500 when the body is unreadable.
+ * Free with jw_json_doc_free. */
+struct jw_json_doc *jw_call_answer(struct jw_call *c, const struct jw_error *err, const struct jw_buf *body);
 /* jw_core_cb-shaped: reply 200 / 201 / 204 (arg = the call). */
 void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body);
 void jw_call_done_201(void *arg, const struct jw_error *err, struct jw_buf *body);

@@ -69,6 +69,19 @@ void jw_call_reply(struct jw_call *c, const struct jw_error *err, struct jw_buf 
         jw_reply_json_buf(c->req, ok_status, body);
 }
 
+struct jw_json_doc *jw_call_answer(struct jw_call *c, const struct jw_error *err, const struct jw_buf *body)
+{
+    if (err) {
+        jw_call_problem(c, err);
+        return NULL;
+    }
+    char why[160];
+    struct jw_json_doc *doc = body ? jw_json_parse(body->data, body->len, 64, why, sizeof(why)) : NULL;
+    if (!doc)
+        jw_call_problemf(c, 500, "", "the core's answer could not be read");
+    return doc;
+}
+
 void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     jw_call_reply(arg, err, body, 200);

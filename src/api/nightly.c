@@ -58,16 +58,6 @@ static bool is_false(const struct jw_json *v)
     return v && v->type == JW_JSON_BOOL && !v->u.b;
 }
 
-/* A core body parsed, or NULL after replying 500. Free with jw_json_doc_free. */
-static struct jw_json_doc *parse_body(struct jw_call *c, const struct jw_buf *body)
-{
-    char why[128];
-    struct jw_json_doc *doc = jw_json_parse(body->data, body->len, 64, why, sizeof(why));
-    if (!doc)
-        jw_call_problemf(c, 500, "", "unreadable answer from the core: %s", why);
-    return doc;
-}
-
 static void reply_built(struct jw_call *c, int status, struct jw_buf *out)
 {
     jw_reply_json_buf(c->req, status, out);
@@ -95,11 +85,7 @@ struct page {
 static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_body(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *root = jw_json_root(doc), *jobs = jw_json_get(root, "jobs");
@@ -163,13 +149,12 @@ static void list_jobs(struct jw_call *c)
 static void registered(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     struct jw_call *c = arg;
+    struct jw_error e;
     if (err) {
-        struct jw_error e = *err;
+        e = *err;
         name_fields(&e);
-        jw_call_problem(c, &e);
-        return;
     }
-    struct jw_json_doc *doc = parse_body(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err ? &e : NULL, body);
     if (!doc)
         return;
     const struct jw_json *job = jw_json_root(doc);
@@ -242,11 +227,7 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
 {
     (void)created;
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_body(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *run = jw_json_root(doc);
@@ -286,11 +267,7 @@ static void fire(struct jw_call *c)
 static void checked_builtin(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_body(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const char *type = str_of(jw_json_root(doc), "job_type");
@@ -350,11 +327,7 @@ static void got_last(void *arg, const struct jw_error *err, struct jw_buf *body,
 {
     (void)next;
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_body(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *runs = jw_json_root(doc);

@@ -97,16 +97,6 @@ static void sched_problem(struct jw_call *c, const struct jw_error *err)
     jw_reply_problem(c->req, &e);
 }
 
-/* A core answer's body as a JSON tree (NULL after replying 500). */
-static struct jw_json_doc *parse_answer(struct jw_call *c, const struct jw_buf *body)
-{
-    char why[160];
-    struct jw_json_doc *doc = body ? jw_json_parse(body->data, body->len, 64, why, sizeof(why)) : NULL;
-    if (!doc)
-        jw_call_problemf(c, 500, "", "the core's answer could not be read");
-    return doc;
-}
-
 /* The request's core input: text written by the adapter, parsed and kept
  * with the call (c->made) until the core has answered. NULL after 500. */
 static const struct jw_json *made(struct jw_call *c, struct jw_buf *text)
@@ -329,37 +319,12 @@ static void write_execution(struct jw_jsonw *w, const struct jw_json *run)
     jw_jsonw_obj_close(w);
 }
 
-/* PagedResponseDto around the items written by the caller. */
-static void paged_open(struct jw_jsonw *w)
-{
-    jw_jsonw_obj_open(w);
-    jw_jsonw_key(w, "items");
-    jw_jsonw_arr_open(w);
-}
-
-static void paged_close(struct jw_jsonw *w, int64_t page, int64_t size, int64_t total)
-{
-    int64_t pages = (total + size - 1) / size;
-    jw_jsonw_arr_close(w);
-    jw_jsonw_kint(w, "pageNumber", page);
-    jw_jsonw_kint(w, "pageSize", size);
-    jw_jsonw_kint(w, "totalCount", total);
-    jw_jsonw_kint(w, "totalPages", pages);
-    jw_jsonw_kbool(w, "hasPreviousPage", page > 1);
-    jw_jsonw_kbool(w, "hasNextPage", page < pages);
-    jw_jsonw_obj_close(w);
-}
-
 /* ---- replies -------------------------------------------------------------------------- */
 
 /* Reply with the answer's JobDto (201 sets Location). */
 static void reply_job(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int status)
 {
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *job = jw_json_root(doc);
@@ -404,11 +369,7 @@ static void toggled(void *arg, const struct jw_error *err, struct jw_buf *body)
 static void reply_camel(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, int status,
                         const char *location_base)
 {
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *id = get(jw_json_root(doc), "id");
@@ -736,17 +697,16 @@ static bool page_params(struct jw_call *c, struct page_ask *p)
            jw_call_query_int(c, "pageSize", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX, &p->size) == 0;
 }
 
-static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
+/* A PagedResponseDto from a core page {"total": n, "<key>": [...]}, each
+ * item written by write. */
+static void reply_paged(void *arg, const struct jw_error *err, struct jw_buf *body, const char *key,
+                        void (*write)(struct jw_jsonw *w, const struct jw_json *item))
 {
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
-    const struct jw_json *root = jw_json_root(doc), *jobs = get(root, "jobs"), *total = get(root, "total");
+    const struct jw_json *root = jw_json_root(doc), *items = get(root, key), *total = get(root, "total");
     int64_t n = 0;
     struct page_ask p;
     if (!total || jw_json_int(total, &n) != 0)
@@ -755,16 +715,31 @@ static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
         jw_json_doc_free(doc);
         return;
     }
+    int64_t pages = (n + p.size - 1) / p.size;
     struct jw_buf out = JW_BUF_INIT;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &out);
-    paged_open(&w);
-    for (size_t i = 0; jobs && jobs->type == JW_JSON_ARRAY && i < jobs->len; i++)
-        write_job(&w, jobs->u.items[i]);
-    paged_close(&w, p.page, p.size, n);
+    jw_jsonw_obj_open(&w);
+    jw_jsonw_key(&w, "items");
+    jw_jsonw_arr_open(&w);
+    for (size_t i = 0; items && items->type == JW_JSON_ARRAY && i < items->len; i++)
+        write(&w, items->u.items[i]);
+    jw_jsonw_arr_close(&w);
+    jw_jsonw_kint(&w, "pageNumber", p.page);
+    jw_jsonw_kint(&w, "pageSize", p.size);
+    jw_jsonw_kint(&w, "totalCount", n);
+    jw_jsonw_kint(&w, "totalPages", pages);
+    jw_jsonw_kbool(&w, "hasPreviousPage", p.page > 1);
+    jw_jsonw_kbool(&w, "hasNextPage", p.page < pages);
+    jw_jsonw_obj_close(&w);
     jw_reply_json_buf(c->req, 200, &out);
     jw_buf_free(&out);
     jw_json_doc_free(doc);
+}
+
+static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
+{
+    reply_paged(arg, err, body, "jobs", write_job);
 }
 
 static void list_jobs(struct jw_call *c)
@@ -894,11 +869,7 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
 {
     (void)created;
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     const struct jw_json *id = get(jw_json_root(doc), "id");
@@ -1031,11 +1002,7 @@ static void set_dependencies(struct jw_call *c)
 static void got_execution(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
+    struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
     struct jw_buf out = JW_BUF_INIT;
@@ -1054,33 +1021,7 @@ static void get_execution(struct jw_call *c)
 
 static void listed_executions(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
-    struct jw_call *c = arg;
-    if (err) {
-        jw_call_problem(c, err);
-        return;
-    }
-    struct jw_json_doc *doc = parse_answer(c, body);
-    if (!doc)
-        return;
-    const struct jw_json *root = jw_json_root(doc), *runs = get(root, "runs"), *total = get(root, "total");
-    int64_t n = 0;
-    struct page_ask p;
-    if (!total || jw_json_int(total, &n) != 0)
-        n = 0;
-    if (!page_params(c, &p)) { /* checked before the call: cannot happen */
-        jw_json_doc_free(doc);
-        return;
-    }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    paged_open(&w);
-    for (size_t i = 0; runs && runs->type == JW_JSON_ARRAY && i < runs->len; i++)
-        write_execution(&w, runs->u.items[i]);
-    paged_close(&w, p.page, p.size, n);
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
-    jw_json_doc_free(doc);
+    reply_paged(arg, err, body, "runs", write_execution);
 }
 
 static void list_executions(struct jw_call *c)

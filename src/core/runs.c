@@ -18,6 +18,7 @@ struct runop {
     jw_core_list_cb list_cb;
     void *arg;
     char *ref;
+    char tenant[40]; /* seed 001's view: the team */
     struct jw_buf body;
 };
 
@@ -196,40 +197,25 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
 
 /* ---- seed 001's view: runs of the team's own jobs, with their job_type ---- */
 
-struct teamop {
-    jw_core_cb cb;
-    jw_core_list_cb list_cb;
-    void *arg;
-    char tenant[40];
-    struct jw_buf body;
-};
-
-static void teamop_done(struct teamop *o, const struct jw_error *e, const char *cursor)
-{
-    if (o->list_cb)
-        o->list_cb(o->arg, e, e ? NULL : &o->body, cursor);
-    else
-        o->cb(o->arg, e, e ? NULL : &o->body);
-    jw_buf_free(&o->body);
-    free(o);
-}
-
 static void on_team_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct teamop *o = arg;
+    struct runop *o = arg;
     struct jw_error e;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &o->body);
     if (st != JW_STORE_OK) {
         jw_core_store_error(st, &e);
-        teamop_done(o, &e, NULL);
-    } else if (jw_reply_type(r) != JW_REPLY_ARRAY ||
-               !write_view(&w, jw_reply_at(r, 1), jw_reply_str(jw_reply_at(r, 0), NULL), o->tenant)) {
-        jw_fail(&e, 404, "", "no job or job run has this id");
-        teamop_done(o, &e, NULL);
-    } else {
-        teamop_done(o, NULL, NULL);
+        runop_fail(o, &e);
+        return;
     }
+    if (jw_reply_type(r) != JW_REPLY_ARRAY ||
+        !write_view(&w, jw_reply_at(r, 1), jw_reply_str(jw_reply_at(r, 0), NULL), o->tenant)) {
+        jw_fail(&e, 404, "", "no job or job run has this id");
+        runop_fail(o, &e);
+        return;
+    }
+    o->cb(o->arg, NULL, &o->body);
+    runop_free(o);
 }
 
 void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg)
@@ -240,7 +226,7 @@ void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id,
         cb(arg, &e, NULL);
         return;
     }
-    struct teamop *o = jw_calloc(1, sizeof(*o));
+    struct runop *o = jw_calloc(1, sizeof(*o));
     o->cb = cb;
     o->arg = arg;
     snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
@@ -254,11 +240,11 @@ void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id,
 
 static void on_team_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct teamop *o = arg;
+    struct runop *o = arg;
     struct jw_error e;
     if (st != JW_STORE_OK) {
         jw_core_store_error(st, &e);
-        teamop_done(o, &e, NULL);
+        runop_fail(o, &e);
         return;
     }
     struct jw_jsonw w;
@@ -268,7 +254,8 @@ static void on_team_listed(enum jw_store_status st, const struct jw_reply *r, vo
         write_view(&w, jw_reply_at(r, i + 1), jw_reply_str(jw_reply_at(r, i), NULL), o->tenant);
     jw_jsonw_arr_close(&w);
     char cursor[128];
-    teamop_done(o, NULL, format_cursor(r, cursor));
+    o->list_cb(o->arg, NULL, &o->body, format_cursor(r, cursor));
+    runop_free(o);
 }
 
 void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_team_run_filter *f,
@@ -282,7 +269,7 @@ void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_te
         cb(arg, &e, NULL, NULL);
         return;
     }
-    struct teamop *o = jw_calloc(1, sizeof(*o));
+    struct runop *o = jw_calloc(1, sizeof(*o));
     o->list_cb = cb;
     o->arg = arg;
     snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
