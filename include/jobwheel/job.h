@@ -95,7 +95,10 @@ struct jw_job {
 };
 
 enum jw_job_view {
-    JW_JOB_VIEW_STORED,     /* what Redis keeps: no nulls, no defaults */
+    /* what Redis keeps: no nulls, no defaults, no id (the jobs hash field;
+     * the store's scripts put it back first in the JSON they return), no
+     * updated_at/updated_by equal to created_at/created_by */
+    JW_JOB_VIEW_STORED,
     JW_JOB_VIEW_API,        /* what clients see: + next_run_at */
     JW_JOB_VIEW_API_REVEAL, /* the same, showing a secret this request made */
 };
@@ -103,7 +106,7 @@ enum jw_job_view {
 enum jw_job_mode {
     JW_JOB_CREATE, /* a new job from a client: unknown fields refused, server fields ignored */
     JW_JOB_PATCH,  /* changes from a client over an existing job (null resets) */
-    JW_JOB_STORED, /* our own stored JSON: every field read */
+    JW_JOB_STORED, /* our own stored JSON (with its id): every field read, defaults filled */
 };
 
 struct jw_job_rules {

@@ -526,6 +526,7 @@ static int decode_field(struct jw_job *job, enum jw_job_field f, const struct jw
 }
 
 static void fill_defaults(struct jw_job *job);
+static void fill_implied(struct jw_job *job);
 
 int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode, struct jw_error *err)
 {
@@ -550,8 +551,10 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
         if (decode_field(job, (enum jw_job_field)f, obj->u.members[i].val, mode, err) != 0)
             return -1;
     }
-    if (mode == JW_JOB_STORED)
+    if (mode == JW_JOB_STORED) {
         fill_defaults(job); /* the stored form leaves defaults out */
+        fill_implied(job);
+    }
     return 0;
 }
 
@@ -623,6 +626,33 @@ static void fill_defaults(struct jw_job *job)
     }
 }
 
+/* A field the stored form leaves out because Redis knows it otherwise: the
+ * id (the jobs hash field; the store puts it back into the JSON it reads),
+ * and updated_at/updated_by while they equal created_at/created_by (a job
+ * never changed since its creation). */
+static bool is_implied(const struct jw_job *job, enum jw_job_field f)
+{
+    const struct jw_fval *v = &job->f[f], *c;
+    switch (f) {
+    case JW_JOB_ID: return true;
+    case JW_JOB_UPDATED_AT: c = &job->f[JW_JOB_CREATED_AT]; return c->set && v->set && v->i == c->i;
+    case JW_JOB_UPDATED_BY:
+        c = &job->f[JW_JOB_CREATED_BY];
+        return c->set && v->set && !strcmp(v->s, c->s);
+    default: return false;
+    }
+}
+
+/* Decoding the stored form: the implied fields come back. */
+static void fill_implied(struct jw_job *job)
+{
+    const struct jw_fval *ca = &job->f[JW_JOB_CREATED_AT], *cb = &job->f[JW_JOB_CREATED_BY];
+    if (!job->f[JW_JOB_UPDATED_AT].set && ca->set)
+        jw_job_set_int(job, JW_JOB_UPDATED_AT, ca->i);
+    if (!job->f[JW_JOB_UPDATED_BY].set && cb->set)
+        jw_job_set_str(job, JW_JOB_UPDATED_BY, cb->s);
+}
+
 /* A field holding its default (which the stored form leaves out). */
 static bool is_default(const struct jw_job *job, enum jw_job_field f)
 {
@@ -690,7 +720,7 @@ void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view
     for (int f = 0; f < JW_JOB_NFIELDS; f++) {
         const struct field *fd = &fields[f];
         const struct jw_fval *v = &job->f[f];
-        if (compact && (!v->set || is_default(job, (enum jw_job_field)f)))
+        if (compact && (!v->set || is_default(job, (enum jw_job_field)f) || is_implied(job, (enum jw_job_field)f)))
             continue;
         jw_jsonw_key(w, fd->name);
         if (!v->set) {

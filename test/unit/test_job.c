@@ -1196,15 +1196,25 @@ static void test_webhook_secret_given(void **state)
     "\"run_ttl_secs\":3600,\"retry_strategy\":\"linear\",\"retry_delays_secs\":[1,5,30],"                    \
     "\"environment_id\":\"env-1\",\"version_policy\":\"pin\",\"backwards_compatible\":false}"
 
+#define JOB_ID "5f0c6f7e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
+
 static void set_server_fields(struct jw_job *job)
 {
-    jw_job_set_str(job, JW_JOB_ID, "5f0c6f7e-1b2a-4c3d-8e9f-0a1b2c3d4e5f");
+    jw_job_set_str(job, JW_JOB_ID, JOB_ID);
     jw_job_set_int(job, JW_JOB_VERSION, 3);
     jw_job_set_str(job, JW_JOB_VERSION_ID, "0b6a3c52-9d4e-4f11-a2b3-c4d5e6f70812");
     jw_job_set_str(job, JW_JOB_CREATED_BY, "user:alice");
     jw_job_set_str(job, JW_JOB_UPDATED_BY, "apikey:k1");
     jw_job_set_int(job, JW_JOB_CREATED_AT, 1752158700123LL);
     jw_job_set_int(job, JW_JOB_UPDATED_AT, 1752158799000LL);
+}
+
+/* A stored JSON as the store's scripts return it: the id put back first. */
+static char *as_read(const char *stored)
+{
+    struct jw_buf b = JW_BUF_INIT;
+    jw_buf_printf(&b, "{\"id\":\"%s\",%s", JOB_ID, stored + 1);
+    return jw_buf_detach(&b);
 }
 
 static void assert_same_fields(const struct jw_job *a, const struct jw_job *b)
@@ -1231,11 +1241,14 @@ static void test_stored_round_trip(void **state)
     set_server_fields(&job);
     char *text = encode(&job, JW_JOB_VIEW_STORED);
     assert_null(strstr(text, SECRET32)); /* the stored form never holds the clear secret */
+    assert_null(strstr(text, "\"id\":"));  /* the jobs hash field is the id */
+    assert_non_null(strstr(text, "\"updated_at\":")); /* changed since created: kept */
+    char *read = as_read(text);
 
     struct jw_job back;
     struct jw_error err;
     memset(&back, 0, sizeof(back));
-    if (decode_text(&back, text, JW_JOB_STORED, &err) != 0)
+    if (decode_text(&back, read, JW_JOB_STORED, &err) != 0)
         fail_msg("stored decode refused (%s: %s)", err.field, err.detail);
     assert_same_fields(&job, &back);
     assert_null(back.secret_clear);
@@ -1247,7 +1260,7 @@ static void test_stored_round_trip(void **state)
     char *api1 = encode(&job, JW_JOB_VIEW_API), *api2 = encode(&back, JW_JOB_VIEW_API);
     assert_string_equal(api1, api2);
     struct jw_buf via = JW_BUF_INIT;
-    assert_int_equal(jw_job_api_from_stored(&via, text, strlen(text), -1), 0);
+    assert_int_equal(jw_job_api_from_stored(&via, read, strlen(read), -1), 0);
     assert_string_equal(jw_buf_str(&via), api1);
     jw_buf_free(&via);
     assert_null(strstr(text, ":null"));
@@ -1291,6 +1304,39 @@ static void test_stored_round_trip(void **state)
     jw_job_free(&small_back);
 
     free(again);
+    free(read);
+    free(text);
+    jw_job_free(&back);
+    jw_job_free(&job);
+}
+
+/* A job never changed since its creation stores no updated_at/updated_by:
+ * they come back from created_at/created_by. */
+static void test_stored_implied_fields(void **state)
+{
+    (void)state;
+    struct jw_job job, back;
+    struct jw_error err;
+    create_ok(&job, SEED002_CREATE, &STRICT);
+    set_server_fields(&job);
+    jw_job_set_str(&job, JW_JOB_UPDATED_BY, "user:alice");
+    jw_job_set_int(&job, JW_JOB_UPDATED_AT, 1752158700123LL);
+    char *text = encode(&job, JW_JOB_VIEW_STORED), *read = as_read(text);
+    assert_null(strstr(text, "\"id\":"));
+    assert_null(strstr(text, "updated_"));
+    assert_non_null(strstr(text, "\"created_by\":\"user:alice\""));
+    memset(&back, 0, sizeof(back));
+    assert_int_equal(decode_text(&back, read, JW_JOB_STORED, &err), 0);
+    assert_same_fields(&job, &back);
+    assert_string_equal(back.f[JW_JOB_UPDATED_BY].s, "user:alice");
+    assert_int_equal(back.f[JW_JOB_UPDATED_AT].i, 1752158700123LL);
+    /* only the one that differs is kept */
+    jw_job_set_str(&job, JW_JOB_UPDATED_BY, "apikey:k1");
+    char *text2 = encode(&job, JW_JOB_VIEW_STORED);
+    assert_non_null(strstr(text2, "\"updated_by\":\"apikey:k1\""));
+    assert_null(strstr(text2, "updated_at"));
+    free(text2);
+    free(read);
     free(text);
     jw_job_free(&back);
     jw_job_free(&job);
@@ -1303,10 +1349,11 @@ static void stored_job(struct jw_job *out)
     struct jw_error err;
     create_ok(&job, FULL_CREATE, &STRICT);
     set_server_fields(&job);
-    char *text = encode(&job, JW_JOB_VIEW_STORED);
+    char *text = encode(&job, JW_JOB_VIEW_STORED), *read = as_read(text);
     jw_job_free(&job);
     memset(out, 0, sizeof(*out));
-    int rc = decode_text(out, text, JW_JOB_STORED, &err);
+    int rc = decode_text(out, read, JW_JOB_STORED, &err);
+    free(read);
     free(text);
     assert_int_equal(rc, 0);
 }
@@ -1503,6 +1550,7 @@ int main(void)
         cmocka_unit_test(test_webhook_secret_generated),
         cmocka_unit_test(test_webhook_secret_given),
         cmocka_unit_test(test_stored_round_trip),
+        cmocka_unit_test(test_stored_implied_fields),
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_patch_webhook_secret),
         cmocka_unit_test(test_differs),

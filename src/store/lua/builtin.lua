@@ -172,7 +172,8 @@ function H.auditLogArchive()
     local old = 0
     for _, v in ipairs(redis.call('LRANGE', key, 0, -1)) do
       checked = checked + 1
-      local at = iso_ms(cjson.decode(v).updated_at)
+      local d = cjson.decode(v) -- updated_at is left out while it equals created_at
+      local at = iso_ms(d.updated_at or d.created_at)
       if at and at < cutoff then old = old + 1 else break end
     end
     if old > 0 then
@@ -222,7 +223,7 @@ function H.generateWeeklyExpiryReport()
     local j = cjson.decode(all[i + 1])
     local at = iso_ms(j.run_at)
     if at and at > now and at <= horizon and not j.cron and not j.interval_seconds then
-      jobs[#jobs + 1] = cjson.encode({id = j.id, name = j.name, run_at = j.run_at})
+      jobs[#jobs + 1] = cjson.encode({id = all[i], name = j.name, run_at = j.run_at})
     end
   end
   return string.format('{"days":%d,"keys_expiring":%d,"one_off_jobs_due":%d,"keys":%s,"jobs":%s}',

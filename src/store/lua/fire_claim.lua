@@ -28,7 +28,7 @@ if job.enabled == false or job.paused == true or
   return {'inactive'}
 end
 if tostring(job.version) ~= version then
-  return {'stale', json}
+  return {'stale', with_id(job_id, json)}
 end
 local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
 local made = {'ok'}

@@ -5,7 +5,7 @@ local out = {}
 for i = 1, #ARGV do
   local id = resolve_job(ARGV[i])
   if id then
-    out[i] = {redis.call('HGET', K_JOBS, id), next_run_at(id)}
+    out[i] = {job_json(id), next_run_at(id)}
   else
     out[i] = false
   end

@@ -47,7 +47,7 @@ while true do
       local json = redis.call('HGET', K_JOBS, id)
       if json and match(json) then
         count = count + 1
-        out[#out + 1] = json
+        out[#out + 1] = with_id(id, json)
         out[#out + 1] = next_run_at(id)
       end
     end

@@ -3,7 +3,7 @@
 -- snapshots oldest first...}.
 local id = resolve_job(ARGV[1])
 if not id then return false end
-local out = {redis.call('HGET', K_JOBS, id)}
+local out = {job_json(id)}
 local older = redis.call('LRANGE', k_versions(id), 0, -1)
-for i = 1, #older do out[#out + 1] = older[i] end
+for i = 1, #older do out[#out + 1] = with_id(id, older[i]) end
 return out

@@ -5,8 +5,12 @@
 -- the hash tag keeps all of a tenant's keys in one Redis Cluster slot.
 --
 --   <T>:jobs                 hash  job id -> job JSON (the API form without
---                                  nulls and default values; the webhook
---                                  secret appears masked)
+--                                  nulls and default values, without the id
+--                                  and without updated_at/updated_by while
+--                                  they equal created_at/created_by; the
+--                                  webhook secret appears masked). What
+--                                  scripts return to jobwheel has the id put
+--                                  back first (with_id)
 --   <T>:jobs:created         zset  job id, score = created_at (ms)
 --   <T>:jobs:names           hash  job name -> job id (names are unique)
 --   <T>:jobs:slugs           hash  project_id "\n" slug -> job id
@@ -81,6 +85,14 @@ local MAX_VERSIONS = 100
 local function k_versions(id) return T .. ':job:' .. id .. ':versions' end
 local function k_job_deps(id) return T .. ':job:' .. id .. ':deps' end
 local function k_job_dependents(id) return T .. ':job:' .. id .. ':dependents' end
+
+-- A stored job's JSON as jobwheel reads it: with its id first (false stays
+-- false).
+local function with_id(id, json)
+  if not json then return false end
+  return '{"id":"' .. id .. '",' .. string.sub(json, 2)
+end
+local function job_json(id) return with_id(id, redis.call('HGET', K_JOBS, id)) end
 
 local function is_uuid(s)
   return string.len(s) == 36 and string.match(s,

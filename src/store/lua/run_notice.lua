@@ -7,5 +7,5 @@ local status
 for i = 1, #run, 2 do if run[i] == 'status' then status = run[i + 1] end end
 if OPEN_STATES[status] then return false end
 local job_id = redis.call('HGET', k_run(ARGV[1]), 'job_id')
-return {run, redis.call('HGET', K_JOBS, job_id) or false,
+return {run, job_json(job_id),
         redis.call('HGET', K_JOB_SECRETS, job_id) or false}

@@ -36,4 +36,4 @@ if kind == 'complete' then
   for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
   return out
 end
-return {'fail', run.attempt, redis.call('HGET', K_JOBS, run.job_id) or false, redis.call('HGETALL', key)}
+return {'fail', run.attempt, job_json(run.job_id), redis.call('HGETALL', key)}

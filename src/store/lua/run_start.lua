@@ -97,5 +97,5 @@ for _, w in ipairs(windows) do
   redis.call('ZADD', w[1], now, run_id .. ':' .. attempt)
   redis.call('PEXPIRE', w[1], w[3] + 1000)
 end
-return {'started', attempt, job_json, redis.call('HGET', K_JOB_SECRETS, run.job_id) or false,
+return {'started', attempt, with_id(run.job_id, job_json), redis.call('HGET', K_JOB_SECRETS, run.job_id) or false,
         redis.call('HGETALL', key)}

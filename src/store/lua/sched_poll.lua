@@ -17,7 +17,7 @@ local seen = {}
 local function job_json(member)
   local tenant, job = string.match(member, '^(.*):([^:]*)$')
   if not tenant then return false end
-  return redis.call('HGET', 'jw:{' .. tenant .. '}:jobs', job) or false
+  return with_id(job, redis.call('HGET', 'jw:{' .. tenant .. '}:jobs', job))
 end
 
 local function add(member, score)
