@@ -56,7 +56,9 @@ for _, id in ipairs(redis.call('ZRANGE', K_JOBS_CREATED, 0, -1)) do
       elseif sort == 'name' then
         key = string.lower(job.name)
       else
-        key = job[sort] -- an ISO 8601 time: text order is time order
+        -- an ISO 8601 time: text order is time order (an unchanged job
+        -- stores no updated_at: it is its created_at)
+        key = job[sort] or job.created_at
       end
       rows[#rows + 1] = {id = id, json = json, key = key}
     end
@@ -81,7 +83,7 @@ end)
 
 local out = {#rows}
 for i = (page - 1) * size + 1, math.min(page * size, #rows) do
-  out[#out + 1] = rows[i].json
+  out[#out + 1] = with_id(rows[i].id, rows[i].json)
   out[#out + 1] = next_run_at(rows[i].id)
   if last_runs then
     local rid = redis.call('ZREVRANGE', k_job_runs(rows[i].id), 0, 0)[1]
