@@ -123,7 +123,29 @@ def firings(spread_s, n):
           f"p99 {pct(late, 99):4d} ms  max {max(late):4d} ms")
 
 
+def memory_by_kind(tenant):
+    """Redis bytes (MEMORY USAGE) of the tenant's job keys and of the shards'
+    due sets, by kind of key."""
+    keys = subprocess.run(["redis-cli", "-p", REDIS_PORT, "--scan", "--pattern", f"jw:{{{tenant}}}:jobs*"],
+                          capture_output=True, text=True).stdout.split()
+    keys += subprocess.run(["redis-cli", "-p", REDIS_PORT, "--scan", "--pattern", "jw:{s:*}:due"],
+                           capture_output=True, text=True).stdout.split()
+    cmds = "".join(f"MEMORY USAGE {k} SAMPLES 0\n" for k in keys)
+    out = subprocess.run(["redis-cli", "-p", REDIS_PORT], input=cmds, capture_output=True,
+                         text=True).stdout.split()
+    kinds = {}
+    for k, v in zip(keys, out):
+        kind = "due sets" if k.endswith(":due") else k.split("}:", 1)[1].split(":")
+        if kind != "due sets":
+            kind = ":".join(kind[:2])
+        kinds[kind] = kinds.get(kind, 0) + int(v or 0)
+    return kinds
+
+
 def schedules(n):
+    claims = json.loads(base64.urlsafe_b64decode(TOKEN.split(".")[1] + "=="))
+    tenant = claims["tenants"][0]
+    kinds0 = memory_by_kind(tenant)
     before = redis_info("used_memory")
     jobs = [{"name": f"cron-{n}-{i}", "endpoint_url": SINK,
              "cron": f"{i % 60} {i % 24} 1 1 *"} for i in range(n)]
@@ -137,6 +159,9 @@ def schedules(n):
     cpu = (cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - w0) * 100
     print(f"  {n:8d} cron schedules: registered at {n / secs:8.0f}/s  "
           f"Redis {(after - before) / n:6.0f} bytes/schedule  idle CPU {cpu:4.2f}%  RSS {rss_kb() // 1024} MiB")
+    kinds = memory_by_kind(tenant)
+    print("      bytes/schedule by key: " + "  ".join(
+        f"{k} {(v - kinds0.get(k, 0)) / n:.0f}" for k, v in sorted(kinds.items())))
 
 
 def commandstats():
