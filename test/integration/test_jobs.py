@@ -360,6 +360,17 @@ def test_batch_of_many(client):
     assert names == {f"bulk-{i}" for i in range(500)}
 
 
+def test_hard_delete_of_a_soft_deleted_job_keeps_its_successors_name(client):
+    old = client.post("/v1/jobs", job_body(name="reused", slug="reused")).json()
+    assert client.delete(f"/v1/jobs/{old['id']}?soft=true").status == 204
+    new = client.post("/v1/jobs", job_body(name="reused", slug="reused"))
+    assert new.status == 201, new
+    assert client.delete(f"/v1/jobs/{old['id']}").status == 204
+    assert client.get("/v1/jobs/reused").json()["id"] == new.json()["id"]
+    assert_problem(client.post("/v1/jobs", job_body(name="reused")), 409, "name")
+    assert_problem(client.post("/v1/jobs", job_body(name="other", slug="reused")), 409, "slug")
+
+
 # ---- conflicts ------------------------------------------------------------------------------
 
 def test_duplicate_name_and_slug_are_409(client):
