@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "api_internal.h"
-#include "jobwheel/id.h"
 #include "jobwheel/time.h"
 
 /* the job's name: seed 004 says :jobName, seed 003's paths :id */
@@ -71,16 +70,21 @@ static void name_fields(struct jw_error *e)
                                            {"cron", "cron_expression"},
                                            {"job_configuration.handler", "handler"},
                                            {"enabled", "is_active"}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(e->field, names[i][0]))
-            snprintf(e->field, sizeof(e->field), "%s", names[i][1]);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i][0]);
+        if (strcmp(e->field, names[i][0]))
+            continue;
+        snprintf(e->field, sizeof(e->field), "%s", names[i][1]);
+        if (!strncmp(e->detail, names[i][0], n)) { /* the message starts with the name too */
+            char d[sizeof(e->detail)];
+            snprintf(d, sizeof(d), "%s%s", names[i][1], e->detail + n);
+            memcpy(e->detail, d, sizeof(d));
+        }
+        return;
+    }
 }
 
 /* ---- list ------------------------------------------------------------------------------ */
-
-struct page {
-    int64_t page, limit;
-};
 
 static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
 {

@@ -77,6 +77,8 @@ def test_register_400s(c, fields, field):
     r = c.post(BASE, body)
     assert r.status == 400, r
     assert field in r.json()["errors"], r.json()
+    if field == "cron_expression":  # the message speaks of the seed's field too
+        assert r.json()["detail"].startswith("cron_expression"), r.json()
 
 
 @pytest.mark.parametrize("missing", ["job_name", "cron_expression", "handler"])
