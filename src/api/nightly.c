@@ -86,6 +86,13 @@ static void name_fields(struct jw_error *e)
 
 /* ---- list ------------------------------------------------------------------------------ */
 
+/* ?page (from 1) and ?limit (1-100, default 20); false after replying 400 */
+static bool page_query(struct jw_call *c, int64_t *page, int64_t *limit)
+{
+    return jw_call_query_int(c, "page", 1, 1, 1000000, page) == 0 &&
+           jw_call_query_int(c, "limit", 20, 1, 100, limit) == 0;
+}
+
 static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
 {
     struct jw_call *c = arg;
@@ -97,8 +104,7 @@ static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
     int64_t total = 0, page = 1, limit = 20;
     if (jw_json_int(jw_json_get(root, "total"), &total) != 0)
         total = 0;
-    if (jw_call_query_int(c, "page", 1, 1, 1000000, &page) != 0 ||
-        jw_call_query_int(c, "limit", 20, 1, 100, &limit) != 0) {
+    if (!page_query(c, &page, &limit)) { /* checked before the call: cannot happen */
         jw_json_doc_free(doc);
         return;
     }
@@ -142,8 +148,7 @@ static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
 static void list_jobs(struct jw_call *c)
 {
     struct jw_job_query q = {.job_type = "Builtin", .sort_by = "name", .no_system = true, .last_run = true};
-    if (jw_call_query_int(c, "page", 1, 1, 1000000, &q.page) != 0 ||
-        jw_call_query_int(c, "limit", 20, 1, 100, &q.page_size) != 0)
+    if (!page_query(c, &q.page, &q.page_size))
         return;
     jw_jobs_query(c->api->core, c->tenant, &q, listed, c);
 }

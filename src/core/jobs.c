@@ -374,8 +374,8 @@ static int build_new(struct op *o, size_t i, const struct jw_json *obj, int64_t 
     return 0;
 }
 
-void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
-                    void *arg)
+static void create_one(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, bool system,
+                       jw_core_cb cb, void *arg)
 {
     struct op *o = op_new(c, a->tenant, a->who, cb, arg);
     alloc_jobs(o, 1);
@@ -384,22 +384,23 @@ void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw
         op_done(o, &e);
         return;
     }
+    if (system) {
+        o->jobs[0].f[JW_JOB_SYSTEM].b = true;
+        o->jobs[0].f[JW_JOB_SYSTEM].set = true;
+    }
     save_jobs(o, NULL, NULL);
+}
+
+void jw_jobs_create(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj, jw_core_cb cb,
+                    void *arg)
+{
+    create_one(c, a, obj, false, cb, arg);
 }
 
 void jw_jobs_create_system(struct jw_core *c, const struct jw_actor *a, const struct jw_json *obj,
                            jw_core_cb cb, void *arg)
 {
-    struct op *o = op_new(c, a->tenant, a->who, cb, arg);
-    alloc_jobs(o, 1);
-    struct jw_error e;
-    if (build_new(o, 0, obj, jw_time_now_ms(), &e) != 0) {
-        op_done(o, &e);
-        return;
-    }
-    o->jobs[0].f[JW_JOB_SYSTEM].b = true;
-    o->jobs[0].f[JW_JOB_SYSTEM].set = true;
-    save_jobs(o, NULL, NULL);
+    create_one(c, a, obj, true, cb, arg);
 }
 
 void jw_jobs_create_batch(struct jw_core *c, const struct jw_actor *a, const struct jw_json *arr,
