@@ -3,6 +3,7 @@
 #ifndef JOBWHEEL_ERROR_H
 #define JOBWHEEL_ERROR_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 struct jw_error {
@@ -15,5 +16,7 @@ struct jw_error {
 /* Fill e and return -1, so validators can `return jw_fail(e, …)`. */
 int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+int jw_failv(struct jw_error *e, int status, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 #endif

@@ -106,28 +106,26 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
         created_ms = jw_time_now_ms();
     if (prio && prio->type == JW_JSON_NUMBER && jw_json_int(prio, &p) != 0)
         p = 0;
-    struct jw_buf out = JW_BUF_INIT, job_id = JW_BUF_INIT;
+    struct jw_buf job_id = JW_BUF_INIT;
     jw_buf_printf(&job_id, "job-%s", id && id->type == JW_JSON_STRING ? id->u.str : "");
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    envelope_open(&w, "Job triggered successfully");
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kstr(&w, "jobId", jw_buf_str(&job_id));
-    jw_jsonw_kstr(&w, "jobName", job_name(c));
-    jw_jsonw_kstr(&w, "status", "queued");
-    jw_jsonw_ktime(&w, "triggeredAt", created_ms);
-    jw_jsonw_key(&w, "triggeredBy");
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kstr(&w, "id", c->principal.sub);
-    jw_jsonw_kstr(&w, "name", c->principal.name[0] ? c->principal.name : NULL);
-    jw_jsonw_kstr(&w, "email", c->principal.email[0] ? c->principal.email : NULL);
-    jw_jsonw_obj_close(&w);
-    jw_jsonw_ktime(&w, "estimatedStartTime", created_ms); /* it is ready at once */
-    jw_jsonw_kstr(&w, "priority", priority_word(p));
-    jw_jsonw_obj_close(&w);
-    envelope_close(&w);
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    envelope_open(w, "Job triggered successfully");
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kstr(w, "jobId", jw_buf_str(&job_id));
+    jw_jsonw_kstr(w, "jobName", job_name(c));
+    jw_jsonw_kstr(w, "status", "queued");
+    jw_jsonw_ktime(w, "triggeredAt", created_ms);
+    jw_jsonw_key(w, "triggeredBy");
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kstr(w, "id", c->principal.sub);
+    jw_jsonw_kstr(w, "name", c->principal.name[0] ? c->principal.name : NULL);
+    jw_jsonw_kstr(w, "email", c->principal.email[0] ? c->principal.email : NULL);
+    jw_jsonw_obj_close(w);
+    jw_jsonw_ktime(w, "estimatedStartTime", created_ms); /* it is ready at once */
+    jw_jsonw_kstr(w, "priority", priority_word(p));
+    jw_jsonw_obj_close(w);
+    envelope_close(w);
+    jw_call_send(c, 200);
     jw_buf_free(&job_id);
     jw_json_doc_free(doc);
 }
@@ -136,20 +134,15 @@ static void trigger(struct jw_call *c)
 {
     if (!have_tenant_header(c))
         return;
-    const struct jw_json *body = jw_call_body(c, false);
+    static const char *const known[] = {"jobName", NULL};
+    const struct jw_json *body = jw_call_object(c, false, known);
     if (!body)
         return;
     const struct jw_json *name = jw_json_get(body, "jobName");
-    if (body->type != JW_JSON_OBJECT || !name || name->type != JW_JSON_STRING || !name->len) {
+    if (!name || name->type != JW_JSON_STRING || !name->len) {
         jw_call_problemf(c, 400, "jobName", "jobName is required: the name of a system job");
         return;
     }
-    for (size_t i = 0; i < body->len; i++)
-        if (strcmp(body->u.members[i].key, "jobName")) {
-            jw_call_problemf(c, 400, body->u.members[i].key, "unknown field \"%.60s\" (expected jobName)",
-                             body->u.members[i].key);
-            return;
-        }
     struct jw_actor a = jw_call_actor(c);
     jw_system_trigger(c->api->core, &a, name->u.str, triggered, c);
 }
@@ -161,17 +154,14 @@ static void got_stats(void *arg, const struct jw_error *err, struct jw_buf *body
         jw_call_problem(c, err);
         return;
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    envelope_open(&w, "Job statistics retrieved successfully");
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_key(&w, "jobs");
-    jw_jsonw_raw(&w, body->data, body->len);
-    jw_jsonw_obj_close(&w);
-    envelope_close(&w);
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    envelope_open(w, "Job statistics retrieved successfully");
+    jw_jsonw_obj_open(w);
+    jw_jsonw_key(w, "jobs");
+    jw_jsonw_raw(w, body->data, body->len);
+    jw_jsonw_obj_close(w);
+    envelope_close(w);
+    jw_call_send(c, 200);
 }
 
 static void stats(struct jw_call *c)

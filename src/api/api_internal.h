@@ -34,6 +34,8 @@ struct jw_call {
     char tenant[40];
     char actor[200];         /* "user:<sub>" / "apikey:<id>" */
     struct jw_json_doc *doc; /* the parsed body, when read */
+    struct jw_buf out;       /* the reply being written (jw_call_writer) */
+    struct jw_jsonw w;
     /* the core request a surface translated the body into (freed with the call) */
     struct jw_json_doc *made;
 };
@@ -43,6 +45,9 @@ void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, s
 /* The request body as JSON. Returns NULL after replying 400/415 — or, when
  * optional and the body is empty, an empty object. */
 const struct jw_json *jw_call_body(struct jw_call *c, bool optional);
+/* The body as a JSON object whose members are all in known (NULL-ended;
+ * NULL: any), or NULL after replying 400/415. */
+const struct jw_json *jw_call_object(struct jw_call *c, bool optional, const char *const *known);
 /* An integer query parameter; -1 after replying 400. */
 int jw_call_query_int(struct jw_call *c, const char *name, int64_t def, int64_t min, int64_t max,
                       int64_t *out);
@@ -58,6 +63,15 @@ void jw_call_problemf(struct jw_call *c, int status, const char *field, const ch
  * replying: err as the route words it, or 500 when the body is unreadable.
  * Free with jw_json_doc_free. */
 struct jw_json_doc *jw_call_answer(struct jw_call *c, const struct jw_error *err, const struct jw_buf *body);
+/* The reply's JSON writer (it lives in the call); jw_call_send sends what
+ * it wrote with status. */
+struct jw_jsonw *jw_call_writer(struct jw_call *c);
+void jw_call_send(struct jw_call *c, int status);
+/* A native list page: 200 with the body, X-Has-More, and when there is
+ * more X-Next-Cursor and a Link to the next page keeping the keep[]
+ * query parameters. */
+void jw_call_reply_page(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, const char *next,
+                        const char *const *keep, size_t nkeep);
 /* jw_core_cb-shaped: reply 200 / 201 / 204 (arg = the call). */
 void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body);
 void jw_call_done_201(void *arg, const struct jw_error *err, struct jw_buf *body);

@@ -9,6 +9,7 @@
 
 #include "api_internal.h"
 #include "jobwheel/log.h"
+#include "jobwheel/net.h"
 #include "jobwheel/time.h"
 
 void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, size_t n)
@@ -35,6 +36,7 @@ static void call_free(void *p)
     struct jw_call *c = p;
     jw_json_doc_free(c->doc);
     jw_json_doc_free(c->made);
+    jw_buf_free(&c->out);
     free(c);
 }
 
@@ -50,11 +52,10 @@ void jw_call_problem(struct jw_call *c, const struct jw_error *err)
 
 void jw_call_problemf(struct jw_call *c, int status, const char *field, const char *fmt, ...)
 {
-    struct jw_error e = {.status = status};
-    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
+    struct jw_error e;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    jw_failv(&e, status, field, fmt, ap);
     va_end(ap);
     jw_call_problem(c, &e);
 }
@@ -80,6 +81,46 @@ struct jw_json_doc *jw_call_answer(struct jw_call *c, const struct jw_error *err
     if (!doc)
         jw_call_problemf(c, 500, "", "the core's answer could not be read");
     return doc;
+}
+
+struct jw_jsonw *jw_call_writer(struct jw_call *c)
+{
+    jw_buf_free(&c->out);
+    jw_jsonw_init(&c->w, &c->out);
+    return &c->w;
+}
+
+void jw_call_send(struct jw_call *c, int status)
+{
+    jw_reply_json_buf(c->req, status, &c->out); /* takes the text */
+}
+
+void jw_call_reply_page(struct jw_call *c, const struct jw_error *err, struct jw_buf *body, const char *next,
+                        const char *const *keep, size_t nkeep)
+{
+    if (!err) {
+        jw_req_add_header(c->req, "X-Has-More", next ? "true" : "false");
+        if (next) {
+            jw_req_add_header(c->req, "X-Next-Cursor", next);
+            /* the Link keeps the caller's filters */
+            struct jw_buf link = JW_BUF_INIT;
+            char *enc = jw_url_encode(next);
+            jw_buf_printf(&link, "<%s?cursor=%s", jw_req_path(c->req), enc);
+            free(enc);
+            for (size_t i = 0; i < nkeep; i++) {
+                const char *v = jw_req_query(c->req, keep[i]);
+                if (v) {
+                    enc = jw_url_encode(v);
+                    jw_buf_printf(&link, "&%s=%s", keep[i], enc);
+                    free(enc);
+                }
+            }
+            jw_buf_puts(&link, ">; rel=\"next\"");
+            jw_req_add_header(c->req, "Link", jw_buf_str(&link));
+            jw_buf_free(&link);
+        }
+    }
+    jw_call_reply(c, err, body, 200);
 }
 
 void jw_call_done_200(void *arg, const struct jw_error *err, struct jw_buf *body)
@@ -142,6 +183,32 @@ const struct jw_json *jw_call_body(struct jw_call *c, bool optional)
         return NULL;
     }
     return jw_json_root(c->doc);
+}
+
+const struct jw_json *jw_call_object(struct jw_call *c, bool optional, const char *const *known)
+{
+    const struct jw_json *body = jw_call_body(c, optional);
+    if (!body)
+        return NULL;
+    if (body->type != JW_JSON_OBJECT) {
+        jw_call_problemf(c, 400, "", "the body must be a JSON object, not %s", jw_json_type_name(body->type));
+        return NULL;
+    }
+    for (size_t i = 0; known && i < body->len; i++) {
+        const char *k = body->u.members[i].key;
+        size_t n = 0;
+        while (known[n] && strcmp(known[n], k))
+            n++;
+        if (!known[n]) {
+            struct jw_buf list = JW_BUF_INIT;
+            for (size_t j = 0; known[j]; j++)
+                jw_buf_printf(&list, "%s%s", j ? ", " : "", known[j]);
+            jw_call_problemf(c, 400, k, "unknown field \"%.60s\" (expected %s)", k, jw_buf_str(&list));
+            jw_buf_free(&list);
+            return NULL;
+        }
+    }
+    return body;
 }
 
 int jw_call_query_int(struct jw_call *c, const char *name, int64_t def, int64_t min, int64_t max,

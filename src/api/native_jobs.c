@@ -8,7 +8,6 @@
 #include "api_internal.h"
 #include "jobwheel/buf.h"
 #include "jobwheel/id.h"
-#include "jobwheel/net.h"
 #include "jobwheel/time.h"
 
 #define LIST_MAX 200
@@ -28,31 +27,8 @@ static void reply_job_created(void *arg, const struct jw_error *err, struct jw_b
 
 static void list_jobs_done(void *arg, const struct jw_error *err, struct jw_buf *body, const char *next)
 {
-    struct jw_call *c = arg;
-    if (!err) {
-        jw_req_add_header(c->req, "X-Has-More", next ? "true" : "false");
-        if (next) {
-            jw_req_add_header(c->req, "X-Next-Cursor", next);
-            /* the Link keeps the caller's filters */
-            struct jw_buf link = JW_BUF_INIT;
-            char *enc = jw_url_encode(next);
-            jw_buf_printf(&link, "</v1/jobs?cursor=%s", enc);
-            free(enc);
-            static const char *keep[] = {"limit", "project_id", "group_id", "group", "tag", "enabled"};
-            for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-                const char *v = jw_req_query(c->req, keep[i]);
-                if (v) {
-                    enc = jw_url_encode(v);
-                    jw_buf_printf(&link, "&%s=%s", keep[i], enc);
-                    free(enc);
-                }
-            }
-            jw_buf_puts(&link, ">; rel=\"next\"");
-            jw_req_add_header(c->req, "Link", jw_buf_str(&link));
-            jw_buf_free(&link);
-        }
-    }
-    jw_call_reply(c, err, body, 200);
+    static const char *const keep[] = {"limit", "project_id", "group_id", "group", "tag", "enabled"};
+    jw_call_reply_page(arg, err, body, next, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
 static void list_jobs(struct jw_call *c)

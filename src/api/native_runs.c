@@ -2,39 +2,15 @@
  * or pages of a tenant's or a job's runs, newest first), cancel, a job's
  * health, and the worker callbacks authorised by the run token
  * (x-run-token: progress, heartbeat, complete, fail). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "api_internal.h"
-#include "jobwheel/net.h"
 #include "jobwheel/time.h"
 
 static void list_done(void *arg, const struct jw_error *err, struct jw_buf *body, const char *next)
 {
-    struct jw_call *c = arg;
-    if (!err) {
-        jw_req_add_header(c->req, "X-Has-More", next ? "true" : "false");
-        if (next) {
-            jw_req_add_header(c->req, "X-Next-Cursor", next);
-            struct jw_buf link = JW_BUF_INIT;
-            char *enc = jw_url_encode(next);
-            jw_buf_printf(&link, "<%s?cursor=%s", jw_req_path(c->req), enc);
-            free(enc);
-            static const char *keep[] = {"limit", "status"};
-            for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-                const char *v = jw_req_query(c->req, keep[i]);
-                if (v) {
-                    enc = jw_url_encode(v);
-                    jw_buf_printf(&link, "&%s=%s", keep[i], enc);
-                    free(enc);
-                }
-            }
-            jw_buf_puts(&link, ">; rel=\"next\"");
-            jw_req_add_header(c->req, "Link", jw_buf_str(&link));
-            jw_buf_free(&link);
-        }
-    }
-    jw_call_reply(c, err, body, 200);
+    static const char *const keep[] = {"limit", "status"};
+    jw_call_reply_page(arg, err, body, next, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
 static void list_runs(struct jw_call *c)

@@ -57,12 +57,6 @@ static bool is_false(const struct jw_json *v)
     return v && v->type == JW_JSON_BOOL && !v->u.b;
 }
 
-static void reply_built(struct jw_call *c, int status, struct jw_buf *out)
-{
-    jw_reply_json_buf(c->req, status, out);
-    jw_buf_free(out);
-}
-
 /* seed 004's names for the core's fields in an error */
 static void name_fields(struct jw_error *e)
 {
@@ -108,41 +102,39 @@ static void listed(void *arg, const struct jw_error *err, struct jw_buf *body)
         jw_json_doc_free(doc);
         return;
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_key(&w, "data");
-    jw_jsonw_arr_open(&w);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_key(w, "data");
+    jw_jsonw_arr_open(w);
     for (size_t i = 0; jobs && jobs->type == JW_JSON_ARRAY && i < jobs->len; i++) {
         const struct jw_json *j = jobs->u.items[i];
         const struct jw_json *last = lasts && lasts->type == JW_JSON_ARRAY && i < lasts->len ? lasts->u.items[i] : NULL;
-        jw_jsonw_obj_open(&w);
-        put(&w, "job_name", j, "name");
-        put(&w, "cron_expression", j, "cron");
+        jw_jsonw_obj_open(w);
+        put(w, "job_name", j, "name");
+        put(w, "cron_expression", j, "cron");
         const struct jw_json *en = jw_json_get(j, "enabled"), *paused = jw_json_get(j, "paused");
-        jw_jsonw_kbool(&w, "is_active", !is_false(en) && !is_true(paused));
+        jw_jsonw_kbool(w, "is_active", !is_false(en) && !is_true(paused));
         if (last && last->type == JW_JSON_OBJECT) {
             const char *started = str_of(last, "started_at");
-            jw_jsonw_kstr(&w, "last_run_at", started ? started : str_of(last, "created_at"));
-            jw_jsonw_kstr(&w, "last_run_status", status_word(str_of(last, "status")));
+            jw_jsonw_kstr(w, "last_run_at", started ? started : str_of(last, "created_at"));
+            jw_jsonw_kstr(w, "last_run_status", status_word(str_of(last, "status")));
         } else {
-            jw_jsonw_knull(&w, "last_run_at");
-            jw_jsonw_knull(&w, "last_run_status");
+            jw_jsonw_knull(w, "last_run_at");
+            jw_jsonw_knull(w, "last_run_status");
         }
-        put(&w, "next_run_at", j, "next_run_at");
-        jw_jsonw_obj_close(&w);
+        put(w, "next_run_at", j, "next_run_at");
+        jw_jsonw_obj_close(w);
     }
-    jw_jsonw_arr_close(&w);
-    jw_jsonw_key(&w, "pagination");
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kint(&w, "page", page);
-    jw_jsonw_kint(&w, "limit", limit);
-    jw_jsonw_kint(&w, "total", total);
-    jw_jsonw_obj_close(&w);
-    jw_jsonw_obj_close(&w);
+    jw_jsonw_arr_close(w);
+    jw_jsonw_key(w, "pagination");
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kint(w, "page", page);
+    jw_jsonw_kint(w, "limit", limit);
+    jw_jsonw_kint(w, "total", total);
+    jw_jsonw_obj_close(w);
+    jw_jsonw_obj_close(w);
     jw_json_doc_free(doc);
-    reply_built(c, 200, &out);
+    jw_call_send(c, 200);
 }
 
 static void list_jobs(struct jw_call *c)
@@ -167,42 +159,25 @@ static void registered(void *arg, const struct jw_error *err, struct jw_buf *bod
     if (!doc)
         return;
     const struct jw_json *job = jw_json_root(doc);
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    put(&w, "job_name", job, "name");
-    put(&w, "cron_expression", job, "cron");
-    put(&w, "is_active", job, "enabled");
-    put(&w, "created_at", job, "created_at");
-    put(&w, "next_run_at", job, "next_run_at");
-    jw_jsonw_obj_close(&w);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    put(w, "job_name", job, "name");
+    put(w, "cron_expression", job, "cron");
+    put(w, "is_active", job, "enabled");
+    put(w, "created_at", job, "created_at");
+    put(w, "next_run_at", job, "next_run_at");
+    jw_jsonw_obj_close(w);
     jw_json_doc_free(doc);
-    reply_built(c, 201, &out);
+    jw_call_send(c, 201);
 }
 
 /* POST /…/jobs {job_name, cron_expression, handler, is_active} */
 static void register_job(struct jw_call *c)
 {
-    const struct jw_json *body = jw_call_body(c, false);
+    static const char *const known[] = {"job_name", "cron_expression", "handler", "is_active", NULL};
+    const struct jw_json *body = jw_call_object(c, false, known);
     if (!body)
         return;
-    if (body->type != JW_JSON_OBJECT) {
-        jw_call_problemf(c, 400, "", "the body must be a JSON object");
-        return;
-    }
-    static const char *const known[] = {"job_name", "cron_expression", "handler", "is_active"};
-    for (size_t i = 0; i < body->len; i++) {
-        size_t k = 0;
-        while (k < 4 && strcmp(body->u.members[i].key, known[k]))
-            k++;
-        if (k == 4) {
-            jw_call_problemf(c, 400, body->u.members[i].key,
-                             "unknown field \"%.60s\" (expected job_name, cron_expression, handler, is_active)",
-                             body->u.members[i].key);
-            return;
-        }
-    }
     const struct jw_json *name = jw_json_get(body, "job_name"), *cron = jw_json_get(body, "cron_expression");
     const struct jw_json *handler = jw_json_get(body, "handler"), *active = jw_json_get(body, "is_active");
     const char *missing = !name ? "job_name" : !cron ? "cron_expression" : !handler ? "handler" : NULL;
@@ -240,17 +215,15 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
     if (!doc)
         return;
     const struct jw_json *run = jw_json_root(doc);
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kstr(&w, "job_name", job_name(c));
-    put(&w, "triggered_at", run, "created_at");
-    put(&w, "run_id", run, "id");
-    jw_jsonw_kstr(&w, "status", status_word(str_of(run, "status")));
-    jw_jsonw_obj_close(&w);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kstr(w, "job_name", job_name(c));
+    put(w, "triggered_at", run, "created_at");
+    put(w, "run_id", run, "id");
+    jw_jsonw_kstr(w, "status", status_word(str_of(run, "status")));
+    jw_jsonw_obj_close(w);
     jw_json_doc_free(doc);
-    reply_built(c, 200, &out);
+    jw_call_send(c, 200);
 }
 
 static void fire(struct jw_call *c)
@@ -292,20 +265,10 @@ static void checked_builtin(void *arg, const struct jw_error *err, struct jw_buf
 /* POST /…/jobs/:jobName/trigger {triggered_by, dry_run} */
 static void trigger_job(struct jw_call *c)
 {
-    const struct jw_json *body = jw_call_body(c, true);
+    static const char *const known[] = {"triggered_by", "dry_run", NULL};
+    const struct jw_json *body = jw_call_object(c, true, known);
     if (!body)
         return;
-    if (body->type != JW_JSON_OBJECT) {
-        jw_call_problemf(c, 400, "", "the body must be a JSON object");
-        return;
-    }
-    for (size_t i = 0; i < body->len; i++) {
-        const char *k = body->u.members[i].key;
-        if (strcmp(k, "triggered_by") && strcmp(k, "dry_run")) {
-            jw_call_problemf(c, 400, k, "unknown field \"%.60s\" (expected triggered_by, dry_run)", k);
-            return;
-        }
-    }
     const struct jw_json *by = jw_json_get(body, "triggered_by"), *dry = jw_json_get(body, "dry_run");
     if (by && (by->type != JW_JSON_STRING || by->len > 200)) {
         jw_call_problemf(c, 400, "triggered_by", "triggered_by must be a string of at most 200 bytes");
@@ -346,20 +309,18 @@ static void got_last(void *arg, const struct jw_error *err, struct jw_buf *body,
         return;
     }
     const struct jw_json *run = runs->u.items[0];
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kstr(&w, "job_name", job_name(c));
-    put(&w, "run_id", run, "id");
-    put(&w, "started_at", run, "started_at");
-    put(&w, "completed_at", run, "finished_at");
-    jw_jsonw_kstr(&w, "status", status_word(str_of(run, "status")));
-    put(&w, "result_summary", run, "result");
-    put(&w, "error", run, "error");
-    jw_jsonw_obj_close(&w);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kstr(w, "job_name", job_name(c));
+    put(w, "run_id", run, "id");
+    put(w, "started_at", run, "started_at");
+    put(w, "completed_at", run, "finished_at");
+    jw_jsonw_kstr(w, "status", status_word(str_of(run, "status")));
+    put(w, "result_summary", run, "result");
+    put(w, "error", run, "error");
+    jw_jsonw_obj_close(w);
     jw_json_doc_free(doc);
-    reply_built(c, 200, &out);
+    jw_call_send(c, 200);
 }
 
 static void last_result(struct jw_call *c)
@@ -378,15 +339,13 @@ static void deleted(void *arg, const struct jw_error *err, struct jw_buf *body)
         jw_call_problem(c, err);
         return;
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kbool(&w, "deleted", true);
-    jw_jsonw_kstr(&w, "job_name", job_name(c));
-    jw_jsonw_ktime(&w, "cancelled_at", jw_time_now_ms());
-    jw_jsonw_obj_close(&w);
-    reply_built(c, 200, &out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_kbool(w, "deleted", true);
+    jw_jsonw_kstr(w, "job_name", job_name(c));
+    jw_jsonw_ktime(w, "cancelled_at", jw_time_now_ms());
+    jw_jsonw_obj_close(w);
+    jw_call_send(c, 200);
 }
 
 /* soft: it stops firing and frees the name; its runs stay readable */

@@ -132,22 +132,38 @@ static void kvalue(struct jw_jsonw *w, const char *key, const struct jw_json *v)
     jw_jsonw_value(w, v);
 }
 
-/* A copy of v with every object key in camelCase (structure data only:
+/* camelCase → snake_case into out (size cap). */
+static void snakify(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = in; *p && o + 2 < cap; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            out[o++] = '_';
+            out[o++] = (char)(*p - 'A' + 'a');
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* A copy of v with every object key renamed (structure data only:
  * dependencies, workflows — never user payloads). */
-static void write_camel(struct jw_jsonw *w, const struct jw_json *v)
+static void write_renamed(struct jw_jsonw *w, const struct jw_json *v,
+                          void (*rename)(const char *in, char *out, size_t cap))
 {
     if (v && v->type == JW_JSON_ARRAY) {
         jw_jsonw_arr_open(w);
         for (size_t i = 0; i < v->len; i++)
-            write_camel(w, v->u.items[i]);
+            write_renamed(w, v->u.items[i], rename);
         jw_jsonw_arr_close(w);
     } else if (v && v->type == JW_JSON_OBJECT) {
         jw_jsonw_obj_open(w);
         for (size_t i = 0; i < v->len; i++) {
-            char key[128];
-            camelize(v->u.members[i].key, key, sizeof(key));
+            char key[160];
+            rename(v->u.members[i].key, key, sizeof(key));
             jw_jsonw_key(w, key);
-            write_camel(w, v->u.members[i].val);
+            write_renamed(w, v->u.members[i].val, rename);
         }
         jw_jsonw_obj_close(w);
     } else {
@@ -155,34 +171,16 @@ static void write_camel(struct jw_jsonw *w, const struct jw_json *v)
     }
 }
 
-/* The reverse, for request bodies: camelCase keys → snake_case. */
+/* native → seed 003: keys in camelCase */
+static void write_camel(struct jw_jsonw *w, const struct jw_json *v)
+{
+    write_renamed(w, v, camelize);
+}
+
+/* seed 003 → native, for request bodies: keys in snake_case */
 static void write_snake(struct jw_jsonw *w, const struct jw_json *v)
 {
-    if (v && v->type == JW_JSON_ARRAY) {
-        jw_jsonw_arr_open(w);
-        for (size_t i = 0; i < v->len; i++)
-            write_snake(w, v->u.items[i]);
-        jw_jsonw_arr_close(w);
-    } else if (v && v->type == JW_JSON_OBJECT) {
-        jw_jsonw_obj_open(w);
-        for (size_t i = 0; i < v->len; i++) {
-            struct jw_buf key = JW_BUF_INIT;
-            for (const char *p = v->u.members[i].key; *p; p++) {
-                if (*p >= 'A' && *p <= 'Z') {
-                    jw_buf_putc(&key, '_');
-                    jw_buf_putc(&key, (char)(*p - 'A' + 'a'));
-                } else {
-                    jw_buf_putc(&key, *p);
-                }
-            }
-            jw_jsonw_key(w, jw_buf_str(&key));
-            jw_buf_free(&key);
-            write_snake(w, v->u.members[i].val);
-        }
-        jw_jsonw_obj_close(w);
-    } else {
-        jw_jsonw_value(w, v);
-    }
+    write_renamed(w, v, snakify);
 }
 
 static const char *job_status(const struct jw_json *job)
@@ -334,12 +332,9 @@ static void reply_job(struct jw_call *c, const struct jw_error *err, struct jw_b
         snprintf(loc, sizeof(loc), "/api/v1/scheduler/jobs/%.36s", id->u.str);
         jw_req_add_header(c->req, "Location", loc);
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    write_job(&w, job);
-    jw_reply_json_buf(c->req, status, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    write_job(w, job);
+    jw_call_send(c, status);
     jw_json_doc_free(doc);
 }
 
@@ -378,12 +373,9 @@ static void reply_camel(struct jw_call *c, const struct jw_error *err, struct jw
         snprintf(loc, sizeof(loc), "%s/%.36s", location_base, id->u.str);
         jw_req_add_header(c->req, "Location", loc);
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    write_camel(&w, jw_json_root(doc));
-    jw_reply_json_buf(c->req, status, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    write_camel(w, jw_json_root(doc));
+    jw_call_send(c, status);
     jw_json_doc_free(doc);
 }
 
@@ -409,6 +401,14 @@ static const char *job_id(struct jw_call *c)
         return NULL;
     }
     return id;
+}
+
+/* A job route's :id and its body (an object of known members), or NULL
+ * after replying. */
+static const struct jw_json *job_and_body(struct jw_call *c, const char *const *known, const char **id)
+{
+    *id = job_id(c);
+    return *id ? jw_call_object(c, false, known) : NULL;
 }
 
 static bool is_object(struct jw_call *c, const struct jw_json *v, const char *field)
@@ -716,24 +716,21 @@ static void reply_paged(void *arg, const struct jw_error *err, struct jw_buf *bo
         return;
     }
     int64_t pages = (n + p.size - 1) / p.size;
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_key(&w, "items");
-    jw_jsonw_arr_open(&w);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_key(w, "items");
+    jw_jsonw_arr_open(w);
     for (size_t i = 0; items && items->type == JW_JSON_ARRAY && i < items->len; i++)
-        write(&w, items->u.items[i]);
-    jw_jsonw_arr_close(&w);
-    jw_jsonw_kint(&w, "pageNumber", p.page);
-    jw_jsonw_kint(&w, "pageSize", p.size);
-    jw_jsonw_kint(&w, "totalCount", n);
-    jw_jsonw_kint(&w, "totalPages", pages);
-    jw_jsonw_kbool(&w, "hasPreviousPage", p.page > 1);
-    jw_jsonw_kbool(&w, "hasNextPage", p.page < pages);
-    jw_jsonw_obj_close(&w);
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
+        write(w, items->u.items[i]);
+    jw_jsonw_arr_close(w);
+    jw_jsonw_kint(w, "pageNumber", p.page);
+    jw_jsonw_kint(w, "pageSize", p.size);
+    jw_jsonw_kint(w, "totalCount", n);
+    jw_jsonw_kint(w, "totalPages", pages);
+    jw_jsonw_kbool(w, "hasPreviousPage", p.page > 1);
+    jw_jsonw_kbool(w, "hasNextPage", p.page < pages);
+    jw_jsonw_obj_close(w);
+    jw_call_send(c, 200);
     jw_json_doc_free(doc);
 }
 
@@ -819,11 +816,9 @@ static void reschedule_job(struct jw_call *c)
 {
     static const char *const known[] = {"scheduleType", "scheduleExpression", "intervalSeconds",
                                         "runAt",        "effectiveFrom",      NULL};
-    const char *id = job_id(c);
-    if (!id)
-        return;
-    const struct jw_json *body = jw_call_body(c, false);
-    if (!body || !is_object(c, body, "") || unknown_fields(c, body, known, NULL, ""))
+    const char *id;
+    const struct jw_json *body = job_and_body(c, known, &id);
+    if (!body)
         return;
     struct jw_buf text = JW_BUF_INIT;
     struct jw_jsonw w;
@@ -881,12 +876,9 @@ static void triggered(void *arg, const struct jw_error *err, struct jw_buf *body
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/scheduler/executions/%.36s", id->u.str);
     jw_req_add_header(c->req, "Location", loc);
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_value(&w, id);
-    jw_reply_json_buf(c->req, 202, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_value(w, id);
+    jw_call_send(c, 202);
     jw_json_doc_free(doc);
 }
 
@@ -912,11 +904,9 @@ static void set_exclusions(struct jw_call *c)
 {
     static const char *const known[] = {"excludedDates", "excludedDaysOfWeek", "timeRange", NULL};
     static const char *const range_known[] = {"start", "end", "startTime", "endTime", NULL};
-    const char *id = job_id(c);
-    if (!id)
-        return;
-    const struct jw_json *body = jw_call_body(c, false);
-    if (!body || !is_object(c, body, "") || unknown_fields(c, body, known, NULL, ""))
+    const char *id;
+    const struct jw_json *body = job_and_body(c, known, &id);
+    if (!body)
         return;
     const struct jw_json *dates = get(body, "excludedDates"), *days = get(body, "excludedDaysOfWeek");
     const struct jw_json *range = get(body, "timeRange");
@@ -962,11 +952,9 @@ static void set_dependencies(struct jw_call *c)
 {
     static const char *const known[] = {"dependsOnJobIds", "condition", NULL};
     static const char *const conditions[] = {"AllSucceeded", "AnySucceeded", NULL};
-    const char *id = job_id(c);
-    if (!id)
-        return;
-    const struct jw_json *body = jw_call_body(c, false);
-    if (!body || !is_object(c, body, "") || unknown_fields(c, body, known, NULL, ""))
+    const char *id;
+    const struct jw_json *body = job_and_body(c, known, &id);
+    if (!body)
         return;
     const struct jw_json *ids = get(body, "dependsOnJobIds"), *cond = get(body, "condition");
     if (!ids || ids->type != JW_JSON_ARRAY || ids->len == 0 || ids->len > 100) {
@@ -1005,12 +993,9 @@ static void got_execution(void *arg, const struct jw_error *err, struct jw_buf *
     struct jw_json_doc *doc = jw_call_answer(c, err, body);
     if (!doc)
         return;
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    write_execution(&w, jw_json_root(doc));
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    write_execution(w, jw_json_root(doc));
+    jw_call_send(c, 200);
     jw_json_doc_free(doc);
 }
 

@@ -10,15 +10,12 @@
 /* {"<key>": body} */
 static void wrap_reply(struct jw_call *c, int status, const char *key, const struct jw_buf *body)
 {
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_key(&w, key);
-    jw_jsonw_raw(&w, body->data, body->len);
-    jw_jsonw_obj_close(&w);
-    jw_reply_json_buf(c->req, status, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_key(w, key);
+    jw_jsonw_raw(w, body->data, body->len);
+    jw_jsonw_obj_close(w);
+    jw_call_send(c, status);
 }
 
 /* ---- GET /v1/teams/:teamId/jobs ---------------------------------------------------- */
@@ -30,17 +27,14 @@ static void listed(void *arg, const struct jw_error *err, struct jw_buf *body, c
         jw_call_problem(c, err);
         return;
     }
-    struct jw_buf out = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &out);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_key(&w, "job_runs");
-    jw_jsonw_raw(&w, body->data, body->len);
-    jw_jsonw_kstr(&w, "cursor", next);
-    jw_jsonw_kbool(&w, "has_more", next != NULL);
-    jw_jsonw_obj_close(&w);
-    jw_reply_json_buf(c->req, 200, &out);
-    jw_buf_free(&out);
+    struct jw_jsonw *w = jw_call_writer(c);
+    jw_jsonw_obj_open(w);
+    jw_jsonw_key(w, "job_runs");
+    jw_jsonw_raw(w, body->data, body->len);
+    jw_jsonw_kstr(w, "cursor", next);
+    jw_jsonw_kbool(w, "has_more", next != NULL);
+    jw_jsonw_obj_close(w);
+    jw_call_send(c, 200);
 }
 
 /* since/until: relative (30m, 1h, 7d: that long ago) or ISO 8601; -1 absent */
@@ -107,23 +101,12 @@ static bool nonempty_string(const struct jw_json *v)
 
 static void trigger(struct jw_call *c)
 {
-    const struct jw_json *body = jw_call_body(c, false);
+    static const char *const known[] = {"job_type", "project_id", "params", "notify", NULL};
+    const struct jw_json *body = jw_call_object(c, false, known);
     if (!body)
         return;
-    if (body->type != JW_JSON_OBJECT) {
-        jw_call_problemf(c, 400, "", "the body must be a JSON object");
-        return;
-    }
     const struct jw_json *type = jw_json_get(body, "job_type"), *project = jw_json_get(body, "project_id");
     const struct jw_json *params = jw_json_get(body, "params"), *notify = jw_json_get(body, "notify");
-    for (size_t i = 0; i < body->len; i++) {
-        const char *k = body->u.members[i].key;
-        if (strcmp(k, "job_type") && strcmp(k, "project_id") && strcmp(k, "params") && strcmp(k, "notify")) {
-            jw_call_problemf(c, 400, k, "unknown field \"%.60s\" (expected job_type, project_id, params, notify)",
-                             k);
-            return;
-        }
-    }
     if (!nonempty_string(type) || strchr(type->u.str, '\n')) {
         jw_call_problemf(c, 400, "job_type", "job_type is required: the slug of one of the team's job types");
         return;
@@ -177,10 +160,8 @@ static void cancelled(void *arg, const struct jw_error *err, struct jw_buf *body
     } else if (err) {
         jw_call_problem(c, err);
     } else {
-        struct jw_buf out = JW_BUF_INIT;
-        jw_buf_puts(&out, "{\"cancelled\":true}");
-        jw_reply_json_buf(c->req, 200, &out);
-        jw_buf_free(&out);
+        static const char done[] = "{\"cancelled\":true}";
+        jw_reply_json(c->req, 200, done, sizeof(done) - 1);
     }
 }
 

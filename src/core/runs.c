@@ -1,6 +1,8 @@
 /* runs: the run API's operations — read one or a page, trigger (one or in
  * bulk), cancel, a worker's reports, a job's health. The engine (exec/)
  * starts and finishes runs; firings make them too (sched/). */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +31,56 @@ static void runop_free(struct runop *o)
     free(o);
 }
 
-static void runop_fail(struct runop *o, const struct jw_error *e)
+static struct runop *runop_new(struct jw_core *c, const char *tenant, const char *ref, jw_core_cb cb,
+                               jw_core_list_cb list_cb, void *arg)
+{
+    struct runop *o = jw_calloc(1, sizeof(*o));
+    o->c = c;
+    o->cb = cb;
+    o->list_cb = list_cb;
+    o->arg = arg;
+    o->ref = ref ? jw_strdup(ref) : NULL;
+    snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
+    return o;
+}
+
+/* Answer the caller — e, or the body (and a list's next cursor) — and free o. */
+static void runop_end(struct runop *o, const struct jw_error *e, const char *cursor)
 {
     if (o->list_cb)
-        o->list_cb(o->arg, e, NULL, NULL);
+        o->list_cb(o->arg, e, e ? NULL : &o->body, e ? NULL : cursor);
     else
-        o->cb(o->arg, e, NULL);
+        o->cb(o->arg, e, e ? NULL : &o->body);
     runop_free(o);
+}
+
+static void runop_fail(struct runop *o, const struct jw_error *e)
+{
+    runop_end(o, e, NULL);
+}
+
+static void runop_failf(struct runop *o, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void runop_failf(struct runop *o, int status, const char *field, const char *fmt, ...)
+{
+    struct jw_error e;
+    va_list ap;
+    va_start(ap, fmt);
+    jw_failv(&e, status, field, fmt, ap);
+    va_end(ap);
+    runop_fail(o, &e);
+}
+
+/* A store callback's op, or NULL after answering the store's failure. */
+static struct runop *runop_answered(enum jw_store_status st, void *arg)
+{
+    struct runop *o = arg;
+    if (st == JW_STORE_OK)
+        return o;
+    struct jw_error e;
+    jw_core_store_error(st, &e);
+    runop_fail(o, &e);
+    return NULL;
 }
 
 /* A run's JSON from its HGETALL array — seed 001's job_run view when
@@ -74,35 +119,23 @@ static bool write_run(struct jw_jsonw *w, const struct jw_reply *pairs)
 
 static void on_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct runop *o = arg;
-    struct jw_error e;
-    if (st != JW_STORE_OK) {
-        jw_core_store_error(st, &e);
-        runop_fail(o, &e);
+    struct runop *o = runop_answered(st, arg);
+    if (!o)
         return;
-    }
     struct jw_jsonw w;
     jw_jsonw_init(&w, &o->body);
     if (!write_run(&w, jw_reply_at(r, 0))) {
-        jw_fail(&e, 404, "", "no such run: %.100s", o->ref);
-        runop_fail(o, &e);
+        runop_failf(o, 404, "", "no such run: %.100s", o->ref);
         return;
     }
-    o->cb(o->arg, NULL, &o->body);
-    runop_free(o);
+    runop_end(o, NULL, NULL);
 }
 
 void jw_runs_get(struct jw_core *c, const char *tenant, const char *id, jw_core_cb cb, void *arg)
 {
-    struct runop *o = jw_calloc(1, sizeof(*o));
-    o->c = c;
-    o->cb = cb;
-    o->arg = arg;
-    o->ref = jw_strdup(id);
+    struct runop *o = runop_new(c, tenant, id, cb, NULL, arg);
     if (!jw_id_is_uuid(id)) {
-        struct jw_error e;
-        jw_fail(&e, 404, "", "no such run: %.100s", id);
-        runop_fail(o, &e);
+        runop_failf(o, 404, "", "no such run: %.100s", id);
         return;
     }
     char lower[JW_UUID_SIZE];
@@ -141,16 +174,11 @@ static const char *format_cursor(const struct jw_reply *r, char cursor[128])
 
 static void on_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct runop *o = arg;
-    struct jw_error e;
-    if (st != JW_STORE_OK) {
-        jw_core_store_error(st, &e);
-        runop_fail(o, &e);
+    struct runop *o = runop_answered(st, arg);
+    if (!o)
         return;
-    }
     if (jw_reply_type(r) != JW_REPLY_ARRAY) {
-        jw_fail(&e, 404, "", "no such job: %.200s", o->ref ? o->ref : "");
-        runop_fail(o, &e);
+        runop_failf(o, 404, "", "no such job: %.200s", o->ref ? o->ref : "");
         return;
     }
     struct jw_jsonw w;
@@ -160,18 +188,13 @@ static void on_listed(enum jw_store_status st, const struct jw_reply *r, void *a
         write_run(&w, jw_reply_at(r, i));
     jw_jsonw_arr_close(&w);
     char cursor[128];
-    o->list_cb(o->arg, NULL, &o->body, format_cursor(r, cursor));
-    runop_free(o);
+    runop_end(o, NULL, format_cursor(r, cursor));
 }
 
 void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_filter *f, jw_core_list_cb cb,
                   void *arg)
 {
-    struct runop *o = jw_calloc(1, sizeof(*o));
-    o->c = c;
-    o->list_cb = cb;
-    o->arg = arg;
-    o->ref = f->job_ref ? jw_strdup(f->job_ref) : NULL;
+    struct runop *o = runop_new(c, tenant, f->job_ref, NULL, cb, arg);
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, f->job_ref ? f->job_ref : "");
     if (f->cursor && f->cursor[0]) {
@@ -179,9 +202,7 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
         const char *id;
         if (parse_cursor(f->cursor, &score, &id) != 0) {
             jw_args_free(&a);
-            struct jw_error e;
-            jw_fail(&e, 400, "cursor", "cursor is not one this server gave out");
-            runop_fail(o, &e);
+            runop_failf(o, 400, "cursor", "cursor is not one this server gave out");
             return;
         }
         jw_args_addi(&a, score);
@@ -199,37 +220,26 @@ void jw_runs_list(struct jw_core *c, const char *tenant, const struct jw_run_fil
 
 static void on_team_got(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct runop *o = arg;
-    struct jw_error e;
+    struct runop *o = runop_answered(st, arg);
+    if (!o)
+        return;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &o->body);
-    if (st != JW_STORE_OK) {
-        jw_core_store_error(st, &e);
-        runop_fail(o, &e);
-        return;
-    }
     if (jw_reply_type(r) != JW_REPLY_ARRAY ||
         !write_view(&w, jw_reply_at(r, 1), jw_reply_str(jw_reply_at(r, 0), NULL), o->tenant)) {
-        jw_fail(&e, 404, "", "no job or job run has this id");
-        runop_fail(o, &e);
+        runop_failf(o, 404, "", "no job or job run has this id");
         return;
     }
-    o->cb(o->arg, NULL, &o->body);
-    runop_free(o);
+    runop_end(o, NULL, NULL);
 }
 
 void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id, jw_core_cb cb, void *arg)
 {
-    struct jw_error e;
+    struct runop *o = runop_new(c, tenant, run_id, cb, NULL, arg);
     if (!jw_id_is_uuid(run_id)) {
-        jw_fail(&e, 404, "", "no job or job run has this id");
-        cb(arg, &e, NULL);
+        runop_failf(o, 404, "", "no job or job run has this id");
         return;
     }
-    struct runop *o = jw_calloc(1, sizeof(*o));
-    o->cb = cb;
-    o->arg = arg;
-    snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
     char lower[JW_UUID_SIZE];
     jw_id_lower(run_id, lower);
     struct jw_args a = JW_ARGS_INIT;
@@ -240,13 +250,9 @@ void jw_runs_team_get(struct jw_core *c, const char *tenant, const char *run_id,
 
 static void on_team_listed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct runop *o = arg;
-    struct jw_error e;
-    if (st != JW_STORE_OK) {
-        jw_core_store_error(st, &e);
-        runop_fail(o, &e);
+    struct runop *o = runop_answered(st, arg);
+    if (!o)
         return;
-    }
     struct jw_jsonw w;
     jw_jsonw_init(&w, &o->body);
     jw_jsonw_arr_open(&w);
@@ -254,31 +260,31 @@ static void on_team_listed(enum jw_store_status st, const struct jw_reply *r, vo
         write_view(&w, jw_reply_at(r, i + 1), jw_reply_str(jw_reply_at(r, i), NULL), o->tenant);
     jw_jsonw_arr_close(&w);
     char cursor[128];
-    o->list_cb(o->arg, NULL, &o->body, format_cursor(r, cursor));
-    runop_free(o);
+    runop_end(o, NULL, format_cursor(r, cursor));
+}
+
+/* an integer argument, or "" when negative (absent) */
+static void add_opt_int(struct jw_args *a, int64_t v)
+{
+    if (v >= 0)
+        jw_args_addi(a, v);
+    else
+        jw_args_adds(a, "");
 }
 
 void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_team_run_filter *f,
                        jw_core_list_cb cb, void *arg)
 {
-    struct jw_error e;
-    int64_t score = 0;
+    struct runop *o = runop_new(c, tenant, NULL, NULL, cb, arg);
+    int64_t score = -1;
     const char *cursor_id = "";
     if (f->cursor && f->cursor[0] && parse_cursor(f->cursor, &score, &cursor_id) != 0) {
-        jw_fail(&e, 400, "cursor", "cursor is not one this server gave out");
-        cb(arg, &e, NULL, NULL);
+        runop_failf(o, 400, "cursor", "cursor is not one this server gave out");
         return;
     }
-    struct runop *o = jw_calloc(1, sizeof(*o));
-    o->list_cb = cb;
-    o->arg = arg;
-    snprintf(o->tenant, sizeof(o->tenant), "%s", tenant);
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, "list");
-    if (cursor_id[0])
-        jw_args_addi(&a, score);
-    else
-        jw_args_adds(&a, "");
+    add_opt_int(&a, score);
     jw_args_adds(&a, cursor_id);
     jw_args_addi(&a, f->limit);
     jw_args_adds(&a, f->job_type ? f->job_type : "");
@@ -287,29 +293,18 @@ void jw_runs_team_list(struct jw_core *c, const char *tenant, const struct jw_te
     else
         jw_args_adds(&a, "");
     jw_args_adds(&a, f->project_id ? f->project_id : "");
-    if (f->since_ms >= 0)
-        jw_args_addi(&a, f->since_ms);
-    else
-        jw_args_adds(&a, "");
-    if (f->until_ms >= 0)
-        jw_args_addi(&a, f->until_ms);
-    else
-        jw_args_adds(&a, "");
+    add_opt_int(&a, f->since_ms);
+    add_opt_int(&a, f->until_ms);
     jw_store_eval(c->store, JW_LUA_TEAM_RUNS, tenant, &a, on_team_listed, o);
 }
 
 static void on_paged(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    struct runop *o = arg;
-    struct jw_error e;
-    if (st != JW_STORE_OK) {
-        jw_core_store_error(st, &e);
-        runop_fail(o, &e);
+    struct runop *o = runop_answered(st, arg);
+    if (!o)
         return;
-    }
     if (jw_reply_type(r) != JW_REPLY_ARRAY || jw_reply_count(r) < 1) {
-        jw_fail(&e, 404, "", "no such job: %.200s", o->ref);
-        runop_fail(o, &e);
+        runop_failf(o, 404, "", "no such job: %.200s", o->ref);
         return;
     }
     struct jw_jsonw w;
@@ -322,22 +317,15 @@ static void on_paged(enum jw_store_status st, const struct jw_reply *r, void *ar
         write_run(&w, jw_reply_at(r, i)); /* an expired run writes nothing */
     jw_jsonw_arr_close(&w);
     jw_jsonw_obj_close(&w);
-    o->cb(o->arg, NULL, &o->body);
-    runop_free(o);
+    runop_end(o, NULL, NULL);
 }
 
 void jw_runs_page(struct jw_core *c, const char *tenant, const char *job_ref, int64_t page, int64_t page_size,
                   jw_core_cb cb, void *arg)
 {
-    struct runop *o = jw_calloc(1, sizeof(*o));
-    o->c = c;
-    o->cb = cb;
-    o->arg = arg;
-    o->ref = jw_strdup(job_ref);
+    struct runop *o = runop_new(c, tenant, job_ref, cb, NULL, arg);
     if (page < 1 || page_size < 1) {
-        struct jw_error e;
-        jw_fail(&e, 400, "page", "page and page size start at 1");
-        runop_fail(o, &e);
+        runop_failf(o, 400, "page", "page and page size start at 1");
         return;
     }
     struct jw_args a = JW_ARGS_INIT;

@@ -171,11 +171,10 @@ void jw_reply_problem(struct jw_req *r, const struct jw_error *e)
 
 void jw_reply_problemf(struct jw_req *r, int status, const char *field, const char *fmt, ...)
 {
-    struct jw_error e = {.status = status};
-    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
+    struct jw_error e;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    jw_failv(&e, status, field, fmt, ap);
     va_end(ap);
     jw_reply_problem(r, &e);
 }

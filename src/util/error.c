@@ -4,14 +4,20 @@
 #include <stdarg.h>
 #include <string.h>
 
-int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
+int jw_failv(struct jw_error *e, int status, const char *field, const char *fmt, va_list ap)
 {
     e->status = status;
     e->ref[0] = '\0';
     snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+    vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+    return -1;
+}
+
+int jw_fail(struct jw_error *e, int status, const char *field, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+    jw_failv(e, status, field, fmt, ap);
     va_end(ap);
     return -1;
 }

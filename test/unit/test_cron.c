@@ -15,7 +15,7 @@
 #include "jobwheel/cron.h"
 #include "jobwheel/tz.h"
 
-#define ZONEINFO "/usr/share/zoneinfo"
+#include "tz_fixture.h"
 
 /* ---- ISO-8601 helpers (test-only arithmetic) ---- */
 
@@ -76,24 +76,6 @@ static struct jw_cron *parse_ok(const char *expr)
     if (!c)
         fail_msg("parse of \"%s\" failed: %s", expr, err);
     return c;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    char err[256];
-    if (jw_tz_db_load(ZONEINFO, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tz load: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    jw_tz_db_free();
-    return 0;
 }
 
 /* ---- the golden table ---- */
@@ -383,5 +365,5 @@ int main(void)
         cmocka_unit_test(test_fixed_time_once_a_day),
         cmocka_unit_test(test_speed),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tz_setup, tz_teardown);
 }

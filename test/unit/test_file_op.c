@@ -171,18 +171,24 @@ static int run_cfg(const struct fx *fx, struct jw_buf *out, char *err, size_t er
 }
 
 /* Succeeds; the result is returned (caller frees). */
-static char *ok_result(const struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *ok_result(const struct fx *fx, const char *fmt, ...)
+static char *ok_result_v(const struct fx *fx, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static char *ok_result_v(const struct fx *fx, const char *fmt, va_list ap)
 {
     struct jw_buf out = JW_BUF_INIT;
     char err[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = run_cfg(fx, &out, err, sizeof(err), fmt, ap);
-    va_end(ap);
-    if (rc != 0)
+    if (run_cfg(fx, &out, err, sizeof(err), fmt, ap) != 0)
         fail_msg("refused (%s): %s", err, fmt);
     return jw_buf_detach(&out);
+}
+
+static char *ok_result(const struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *ok_result(const struct fx *fx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *r = ok_result_v(fx, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 /* Succeeds with exactly this result. */
@@ -190,17 +196,13 @@ static void expect_ok(const struct fx *fx, const char *want, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 static void expect_ok(const struct fx *fx, const char *want, const char *fmt, ...)
 {
-    struct jw_buf out = JW_BUF_INIT;
-    char err[512];
     va_list ap;
     va_start(ap, fmt);
-    int rc = run_cfg(fx, &out, err, sizeof(err), fmt, ap);
+    char *got = ok_result_v(fx, fmt, ap);
     va_end(ap);
-    if (rc != 0)
-        fail_msg("refused (%s), want %s", err, want);
-    if (strcmp(jw_buf_str(&out), want) != 0)
-        fail_msg("result %s, want %s", jw_buf_str(&out), want);
-    jw_buf_free(&out);
+    if (strcmp(got, want) != 0)
+        fail_msg("result %s, want %s", got, want);
+    free(got);
 }
 
 /* Fails with a message containing want, that does not give away where the

@@ -16,7 +16,7 @@
 #include "jobwheel/schedule.h"
 #include "jobwheel/tz.h"
 
-#define ZONEINFO "/usr/share/zoneinfo"
+#include "tz_fixture.h"
 #define S 1000
 #define MIN (60 * S)
 #define HOUR (60 * MIN)
@@ -142,24 +142,6 @@ static void expect_exclusions_error(const char *json, const char *field)
     struct jw_schedule_spec sp = spec0();
     sp.exclusions_json = json;
     expect_error(&sp, field);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    char err[256];
-    if (jw_tz_db_load(ZONEINFO, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tz db: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    jw_tz_db_free();
-    return 0;
 }
 
 /* ---- schedule kinds ---- */
@@ -712,98 +694,65 @@ static void test_catch_up_late_each_fire(void **state)
     }
 }
 
-static void test_catch_up_every_second(void **state)
-{
-    (void)state;
-    int64_t t0 = iso_ms("2025-07-10T12:00:00Z");
-    struct caught c;
-
-    /* 10 s outage, now 12:00:10.200, threshold 1 s: 12:00:00..:10 are 11
-     * firings; :10 is late (0.2 s), :00..:09 are misfires (>= 1.2 s) */
-    int64_t now = t0 + 10 * S + 200;
-    struct jw_schedule *s = with_policy("* * * * * *", "fire_once", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 2, t0 + 9 * S, S, 9, t0 + 11 * S);
-    jw_schedule_free(s);
-    s = with_policy("* * * * * *", "skip", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 1, t0 + 10 * S, S, 10, t0 + 11 * S);
-    jw_schedule_free(s);
-    s = with_policy("* * * * * *", "fire_all", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 11, t0, S, 0, t0 + 11 * S);
-    jw_schedule_free(s);
-
-    /* 2 h outage, now 14:00:00.200: 7201 firings, 14:00:00 late, 7200 missed */
-    now = t0 + 2 * HOUR + 200;
-    s = with_policy("* * * * * *", "fire_once", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 2, t0 + 7199 * S, S, 7199, t0 + 7201 * S);
-    jw_schedule_free(s);
-    s = with_policy("* * * * * *", "skip", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 1, t0 + 7200 * S, S, 7200, t0 + 7201 * S);
-    jw_schedule_free(s);
+/* Catch-up after an outage from 12:00:00 (times as offsets from it; the
+ * threshold is 1 s): what fires, how many are skipped, the next firing. */
+static const struct {
+    const char *why, *cron, *policy;
+    int64_t cap, due, now;
+    size_t room, n;
+    int64_t first, step, skipped, next;
+} catch_up_cases[] = {
+    /* every second, 10 s outage, now 12:00:10.200: :00..:10 are 11 firings;
+     * :10 is late (0.2 s), :00..:09 are misfires (>= 1.2 s) */
+    {"1s, 10 s, fire_once", "* * * * * *", "fire_once", 0, 0, 10 * S + 200, 1100, 2, 9 * S, S, 9, 11 * S},
+    {"1s, 10 s, skip", "* * * * * *", "skip", 0, 0, 10 * S + 200, 1100, 1, 10 * S, S, 10, 11 * S},
+    {"1s, 10 s, fire_all", "* * * * * *", "fire_all", 0, 0, 10 * S + 200, 1100, 11, 0, S, 0, 11 * S},
+    /* every second, 2 h outage, now 14:00:00.200: 7201 firings, 14:00:00 late, 7200 missed */
+    {"1s, 2 h, fire_once", "* * * * * *", "fire_once", 0, 0, 2 * HOUR + 200, 1100, 2, 7199 * S, S, 7199,
+     7201 * S},
+    {"1s, 2 h, skip", "* * * * * *", "skip", 0, 0, 2 * HOUR + 200, 1100, 1, 7200 * S, S, 7200, 7201 * S},
     /* fire_all, default cap 100: the latest 100 misfires (13:58:20..13:59:59) and the late one */
-    s = with_policy("* * * * * *", "fire_all", 0, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 101, t0 + 7100 * S, S, 7100, t0 + 7201 * S);
-    assert_int_equal(c.out[0], iso_ms("2025-07-10T13:58:20Z"));
-    jw_schedule_free(s);
+    {"1s, 2 h, fire_all", "* * * * * *", "fire_all", 0, 0, 2 * HOUR + 200, 1100, 101, 7100 * S, S, 7100,
+     7201 * S},
     /* fire_all, cap 1000: all 7200 cannot run, the latest 1000 do */
-    s = with_policy("* * * * * *", "fire_all", 1000, 0);
-    catch_up(s, t0, now, 1000, 1100, &c);
-    expect_run(&c, 1001, t0 + 6200 * S, S, 6200, t0 + 7201 * S);
-    jw_schedule_free(s);
-}
+    {"1s, 2 h, fire_all cap 1000", "* * * * * *", "fire_all", 1000, 0, 2 * HOUR + 200, 1100, 1001, 6200 * S,
+     S, 6200, 7201 * S},
+    /* every 5 min, 10 s outage: only 12:00 was due, and at 10.2 s it is a misfire */
+    {"5m, 10 s, fire_once", "*/5 * * * *", "fire_once", 0, 0, 10 * S + 200, 16, 1, 0, 0, 0, 5 * MIN},
+    {"5m, 10 s, skip", "*/5 * * * *", "skip", 0, 0, 10 * S + 200, 16, 0, 0, 0, 1, 5 * MIN},
+    {"5m, 10 s, fire_all", "*/5 * * * *", "fire_all", 0, 0, 10 * S + 200, 16, 1, 0, 0, 0, 5 * MIN},
+    /* every 5 min, 2 h outage, now 14:00:00.200: 12:00, 12:05, .., 14:00 are
+     * 25 firings; 14:00 is late, 24 are missed */
+    {"5m, 2 h, fire_once", "*/5 * * * *", "fire_once", 0, 0, 2 * HOUR + 200, 64, 2, 115 * MIN, 5 * MIN, 23,
+     125 * MIN},
+    {"5m, 2 h, skip", "*/5 * * * *", "skip", 0, 0, 2 * HOUR + 200, 64, 1, 120 * MIN, 5 * MIN, 24, 125 * MIN},
+    {"5m, 2 h, fire_all", "*/5 * * * *", "fire_all", 0, 0, 2 * HOUR + 200, 64, 25, 0, 5 * MIN, 0, 125 * MIN},
+    /* the fire_all cap: 5 misfires (13:35..13:55) and the late 14:00 */
+    {"5m, 2 h, fire_all cap 5", "*/5 * * * *", "fire_all", 5, 0, 2 * HOUR + 200, 64, 6, 95 * MIN, 5 * MIN, 19,
+     125 * MIN},
+    /* due need not be a firing itself: from 12:02, 12:05..14:00 are 24 */
+    {"5m, 2 h from 12:02, fire_all", "*/5 * * * *", "fire_all", 0, 2 * MIN, 2 * HOUR + 200, 64, 24, 5 * MIN,
+     5 * MIN, 0, 125 * MIN},
+};
 
-static void test_catch_up_every_five_minutes(void **state)
+static void test_catch_up_after_outages(void **state)
 {
     (void)state;
     int64_t t0 = iso_ms("2025-07-10T12:00:00Z");
+    for (size_t i = 0; i < sizeof(catch_up_cases) / sizeof(catch_up_cases[0]); i++) {
+        const __typeof__(catch_up_cases[0]) *k = &catch_up_cases[i];
+        print_message("catch-up: %s\n", k->why);
+        struct caught c;
+        struct jw_schedule *s = with_policy(k->cron, k->policy, k->cap, 0);
+        catch_up(s, t0 + k->due, t0 + k->now, 1000, k->room, &c);
+        expect_run(&c, k->n, k->n ? t0 + k->first : 0, k->step, k->skipped, t0 + k->next);
+        jw_schedule_free(s);
+    }
+    /* the cap keeps the latest: 13:58:20 is the first of the 101 */
     struct caught c;
-
-    /* 10 s outage: only 12:00 was due, and at 10.2 s it is a misfire */
-    int64_t now = t0 + 10 * S + 200;
-    struct jw_schedule *s = with_policy("*/5 * * * *", "fire_once", 0, 0);
-    catch_up(s, t0, now, 1000, 16, &c);
-    expect_run(&c, 1, t0, 0, 0, t0 + 5 * MIN);
-    jw_schedule_free(s);
-    s = with_policy("*/5 * * * *", "skip", 0, 0);
-    catch_up(s, t0, now, 1000, 16, &c);
-    expect_run(&c, 0, 0, 0, 1, t0 + 5 * MIN);
-    jw_schedule_free(s);
-    s = with_policy("*/5 * * * *", "fire_all", 0, 0);
-    catch_up(s, t0, now, 1000, 16, &c);
-    expect_run(&c, 1, t0, 0, 0, t0 + 5 * MIN);
-    jw_schedule_free(s);
-
-    /* 2 h outage, now 14:00:00.200: 12:00, 12:05, .., 14:00 are 25 firings;
-     * 14:00 is late, 24 are missed */
-    now = t0 + 2 * HOUR + 200;
-    s = with_policy("*/5 * * * *", "fire_once", 0, 0);
-    catch_up(s, t0, now, 1000, 64, &c);
-    expect_run(&c, 2, iso_ms("2025-07-10T13:55:00Z"), 5 * MIN, 23, iso_ms("2025-07-10T14:05:00Z"));
-    jw_schedule_free(s);
-    s = with_policy("*/5 * * * *", "skip", 0, 0);
-    catch_up(s, t0, now, 1000, 64, &c);
-    expect_run(&c, 1, iso_ms("2025-07-10T14:00:00Z"), 5 * MIN, 24, iso_ms("2025-07-10T14:05:00Z"));
-    jw_schedule_free(s);
-    s = with_policy("*/5 * * * *", "fire_all", 0, 0);
-    catch_up(s, t0, now, 1000, 64, &c);
-    expect_run(&c, 25, t0, 5 * MIN, 0, iso_ms("2025-07-10T14:05:00Z"));
-    jw_schedule_free(s);
-
-    /* the fire_all cap: 5 misfires (13:35..13:55) and the late 14:00 */
-    s = with_policy("*/5 * * * *", "fire_all", 5, 0);
-    catch_up(s, t0, now, 1000, 64, &c);
-    expect_run(&c, 6, iso_ms("2025-07-10T13:35:00Z"), 5 * MIN, 19, iso_ms("2025-07-10T14:05:00Z"));
-    jw_schedule_free(s);
-
-    /* due need not be a firing itself: from 12:02, 12:05..14:00 are 24 */
-    s = with_policy("*/5 * * * *", "fire_all", 0, 0);
-    catch_up(s, t0 + 2 * MIN, now, 1000, 64, &c);
-    expect_run(&c, 24, t0 + 5 * MIN, 5 * MIN, 0, iso_ms("2025-07-10T14:05:00Z"));
+    struct jw_schedule *s = with_policy("* * * * * *", "fire_all", 0, 0);
+    catch_up(s, t0, t0 + 2 * HOUR + 200, 1000, 1100, &c);
+    assert_int_equal(c.out[0], iso_ms("2025-07-10T13:58:20Z"));
     jw_schedule_free(s);
 }
 
@@ -1084,8 +1033,7 @@ int main(void)
         cmocka_unit_test(test_errors_schedule_fields),
         cmocka_unit_test(test_errors_exclusions),
         cmocka_unit_test(test_catch_up_late_each_fire),
-        cmocka_unit_test(test_catch_up_every_second),
-        cmocka_unit_test(test_catch_up_every_five_minutes),
+        cmocka_unit_test(test_catch_up_after_outages),
         cmocka_unit_test(test_catch_up_window_drops),
         cmocka_unit_test(test_catch_up_out_cap),
         cmocka_unit_test(test_catch_up_interval_and_once),
@@ -1094,5 +1042,5 @@ int main(void)
         cmocka_unit_test(test_catch_up_across_dst),
         cmocka_unit_test(test_local_time),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tz_setup, tz_teardown);
 }

@@ -14,7 +14,7 @@
 
 #include "jobwheel/tz.h"
 
-#define ZONEINFO "/usr/share/zoneinfo"
+#include "tz_fixture.h"
 
 static int64_t test_days_from_civil(int64_t y, int m, int d)
 {
@@ -41,24 +41,6 @@ static const struct jw_tz *zone(const char *name)
     if (!tz)
         fail_msg("zone %s is not loaded", name);
     return tz;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    char err[256];
-    if (jw_tz_db_load(ZONEINFO, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tz load: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    jw_tz_db_free();
-    return 0;
 }
 
 static void test_names(void **state)
@@ -395,5 +377,5 @@ int main(void)
         cmocka_unit_test(test_transitions),  cmocka_unit_test(test_transition_walk),
         cmocka_unit_test(test_load),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tz_setup, tz_teardown);
 }

@@ -426,3 +426,34 @@ local function run_ended(run_id, run)
   if wfrun_id then advance_workflow(wfrun_id, now, out) end
   return out
 end
+
+-- A page of a run index (a zset of run ids by creation time), newest first,
+-- scores in [min, max], after a cursor (cscore "" = from the newest; at the
+-- cursor's score, ids below cid). take(id) gives what a run adds to the
+-- page (a list), or nil to leave it out. A page examines a bounded number
+-- of runs and may come back short with has_more = 1.
+-- Returns {has_more, next score, next id, items...}.
+local function runs_page(index, max, min, cscore, cid, limit, take)
+  local budget = math.max(1000, limit * 20)
+  local out, count, offset, more = {}, 0, 0, 0
+  local last_score, last_id = nil, nil
+  while more == 0 do
+    local page = redis.call('ZREVRANGEBYSCORE', index, max, min, 'WITHSCORES', 'LIMIT', offset, 200)
+    if #page == 0 then break end
+    offset = offset + #page / 2
+    for i = 1, #page, 2 do
+      local id, score = page[i], page[i + 1]
+      if not (cscore ~= '' and tonumber(score) == tonumber(cscore) and id >= cid) then
+        if count == limit or budget == 0 then more = 1; break end
+        budget = budget - 1
+        last_score, last_id = score, id
+        local items = take(id)
+        if items then
+          count = count + 1
+          for _, item in ipairs(items) do out[#out + 1] = item end
+        end
+      end
+    end
+  end
+  return {more, last_score or '', last_id or '', unpack(out)}
+end
