@@ -11,6 +11,8 @@
 
 /* A new time-ordered (v7) UUID, lower case. */
 void jw_id_new(char out[JW_UUID_SIZE]);
+/* The Unix milliseconds a v7 UUID was made at, or -1 for another kind. */
+int64_t jw_id_time_ms(const char *uuid);
 /* True for 8-4-4-4-12 hex digits (either case). */
 bool jw_id_is_uuid(const char *s);
 /* Copy s lower-cased into out (s must be a UUID). */

@@ -183,21 +183,23 @@ static void prefix_field(struct jw_error *err, size_t index)
     memcpy(err->field, f, sizeof(f));
 }
 
-/* Stamp a job as a new version made now by who (and, when create, as new). */
+/* Stamp a job as a new version made now by who (and, when create, as new:
+ * its first version is known by the job's own id, and it was made in the
+ * millisecond its id says, so the stored form need not repeat either). */
 static void stamp(struct jw_job *j, const char *who, int64_t now, bool create)
 {
     char id[JW_UUID_SIZE];
     jw_id_new(id);
     jw_job_set_str(j, JW_JOB_VERSION_ID, id);
     jw_job_set_int(j, JW_JOB_VERSION, create ? 1 : j->f[JW_JOB_VERSION].i + 1);
-    jw_job_set_int(j, JW_JOB_UPDATED_AT, now);
-    jw_job_set_str(j, JW_JOB_UPDATED_BY, who);
     if (create) {
-        jw_id_new(id);
+        now = jw_id_time_ms(id);
         jw_job_set_str(j, JW_JOB_ID, id);
         jw_job_set_int(j, JW_JOB_CREATED_AT, now);
         jw_job_set_str(j, JW_JOB_CREATED_BY, who);
     }
+    jw_job_set_int(j, JW_JOB_UPDATED_AT, now);
+    jw_job_set_str(j, JW_JOB_UPDATED_BY, who);
 }
 
 /* Parse a stored job from job_get's {JSON, next firing} pair. */

@@ -552,8 +552,8 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
             return -1;
     }
     if (mode == JW_JOB_STORED) {
-        fill_defaults(job); /* the stored form leaves defaults out */
         fill_implied(job);
+        fill_defaults(job); /* the stored form leaves defaults out */
     }
     return 0;
 }
@@ -626,26 +626,45 @@ static void fill_defaults(struct jw_job *job)
     }
 }
 
-/* A field the stored form leaves out because Redis knows it otherwise: the
- * id (the jobs hash field; the store puts it back into the JSON it reads),
- * and updated_at/updated_by while they equal created_at/created_by (a job
- * never changed since its creation). */
+/* A field the stored form leaves out because it can be told otherwise:
+ * - the id (the jobs hash field; the store puts it back into what it reads);
+ * - created_at when it is the millisecond of the (v7) id;
+ * - version 1, whose version_id is the job's id;
+ * - the slug when it is the name itself;
+ * - updated_at/updated_by while they equal created_at/created_by (a job
+ *   never changed since its creation).
+ * The store's scripts know the same rules (prelude.lua, "implied fields"). */
 static bool is_implied(const struct jw_job *job, enum jw_job_field f)
 {
     const struct jw_fval *v = &job->f[f], *c;
+    const struct jw_fval *id = &job->f[JW_JOB_ID];
+    if (!v->set)
+        return false;
     switch (f) {
     case JW_JOB_ID: return true;
-    case JW_JOB_UPDATED_AT: c = &job->f[JW_JOB_CREATED_AT]; return c->set && v->set && v->i == c->i;
-    case JW_JOB_UPDATED_BY:
-        c = &job->f[JW_JOB_CREATED_BY];
-        return c->set && v->set && !strcmp(v->s, c->s);
+    case JW_JOB_CREATED_AT: return id->set && v->i == jw_id_time_ms(id->s);
+    case JW_JOB_VERSION: return v->i == 1;
+    case JW_JOB_VERSION_ID: return id->set && !strcmp(v->s, id->s);
+    case JW_JOB_SLUG: c = &job->f[JW_JOB_NAME]; return c->set && !strcmp(v->s, c->s);
+    case JW_JOB_UPDATED_AT: c = &job->f[JW_JOB_CREATED_AT]; return c->set && v->i == c->i;
+    case JW_JOB_UPDATED_BY: c = &job->f[JW_JOB_CREATED_BY]; return c->set && !strcmp(v->s, c->s);
     default: return false;
     }
 }
 
-/* Decoding the stored form: the implied fields come back. */
+/* Decoding the stored form: the implied fields come back (before the
+ * defaults, so a slug left out is the name, not one derived from it). */
 static void fill_implied(struct jw_job *job)
 {
+    const struct jw_fval *id = &job->f[JW_JOB_ID];
+    if (!job->f[JW_JOB_CREATED_AT].set && id->set && jw_id_time_ms(id->s) >= 0)
+        jw_job_set_int(job, JW_JOB_CREATED_AT, jw_id_time_ms(id->s));
+    if (!job->f[JW_JOB_VERSION].set)
+        jw_job_set_int(job, JW_JOB_VERSION, 1);
+    if (!job->f[JW_JOB_VERSION_ID].set && id->set)
+        jw_job_set_str(job, JW_JOB_VERSION_ID, id->s);
+    if (!job->f[JW_JOB_SLUG].set && job->f[JW_JOB_NAME].set)
+        jw_job_set_str(job, JW_JOB_SLUG, job->f[JW_JOB_NAME].s);
     const struct jw_fval *ca = &job->f[JW_JOB_CREATED_AT], *cb = &job->f[JW_JOB_CREATED_BY];
     if (!job->f[JW_JOB_UPDATED_AT].set && ca->set)
         jw_job_set_int(job, JW_JOB_UPDATED_AT, ca->i);

@@ -45,6 +45,17 @@ void jw_id_new(char out[JW_UUID_SIZE])
     uuid_unparse_lower(u, out);
 }
 
+int64_t jw_id_time_ms(const char *uuid)
+{
+    if (!jw_id_is_uuid(uuid) || uuid[14] != '7')
+        return -1;
+    char hex[13];
+    memcpy(hex, uuid, 8);
+    memcpy(hex + 8, uuid + 9, 4);
+    hex[12] = '\0';
+    return (int64_t)strtoll(hex, NULL, 16);
+}
+
 bool jw_id_is_uuid(const char *s)
 {
     if (!s || strlen(s) != 36)

@@ -1209,12 +1209,32 @@ static void set_server_fields(struct jw_job *job)
     jw_job_set_int(job, JW_JOB_UPDATED_AT, 1752158799000LL);
 }
 
+/* The server fields of a job just made, as jobs.c stamps them: a v7 id,
+ * made at created_at, whose first version is known by the id itself. */
+#define V7_ID "01a20bb5-c7b7-73ab-aa3e-85caf9b311bd"
+#define V7_MS 0x01a20bb5c7b7LL
+static void new_job_fields(struct jw_job *job)
+{
+    jw_job_set_str(job, JW_JOB_ID, V7_ID);
+    jw_job_set_int(job, JW_JOB_VERSION, 1);
+    jw_job_set_str(job, JW_JOB_VERSION_ID, V7_ID);
+    jw_job_set_str(job, JW_JOB_CREATED_BY, "user:alice");
+    jw_job_set_str(job, JW_JOB_UPDATED_BY, "user:alice");
+    jw_job_set_int(job, JW_JOB_CREATED_AT, V7_MS);
+    jw_job_set_int(job, JW_JOB_UPDATED_AT, V7_MS);
+}
+
 /* A stored JSON as the store's scripts return it: the id put back first. */
-static char *as_read(const char *stored)
+static char *as_read_id(const char *stored, const char *id)
 {
     struct jw_buf b = JW_BUF_INIT;
-    jw_buf_printf(&b, "{\"id\":\"%s\",%s", JOB_ID, stored + 1);
+    jw_buf_printf(&b, "{\"id\":\"%s\",%s", id, stored + 1);
     return jw_buf_detach(&b);
+}
+
+static char *as_read(const char *stored)
+{
+    return as_read_id(stored, JOB_ID);
 }
 
 static void assert_same_fields(const struct jw_job *a, const struct jw_job *b)
@@ -1286,19 +1306,22 @@ static void test_stored_round_trip(void **state)
     assert_string_equal(back.f[JW_JOB_DESCRIPTION].s, "line1\nline2 \"quoted\" \xC3\xA9");
     jw_job_free(&copy);
 
-    /* a default-only job round-trips as well */
+    /* a default-only job, as just made, round-trips as well */
     struct jw_job small, small_back;
     create_ok(&small, SEED002_CREATE, &STRICT);
+    new_job_fields(&small);
     char *st = encode(&small, JW_JOB_VIEW_STORED);
     /* defaults and nulls are not stored, and come back on decoding */
     assert_null(strstr(st, "\"max_attempts\""));
     assert_null(strstr(st, "\"timezone\""));
     assert_null(strstr(st, "\"enabled\""));
     assert_null(strstr(st, "null"));
+    char *st_read = as_read_id(st, V7_ID);
     memset(&small_back, 0, sizeof(small_back));
-    assert_int_equal(decode_text(&small_back, st, JW_JOB_STORED, &err), 0);
+    assert_int_equal(decode_text(&small_back, st_read, JW_JOB_STORED, &err), 0);
     assert_same_fields(&small, &small_back);
     assert_false(jw_job_differs(&small, &small_back));
+    free(st_read);
     free(st);
     jw_job_free(&small);
     jw_job_free(&small_back);
@@ -1336,6 +1359,31 @@ static void test_stored_implied_fields(void **state)
     assert_non_null(strstr(text2, "\"updated_by\":\"apikey:k1\""));
     assert_null(strstr(text2, "updated_at"));
     free(text2);
+
+    /* a job just made stores none of its server fields but created_by,
+     * and a slug equal to its name is left out too */
+    struct jw_job made, made_back;
+    create_ok(&made, "{\"name\":\"nightly-report\",\"endpoint_url\":\"https://example.com/h\"}", &STRICT);
+    new_job_fields(&made);
+    char *mt = encode(&made, JW_JOB_VIEW_STORED), *mr = as_read_id(mt, V7_ID);
+    assert_string_equal(mt, "{\"name\":\"nightly-report\",\"endpoint_url\":\"https://example.com/h\","
+                            "\"created_by\":\"user:alice\"}");
+    memset(&made_back, 0, sizeof(made_back));
+    assert_int_equal(decode_text(&made_back, mr, JW_JOB_STORED, &err), 0);
+    assert_same_fields(&made, &made_back);
+    assert_string_equal(made_back.f[JW_JOB_SLUG].s, "nightly-report");
+    assert_string_equal(made_back.f[JW_JOB_VERSION_ID].s, V7_ID);
+    assert_int_equal(made_back.f[JW_JOB_VERSION].i, 1);
+    assert_int_equal(made_back.f[JW_JOB_CREATED_AT].i, V7_MS);
+    /* a slug that is not the name itself is kept, even when derived from it */
+    jw_job_set_str(&made, JW_JOB_NAME, "Nightly Report");
+    char *mt2 = encode(&made, JW_JOB_VIEW_STORED);
+    assert_non_null(strstr(mt2, "\"slug\":\"nightly-report\""));
+    free(mt2);
+    free(mr);
+    free(mt);
+    jw_job_free(&made_back);
+    jw_job_free(&made);
     free(read);
     free(text);
     jw_job_free(&back);

@@ -173,7 +173,7 @@ function H.auditLogArchive()
     for _, v in ipairs(redis.call('LRANGE', key, 0, -1)) do
       checked = checked + 1
       local d = cjson.decode(v) -- updated_at is left out while it equals created_at
-      local at = iso_ms(d.updated_at or d.created_at)
+      local at = iso_ms(d.updated_at or job_created_at(job, d))
       if at and at < cutoff then old = old + 1 else break end
     end
     if old > 0 then

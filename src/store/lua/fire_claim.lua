@@ -27,7 +27,7 @@ if job.enabled == false or job.paused == true or
   redis.call('ZREM', due, member)
   return {'inactive'}
 end
-if tostring(job.version) ~= version then
+if job_version(job) ~= version then
   return {'stale', with_id(job_id, json)}
 end
 local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')

@@ -58,7 +58,7 @@ for _, id in ipairs(redis.call('ZRANGE', K_JOBS_CREATED, 0, -1)) do
       else
         -- an ISO 8601 time: text order is time order (an unchanged job
         -- stores no updated_at: it is its created_at)
-        key = job[sort] or job.created_at
+        key = job[sort] or job_created_at(id, job)
       end
       rows[#rows + 1] = {id = id, json = json, key = key}
     end

@@ -21,7 +21,7 @@ for i = 0, n - 1 do
   else
     if not cur then return {'notfound', id} end
     local old = cjson.decode(cur)
-    if tonumber(old.version) ~= expect then return {'version', id} end
+    if tonumber(job_version(old)) ~= expect then return {'version', id} end
     olds[i] = {json = cur, name = old.name, slug = slug_key(old)}
   end
   local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
@@ -34,7 +34,7 @@ for i = 0, n - 1 do
   if sk and not deleted then
     local sowner = redis.call('HGET', K_JOB_SLUGS, sk)
     if (sowner and sowner ~= id) or (slugs[sk] and slugs[sk] ~= id) then
-      return {'conflict', 'slug', job.slug}
+      return {'conflict', 'slug', job_slug(job)}
     end
     slugs[sk] = id
   end

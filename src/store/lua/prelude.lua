@@ -122,11 +122,42 @@ local function depends_on(from, target)
   return false
 end
 
+-- Implied fields: the stored form leaves out what can be told otherwise
+-- (model/job.c is_implied): version 1, whose version_id is the job's id;
+-- created_at when it is the millisecond of the (v7) id; the slug when it is
+-- the name.
+local function job_version(job) return tostring(job.version or 1) end
+local function job_version_id(id, job) return job.version_id or id end
+local function job_slug(job) return job.slug or job.name end
+
+-- A time in ms as jobwheel writes it: 2026-01-31T23:59:59.999Z.
+local function iso_of_ms(ms)
+  local s = math.floor(ms / 1000)
+  local days = math.floor(s / 86400)
+  local secs = s - days * 86400
+  -- civil date from days since 1970-01-01 (proleptic Gregorian)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(secs / 3600),
+                       math.floor(secs % 3600 / 60), secs % 60, ms % 1000)
+end
+local function job_created_at(id, job)
+  return job.created_at or iso_of_ms(tonumber(string.sub(id, 1, 8) .. string.sub(id, 10, 13), 16))
+end
+
 local function slug_key(job)
-  if job.slug == nil or job.slug == cjson.null then return nil end
+  local slug = job_slug(job)
+  if slug == nil or slug == cjson.null then return nil end
   local project = job.project_id
   if project == nil or project == cjson.null then project = '' end
-  return project .. '\n' .. job.slug
+  return project .. '\n' .. slug
 end
 
 local TENANT = string.match(T, '^jw:{(.*)}$')
@@ -144,18 +175,26 @@ end
 local function k_due(shard) return 'jw:{s:' .. shard .. '}:due' end
 local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
 
--- Set (due = ms) or clear (due = nil) a job's next firing, and tell the
--- shard's owner.
+-- Set (due = ms) or clear (due = nil) a job's next firing. The shard's
+-- owner is told only when the old or the new time is near (its window looks
+-- at most schedule_window_ms, 3 s, ahead): a far firing it reads with its
+-- window when the time comes, so a bulk registration leaves no backlog.
+local CHANGE_HORIZON_MS = 60000
 local function set_due(job_id, due)
   local member = TENANT .. ':' .. job_id
   local shard = shard_of(member, nshards())
+  local old = redis.call('ZSCORE', k_due(shard), member)
   if due then
     redis.call('ZADD', k_due(shard), due, member)
   else
     redis.call('ZREM', k_due(shard), member)
   end
-  redis.call('RPUSH', k_changes(shard), member)
-  redis.call('LTRIM', k_changes(shard), -10000, -1)
+  local now = redis.call('TIME')
+  local near = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + CHANGE_HORIZON_MS
+  if (old and tonumber(old) <= near) or (due and tonumber(due) <= near) then
+    redis.call('RPUSH', k_changes(shard), member)
+    redis.call('LTRIM', k_changes(shard), -10000, -1)
+  end
 end
 
 local function next_run_at(job_id)
@@ -233,7 +272,7 @@ local function trigger_dependent(dep_job, from, now, retention)
   local job = cjson.decode(redis.call('HGET', K_JOBS, dep_job))
   local shard = job_shard(dep_job)
   redis.call('HSET', key, 'id', id, 'job_id', dep_job, 'status', 'pending', 'triggered_by', 'dependency',
-             'parent_run_id', from, 'job_version', tostring(job.version), 'job_version_id', job.version_id,
+             'parent_run_id', from, 'job_version', job_version(job), 'job_version_id', job_version_id(dep_job, job),
              'created_by', 'scheduler', 'created_at', now, '_shard', shard, '_retention', retention or 2592000000)
   if job.project_id then redis.call('HSET', key, 'project_id', job.project_id) end
   redis.call('ZADD', K_RUNS, now, id)
@@ -287,8 +326,8 @@ local function start_step(wfrun_id, step, now, retention, who)
   local job = cjson.decode(job_json)
   local shard = job_shard(step.job_id)
   redis.call('HSET', key, 'id', id, 'job_id', step.job_id, 'status', 'pending', 'triggered_by', 'workflow',
-             'workflow_step_run_id', wfrun_id .. ':' .. step.key, 'job_version', tostring(job.version),
-             'job_version_id', job.version_id, 'created_by', who or 'scheduler', 'created_at', now,
+             'workflow_step_run_id', wfrun_id .. ':' .. step.key, 'job_version', job_version(job),
+             'job_version_id', job_version_id(step.job_id, job), 'created_by', who or 'scheduler', 'created_at', now,
              '_shard', shard, '_retention', retention)
   if job.project_id then redis.call('HSET', key, 'project_id', job.project_id) end
   redis.call('ZADD', K_RUNS, now, id)

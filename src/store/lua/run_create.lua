@@ -58,8 +58,8 @@ while i <= #ARGV do
     if job.project_id ~= nil and job.project_id ~= cjson.null and not fields.project_id then
       fields.project_id = job.project_id
     end
-    fields.job_version = tostring(job.version)
-    fields.job_version_id = job.version_id
+    fields.job_version = job_version(job)
+    fields.job_version_id = job_version_id(job_id, job)
     fields.created_at = tostring(now)
     fields._shard = tostring(shard)
     fields._retention = tostring(retention)
