@@ -126,8 +126,9 @@ def firings(spread_s, n):
 def memory_by_kind(tenant):
     """Redis bytes (MEMORY USAGE) of the tenant's job keys and of the shards'
     due sets, by kind of key."""
-    keys = subprocess.run(["redis-cli", "-p", REDIS_PORT, "--scan", "--pattern", f"jw:{{{tenant}}}:jobs*"],
-                          capture_output=True, text=True).stdout.split()
+    keys = [k for pattern in (f"jw:{{{tenant}}}:jobs*", f"jw:{{{tenant}}}:names*")
+            for k in subprocess.run(["redis-cli", "-p", REDIS_PORT, "--scan", "--pattern", pattern],
+                                    capture_output=True, text=True).stdout.split()]
     keys += subprocess.run(["redis-cli", "-p", REDIS_PORT, "--scan", "--pattern", "jw:{s:*}:due"],
                            capture_output=True, text=True).stdout.split()
     cmds = "".join(f"MEMORY USAGE {k} SAMPLES 0\n" for k in keys)
@@ -137,7 +138,7 @@ def memory_by_kind(tenant):
     for k, v in zip(keys, out):
         kind = "due sets" if k.endswith(":due") else k.split("}:", 1)[1].split(":")
         if kind != "due sets":
-            kind = ":".join(kind[:2])
+            kind = "names" if kind[0] == "names" else ":".join(kind[:2])  # the names index and its buckets
         kinds[kind] = kinds.get(kind, 0) + int(v or 0)
     return kinds
 

@@ -2,6 +2,7 @@
  * with versions, enable/disable, clone, delete, and dependencies. Each
  * change is one job_save/dep_* script call; updates are read-modify-write
  * with the version number as a compare-and-set, retried on a race. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -311,7 +312,6 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
         jw_job_encode(j, &json, JW_JOB_VIEW_STORED);
         jw_args_adds(&a, j->f[JW_JOB_ID].s);
         jw_args_addi(&a, expect ? expect[i] : 0);
-        jw_args_addi(&a, j->f[JW_JOB_CREATED_AT].i);
         jw_args_add(&a, json.data, json.len);
         if (j->secret_clear)
             jw_args_adds(&a, j->secret_clear);
@@ -984,11 +984,9 @@ static void on_listed(struct op *o, const struct jw_reply *r)
     bool more = jw_reply_is(jw_reply_at(r, 0), "1") || jw_reply_int(jw_reply_at(r, 0)) == 1;
     if (more) {
         size_t n;
-        const char *score = jw_reply_str(jw_reply_at(r, 1), &n);
+        const char *pos = jw_reply_str(jw_reply_at(r, 1), &n);
         const char *id = jw_reply_str(jw_reply_at(r, 2), &n);
-        char t[JW_TIME_ISO_SIZE];
-        jw_time_format(score ? strtoll(score, NULL, 10) : 0, t);
-        snprintf(cursor, sizeof(cursor), "%s|%s", t, id ? id : "");
+        snprintf(cursor, sizeof(cursor), "%lld|%s", pos ? strtoll(pos, NULL, 10) : 0LL, id ? id : "");
     }
     o->list_cb(o->arg, NULL, &o->body, more ? cursor : NULL);
     o->list_cb = NULL;
@@ -996,17 +994,15 @@ static void on_listed(struct op *o, const struct jw_reply *r)
     op_free(o);
 }
 
-/* "<ISO time>|<uuid>" → score (ms) and id. */
-static int parse_cursor(const char *cursor, int64_t *score, char id[JW_UUID_SIZE])
+/* "<position in the creation order>|<uuid of the job there>" → both. */
+static int parse_cursor(const char *cursor, int64_t *pos, char id[JW_UUID_SIZE])
 {
-    const char *bar = strchr(cursor, '|');
-    if (!bar || (size_t)(bar - cursor) >= JW_TIME_ISO_SIZE)
+    char *bar;
+    errno = 0;
+    long long p = strtoll(cursor, &bar, 10);
+    if (bar == cursor || *bar != '|' || errno || p < 0 || !jw_id_is_uuid(bar + 1))
         return -1;
-    char t[JW_TIME_ISO_SIZE];
-    memcpy(t, cursor, (size_t)(bar - cursor));
-    t[bar - cursor] = '\0';
-    if (jw_time_parse(t, score) != 0 || !jw_id_is_uuid(bar + 1))
-        return -1;
+    *pos = p;
     jw_id_lower(bar + 1, id);
     return 0;
 }
@@ -1018,14 +1014,14 @@ void jw_jobs_list(struct jw_core *c, const char *tenant, const struct jw_job_fil
     o->list_cb = cb;
     struct jw_args a = JW_ARGS_INIT;
     if (f->cursor && f->cursor[0]) {
-        int64_t score;
+        int64_t pos;
         char id[JW_UUID_SIZE];
-        if (parse_cursor(f->cursor, &score, id) != 0) {
+        if (parse_cursor(f->cursor, &pos, id) != 0) {
             jw_args_free(&a);
             op_error(o, 400, "cursor", "cursor is not one this server gave out");
             return;
         }
-        jw_args_addi(&a, score);
+        jw_args_addi(&a, pos);
         jw_args_adds(&a, id);
     } else {
         jw_args_adds(&a, "");

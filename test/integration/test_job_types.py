@@ -225,6 +225,31 @@ def test_builtin_report_and_rotation(c, rig):
     assert r.status == 400 and "job_configuration.handler" in r.json()["errors"]
 
 
+def test_builtin_data_sync_repairs_the_job_indexes(c, rig):
+    """A job's record lost behind the indexes' back (as after a partial
+    restore): its name stays taken and it stays listed until dataSync drops
+    what points at no job; a dry run only counts."""
+    red, tenant = rig["redis"], c.tenant_id
+    lost = job(c, endpoint_url="https://example.com/h", cron="0 3 * * *", project_id="p1", slug="lost-slug")
+    kept = job(c, endpoint_url="https://example.com/h")
+    assert red.cmd("HDEL", f"jw:{{{tenant}}}:jobs", uuid.UUID(lost["id"]).bytes) == 1
+    again = {"name": lost["name"], "endpoint_url": "https://example.com/h"}
+    assert c.post("/v1/jobs", again).status == 409
+    sync = job(c, job_type="Builtin", job_configuration={"handler": "dataSync"})
+    dry = run(c, sync["id"], {"params": {"dry_run": True}})["result"]
+    # the name, the slug and the place in the creation order
+    assert dry["inconsistencies_fixed"] == 3 and dry["dry_run"] is True, dry
+    assert c.post("/v1/jobs", again).status == 409
+    res = run(c, sync["id"])["result"]
+    assert res["inconsistencies_fixed"] == 3 and res["dry_run"] is False, res
+    assert run(c, sync["id"])["result"]["inconsistencies_fixed"] == 0
+    assert c.post("/v1/jobs", again).status == 201
+    assert c.post("/v1/jobs", {"name": "other", "project_id": "p1", "slug": "lost-slug",
+                               "endpoint_url": "https://example.com/h"}).status == 201
+    listed = [j["id"] for j in c.get("/v1/jobs?limit=100").json()]
+    assert kept["id"] in listed and lost["id"] not in listed
+
+
 def test_notify_mails_the_outcome_to_the_caller(c, rig):
     mail, sink = rig["mail"], rig["sink"]
     ok = job(c, endpoint_url=sink.url("/mail-ok"))

@@ -92,38 +92,33 @@ function H.cleanupExpiredSessions()
     end
   end
   sweep(K_RUNS)
-  for _, job in ipairs(redis.call('HKEYS', K_JOBS)) do
+  for _, job in ipairs(job_ids()) do
     if checked >= limit then break end
     sweep(k_job_runs(job))
   end
   return string.format('{"entries_checked":%d,"expired_removed":%d}', checked, removed)
 end
 
--- The job indexes agree with the jobs: names, slugs and the creation
--- index that point at no job are dropped; so are scheduler entries of
--- jobs that are gone.
+-- The job indexes agree with the jobs: names, slugs and places in the
+-- creation order that point at no job are dropped; so are scheduler
+-- entries of jobs that are gone.
 function H.dataSync()
   local fixed, checked = 0, 0
-  local function clean_hash(key)
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      checked = checked + 1
-      if redis.call('HEXISTS', K_JOBS, all[i + 1]) == 0 then
-        fixed = fixed + 1
-        if not dry then redis.call('HDEL', key, all[i]) end
-      end
-    end
-  end
-  clean_hash(K_JOB_NAMES)
-  clean_hash(T .. ':jobs:slugs')
-  for _, id in ipairs(redis.call('ZRANGE', T .. ':jobs:created', 0, limit - 1)) do
+  idx_each(function(name, id)
     checked = checked + 1
-    if redis.call('HEXISTS', K_JOBS, id) == 0 then
+    if not job_raw(id) then
+      fixed = fixed + 1
+      if not dry then idx_drop(name, id) end
+    end
+  end)
+  idx_flush()
+  for _, id in ipairs(job_ids(0, limit - 1)) do
+    checked = checked + 1
+    if not job_raw(id) then
       fixed = fixed + 1
       if not dry then
-        redis.call('ZREM', T .. ':jobs:created', id)
-        local member = TENANT .. ':' .. id
-        redis.call('ZREM', k_due(shard_of(member, nshards())), member)
+        job_remove(id)
+        redis.call('ZREM', due_key(id), due_member(id))
       end
     end
   end
@@ -154,7 +149,7 @@ function H.reportGeneration()
   table.sort(order)
   local items = {}
   for _, job in ipairs(order) do
-    local json = redis.call('HGET', K_JOBS, job)
+    local json = job_raw(job)
     per[job].name = json and cjson.decode(json).name or nil
     items[#items + 1] = cjson.encode(per[job])
   end
@@ -167,7 +162,7 @@ end
 function H.auditLogArchive()
   local cutoff = now - num('older_than_days', 90, 0, 36500) * DAY
   local checked, archived = 0, 0
-  for _, job in ipairs(redis.call('HKEYS', K_JOBS)) do
+  for _, job in ipairs(job_ids()) do
     local key = T .. ':job:' .. job .. ':versions'
     local old = 0
     for _, v in ipairs(redis.call('LRANGE', key, 0, -1)) do
@@ -223,7 +218,7 @@ function H.generateWeeklyExpiryReport()
     local j = cjson.decode(all[i + 1])
     local at = iso_ms(j.run_at)
     if at and at > now and at <= horizon and not j.cron and not j.interval_seconds then
-      jobs[#jobs + 1] = cjson.encode({id = all[i], name = j.name, run_at = j.run_at})
+      jobs[#jobs + 1] = cjson.encode({id = id_unpack(all[i]), name = j.name, run_at = j.run_at})
     end
   end
   return string.format('{"days":%d,"keys_expiring":%d,"one_off_jobs_due":%d,"keys":%s,"jobs":%s}',

@@ -10,13 +10,12 @@
 -- Returns {"ok", run ids made...} | {"moved", current score or false} |
 --         {"gone"} | {"inactive"} | {"stale", job JSON}
 local job_id, seen, version, nxt, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local member = TENANT .. ':' .. job_id
-local due = k_due(shard_of(member, nshards()))
+local member, due = due_member(job_id), due_key(job_id)
 local score = redis.call('ZSCORE', due, member)
 if not score or tonumber(score) ~= tonumber(seen) then
   return {'moved', score or false}
 end
-local json = redis.call('HGET', K_JOBS, job_id)
+local json = job_raw(job_id)
 if not json then
   redis.call('ZREM', due, member)
   return {'gone'}
@@ -49,7 +48,7 @@ for _ = 1, n do
     redis.call('ZADD', k_job_runs(job_id), now, id)
     if pending then
       -- ready to start: the execution engine takes it from here
-      local shard = shard_of(member, nshards())
+      local shard = job_shard(job_id)
       redis.call('HSET', key, '_shard', shard)
       redis.call('SADD', k_job_open(job_id), id)
       redis.call('ZADD', k_ready(shard), now, run_member(id))

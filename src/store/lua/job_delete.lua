@@ -4,13 +4,12 @@
 -- Returns the id, or false.
 local id = resolve_job(ARGV[1])
 if not id then return false end
-local job = cjson.decode(redis.call('HGET', K_JOBS, id))
-redis.call('HDEL', K_JOBS, id)
-redis.call('ZREM', K_JOBS_CREATED, id)
--- a soft-deleted job's name and slug may belong to another job by now
-if redis.call('HGET', K_JOB_NAMES, job.name) == id then redis.call('HDEL', K_JOB_NAMES, job.name) end
-local sk = slug_key(job)
-if sk and redis.call('HGET', K_JOB_SLUGS, sk) == id then redis.call('HDEL', K_JOB_SLUGS, sk) end
+local job = cjson.decode(job_raw(id))
+job_remove(id)
+-- a soft-deleted job's name and slug may belong to another job by now:
+-- unindex_job drops only entries that are this job's
+unindex_job(id, job)
+idx_flush()
 redis.call('HDEL', K_JOB_SECRETS, id)
 redis.call('DEL', k_versions(id))
 redis.call('HDEL', K_FIRED, id)

@@ -1,21 +1,31 @@
 -- job_list: a page of jobs, newest first, optionally filtered.
--- ARGV: cursor score ("" = from the newest), cursor id, limit,
+-- ARGV: cursor position ("" = from the newest), cursor id, limit,
 --       project_id, group_id, tag key, tag value, enabled ("", "true", "false"),
 --       include soft-deleted jobs ("1") or not ("")
--- Returns {has_more, next_score, next_id, job JSON, next firing, ...}
--- (each job followed by its next firing in ms, or false). A page examines at
--- most a bounded number of jobs; when filters reject many it can come back
--- short with has_more = 1 and a cursor to continue from.
-local cscore, cid, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- Returns {has_more, next position, next id, job JSON, next firing, ...}
+-- (each job followed by its next firing in ms, or false). A position is a
+-- place in the creation order (K_JOB_ORDER); the id there tells whether
+-- jobs deleted since have moved it. A page examines at most a bounded
+-- number of jobs; when filters reject many it can come back short with
+-- has_more = 1 and a cursor to continue from.
+local cpos, cid, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local project, group, tagk, tagv, enabled = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local with_deleted = ARGV[9] == '1'
 local filtered = project ~= '' or group ~= '' or tagk ~= '' or enabled ~= ''
 local budget = math.max(1000, limit * 20)
-local max = '+inf'
-if cscore ~= '' then max = cscore end
-local out, count, offset = {}, 0, 0
-local last_score, last_id = nil, nil
+local out, count = {}, 0
+local last_pos, last_id = nil, nil
 local more = 0
+
+-- the next position to look at is pos - 1
+local pos = redis.call('LLEN', K_JOB_ORDER)
+if cpos ~= '' then
+  local p = tonumber(cpos)
+  if job_ids(p, p)[1] ~= cid then
+    p = redis.call('LPOS', K_JOB_ORDER, id_pack(cid), 'RANK', -1) or math.min(p, pos)
+  end
+  pos = p
+end
 
 local function match(json)
   if not with_deleted and string.find(json, '"deleted_at":', 1, true) then return false end
@@ -32,26 +42,21 @@ local function match(json)
   return true
 end
 
-while true do
-  local page = redis.call('ZREVRANGEBYSCORE', K_JOBS_CREATED, max, '-inf', 'WITHSCORES', 'LIMIT', offset, 200)
-  if #page == 0 then break end
-  offset = offset + #page / 2
-  for i = 1, #page, 2 do
-    local id, score = page[i], page[i + 1]
-    local skip = cscore ~= '' and tonumber(score) == tonumber(cscore) and id >= cid
-    if not skip then
-      if count == limit then more = 1; break end
-      if budget == 0 then more = 1; break end
-      budget = budget - 1
-      last_score, last_id = score, id
-      local json = redis.call('HGET', K_JOBS, id)
-      if json and match(json) then
-        count = count + 1
-        out[#out + 1] = with_id(id, json)
-        out[#out + 1] = next_run_at(id)
-      end
+while pos > 0 and more == 0 do
+  local lo = math.max(0, pos - 200)
+  local ids = job_ids(lo, pos - 1)
+  for i = #ids, 1, -1 do
+    if count == limit or budget == 0 then more = 1; break end
+    budget = budget - 1
+    local id = ids[i]
+    last_pos, last_id = lo + i - 1, id
+    local json = job_raw(id)
+    if json and match(json) then
+      count = count + 1
+      out[#out + 1] = with_id(id, json)
+      out[#out + 1] = next_run_at(id)
     end
   end
-  if more == 1 then break end
+  pos = lo
 end
-return {more, last_score or '', last_id or '', unpack(out)}
+return {more, last_pos and tostring(last_pos) or '', last_id or '', unpack(out)}

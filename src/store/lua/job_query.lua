@@ -44,8 +44,8 @@ local function match(job)
 end
 
 local rows = {}
-for _, id in ipairs(redis.call('ZRANGE', K_JOBS_CREATED, 0, -1)) do
-  local json = redis.call('HGET', K_JOBS, id)
+for _, id in ipairs(job_ids()) do
+  local json = job_raw(id)
   if json and not string.find(json, '"deleted_at":', 1, true) then
     local job = cjson.decode(json)
     if match(job) then

@@ -1,6 +1,6 @@
 -- job_save: create or update jobs, all or nothing.
--- ARGV: groups of 6 per job:
---   id, expected version ("0" = create), created_at ms, job JSON,
+-- ARGV: groups of 5 per job:
+--   id, expected version ("0" = create), job JSON,
 --   secret ("" keep, "-" remove, "=<job id>" copy that job's, else the new
 --   secret in clear),
 --   next firing ("" keep, "-" none, else epoch ms). The fire ledger stays:
@@ -9,60 +9,53 @@
 -- Name and slug uniqueness are checked across existing jobs and the batch
 -- itself before the first write. A soft-deleted job (deleted_at set) keeps
 -- neither: its name and slug are free for others.
-local G = 6
+local G = 5
 local n = #ARGV / G
 local names, slugs, olds = {}, {}, {}
 for i = 0, n - 1 do
-  local id, expect, json = ARGV[i*G+1], tonumber(ARGV[i*G+2]), ARGV[i*G+4]
+  local id, expect, json = ARGV[i*G+1], tonumber(ARGV[i*G+2]), ARGV[i*G+3]
   local job = cjson.decode(json)
-  local cur = redis.call('HGET', K_JOBS, id)
+  local cur = job_raw(id)
   if expect == 0 then
     if cur then return {'conflict', 'id', id} end
   else
     if not cur then return {'notfound', id} end
     local old = cjson.decode(cur)
     if tonumber(job_version(old)) ~= expect then return {'version', id} end
-    olds[i] = {json = cur, name = old.name, slug = slug_key(old)}
+    olds[i] = {json = cur, job = old}
   end
   local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
-  local owner = redis.call('HGET', K_JOB_NAMES, job.name)
-  if not deleted and ((owner and owner ~= id) or (names[job.name] and names[job.name] ~= id)) then
-    return {'conflict', 'name', job.name}
-  end
-  if not deleted then names[job.name] = id end
-  local sk = slug_key(job)
-  if sk and not deleted then
-    local sowner = redis.call('HGET', K_JOB_SLUGS, sk)
-    if (sowner and sowner ~= id) or (slugs[sk] and slugs[sk] ~= id) then
-      return {'conflict', 'slug', job_slug(job)}
+  if not deleted then
+    local owner = idx_get(job.name)
+    if (owner and owner ~= id) or (names[job.name] and names[job.name] ~= id) then
+      return {'conflict', 'name', job.name}
     end
-    slugs[sk] = id
+    names[job.name] = id
+    local sk = slug_key(job)
+    if sk then
+      local sowner = slug_owner(sk)
+      if (sowner and sowner ~= id) or (slugs[sk] and slugs[sk] ~= id) then
+        return {'conflict', 'slug', job_slug(job)}
+      end
+      slugs[sk] = id
+    end
   end
 end
 for i = 0, n - 1 do
-  local id, created, json, secret, due = ARGV[i*G+1], ARGV[i*G+3], ARGV[i*G+4], ARGV[i*G+5], ARGV[i*G+6]
+  local id, json, secret, due = ARGV[i*G+1], ARGV[i*G+3], ARGV[i*G+4], ARGV[i*G+5]
   local job = cjson.decode(json)
-  local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
   local old = olds[i]
   if old then
-    local sk = slug_key(job)
-    if (old.name ~= job.name or deleted) and redis.call('HGET', K_JOB_NAMES, old.name) == id then
-      redis.call('HDEL', K_JOB_NAMES, old.name)
-    end
-    if old.slug and (old.slug ~= sk or deleted) and redis.call('HGET', K_JOB_SLUGS, old.slug) == id then
-      redis.call('HDEL', K_JOB_SLUGS, old.slug)
-    end
+    -- a soft-deleted job's name and slug may belong to another job by now:
+    -- unindex_job drops only entries that are this job's
+    unindex_job(id, old.job)
     redis.call('RPUSH', k_versions(id), old.json)
     redis.call('LTRIM', k_versions(id), -MAX_VERSIONS, -1)
   else
-    redis.call('ZADD', K_JOBS_CREATED, created, id)
+    redis.call('RPUSH', K_JOB_ORDER, id_pack(id))
   end
-  redis.call('HSET', K_JOBS, id, json)
-  if not deleted then
-    redis.call('HSET', K_JOB_NAMES, job.name, id)
-    local sk = slug_key(job)
-    if sk then redis.call('HSET', K_JOB_SLUGS, sk, id) end
-  end
+  job_store(id, json)
+  if job.deleted_at == nil or job.deleted_at == cjson.null then index_job(id, job) end
   if secret == '-' then
     redis.call('HDEL', K_JOB_SECRETS, id)
   elseif string.sub(secret, 1, 1) == '=' then
@@ -77,4 +70,5 @@ for i = 0, n - 1 do
     set_due(id, due)
   end
 end
+idx_flush()
 return {'ok'}

@@ -4,16 +4,22 @@
 -- KEYS[1] is "jw:{<tenant>}"; every key a script touches starts with it, so
 -- the hash tag keeps all of a tenant's keys in one Redis Cluster slot.
 --
---   <T>:jobs                 hash  job id -> job JSON (the API form without
---                                  nulls and default values, without the id
---                                  and without updated_at/updated_by while
---                                  they equal created_at/created_by; the
---                                  webhook secret appears masked). What
---                                  scripts return to jobwheel has the id put
---                                  back first (with_id)
---   <T>:jobs:created         zset  job id, score = created_at (ms)
---   <T>:jobs:names           hash  job name -> job id (names are unique)
---   <T>:jobs:slugs           hash  project_id "\n" slug -> job id
+--   <T>:jobs                 hash  job id (as its 16 bytes) -> job JSON: the
+--                                  API form without nulls, default values,
+--                                  the id and the fields it implies (see
+--                                  "Implied fields"); the webhook secret
+--                                  appears masked. What scripts return to
+--                                  jobwheel has the id put back first
+--   <T>:jobs:order           list  job ids (16 bytes) in the order the jobs
+--                                  were made: the native list's order
+--   <T>:names                hash  b = buckets, n = entries of the names
+--                                  index, spread by linear hashing over
+--   <T>:names:<b>            hash  job name -> job id (16 bytes): names are
+--                                  unique; and project_id "\n" slug -> job id
+--                                  for a slug (unique within the project),
+--                                  except the slug of a job without project
+--                                  whose slug is its name (its name's entry
+--                                  stands for it; see slug_owner)
 --   <T>:jobs:secrets         hash  job id -> webhook secret in clear
 --   <T>:job:<id>:versions    list  earlier JSON snapshots of the job,
 --                                  oldest first (the current version is
@@ -52,10 +58,12 @@
 --   <T>:idem:<key>           string run id of an idempotency key (24 h)
 --   <T>:job:<id>:dedup:<sha> string run id of a payload (dedup_window_secs)
 --
--- The scheduler's keys are partitioned into shards by a hash of the member
--- "<tenant>:<job id>" (shard_of below; the C side computes the same), each
--- shard under its own hash tag, so shards can live on different nodes and
--- instances split the work by shard:
+-- The scheduler's keys are partitioned into shards by a hash of a job's
+-- name "<tenant>:<job id>" (shard_of below; the C side computes the same),
+-- each shard under its own hash tag, so shards can live on different nodes
+-- and instances split the work by shard. In a due set a job is a member of
+-- 32 bytes, the tenant's and the job's ids packed (due_member), a third of
+-- the name's size; scripts give jobwheel the name:
 --   jw:{s:<n>}:due           zset  member -> next nominal firing (ms)
 --   jw:{s:<n>}:changes       list  members whose firing changed, for the
 --                                  owner to pick up (at most 10000 kept)
@@ -73,9 +81,8 @@
 -- shard slot together (single-Redis atomicity; see README "Redis").
 local T = KEYS[1]
 local K_JOBS = T .. ':jobs'
-local K_JOBS_CREATED = T .. ':jobs:created'
-local K_JOB_NAMES = T .. ':jobs:names'
-local K_JOB_SLUGS = T .. ':jobs:slugs'
+local K_JOB_ORDER = T .. ':jobs:order'
+local K_NAMES = T .. ':names'
 local K_JOB_SECRETS = T .. ':jobs:secrets'
 local K_DEPS = T .. ':deps'
 local K_APIKEYS = T .. ':apikeys'
@@ -86,13 +93,138 @@ local function k_versions(id) return T .. ':job:' .. id .. ':versions' end
 local function k_job_deps(id) return T .. ':job:' .. id .. ':deps' end
 local function k_job_dependents(id) return T .. ':job:' .. id .. ':dependents' end
 
+-- A UUID as its 16 bytes (the jobs hash and the indexes keep job ids so,
+-- in less than half the space, in the same order), and back. Anything
+-- else is kept as it is.
+local function id_bytes4(x) -- the 4 bytes of a 32-bit number, high first
+  local d = x % 256; x = (x - d) / 256
+  local c = x % 256; x = (x - c) / 256
+  local b = x % 256
+  return (x - b) / 256, b, c, d
+end
+local function id_pack(id)
+  if #id ~= 36 then return id end
+  local a1, a2, a3, a4 = id_bytes4(tonumber(string.sub(id, 1, 8), 16))
+  local b1, b2, b3, b4 = id_bytes4(tonumber(string.sub(id, 10, 13) .. string.sub(id, 15, 18), 16))
+  local c1, c2, c3, c4 = id_bytes4(tonumber(string.sub(id, 20, 23) .. string.sub(id, 25, 28), 16))
+  local d1, d2, d3, d4 = id_bytes4(tonumber(string.sub(id, 29, 36), 16))
+  return string.char(a1, a2, a3, a4, b1, b2, b3, b4, c1, c2, c3, c4, d1, d2, d3, d4)
+end
+local function id_unpack(v)
+  if not v or #v ~= 16 then return v end
+  local h = string.format(string.rep('%02x', 16), string.byte(v, 1, 16))
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16) .. '-' ..
+         string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
 -- A stored job's JSON as jobwheel reads it: with its id first (false stays
 -- false).
 local function with_id(id, json)
   if not json then return false end
   return '{"id":"' .. id .. '",' .. string.sub(json, 2)
 end
-local function job_json(id) return with_id(id, redis.call('HGET', K_JOBS, id)) end
+-- The stored JSON of job id (or false) in tenant base `base` (T for the
+-- script's own tenant); store, remove, and every id in the order made.
+local function job_raw_in(base, id) return redis.call('HGET', base .. ':jobs', id_pack(id)) end
+local function job_raw(id) return job_raw_in(T, id) end
+local function job_json(id) return with_id(id, job_raw(id)) end
+local function job_store(id, json) return redis.call('HSET', K_JOBS, id_pack(id), json) end
+local function job_remove(id)
+  redis.call('HDEL', K_JOBS, id_pack(id))
+  redis.call('LREM', K_JOB_ORDER, -1, id_pack(id)) -- from the newest end: recent jobs are found at once
+end
+local function job_ids(from, to)
+  local out = redis.call('LRANGE', K_JOB_ORDER, from or 0, to or -1)
+  for i = 1, #out do out[i] = id_unpack(out[i]) end
+  return out
+end
+
+-- The names index (see K_NAMES above): a map from a name to a job id
+-- spread over buckets by linear hashing so that each bucket stays a small
+-- hash, which Redis keeps compact (a listpack, at its default limits of 128
+-- entries of at most 64 bytes): a third of the memory of one big hash. The
+-- buckets grow one at a time with the entries (IDX_FILL per bucket on
+-- average); an entry over 64 bytes only makes its own bucket a plain hash.
+local IDX_FILL = 48
+-- Within one script run: the name's hash, the number of buckets and of
+-- entries, and whether that count changed (idx_flush writes it back).
+local idx_hashes, idx_nb, idx_n, idx_dirty = {}, nil, nil, false
+local function idx_hash(name)
+  local h = idx_hashes[name]
+  if not h then
+    h = tonumber(string.sub(redis.sha1hex(name), 1, 8), 16)
+    idx_hashes[name] = h
+  end
+  return h
+end
+-- the largest power of two not above nb
+local function idx_half(nb)
+  local h = 1
+  while h * 2 <= nb do h = h * 2 end
+  return h
+end
+local function idx_buckets()
+  if not idx_nb then
+    local m = redis.call('HMGET', K_NAMES, 'b', 'n')
+    idx_nb, idx_n = tonumber(m[1] or '1'), tonumber(m[2] or '0')
+  end
+  return idx_nb
+end
+local function idx_key(name)
+  local nb = idx_buckets()
+  local h, half = idx_hash(name), idx_half(nb)
+  local b = h % (2 * half)
+  if b >= nb then b = h % half end
+  return K_NAMES .. ':' .. b
+end
+-- the job id the index holds for name, or nil
+local function idx_get(name)
+  return id_unpack(redis.call('HGET', idx_key(name), name)) or nil
+end
+-- A script that sets or deletes entries calls idx_flush at its end.
+local function idx_flush()
+  if idx_dirty then redis.call('HSET', K_NAMES, 'n', idx_n) end
+  idx_dirty = false
+end
+-- Drop name's entry if it is id's.
+local function idx_drop(name, id)
+  local key = idx_key(name)
+  if id_unpack(redis.call('HGET', key, name)) == id then
+    redis.call('HDEL', key, name)
+    idx_n, idx_dirty = idx_n - 1, true
+  end
+end
+local function idx_set(name, id)
+  if redis.call('HSET', idx_key(name), name, id_pack(id)) == 0 then return end
+  idx_n, idx_dirty = idx_n + 1, true
+  local nb = idx_nb
+  if idx_n <= IDX_FILL * nb then return end
+  -- one bucket more: the entries of the next bucket in line that hash to
+  -- the new one move there
+  local half = idx_half(nb)
+  local from, to = K_NAMES .. ':' .. (nb - half), K_NAMES .. ':' .. nb
+  local all = redis.call('HGETALL', from)
+  local moved, gone = {}, {}
+  for i = 1, #all, 2 do
+    if idx_hash(all[i]) % (2 * half) == nb then
+      moved[#moved + 1], moved[#moved + 2] = all[i], all[i + 1]
+      gone[#gone + 1] = all[i]
+    end
+  end
+  if #gone > 0 then
+    redis.call('HSET', to, unpack(moved))
+    redis.call('HDEL', from, unpack(gone))
+  end
+  redis.call('HSET', K_NAMES, 'b', nb + 1)
+  idx_nb = nb + 1
+end
+-- Every entry: calls fn(name, job id) for each.
+local function idx_each(fn)
+  for b = 0, idx_buckets() - 1 do
+    local all = redis.call('HGETALL', K_NAMES .. ':' .. b)
+    for i = 1, #all, 2 do fn(all[i], id_unpack(all[i + 1])) end
+  end
+end
 
 local function is_uuid(s)
   return string.len(s) == 36 and string.match(s,
@@ -101,12 +233,10 @@ end
 
 -- The id of a job named by id or by name, or nil.
 local function resolve_job(ref)
-  if is_uuid(ref) and redis.call('HEXISTS', K_JOBS, string.lower(ref)) == 1 then
+  if is_uuid(ref) and job_raw(string.lower(ref)) then
     return string.lower(ref)
   end
-  local id = redis.call('HGET', K_JOB_NAMES, ref)
-  if id then return id end
-  return nil
+  return idx_get(ref)
 end
 
 -- Does job `from` depend on job `target`, directly or through others?
@@ -160,6 +290,32 @@ local function slug_key(job)
   return project .. '\n' .. slug
 end
 
+-- The job whose slug key (slug_key) is sk, or nil. A job without project
+-- whose slug is its name has no entry of its own: its name's stands for it.
+local function slug_owner(sk)
+  local id = idx_get(sk)
+  if id or string.sub(sk, 1, 1) ~= '\n' then return id end
+  id = idx_get(string.sub(sk, 2))
+  if id and slug_key(cjson.decode(job_raw(id))) == sk then return id end
+  return nil
+end
+-- Enter a live job in the names index, or drop what points at it there.
+local function own_slug_entry(job)
+  local sk = slug_key(job)
+  if sk and sk ~= '\n' .. job.name then return sk end
+  return nil
+end
+local function index_job(id, job)
+  idx_set(job.name, id)
+  local sk = own_slug_entry(job)
+  if sk then idx_set(sk, id) end
+end
+local function unindex_job(id, job)
+  idx_drop(job.name, id)
+  local sk = own_slug_entry(job)
+  if sk then idx_drop(sk, id) end
+end
+
 local TENANT = string.match(T, '^jw:{(.*)}$')
 local K_FIRED = T .. ':fired'
 local K_RUNS = T .. ':runs'
@@ -173,6 +329,14 @@ local function shard_of(member, n)
   return tonumber(string.sub(redis.sha1hex(member), 1, 8), 16) % n
 end
 local function k_due(shard) return 'jw:{s:' .. shard .. '}:due' end
+-- A job's name for the scheduler, its due set and its member there.
+local function due_name(job_id) return TENANT .. ':' .. job_id end
+local function due_key(job_id) return k_due(shard_of(due_name(job_id), nshards())) end
+local function due_member(job_id) return id_pack(TENANT) .. id_pack(job_id) end
+-- a member's name again
+local function due_member_name(member)
+  return id_unpack(string.sub(member, 1, 16)) .. ':' .. id_unpack(string.sub(member, 17))
+end
 local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
 
 -- Set (due = ms) or clear (due = nil) a job's next firing. The shard's
@@ -181,8 +345,8 @@ local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
 -- window when the time comes, so a bulk registration leaves no backlog.
 local CHANGE_HORIZON_MS = 60000
 local function set_due(job_id, due)
-  local member = TENANT .. ':' .. job_id
-  local shard = shard_of(member, nshards())
+  local member = due_member(job_id)
+  local shard = shard_of(due_name(job_id), nshards())
   local old = redis.call('ZSCORE', k_due(shard), member)
   if due then
     redis.call('ZADD', k_due(shard), due, member)
@@ -198,8 +362,7 @@ local function set_due(job_id, due)
 end
 
 local function next_run_at(job_id)
-  local member = TENANT .. ':' .. job_id
-  return redis.call('ZSCORE', k_due(shard_of(member, nshards())), member) or false
+  return redis.call('ZSCORE', due_key(job_id), due_member(job_id)) or false
 end
 
 local OPEN_STATES = {delayed = true, pending = true, waiting = true, running = true}
@@ -214,7 +377,7 @@ local function k_job_waiting(id) return T .. ':job:' .. id .. ':waiting' end
 local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
 
 -- the shard of a job's runs: the job's schedule shard
-local function job_shard(job_id) return shard_of(TENANT .. ':' .. job_id, nshards()) end
+local function job_shard(job_id) return shard_of(due_name(job_id), nshards()) end
 
 local function hgetall_table(key)
   local flat = redis.call('HGETALL', key)
@@ -269,7 +432,7 @@ local function trigger_dependent(dep_job, from, now, retention)
   local id = derived_id(from, dep_job)
   local key = k_run(id)
   if redis.call('EXISTS', key) == 1 then return nil end
-  local job = cjson.decode(redis.call('HGET', K_JOBS, dep_job))
+  local job = cjson.decode(job_raw(dep_job))
   local shard = job_shard(dep_job)
   redis.call('HSET', key, 'id', id, 'job_id', dep_job, 'status', 'pending', 'triggered_by', 'dependency',
              'parent_run_id', from, 'job_version', job_version(job), 'job_version_id', job_version_id(dep_job, job),
@@ -297,7 +460,7 @@ local function release_dependents(job_id, run_id, now, retention, out)
         redis.call('ZADD', k_ready(shard), now, run_member(id))
         out[#out + 1] = run_member(id)
       end
-      local json = redis.call('HGET', K_JOBS, d)
+      local json = job_raw(d)
       if json and not string.find(json, '"cron":', 1, true) and not string.find(json, '"interval_seconds":', 1, true)
          and not string.find(json, '"run_at":', 1, true) and not string.find(json, '"deleted_at":', 1, true)
          and not string.find(json, '"enabled":false', 1, true) and not string.find(json, '"paused":true', 1, true) then
@@ -316,7 +479,7 @@ local function k_wfrun(id) return T .. ':wfrun:' .. id end
 -- (nil when skipped).
 local function start_step(wfrun_id, step, now, retention, who)
   local steps_key = k_wfrun(wfrun_id) .. ':steps'
-  local job_json = redis.call('HGET', K_JOBS, step.job_id)
+  local job_json = job_raw(step.job_id)
   if not job_json then
     redis.call('HSET', steps_key, step.key, 'skipped')
     return nil

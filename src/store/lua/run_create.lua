@@ -12,12 +12,12 @@
 local flags = ARGV[3]
 local job_id
 if string.find(flags, 'p', 1, true) then
-  job_id = redis.call('HGET', T .. ':jobs:slugs', ARGV[1])
+  job_id = slug_owner(ARGV[1])
 else
   job_id = resolve_job(ARGV[1])
 end
 if not job_id then return {'nojob'} end
-local job = cjson.decode(redis.call('HGET', K_JOBS, job_id))
+local job = cjson.decode(job_raw(job_id))
 if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
 if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
 if string.find(flags, 'y', 1, true) and job.system ~= true then return {'nojob'} end

@@ -20,7 +20,7 @@ if kind == 'progress' or kind == 'heartbeat' then
   if kind == 'progress' then redis.call('HSET', key, 'progress', data) end
   redis.call('HSET', key, 'heartbeat_at', now)
   if run._phase == 'worker' then
-    local job = redis.call('HGET', K_JOBS, run.job_id)
+    local job = job_raw(run.job_id)
     local secs = tonumber(run.timeout_secs_override or '0')
     if secs == 0 and job then secs = cjson.decode(job).timeout_secs or 60 end
     if secs == 0 then secs = 60 end

@@ -17,7 +17,7 @@ if run.status == 'delayed' then
   local due = redis.call('ZSCORE', k_delayed(shard), member)
   if due and tonumber(due) > now then return {'skip', 'delayed'} end
 end
-local job_json = redis.call('HGET', K_JOBS, run.job_id)
+local job_json = job_raw(run.job_id)
 if not job_json then
   redis.call('HSET', key, 'status', 'failed', 'error', 'the job was deleted', 'finished_at', now)
   local out = {'ended'}

@@ -6,32 +6,29 @@
 -- more: members due in (from, to], then the members the change list names
 --       that are now due by `to` or no longer due at all (score false);
 --       the others come with the window when their time nears.
--- Returns {number of range entries, then triples: member, score or false,
--- job JSON or false}. Members whose job no longer exists are removed.
+-- Returns {number of range entries, then triples: the member's name
+-- "<tenant>:<job id>", score or false, job JSON or false}. Members whose job
+-- no longer exists are removed.
 local P = KEYS[1]
 local due, changes = P .. ':due', P .. ':changes'
 local mode, from, to, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local out = {0}
 local seen = {}
 
-local function job_json(member)
-  local tenant, job = string.match(member, '^(.*):([^:]*)$')
-  if not tenant then return false end
-  return with_id(job, redis.call('HGET', 'jw:{' .. tenant .. '}:jobs', job))
-end
-
 local function add(member, score)
   if seen[member] then return end
   seen[member] = true
+  local name = due_member_name(member)
   local json = false
   if score then
-    json = job_json(member)
+    local tenant, job = string.match(name, '^(.*):([^:]*)$')
+    json = with_id(job, job_raw_in('jw:{' .. tenant .. '}', job))
     if not json then
       redis.call('ZREM', due, member)
       score = false
     end
   end
-  out[#out + 1] = member
+  out[#out + 1] = name
   out[#out + 1] = score
   out[#out + 1] = json
 end

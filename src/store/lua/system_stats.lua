@@ -25,14 +25,13 @@ for _, name in ipairs(ARGV) do
   local o = {jobName = name, exists = false, status = 'idle', lastRun = cjson.null, nextRunAt = cjson.null,
              progress = cjson.null, averageDurationMs = cjson.null,
              counts = {total = 0, completed = 0, failed = 0, cancelled = 0, running = 0, queued = 0}}
-  local id = redis.call('HGET', K_JOB_NAMES, name)
-  local json = id and redis.call('HGET', K_JOBS, id)
+  local id = idx_get(name)
+  local json = id and job_raw(id)
   if json then
     local job = cjson.decode(json)
     o.exists, o.enabled = true, job.enabled ~= false and job.paused ~= true
     o.schedule = job.cron or cjson.null
-    local member = TENANT .. ':' .. id
-    o.nextRunAt = iso(redis.call('ZSCORE', k_due(shard_of(member, nshards())), member))
+    o.nextRunAt = iso(next_run_at(id))
     local sum, n = 0, 0
     for i, rid in ipairs(redis.call('ZREVRANGE', k_job_runs(id), 0, 999)) do
       local r = redis.call('HMGET', k_run(rid), 'status', 'started_at', 'finished_at', 'progress', 'error', 'created_at')

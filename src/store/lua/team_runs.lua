@@ -10,12 +10,10 @@ local jobs = {}
 local function job_of(id)
   local j = jobs[id]
   if j == nil then
-    local json = redis.call('HGET', K_JOBS, id)
+    local json = job_raw(id)
     if json then
       local d = cjson.decode(json)
-      local slug = d.slug
-      if slug == nil or slug == cjson.null then slug = d.name end
-      j = {slug = slug, system = d.system == true}
+      j = {slug = job_slug(d), system = d.system == true}
     else
       j = false
     end
