@@ -891,7 +891,7 @@ static void write_version(struct jw_jsonw *w, const struct jw_job *j)
         JW_JOB_RUN_TTL_SECS,
     };
     struct jw_buf full = JW_BUF_INIT;
-    jw_job_encode(j, &full, JW_JOB_VIEW_STORED);
+    jw_job_encode(j, &full, JW_JOB_VIEW_API);
     char why[64];
     struct jw_json_doc *doc = jw_json_parse(full.data, full.len, 16, why, sizeof(why));
     jw_buf_free(&full);

@@ -35,7 +35,11 @@ enum kind {
 #define HASDEF 4u  /* null (or absent at creation) means the default */
 
 struct field {
-    const char *name;
+    const char *name; /* in the API */
+    const char *key;  /* in the stored form, which Redis keeps for every
+                       * job: short keys make a plain job's a sixth smaller.
+                       * The scripts read them by name through a map
+                       * scripts/embed_lua.py makes from this table */
     enum kind kind;
     unsigned flags;
     int64_t min, max; /* K_INT range; string max length */
@@ -48,55 +52,55 @@ static const char *const version_policies[] = {"latest", "pin", NULL};
 static const char *const misfire_policies[] = {"fire_once", "skip", "fire_all", NULL};
 
 static const struct field fields[JW_JOB_NFIELDS] = {
-    [JW_JOB_ID] = {"id", K_UUID, RO, 0, 0, NULL, NULL},
-    [JW_JOB_PROJECT_ID] = {"project_id", K_LABEL, 0, 0, 128, NULL, NULL},
-    [JW_JOB_GROUP_ID] = {"group_id", K_LABEL, 0, 0, 128, NULL, NULL},
-    [JW_JOB_NAME] = {"name", K_NAME, NOTNULL, 0, 200, NULL, NULL},
-    [JW_JOB_SLUG] = {"slug", K_SLUG, HASDEF, 0, 100, NULL, NULL},
-    [JW_JOB_DESCRIPTION] = {"description", K_TEXT, 0, 0, 2000, NULL, NULL},
-    [JW_JOB_CRON] = {"cron", K_CRON, 0, 0, 256, NULL, NULL},
-    [JW_JOB_PAYLOAD_SCHEMA] = {"payload_schema", K_OBJECT, 0, 0, 65536, NULL, NULL},
-    [JW_JOB_TAGS] = {"tags", K_STRMAP, 0, 0, 50, NULL, NULL},
-    [JW_JOB_ENDPOINT_URL] = {"endpoint_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
-    [JW_JOB_FALLBACK_ENDPOINT_URL] = {"fallback_endpoint_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
-    [JW_JOB_MAX_ATTEMPTS] = {"max_attempts", K_INT, HASDEF, 1, 100, "3", NULL},
-    [JW_JOB_TIMEOUT_SECS] = {"timeout_secs", K_INT, HASDEF, 1, 86400, "60", NULL},
-    [JW_JOB_MAX_CONCURRENCY] = {"max_concurrency", K_INT, 0, 1, 100000, NULL, NULL},
-    [JW_JOB_EXECUTION_WINDOW_CRON] = {"execution_window_cron", K_CRON, 0, 0, 256, NULL, NULL},
-    [JW_JOB_TIMEZONE] = {"timezone", K_TZ, HASDEF, 0, 64, "UTC", NULL},
-    [JW_JOB_RATE_LIMIT_MAX] = {"rate_limit_max", K_INT, 0, 1, 1000000, NULL, NULL},
-    [JW_JOB_RATE_LIMIT_WINDOW_SECS] = {"rate_limit_window_secs", K_INT, 0, 1, 2592000, NULL, NULL},
-    [JW_JOB_MAX_CONCURRENCY_PER_KEY] = {"max_concurrency_per_key", K_INT, 0, 1, 100000, NULL, NULL},
-    [JW_JOB_RATE_LIMIT_KEYS] = {"rate_limit_keys", K_RATEKEYS, 0, 0, 20, NULL, NULL},
-    [JW_JOB_DEFAULT_RUN_METADATA] = {"default_run_metadata", K_STRMAP, 0, 0, 50, NULL, NULL},
-    [JW_JOB_DEDUP_WINDOW_SECS] = {"dedup_window_secs", K_INT, 0, 1, 2592000, NULL, NULL},
-    [JW_JOB_ENABLED] = {"enabled", K_BOOL, HASDEF, 0, 0, "true", NULL},
-    [JW_JOB_WEBHOOK_URL] = {"webhook_url", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
-    [JW_JOB_WEBHOOK_SECRET] = {"webhook_secret", K_SECRET, 0, 0, 0, NULL, NULL},
-    [JW_JOB_RUN_TTL_SECS] = {"run_ttl_secs", K_INT, 0, 1, 2592000, NULL, NULL},
-    [JW_JOB_RETRY_STRATEGY] = {"retry_strategy", K_ENUM, HASDEF, 0, 0, "exponential", retry_strategies},
-    [JW_JOB_RETRY_DELAYS_SECS] = {"retry_delays_secs", K_INTLIST, 0, 0, 86400, NULL, NULL},
-    [JW_JOB_ENVIRONMENT_ID] = {"environment_id", K_LABEL, 0, 0, 128, NULL, NULL},
-    [JW_JOB_VERSION] = {"version", K_INT, RO, 0, INT64_MAX, NULL, NULL},
-    [JW_JOB_VERSION_ID] = {"version_id", K_UUID, RO, 0, 0, NULL, NULL},
-    [JW_JOB_VERSION_POLICY] = {"version_policy", K_ENUM, HASDEF, 0, 0, "latest", version_policies},
-    [JW_JOB_BACKWARDS_COMPATIBLE] = {"backwards_compatible", K_BOOL, HASDEF, 0, 0, "true", NULL},
-    [JW_JOB_CREATED_BY] = {"created_by", K_ACTOR, RO, 0, 256, NULL, NULL},
-    [JW_JOB_UPDATED_BY] = {"updated_by", K_ACTOR, RO, 0, 256, NULL, NULL},
-    [JW_JOB_CREATED_AT] = {"created_at", K_TIME, RO, 0, 0, NULL, NULL},
-    [JW_JOB_UPDATED_AT] = {"updated_at", K_TIME, RO, 0, 0, NULL, NULL},
-    [JW_JOB_INTERVAL_SECONDS] = {"interval_seconds", K_INT, 0, 1, 31536000, NULL, NULL},
-    [JW_JOB_START_AT] = {"start_at", K_TIME, 0, 0, 0, NULL, NULL},
-    [JW_JOB_RUN_AT] = {"run_at", K_TIME, 0, 0, 0, NULL, NULL},
-    [JW_JOB_EXCLUSIONS] = {"exclusions", K_OBJECT, 0, 0, 16384, NULL, NULL},
-    [JW_JOB_MISFIRE_POLICY] = {"misfire_policy", K_ENUM, HASDEF, 0, 0, "fire_once", misfire_policies},
-    [JW_JOB_MISFIRE_MAX_RUNS] = {"misfire_max_runs", K_INT, HASDEF, 1, 1000, "100", NULL},
-    [JW_JOB_CATCHUP_WINDOW_SECS] = {"catchup_window_secs", K_INT, HASDEF, 1, 31536000, "86400", NULL},
-    [JW_JOB_PAUSED] = {"paused", K_BOOL, HASDEF, 0, 0, "false", NULL},
-    [JW_JOB_DELETED_AT] = {"deleted_at", K_TIME, RO, 0, 0, NULL, NULL},
-    [JW_JOB_JOB_TYPE] = {"job_type", K_ENUM, HASDEF, 0, 0, "HttpCall", jw_job_types},
-    [JW_JOB_JOB_CONFIGURATION] = {"job_configuration", K_OBJECT, 0, 0, 2 * JW_OUTPUT_MAX, NULL, NULL},
-    [JW_JOB_SYSTEM] = {"system", K_BOOL, RO | HASDEF, 0, 0, "false", NULL},
+    [JW_JOB_ID] = {"id", "id", K_UUID, RO, 0, 0, NULL, NULL},
+    [JW_JOB_PROJECT_ID] = {"project_id", "p", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_GROUP_ID] = {"group_id", "g", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_NAME] = {"name", "n", K_NAME, NOTNULL, 0, 200, NULL, NULL},
+    [JW_JOB_SLUG] = {"slug", "s", K_SLUG, HASDEF, 0, 100, NULL, NULL},
+    [JW_JOB_DESCRIPTION] = {"description", "d", K_TEXT, 0, 0, 2000, NULL, NULL},
+    [JW_JOB_CRON] = {"cron", "c", K_CRON, 0, 0, 256, NULL, NULL},
+    [JW_JOB_PAYLOAD_SCHEMA] = {"payload_schema", "ps", K_OBJECT, 0, 0, 65536, NULL, NULL},
+    [JW_JOB_TAGS] = {"tags", "t", K_STRMAP, 0, 0, 50, NULL, NULL},
+    [JW_JOB_ENDPOINT_URL] = {"endpoint_url", "u", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_FALLBACK_ENDPOINT_URL] = {"fallback_endpoint_url", "fu", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_MAX_ATTEMPTS] = {"max_attempts", "ma", K_INT, HASDEF, 1, 100, "3", NULL},
+    [JW_JOB_TIMEOUT_SECS] = {"timeout_secs", "to", K_INT, HASDEF, 1, 86400, "60", NULL},
+    [JW_JOB_MAX_CONCURRENCY] = {"max_concurrency", "mc", K_INT, 0, 1, 100000, NULL, NULL},
+    [JW_JOB_EXECUTION_WINDOW_CRON] = {"execution_window_cron", "wc", K_CRON, 0, 0, 256, NULL, NULL},
+    [JW_JOB_TIMEZONE] = {"timezone", "tz", K_TZ, HASDEF, 0, 64, "UTC", NULL},
+    [JW_JOB_RATE_LIMIT_MAX] = {"rate_limit_max", "rm", K_INT, 0, 1, 1000000, NULL, NULL},
+    [JW_JOB_RATE_LIMIT_WINDOW_SECS] = {"rate_limit_window_secs", "rw", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_MAX_CONCURRENCY_PER_KEY] = {"max_concurrency_per_key", "mk", K_INT, 0, 1, 100000, NULL, NULL},
+    [JW_JOB_RATE_LIMIT_KEYS] = {"rate_limit_keys", "rk", K_RATEKEYS, 0, 0, 20, NULL, NULL},
+    [JW_JOB_DEFAULT_RUN_METADATA] = {"default_run_metadata", "dm", K_STRMAP, 0, 0, 50, NULL, NULL},
+    [JW_JOB_DEDUP_WINDOW_SECS] = {"dedup_window_secs", "dw", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_ENABLED] = {"enabled", "e", K_BOOL, HASDEF, 0, 0, "true", NULL},
+    [JW_JOB_WEBHOOK_URL] = {"webhook_url", "wu", K_URL, 0, 0, JW_URL_MAX, NULL, NULL},
+    [JW_JOB_WEBHOOK_SECRET] = {"webhook_secret", "ws", K_SECRET, 0, 0, 0, NULL, NULL},
+    [JW_JOB_RUN_TTL_SECS] = {"run_ttl_secs", "rt", K_INT, 0, 1, 2592000, NULL, NULL},
+    [JW_JOB_RETRY_STRATEGY] = {"retry_strategy", "rs", K_ENUM, HASDEF, 0, 0, "exponential", retry_strategies},
+    [JW_JOB_RETRY_DELAYS_SECS] = {"retry_delays_secs", "rd", K_INTLIST, 0, 0, 86400, NULL, NULL},
+    [JW_JOB_ENVIRONMENT_ID] = {"environment_id", "ev", K_LABEL, 0, 0, 128, NULL, NULL},
+    [JW_JOB_VERSION] = {"version", "v", K_INT, RO, 0, INT64_MAX, NULL, NULL},
+    [JW_JOB_VERSION_ID] = {"version_id", "vi", K_UUID, RO, 0, 0, NULL, NULL},
+    [JW_JOB_VERSION_POLICY] = {"version_policy", "vp", K_ENUM, HASDEF, 0, 0, "latest", version_policies},
+    [JW_JOB_BACKWARDS_COMPATIBLE] = {"backwards_compatible", "bc", K_BOOL, HASDEF, 0, 0, "true", NULL},
+    [JW_JOB_CREATED_BY] = {"created_by", "cb", K_ACTOR, RO, 0, 256, NULL, NULL},
+    [JW_JOB_UPDATED_BY] = {"updated_by", "ub", K_ACTOR, RO, 0, 256, NULL, NULL},
+    [JW_JOB_CREATED_AT] = {"created_at", "ca", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_UPDATED_AT] = {"updated_at", "ua", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_INTERVAL_SECONDS] = {"interval_seconds", "i", K_INT, 0, 1, 31536000, NULL, NULL},
+    [JW_JOB_START_AT] = {"start_at", "sa", K_TIME, 0, 0, 0, NULL, NULL},
+    [JW_JOB_RUN_AT] = {"run_at", "r", K_TIME, 0, 0, 0, NULL, NULL},
+    [JW_JOB_EXCLUSIONS] = {"exclusions", "x", K_OBJECT, 0, 0, 16384, NULL, NULL},
+    [JW_JOB_MISFIRE_POLICY] = {"misfire_policy", "mp", K_ENUM, HASDEF, 0, 0, "fire_once", misfire_policies},
+    [JW_JOB_MISFIRE_MAX_RUNS] = {"misfire_max_runs", "mr", K_INT, HASDEF, 1, 1000, "100", NULL},
+    [JW_JOB_CATCHUP_WINDOW_SECS] = {"catchup_window_secs", "cw", K_INT, HASDEF, 1, 31536000, "86400", NULL},
+    [JW_JOB_PAUSED] = {"paused", "pa", K_BOOL, HASDEF, 0, 0, "false", NULL},
+    [JW_JOB_DELETED_AT] = {"deleted_at", "da", K_TIME, RO, 0, 0, NULL, NULL},
+    [JW_JOB_JOB_TYPE] = {"job_type", "jt", K_ENUM, HASDEF, 0, 0, "HttpCall", jw_job_types},
+    [JW_JOB_JOB_CONFIGURATION] = {"job_configuration", "jc", K_OBJECT, 0, 0, 2 * JW_OUTPUT_MAX, NULL, NULL},
+    [JW_JOB_SYSTEM] = {"system", "sy", K_BOOL, RO | HASDEF, 0, 0, "false", NULL},
 };
 
 #define MAX_RETRY_DELAYS 50
@@ -537,7 +541,7 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
         const char *key = obj->u.members[i].key;
         int f = -1;
         for (int j = 0; j < JW_JOB_NFIELDS; j++)
-            if (!strcmp(fields[j].name, key)) {
+            if (!strcmp(mode == JW_JOB_STORED ? fields[j].key : fields[j].name, key)) {
                 f = j;
                 break;
             }
@@ -741,7 +745,7 @@ void jw_job_write(const struct jw_job *job, struct jw_jsonw *w, enum jw_job_view
         const struct jw_fval *v = &job->f[f];
         if (compact && (!v->set || is_default(job, (enum jw_job_field)f) || is_implied(job, (enum jw_job_field)f)))
             continue;
-        jw_jsonw_key(w, fd->name);
+        jw_jsonw_key(w, compact ? fd->key : fd->name);
         if (!v->set) {
             jw_jsonw_null(w);
             continue;

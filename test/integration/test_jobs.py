@@ -373,6 +373,23 @@ def test_hard_delete_of_a_soft_deleted_job_keeps_its_successors_name(client):
 
 # ---- conflicts ------------------------------------------------------------------------------
 
+def test_a_slug_that_is_the_name_is_taken_like_any_other(client):
+    """A job without project whose slug is its name holds that slug too,
+    also after a rename, until it is deleted."""
+    a = client.post("/v1/jobs", job_body(name="nightly-sync", project_id=None)).json()
+    assert a["slug"] == "nightly-sync" and a["project_id"] is None
+    assert_problem(client.post("/v1/jobs", job_body(name="Nightly Sync", project_id=None)), 409, "slug")
+    assert client.post("/v1/jobs", job_body(name="Nightly Sync")).status == 201  # in a project: free
+    r = client.patch(f"/v1/jobs/{a['id']}", {"name": "renamed"})
+    assert r.status == 200 and r.json()["slug"] == "nightly-sync"
+    assert client.get("/v1/jobs/renamed").json()["id"] == a["id"]
+    assert client.get("/v1/jobs/nightly-sync").status == 404
+    assert_problem(client.post("/v1/jobs", job_body(name="nightly sync!", project_id=None)), 409, "slug")
+    assert client.delete(f"/v1/jobs/{a['id']}").status == 204
+    b = client.post("/v1/jobs", job_body(name="nightly-sync", project_id=None))
+    assert b.status == 201 and b.json()["slug"] == "nightly-sync"
+
+
 def test_duplicate_name_and_slug_are_409(client):
     a = client.post("/v1/jobs", job_body(name="unique")).json()
     assert_problem(client.post("/v1/jobs", job_body(name="unique")), 409, "name")
@@ -481,6 +498,24 @@ def test_list_cursor_pagination(client):
         cursor = r.headers["x-next-cursor"]
         assert r.headers["link"].startswith("</v1/jobs?cursor=") and 'rel="next"' in r.headers["link"]
     assert seen == list(reversed(made)) and pages == 3
+
+
+def test_list_cursor_survives_deletions(client):
+    """A cursor is a place in the creation order: deleting jobs on either
+    side of it between pages neither repeats nor skips the others."""
+    made = [client.post("/v1/jobs", job_body(name=f"del-page-{i}")).json()["id"] for i in range(8)]
+    r = client.get("/v1/jobs?limit=3")
+    first = [j["id"] for j in r.json()]
+    assert first == list(reversed(made))[:3]
+    # one older than the cursor, one on the page already seen
+    for gone in (made[0], made[6]):
+        assert client.delete(f"/v1/jobs/{gone}").status == 204
+    rest, cursor = [], r.headers["x-next-cursor"]
+    while cursor:
+        r = client.get(f"/v1/jobs?limit=3&cursor={cursor}")
+        rest += [j["id"] for j in r.json()]
+        cursor = r.headers.get("x-next-cursor")
+    assert rest == list(reversed(made[1:5]))
 
 
 @pytest.mark.parametrize("q,field", [("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"),

@@ -150,7 +150,7 @@ function H.reportGeneration()
   local items = {}
   for _, job in ipairs(order) do
     local json = job_raw(job)
-    per[job].name = json and cjson.decode(json).name or nil
+    per[job].name = json and job_decode(json).name or nil
     items[#items + 1] = cjson.encode(per[job])
   end
   return string.format('{"window_hours":%d,"jobs_reported":%d,"totals":%s,"jobs":%s}', hours, #order,
@@ -167,7 +167,7 @@ function H.auditLogArchive()
     local old = 0
     for _, v in ipairs(redis.call('LRANGE', key, 0, -1)) do
       checked = checked + 1
-      local d = cjson.decode(v) -- updated_at is left out while it equals created_at
+      local d = job_decode(v) -- updated_at is left out while it equals created_at
       local at = iso_ms(d.updated_at or job_created_at(job, d))
       if at and at < cutoff then old = old + 1 else break end
     end
@@ -215,7 +215,7 @@ function H.generateWeeklyExpiryReport()
   end
   local all = redis.call('HGETALL', K_JOBS)
   for i = 1, #all, 2 do
-    local j = cjson.decode(all[i + 1])
+    local j = job_decode(all[i + 1])
     local at = iso_ms(j.run_at)
     if at and at > now and at <= horizon and not j.cron and not j.interval_seconds then
       jobs[#jobs + 1] = cjson.encode({id = id_unpack(all[i]), name = j.name, run_at = j.run_at})

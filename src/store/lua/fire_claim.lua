@@ -20,7 +20,7 @@ if not json then
   redis.call('ZREM', due, member)
   return {'gone'}
 end
-local job = cjson.decode(json)
+local job = job_decode(json)
 if job.enabled == false or job.paused == true or
    (job.deleted_at ~= nil and job.deleted_at ~= cjson.null) then
   redis.call('ZREM', due, member)

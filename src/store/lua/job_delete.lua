@@ -4,7 +4,7 @@
 -- Returns the id, or false.
 local id = resolve_job(ARGV[1])
 if not id then return false end
-local job = cjson.decode(job_raw(id))
+local job = job_decode(job_raw(id))
 job_remove(id)
 -- a soft-deleted job's name and slug may belong to another job by now:
 -- unindex_job drops only entries that are this job's

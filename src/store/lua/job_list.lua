@@ -27,10 +27,11 @@ if cpos ~= '' then
   pos = p
 end
 
+local deleted_probe = '"' .. job_key('deleted_at') .. '":'
 local function match(json)
-  if not with_deleted and string.find(json, '"deleted_at":', 1, true) then return false end
+  if not with_deleted and string.find(json, deleted_probe, 1, true) then return false end
   if not filtered then return true end
-  local job = cjson.decode(json)
+  local job = job_decode(json)
   if project ~= '' and job.project_id ~= project then return false end
   if group ~= '' and job.group_id ~= group then return false end
   if enabled ~= '' and tostring(job.enabled ~= false) ~= enabled then return false end

@@ -46,8 +46,8 @@ end
 local rows = {}
 for _, id in ipairs(job_ids()) do
   local json = job_raw(id)
-  if json and not string.find(json, '"deleted_at":', 1, true) then
-    local job = cjson.decode(json)
+  if json and not string.find(json, '"' .. job_key('deleted_at') .. '":', 1, true) then
+    local job = job_decode(json)
     if match(job) then
       local key
       if sort == 'next_run_at' then

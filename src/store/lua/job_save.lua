@@ -14,13 +14,13 @@ local n = #ARGV / G
 local names, slugs, olds = {}, {}, {}
 for i = 0, n - 1 do
   local id, expect, json = ARGV[i*G+1], tonumber(ARGV[i*G+2]), ARGV[i*G+3]
-  local job = cjson.decode(json)
+  local job = job_decode(json)
   local cur = job_raw(id)
   if expect == 0 then
     if cur then return {'conflict', 'id', id} end
   else
     if not cur then return {'notfound', id} end
-    local old = cjson.decode(cur)
+    local old = job_decode(cur)
     if tonumber(job_version(old)) ~= expect then return {'version', id} end
     olds[i] = {json = cur, job = old}
   end
@@ -43,7 +43,7 @@ for i = 0, n - 1 do
 end
 for i = 0, n - 1 do
   local id, json, secret, due = ARGV[i*G+1], ARGV[i*G+3], ARGV[i*G+4], ARGV[i*G+5]
-  local job = cjson.decode(json)
+  local job = job_decode(json)
   local old = olds[i]
   if old then
     -- a soft-deleted job's name and slug may belong to another job by now:

@@ -7,9 +7,11 @@
 --   <T>:jobs                 hash  job id (as its 16 bytes) -> job JSON: the
 --                                  API form without nulls, default values,
 --                                  the id and the fields it implies (see
---                                  "Implied fields"); the webhook secret
---                                  appears masked. What scripts return to
---                                  jobwheel has the id put back first
+--                                  "Implied fields"), under short keys
+--                                  (job_decode reads it by API names); the
+--                                  webhook secret appears masked. What
+--                                  scripts return to jobwheel has the id
+--                                  put back first
 --   <T>:jobs:order           list  job ids (16 bytes) in the order the jobs
 --                                  were made: the native list's order
 --   <T>:names                hash  b = buckets, n = entries of the names
@@ -115,6 +117,19 @@ local function id_unpack(v)
   local h = string.format(string.rep('%02x', 16), string.byte(v, 1, 16))
   return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16) .. '-' ..
          string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
+-- A stored job as a table under the API names of its fields (the stored
+-- form has short keys: JOB_NAMES), and the stored key of a field.
+local function job_decode(json)
+  job_key_maps()
+  local t = {}
+  for k, v in pairs(cjson.decode(json)) do t[JOB_NAMES[k] or k] = v end
+  return t
+end
+local function job_key(name)
+  job_key_maps()
+  return JOB_KEYS[name]
 end
 
 -- A stored job's JSON as jobwheel reads it: with its id first (false stays
@@ -296,7 +311,7 @@ local function slug_owner(sk)
   local id = idx_get(sk)
   if id or string.sub(sk, 1, 1) ~= '\n' then return id end
   id = idx_get(string.sub(sk, 2))
-  if id and slug_key(cjson.decode(job_raw(id))) == sk then return id end
+  if id and slug_key(job_decode(job_raw(id))) == sk then return id end
   return nil
 end
 -- Enter a live job in the names index, or drop what points at it there.
@@ -432,7 +447,7 @@ local function trigger_dependent(dep_job, from, now, retention)
   local id = derived_id(from, dep_job)
   local key = k_run(id)
   if redis.call('EXISTS', key) == 1 then return nil end
-  local job = cjson.decode(job_raw(dep_job))
+  local job = job_decode(job_raw(dep_job))
   local shard = job_shard(dep_job)
   redis.call('HSET', key, 'id', id, 'job_id', dep_job, 'status', 'pending', 'triggered_by', 'dependency',
              'parent_run_id', from, 'job_version', job_version(job), 'job_version_id', job_version_id(dep_job, job),
@@ -461,9 +476,9 @@ local function release_dependents(job_id, run_id, now, retention, out)
         out[#out + 1] = run_member(id)
       end
       local json = job_raw(d)
-      if json and not string.find(json, '"cron":', 1, true) and not string.find(json, '"interval_seconds":', 1, true)
-         and not string.find(json, '"run_at":', 1, true) and not string.find(json, '"deleted_at":', 1, true)
-         and not string.find(json, '"enabled":false', 1, true) and not string.find(json, '"paused":true', 1, true) then
+      local job = json and job_decode(json)
+      if job and not job.cron and not job.interval_seconds and not job.run_at and not job.deleted_at
+         and job.enabled ~= false and job.paused ~= true then
         local m = trigger_dependent(d, run_id, now, retention)
         if m then out[#out + 1] = m end
       end
@@ -486,7 +501,7 @@ local function start_step(wfrun_id, step, now, retention, who)
   end
   local id = derived_id(wfrun_id, step.key)
   local key = k_run(id)
-  local job = cjson.decode(job_json)
+  local job = job_decode(job_json)
   local shard = job_shard(step.job_id)
   redis.call('HSET', key, 'id', id, 'job_id', step.job_id, 'status', 'pending', 'triggered_by', 'workflow',
              'workflow_step_run_id', wfrun_id .. ':' .. step.key, 'job_version', job_version(job),

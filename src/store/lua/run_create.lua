@@ -17,7 +17,7 @@ else
   job_id = resolve_job(ARGV[1])
 end
 if not job_id then return {'nojob'} end
-local job = cjson.decode(job_raw(job_id))
+local job = job_decode(job_raw(job_id))
 if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
 if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
 if string.find(flags, 'y', 1, true) and job.system ~= true then return {'nojob'} end

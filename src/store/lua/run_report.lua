@@ -22,7 +22,7 @@ if kind == 'progress' or kind == 'heartbeat' then
   if run._phase == 'worker' then
     local job = job_raw(run.job_id)
     local secs = tonumber(run.timeout_secs_override or '0')
-    if secs == 0 and job then secs = cjson.decode(job).timeout_secs or 60 end
+    if secs == 0 and job then secs = job_decode(job).timeout_secs or 60 end
     if secs == 0 then secs = 60 end
     redis.call('ZADD', k_running(shard), now + secs * 1000, member)
   end

@@ -38,7 +38,7 @@ if not deps_satisfied(run.job_id) then
   redis.call('ZADD', k_job_depwait(run.job_id), tonumber(run.created_at), run_id)
   return {'waiting'}
 end
-local job = cjson.decode(job_json)
+local job = job_decode(job_json)
 local function set(v) return v ~= nil and v ~= cjson.null end
 local ckey = run.concurrency_key
 local function wait()

@@ -28,7 +28,7 @@ for _, name in ipairs(ARGV) do
   local id = idx_get(name)
   local json = id and job_raw(id)
   if json then
-    local job = cjson.decode(json)
+    local job = job_decode(json)
     o.exists, o.enabled = true, job.enabled ~= false and job.paused ~= true
     o.schedule = job.cron or cjson.null
     o.nextRunAt = iso(next_run_at(id))

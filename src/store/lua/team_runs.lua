@@ -12,7 +12,7 @@ local function job_of(id)
   if j == nil then
     local json = job_raw(id)
     if json then
-      local d = cjson.decode(json)
+      local d = job_decode(json)
       j = {slug = job_slug(d), system = d.system == true}
     else
       j = false
