@@ -104,13 +104,18 @@ local function id_bytes4(x) -- the 4 bytes of a 32-bit number, high first
   local b = x % 256
   return (x - b) / 256, b, c, d
 end
+local packed = {} -- within one script run: id -> its 16 bytes
 local function id_pack(id)
   if #id ~= 36 then return id end
+  local p = packed[id]
+  if p then return p end
   local a1, a2, a3, a4 = id_bytes4(tonumber(string.sub(id, 1, 8), 16))
   local b1, b2, b3, b4 = id_bytes4(tonumber(string.sub(id, 10, 13) .. string.sub(id, 15, 18), 16))
   local c1, c2, c3, c4 = id_bytes4(tonumber(string.sub(id, 20, 23) .. string.sub(id, 25, 28), 16))
   local d1, d2, d3, d4 = id_bytes4(tonumber(string.sub(id, 29, 36), 16))
-  return string.char(a1, a2, a3, a4, b1, b2, b3, b4, c1, c2, c3, c4, d1, d2, d3, d4)
+  p = string.char(a1, a2, a3, a4, b1, b2, b3, b4, c1, c2, c3, c4, d1, d2, d3, d4)
+  packed[id] = p
+  return p
 end
 local function id_unpack(v)
   if not v or #v ~= 16 then return v end
@@ -142,8 +147,19 @@ end
 -- script's own tenant); store, remove, and every id in the order made.
 local function job_raw_in(base, id) return redis.call('HGET', base .. ':jobs', id_pack(id)) end
 local function job_raw(id) return job_raw_in(T, id) end
+-- redis.call(cmd, key, ...list) in parts of at most 1000 arguments (Lua's
+-- stack has room for about 8000); returns the parts' replies, joined.
+local function call_chunked(cmd, key, list)
+  local out = {}
+  for a = 1, #list, 1000 do
+    local r = redis.call(cmd, key, unpack(list, a, math.min(#list, a + 999)))
+    if type(r) == 'table' then
+      for j = 1, #r do out[#out + 1] = r[j] end
+    end
+  end
+  return out
+end
 local function job_json(id) return with_id(id, job_raw(id)) end
-local function job_store(id, json) return redis.call('HSET', K_JOBS, id_pack(id), json) end
 local function job_remove(id)
   redis.call('HDEL', K_JOBS, id_pack(id))
   redis.call('LREM', K_JOB_ORDER, -1, id_pack(id)) -- from the newest end: recent jobs are found at once
@@ -193,8 +209,14 @@ local function idx_key(name)
   return K_NAMES .. ':' .. b
 end
 -- the job id the index holds for name, or nil
+local idx_vals = {} -- within one script run: name -> job id or false
 local function idx_get(name)
-  return id_unpack(redis.call('HGET', idx_key(name), name)) or nil
+  local v = idx_vals[name]
+  if v == nil then
+    v = id_unpack(redis.call('HGET', idx_key(name), name)) or false
+    idx_vals[name] = v
+  end
+  return v or nil
 end
 -- A script that sets or deletes entries calls idx_flush at its end.
 local function idx_flush()
@@ -204,12 +226,14 @@ end
 -- Drop name's entry if it is id's.
 local function idx_drop(name, id)
   local key = idx_key(name)
-  if id_unpack(redis.call('HGET', key, name)) == id then
+  if idx_get(name) == id then
     redis.call('HDEL', key, name)
+    idx_vals[name] = false
     idx_n, idx_dirty = idx_n - 1, true
   end
 end
 local function idx_set(name, id)
+  idx_vals[name] = id
   if redis.call('HSET', idx_key(name), name, id_pack(id)) == 0 then return end
   idx_n, idx_dirty = idx_n + 1, true
   local nb = idx_nb
@@ -337,8 +361,10 @@ local K_RUNS = T .. ':runs'
 local function k_run(id) return T .. ':run:' .. id end
 local function k_job_runs(id) return T .. ':job:' .. id .. ':runs' end
 
+local nshards_known
 local function nshards()
-  return tonumber(redis.call('GET', 'jw:{sched}:shards') or '16')
+  if not nshards_known then nshards_known = tonumber(redis.call('GET', 'jw:{sched}:shards') or '16') end
+  return nshards_known
 end
 local function shard_of(member, n)
   return tonumber(string.sub(redis.sha1hex(member), 1, 8), 16) % n
@@ -354,22 +380,27 @@ local function due_member_name(member)
 end
 local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
 
--- Set (due = ms) or clear (due = nil) a job's next firing. The shard's
+-- Set (due = ms) or clear (due = nil) a job's next firing (fresh: the job
+-- is new, it had none). The shard's
 -- owner is told only when the old or the new time is near (its window looks
 -- at most schedule_window_ms, 3 s, ahead): a far firing it reads with its
 -- window when the time comes, so a bulk registration leaves no backlog.
 local CHANGE_HORIZON_MS = 60000
-local function set_due(job_id, due)
+local change_near -- now + CHANGE_HORIZON_MS, read once per script run
+local function set_due(job_id, due, fresh)
   local member = due_member(job_id)
   local shard = shard_of(due_name(job_id), nshards())
-  local old = redis.call('ZSCORE', k_due(shard), member)
+  local old = not fresh and redis.call('ZSCORE', k_due(shard), member)
   if due then
     redis.call('ZADD', k_due(shard), due, member)
   else
     redis.call('ZREM', k_due(shard), member)
   end
-  local now = redis.call('TIME')
-  local near = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + CHANGE_HORIZON_MS
+  if not change_near then
+    local now = redis.call('TIME')
+    change_near = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + CHANGE_HORIZON_MS
+  end
+  local near = change_near
   if (old and tonumber(old) <= near) or (due and tonumber(due) <= near) then
     redis.call('RPUSH', k_changes(shard), member)
     redis.call('LTRIM', k_changes(shard), -10000, -1)

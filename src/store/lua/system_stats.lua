@@ -5,20 +5,7 @@
 local function iso(ms)
   ms = tonumber(ms)
   if not ms then return cjson.null end
-  local days = math.floor(ms / 86400000)
-  local rem = ms - days * 86400000
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600000),
-                       math.floor(rem / 60000) % 60, math.floor(rem / 1000) % 60, rem % 1000)
+  return iso_of_ms(ms)
 end
 local out = {}
 for _, name in ipairs(ARGV) do
