@@ -515,30 +515,29 @@ struct start_ctx {
     int64_t sent_us;
 };
 
-static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
+/* What starting a run gave (run_start's answer, r; NULL: Redis failed),
+ * for a start this instance asked for and counted in x->starting; pairs:
+ * the run's fields. */
+static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
+                    const struct jw_reply *pairs, int64_t sent_us)
 {
-    struct start_ctx *s = arg;
-    struct jw_exec *x = s->x;
     x->starting--;
-    if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
+    if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         start_queued(x);
-        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ended")) {
+        if (r && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
-            jw_exec_run_ended(x, s->tenant, s->run_id);
+            jw_exec_run_ended(x, tenant, run_id);
         }
-        free(s);
         return;
     }
-    const struct jw_reply *pairs = jw_reply_at(r, 4);
     struct flight *fl = jw_calloc(1, sizeof(*fl));
     fl->x = x;
-    snprintf(fl->tenant, sizeof(fl->tenant), "%s", s->tenant);
-    snprintf(fl->run_id, sizeof(fl->run_id), "%s", s->run_id);
-    snprintf(fl->member, sizeof(fl->member), "%s:%s", s->tenant, s->run_id);
+    snprintf(fl->tenant, sizeof(fl->tenant), "%s", tenant);
+    snprintf(fl->run_id, sizeof(fl->run_id), "%s", run_id);
+    snprintf(fl->member, sizeof(fl->member), "%s:%s", tenant, run_id);
     fl->attempt = (int)jw_reply_int(jw_reply_at(r, 1));
     fl->started_ms = jw_time_now_ms();
-    fl->dequeue_ms = (jw_time_mono_us() - s->sent_us) / 1000;
-    free(s);
+    fl->dequeue_ms = (jw_time_mono_us() - sent_us) / 1000;
     size_t jn;
     const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
     const char *secret = jw_reply_str(jw_reply_at(r, 3), NULL);
@@ -573,6 +572,52 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     fl->max_attempts =
         pair_int(pairs, "max_attempts_override", f[JW_JOB_MAX_ATTEMPTS].set ? f[JW_JOB_MAX_ATTEMPTS].i : 3);
     launch(fl, pairs);
+}
+
+static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct start_ctx *s = arg;
+    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL,
+            st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL, s->sent_us);
+    free(s);
+}
+
+size_t jw_exec_reserve(struct jw_exec *x, size_t want)
+{
+    if (!x || x->stopping || !x->token_key_len || x->qlen)
+        return 0; /* runs queued here go first */
+    size_t used = jw_map_count(x->flights) + x->starting, cap = (size_t)x->opt.max_inflight;
+    size_t n = used >= cap ? 0 : cap - used;
+    if (n > want)
+        n = want;
+    x->starting += n;
+    return n;
+}
+
+const char *jw_exec_instance(const struct jw_exec *x)
+{
+    return x ? x->instance : "";
+}
+
+int64_t jw_exec_lease_ms(const struct jw_exec *x)
+{
+    return x ? x->opt.lease_ms : 0;
+}
+
+void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
+                     const struct jw_reply *pairs, int64_t sent_us)
+{
+    if (x)
+        started(x, tenant, run_id, r, pairs, sent_us);
+}
+
+void jw_exec_release(struct jw_exec *x, size_t n)
+{
+    if (!x || !n)
+        return;
+    x->starting -= n;
+    start_queued(x);
+    check_stopped(x);
 }
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
