@@ -398,17 +398,25 @@ end
 
 -- A run has ended: it leaves every queue and limit set; the first run its
 -- job held back (if any) becomes ready, and so may its dependents' runs.
+-- now: ms (nil: Redis's clock). freed: the run was running and its caller
+-- has already taken it out of the active sets and the running zset (a
+-- running run is in no ready, delayed or waiting queue: starting takes it
+-- out of them; the waiting and prerequisite queues are still cleared, as
+-- a run left there would be brought back to life). run.workflow_step_run_id
+-- false: known to have none.
 -- Returns the members to start now (a list, maybe empty).
-local function run_ended(run_id, run)
+local function run_ended(run_id, run, now, freed)
   local job, shard = run.job_id, tonumber(run._shard)
   local member = run_member(run_id)
   if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
   redis.call('SREM', k_job_open(job), run_id)
-  redis.call('SREM', k_job_active(job), run_id)
-  if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
-  redis.call('ZREM', k_ready(shard), member)
-  redis.call('ZREM', k_delayed(shard), member)
-  redis.call('ZREM', k_running(shard), member)
+  if not freed then
+    redis.call('SREM', k_job_active(job), run_id)
+    if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
+    redis.call('ZREM', k_ready(shard), member)
+    redis.call('ZREM', k_delayed(shard), member)
+    redis.call('ZREM', k_running(shard), member)
+  end
   redis.call('ZREM', k_job_waiting(job), run_id)
   redis.call('ZREM', k_job_depwait(job), run_id)
   local out = {}
@@ -419,9 +427,10 @@ local function run_ended(run_id, run)
     redis.call('ZADD', k_ready(shard), 0, run_member(next))
     out[#out + 1] = run_member(next)
   end
-  local now = tonumber(redis.call('TIME')[1]) * 1000
+  now = now or tonumber(redis.call('TIME')[1]) * 1000
   release_dependents(job, run_id, now, run._retention, out)
-  local step = run.workflow_step_run_id or redis.call('HGET', k_run(run_id), 'workflow_step_run_id')
+  local step = run.workflow_step_run_id
+  if step == nil then step = redis.call('HGET', k_run(run_id), 'workflow_step_run_id') end
   local wfrun_id = step and string.match(step, '^(.*):[^:]*$')
   if wfrun_id then advance_workflow(wfrun_id, now, out) end
   return out
@@ -464,8 +473,9 @@ end
 -- decoded or nil. The answers of run_start (which see), without the run's
 -- fields after "started": {"started", attempt, job JSON, secret or false}.
 -- Shared by run_start and by run_create, which starts a run it makes when
--- the instance that triggers it has room (one step instead of two).
-local function start_attempt(run_id, run, job_json, job, instance, now, lease)
+-- the instance that triggers it has room (one step instead of two); fresh:
+-- the run was just made and put in no queue yet.
+local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh)
   local key = k_run(run_id)
   local shard, member = tonumber(run._shard), run_member(run_id)
   if not job_json then
@@ -491,10 +501,15 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease)
   job = job or cjson.decode(job_json)
   local function set(v) return v ~= nil and v ~= cjson.null end
   local ckey = run.concurrency_key
+  local function unqueue()
+    if not fresh then
+      redis.call('ZREM', k_ready(shard), member)
+      redis.call('ZREM', k_delayed(shard), member)
+    end
+  end
   local function wait()
     redis.call('HSET', key, 'status', 'waiting')
-    redis.call('ZREM', k_ready(shard), member)
-    redis.call('ZREM', k_delayed(shard), member)
+    unqueue()
     local prio = tonumber(run.priority or '0')
     redis.call('ZADD', k_job_waiting(run.job_id), tonumber(run.created_at) - prio * 60000, run_id)
     return {'waiting'}
@@ -530,7 +545,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease)
   end
   if free_at > 0 then
     redis.call('HSET', key, 'status', 'delayed')
-    redis.call('ZREM', k_ready(shard), member)
+    if not fresh then redis.call('ZREM', k_ready(shard), member) end
     redis.call('ZADD', k_delayed(shard), free_at, member)
     return {'delayed', free_at}
   end
@@ -542,8 +557,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease)
     redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
                '_attempt_started', now, 'started_at', now)
   end
-  redis.call('ZREM', k_ready(shard), member)
-  redis.call('ZREM', k_delayed(shard), member)
+  unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)
   redis.call('SADD', k_job_active(run.job_id), run_id)
   if ckey then redis.call('SADD', k_job_active(run.job_id) .. ':' .. ckey, run_id) end
@@ -551,5 +565,8 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease)
     redis.call('ZADD', w[1], now, run_id .. ':' .. attempt)
     redis.call('PEXPIRE', w[1], w[3] + 1000)
   end
-  return {'started', attempt, with_id(run.job_id, job_json), redis.call('HGET', K_JOB_SECRETS, run.job_id) or false}
+  -- the secret in clear is kept apart; the job shows it (masked) when it has one
+  local secret = false
+  if set(job.webhook_secret) then secret = redis.call('HGET', K_JOB_SECRETS, run.job_id) or false end
+  return {'started', attempt, with_id(run.job_id, job_json), secret}
 end

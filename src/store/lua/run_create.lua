@@ -16,14 +16,19 @@
 -- what starting it gave (run_start's answer without the run's fields) or
 -- 0 when it was not tried}.
 local flags = ARGV[3]
-local job_id
+local job_id, job_json
 if string.find(flags, 'p', 1, true) then
   job_id = redis.call('HGET', T .. ':jobs:slugs', ARGV[1])
-else
-  job_id = resolve_job(ARGV[1])
+else -- resolve_job's rule, reading the job as it goes
+  if is_uuid(ARGV[1]) then
+    job_id = string.lower(ARGV[1])
+    job_json = redis.call('HGET', K_JOBS, job_id)
+  end
+  if not job_json then job_id = redis.call('HGET', K_JOB_NAMES, ARGV[1]) end
 end
 if not job_id then return {'nojob'} end
-local job_json = redis.call('HGET', K_JOBS, job_id)
+job_json = job_json or redis.call('HGET', K_JOBS, job_id)
+if not job_json then return {'nojob'} end
 local job = cjson.decode(job_json)
 if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
 if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
@@ -43,7 +48,9 @@ while i <= #ARGV do
   i = pairs_at + 2 * nf
   local existing = nil
   if idem ~= '' then existing = redis.call('GET', T .. ':idem:' .. idem) end
-  if not existing and dedup ~= '' then existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup) end
+  if not existing and dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
+    existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup)
+  end
   if existing and redis.call('EXISTS', k_run(existing)) == 1 then
     out[#out + 1] = 'hit'
     out[#out + 1] = shard
@@ -100,7 +107,7 @@ while i <= #ARGV do
     out[#out + 1] = flat -- the new hash's fields, as HGETALL would give them
     if start_now then
       room = room - 1
-      out[#out + 1] = start_attempt(id, fields, job_json, job, instance, now, lease)
+      out[#out + 1] = start_attempt(id, fields, job_json, job, instance, now, lease, true)
     else
       out[#out + 1] = 0
     end

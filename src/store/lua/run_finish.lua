@@ -12,9 +12,9 @@ local run_id, attempt, instance, lapsed = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == 
 local now, status, due, entry = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local key = k_run(run_id)
 local f = redis.call('HMGET', key, 'status', 'attempt', '_instance', '_shard', 'job_id', 'concurrency_key',
-                    '_retention')
+                    '_retention', 'attempts', 'next_retry_at', 'workflow_step_run_id')
 local run = {status = f[1], attempt = f[2], _instance = f[3], _shard = f[4], job_id = f[5],
-             concurrency_key = f[6] or nil, _retention = f[7] or nil}
+             concurrency_key = f[6] or nil, _retention = f[7] or nil, workflow_step_run_id = f[10] or false}
 if not run.status then return {'gone'} end
 local shard, member = tonumber(run._shard), run_member(run_id)
 if run.status ~= 'running' or run.attempt ~= attempt or (instance ~= '' and run._instance ~= instance) then
@@ -24,10 +24,25 @@ if lapsed then
   local lease = redis.call('ZSCORE', k_running(shard), member)
   if lease and tonumber(lease) > now then return {'fenced', 'running'} end
 end
-if #ARGV >= 10 then redis.call('HSET', key, unpack(ARGV, 9)) end
-if entry ~= '' then log_attempt(key, entry) end
+-- one HSET: the fields given, the attempt appended to the run's log, then
+-- the new state (a later pair wins over an earlier one of the same field)
+local set = {}
+for i = 9, #ARGV do set[#set + 1] = ARGV[i] end
+if entry ~= '' then
+  local cur = f[8]
+  set[#set + 1] = 'attempts'
+  if not cur or cur == '[]' then
+    set[#set + 1] = '[' .. entry .. ']'
+  else
+    set[#set + 1] = string.sub(cur, 1, -2) .. ',' .. entry .. ']'
+  end
+end
+local function put(...)
+  for _, v in ipairs({...}) do set[#set + 1] = v end
+  if #set > 0 then redis.call('HSET', key, unpack(set)) end
+end
 if status == 'worker' then
-  redis.call('HSET', key, '_phase', 'worker', 'heartbeat_at', now)
+  put('_phase', 'worker', 'heartbeat_at', now)
   redis.call('ZADD', k_running(shard), tonumber(due), member)
   return {'ok'}
 end
@@ -36,7 +51,7 @@ redis.call('SREM', k_job_active(run.job_id), run_id)
 if run.concurrency_key then redis.call('SREM', k_job_active(run.job_id) .. ':' .. run.concurrency_key, run_id) end
 redis.call('ZREM', k_running(shard), member)
 if status == 'delayed' then
-  redis.call('HSET', key, 'status', 'delayed', 'next_retry_at', due)
+  put('status', 'delayed', 'next_retry_at', due)
   redis.call('ZADD', k_delayed(shard), tonumber(due), member)
   local next = redis.call('ZRANGE', k_job_waiting(run.job_id), 0, 0)[1]
   if next then
@@ -47,8 +62,8 @@ if status == 'delayed' then
   end
   return {'ok'}
 end
-redis.call('HSET', key, 'status', status, 'finished_at', now)
-redis.call('HDEL', key, 'next_retry_at')
+put('status', status, 'finished_at', now)
+if f[9] then redis.call('HDEL', key, 'next_retry_at') end
 local out = {'ok'}
-for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+for _, m in ipairs(run_ended(run_id, run, now, true)) do out[#out + 1] = m end
 return out
