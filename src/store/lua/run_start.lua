@@ -1,6 +1,9 @@
--- run_start: start the next attempt of a ready run, if its limits allow.
--- ARGV: run id, instance id, now (ms), lease (ms).
--- Returns {"started", attempt, job JSON, webhook secret or false, run HGETALL}
+-- run_start: start the next attempt of ready runs, each if its limits allow
+-- (one or several runs in one step: an instance asks together for what it
+-- made room for in one turn of its loop; each run is its own transition).
+-- ARGV: instance id, now (ms), lease (ms), then the run ids.
+-- Returns per run: {"started", attempt, job JSON, webhook secret or false,
+--         run HGETALL}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
 --         run of its job ends) | {"delayed", when} (a rate limit: ready then)
 --       | {"waiting"} also while its job's prerequisites are not satisfied
@@ -8,15 +11,28 @@
 --       | {"ended", members to start...} (expired, or its job was deleted)
 --       | {"gone"} | {"skip", status}
 -- (The work is start_attempt's, in the prelude: run_create does it too.)
-local run_id, instance, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local key = k_run(run_id)
-local run = hgetall_table(key)
-if not run.status then return {'gone'} end
-if run.status ~= 'pending' and run.status ~= 'delayed' then return {'skip', run.status} end
-if run.status == 'delayed' then
-  local due = redis.call('ZSCORE', k_delayed(tonumber(run._shard)), run_member(run_id))
-  if due and tonumber(due) > now then return {'skip', 'delayed'} end
+local instance, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local jobs, decoded = {}, {} -- job id -> its JSON (false: gone), and decoded: once per step
+
+local function start(run_id)
+  local key = k_run(run_id)
+  local run = hgetall_table(key)
+  if not run.status then return {'gone'} end
+  if run.status ~= 'pending' and run.status ~= 'delayed' then return {'skip', run.status} end
+  if run.status == 'delayed' then
+    local due = redis.call('ZSCORE', k_delayed(tonumber(run._shard)), run_member(run_id))
+    if due and tonumber(due) > now then return {'skip', 'delayed'} end
+  end
+  local id = run.job_id
+  if jobs[id] == nil then
+    jobs[id] = redis.call('HGET', K_JOBS, id)
+    if jobs[id] then decoded[id] = cjson.decode(jobs[id]) end
+  end
+  local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, now, lease)
+  if out[1] == 'started' then out[5] = redis.call('HGETALL', key) end
+  return out
 end
-local out = start_attempt(run_id, run, redis.call('HGET', K_JOBS, run.job_id), nil, instance, now, lease)
-if out[1] == 'started' then out[5] = redis.call('HGETALL', key) end
+
+local out = {}
+for i = 4, #ARGV do out[#out + 1] = start(ARGV[i]) end
 return out
