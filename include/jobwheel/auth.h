@@ -72,8 +72,10 @@ struct jw_jwt;
 struct jw_jwt *jw_jwt_new(const char *alg, const char *key, size_t keylen, const char *issuer,
                           const char *audience, char *err, size_t errlen);
 void jw_jwt_free(struct jw_jwt *v);
-/* Verify signature (with the configured algorithm only), claims and types. */
-int jw_jwt_verify(const struct jw_jwt *v, const char *token, int64_t now_s, struct jw_principal *out,
+/* Verify signature (with the configured algorithm only), claims and types.
+ * A token verified in second now_s is remembered for that second (by its
+ * SHA-256), so its next requests in it skip the work. */
+int jw_jwt_verify(struct jw_jwt *v, const char *token, int64_t now_s, struct jw_principal *out,
                   struct jw_error *err);
 
 /* Sign claims (a JSON object) with an HMAC algorithm: for the `jobwheel

@@ -346,11 +346,15 @@ struct trig {
     bool bulk;
     const char *team_job_type; /* seed 001's view of the run: the slug in ref */
     size_t nitems;
+    size_t room;     /* attempts reserved on this instance for runs run_create may start */
+    int64_t sent_us; /* when run_create went out */
     struct jw_buf body;
 };
 
 static void trig_fail(struct trig *t, const struct jw_error *e)
 {
+    jw_exec_release(t->c->exec, t->room);
+    t->room = 0;
     t->cb(t->arg, e, NULL, false);
     free(t->ref);
     jw_buf_free(&t->body);
@@ -599,9 +603,10 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
     }
     size_t created = 0, total = 0;
     bool any_new = false;
-    for (size_t i = 1; i + 3 <= jw_reply_count(r); i += 3) {
+    for (size_t i = 1; i + 4 <= jw_reply_count(r); i += 4) {
         bool is_new = jw_reply_is(jw_reply_at(r, i), "new");
         const struct jw_reply *pairs = jw_reply_at(r, i + 2);
+        const struct jw_reply *start = jw_reply_at(r, i + 3); /* run_create started it: what that gave */
         const char *id = NULL, *status = NULL;
         for (size_t k = 0; k + 1 < jw_reply_count(pairs); k += 2) {
             if (jw_reply_is(jw_reply_at(pairs, k), "id"))
@@ -612,8 +617,12 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         total++;
         created += is_new;
         any_new = any_new || is_new;
-        if (is_new && id && status && !strcmp(status, "pending"))
+        if (jw_reply_type(start) == JW_REPLY_ARRAY && t->room && id) {
+            t->room--;
+            jw_exec_started(t->c->exec, t->tenant, id, start, pairs, t->sent_us);
+        } else if (is_new && id && status && !strcmp(status, "pending")) {
             jw_exec_start(t->c->exec, t->tenant, id);
+        }
         if (!t->bulk) {
             write_view(&w, pairs, t->team_job_type, t->tenant);
             continue;
@@ -637,6 +646,8 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         jw_jsonw_kint(&w, "created", (int64_t)created);
         jw_jsonw_obj_close(&w);
     }
+    jw_exec_release(t->c->exec, t->room);
+    t->room = 0;
     t->cb(t->arg, NULL, &t->body, t->bulk || any_new);
     free(t->ref);
     jw_buf_free(&t->body);
@@ -665,8 +676,15 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     jw_args_addf(&args, "%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
                  (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "");
     jw_args_addi(&args, c->retention_ms);
+    /* room to start runs here as they are made: reserved now, given back
+     * by the answer (trig_fail gives back what is left on any error) */
+    const struct jw_json *items = bulk ? jw_json_get(body, "items") : NULL;
+    size_t want = !bulk ? 1 : items && items->type == JW_JSON_ARRAY ? items->len : 0;
+    t->room = jw_exec_reserve(c->exec, want);
+    jw_args_adds(&args, t->room ? jw_exec_instance(c->exec) : "");
+    jw_args_addi(&args, jw_exec_lease_ms(c->exec));
+    jw_args_addi(&args, (int64_t)t->room);
     if (bulk) {
-        const struct jw_json *items = jw_json_get(body, "items");
         if (!body || body->type != JW_JSON_OBJECT || !items || items->type != JW_JSON_ARRAY ||
             items->len == 0 || items->len > JW_BATCH_MAX) {
             jw_args_free(&args);
@@ -698,6 +716,7 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
         trig_fail(t, &e);
         return;
     }
+    t->sent_us = jw_time_mono_us();
     jw_store_eval(c->store, JW_LUA_RUN_CREATE, a->tenant, &args, on_triggered, t);
 }
 

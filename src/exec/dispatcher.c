@@ -50,6 +50,9 @@ struct jw_exec {
     size_t qhead, qlen, qcap;
     struct jw_map *queued;
     struct event *sweep, *renew, *stop_check;
+    struct batch **batches; /* run_start / run_finish calls gathering this turn of the loop */
+    size_t nbatches;
+    struct event *flush;
     bool *sweeping;
     int nsweeping;
     bool stopping;
@@ -170,6 +173,96 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
     return p;
 }
 
+/* ---- batches ------------------------------------------------------------------------ */
+
+/* The starts and finishes asked for in one turn of the loop go to Redis
+ * together, one run_start / run_finish call per tenant (each run is still
+ * its own transition in the script): a call's fixed cost (EVALSHA, the
+ * round trip, hiredis) is paid once for many runs when attempts end in
+ * bursts. A batch goes out at the end of the turn, or when full. */
+#define BATCH_MAX 64
+
+typedef void (*batch_item_cb)(struct jw_exec *x, const char *tenant, enum jw_store_status st,
+                              const struct jw_reply *answer, void *ctx, int64_t sent_us);
+
+struct batch {
+    struct jw_exec *x;
+    enum jw_lua_id script;
+    char tenant[40];
+    struct jw_args args;
+    size_t n;
+    void *ctx[BATCH_MAX];
+    batch_item_cb cb;
+    int64_t sent_us;
+};
+
+static void on_batch(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct jw_reply *answer = st == JW_STORE_OK ? jw_reply_at(r, i) : NULL;
+        /* a reply without this run's answer is a failed call for it */
+        b->cb(b->x, b->tenant, answer ? st : (st == JW_STORE_OK ? JW_STORE_ERROR : st), answer, b->ctx[i],
+              b->sent_us);
+    }
+    free(b);
+}
+
+static void batch_send(struct jw_exec *x, size_t i)
+{
+    struct batch *b = x->batches[i];
+    x->batches[i] = x->batches[--x->nbatches];
+    b->sent_us = jw_time_mono_us();
+    jw_store_eval(x->store, b->script, b->tenant, &b->args, on_batch, b);
+}
+
+static void flush_batches(struct jw_exec *x)
+{
+    while (x->nbatches)
+        batch_send(x, x->nbatches - 1);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    flush_batches(arg);
+}
+
+/* The batch of `script` for `tenant` with room for one more run; prefix
+ * adds a new batch's leading arguments. */
+static struct batch *batch_for(struct jw_exec *x, enum jw_lua_id script, const char *tenant, batch_item_cb cb,
+                               void (*prefix)(struct jw_exec *, struct jw_args *))
+{
+    for (size_t i = 0; i < x->nbatches; i++) {
+        struct batch *b = x->batches[i];
+        if (b->script == script && !strcmp(b->tenant, tenant))
+            return b;
+    }
+    struct batch *b = jw_calloc(1, sizeof(*b));
+    b->x = x;
+    b->script = script;
+    snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
+    b->cb = cb;
+    if (prefix)
+        prefix(x, &b->args);
+    x->batches = jw_realloc(x->batches, (x->nbatches + 1) * sizeof(*x->batches));
+    x->batches[x->nbatches++] = b;
+    if (x->nbatches == 1)
+        event_active(x->flush, EV_TIMEOUT, 0);
+    return b;
+}
+
+/* A run joined batch b: send it if it is full. */
+static void batch_added(struct jw_exec *x, struct batch *b)
+{
+    if (b->n < BATCH_MAX)
+        return;
+    for (size_t i = 0; i < x->nbatches; i++)
+        if (x->batches[i] == b) {
+            batch_send(x, i);
+            return;
+        }
+}
+
 /* ---- finishing an attempt ----------------------------------------------------------- */
 
 struct finish {
@@ -180,7 +273,8 @@ struct finish {
     void *done_arg;
 };
 
-static void on_finished(enum jw_store_status st, const struct jw_reply *r, void *arg)
+static void on_finished(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
+                        void *arg, int64_t sent_us)
 {
     struct finish *f = arg;
     int status = 200;
@@ -336,7 +430,13 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
                 (o->notify || job->f[JW_JOB_WEBHOOK_URL].set);
     f->done = done;
     f->done_arg = done_arg;
-    jw_store_eval(x->store, JW_LUA_RUN_FINISH, tenant, &a, on_finished, f);
+    struct batch *b = batch_for(x, JW_LUA_RUN_FINISH, tenant, on_finished, NULL);
+    jw_args_addi(&b->args, a.n);
+    for (int i = 0; i < a.n; i++)
+        jw_args_add(&b->args, a.v[i], a.len[i]);
+    jw_args_free(&a);
+    b->ctx[b->n++] = f;
+    batch_added(x, b);
 }
 
 /* ---- flights ---------------------------------------------------------------------------- */
@@ -515,30 +615,29 @@ struct start_ctx {
     int64_t sent_us;
 };
 
-static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
+/* What starting a run gave (run_start's answer, r; NULL: Redis failed),
+ * for a start this instance asked for and counted in x->starting; pairs:
+ * the run's fields. */
+static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
+                    const struct jw_reply *pairs, int64_t sent_us)
 {
-    struct start_ctx *s = arg;
-    struct jw_exec *x = s->x;
     x->starting--;
-    if (st != JW_STORE_OK || !jw_reply_is(jw_reply_at(r, 0), "started")) {
+    if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         start_queued(x);
-        if (st == JW_STORE_OK && jw_reply_is(jw_reply_at(r, 0), "ended")) {
+        if (r && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
-            jw_exec_run_ended(x, s->tenant, s->run_id);
+            jw_exec_run_ended(x, tenant, run_id);
         }
-        free(s);
         return;
     }
-    const struct jw_reply *pairs = jw_reply_at(r, 4);
     struct flight *fl = jw_calloc(1, sizeof(*fl));
     fl->x = x;
-    snprintf(fl->tenant, sizeof(fl->tenant), "%s", s->tenant);
-    snprintf(fl->run_id, sizeof(fl->run_id), "%s", s->run_id);
-    snprintf(fl->member, sizeof(fl->member), "%s:%s", s->tenant, s->run_id);
+    snprintf(fl->tenant, sizeof(fl->tenant), "%s", tenant);
+    snprintf(fl->run_id, sizeof(fl->run_id), "%s", run_id);
+    snprintf(fl->member, sizeof(fl->member), "%s:%s", tenant, run_id);
     fl->attempt = (int)jw_reply_int(jw_reply_at(r, 1));
     fl->started_ms = jw_time_now_ms();
-    fl->dequeue_ms = (jw_time_mono_us() - s->sent_us) / 1000;
-    free(s);
+    fl->dequeue_ms = (jw_time_mono_us() - sent_us) / 1000;
     size_t jn;
     const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
     const char *secret = jw_reply_str(jw_reply_at(r, 3), NULL);
@@ -575,6 +674,60 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     launch(fl, pairs);
 }
 
+static void on_started(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
+                       void *arg, int64_t sent_us)
+{
+    struct start_ctx *s = arg;
+    started(x, tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL,
+            s->sent_us);
+    free(s);
+}
+
+static void start_prefix(struct jw_exec *x, struct jw_args *a)
+{
+    jw_args_adds(a, x->instance);
+    jw_args_addi(a, jw_time_now_ms());
+    jw_args_addi(a, x->opt.lease_ms);
+}
+
+size_t jw_exec_reserve(struct jw_exec *x, size_t want)
+{
+    if (!x || x->stopping || !x->token_key_len || x->qlen)
+        return 0; /* runs queued here go first */
+    size_t used = jw_map_count(x->flights) + x->starting, cap = (size_t)x->opt.max_inflight;
+    size_t n = used >= cap ? 0 : cap - used;
+    if (n > want)
+        n = want;
+    x->starting += n;
+    return n;
+}
+
+const char *jw_exec_instance(const struct jw_exec *x)
+{
+    return x ? x->instance : "";
+}
+
+int64_t jw_exec_lease_ms(const struct jw_exec *x)
+{
+    return x ? x->opt.lease_ms : 0;
+}
+
+void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
+                     const struct jw_reply *pairs, int64_t sent_us)
+{
+    if (x)
+        started(x, tenant, run_id, r, pairs, sent_us);
+}
+
+void jw_exec_release(struct jw_exec *x, size_t n)
+{
+    if (!x || !n)
+        return;
+    x->starting -= n;
+    start_queued(x);
+    check_stopped(x);
+}
+
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
 {
     if (x->stopping)
@@ -602,12 +755,10 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
     snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
     snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
     s->sent_us = jw_time_mono_us();
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, run_id);
-    jw_args_adds(&a, x->instance);
-    jw_args_addi(&a, jw_time_now_ms());
-    jw_args_addi(&a, x->opt.lease_ms);
-    jw_store_eval(x->store, JW_LUA_RUN_START, tenant, &a, on_started, s);
+    struct batch *b = batch_for(x, JW_LUA_RUN_START, tenant, on_started, start_prefix);
+    jw_args_adds(&b->args, run_id);
+    b->ctx[b->n++] = s;
+    batch_added(x, b);
 }
 
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id)
@@ -1013,6 +1164,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     x->queued = jw_map_new();
     if (x->opt.max_inflight <= 0)
         x->opt.max_inflight = 1024;
+    x->flush = event_new(base, -1, 0, on_flush, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
     struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
@@ -1055,6 +1207,7 @@ static void check_stopped(struct jw_exec *x)
     }
     if (jw_http_client_owed(x->http) > 0 && now < x->stop_deadline + 2000)
         return;
+    flush_batches(x); /* outcomes recorded before the store closes */
     void (*done)(void *) = x->stop_done;
     x->stop_done = NULL;
     done(x->stop_arg);
@@ -1093,6 +1246,9 @@ void jw_exec_free(struct jw_exec *x)
     jw_map_free(x->flights);
     jw_http_client_free(x->http);
     jw_runner_free(x->runner);
+    flush_batches(x);
+    free(x->batches);
+    event_free(x->flush);
     event_free(x->sweep);
     event_free(x->renew);
     if (x->stop_check)

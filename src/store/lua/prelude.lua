@@ -646,17 +646,25 @@ end
 
 -- A run has ended: it leaves every queue and limit set; the first run its
 -- job held back (if any) becomes ready, and so may its dependents' runs.
+-- now: ms (nil: Redis's clock). freed: the run was running and its caller
+-- has already taken it out of the active sets and the running zset (a
+-- running run is in no ready, delayed or waiting queue: starting takes it
+-- out of them; the waiting and prerequisite queues are still cleared, as
+-- a run left there would be brought back to life). run.workflow_step_run_id
+-- false: known to have none.
 -- Returns the members to start now (a list, maybe empty).
-local function run_ended(run_id, run)
+local function run_ended(run_id, run, now, freed)
   local job, shard = run.job_id, tonumber(run._shard)
   local member = run_member(run_id)
   if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
   redis.call('SREM', k_job_open(job), run_id)
-  redis.call('SREM', k_job_active(job), run_id)
-  if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
-  redis.call('ZREM', k_ready(shard), member)
-  redis.call('ZREM', k_delayed(shard), member)
-  redis.call('ZREM', k_running(shard), member)
+  if not freed then
+    redis.call('SREM', k_job_active(job), run_id)
+    if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
+    redis.call('ZREM', k_ready(shard), member)
+    redis.call('ZREM', k_delayed(shard), member)
+    redis.call('ZREM', k_running(shard), member)
+  end
   redis.call('ZREM', k_job_waiting(job), run_id)
   redis.call('ZREM', k_job_depwait(job), run_id)
   local out = {}
@@ -667,9 +675,10 @@ local function run_ended(run_id, run)
     redis.call('ZADD', k_ready(shard), 0, run_member(next))
     out[#out + 1] = run_member(next)
   end
-  local now = tonumber(redis.call('TIME')[1]) * 1000
+  now = now or tonumber(redis.call('TIME')[1]) * 1000
   release_dependents(job, run_id, now, run._retention, out)
-  local step = run.workflow_step_run_id or redis.call('HGET', k_run(run_id), 'workflow_step_run_id')
+  local step = run.workflow_step_run_id
+  if step == nil then step = redis.call('HGET', k_run(run_id), 'workflow_step_run_id') end
   local wfrun_id = step and string.match(step, '^(.*):[^:]*$')
   if wfrun_id then advance_workflow(wfrun_id, now, out) end
   return out
@@ -704,4 +713,108 @@ local function runs_page(index, max, min, cscore, cid, limit, take)
     end
   end
   return {more, last_score or '', last_id or '', unpack(out)}
+end
+
+-- Start the next attempt of run `run_id` if its limits allow: `run` is a
+-- table of the run's fields (a pending run, or a delayed one that is due),
+-- job_json its job as stored (false: the job is gone), job that JSON
+-- decoded or nil. The answers of run_start (which see), without the run's
+-- fields after "started": {"started", attempt, job JSON, secret or false}.
+-- Shared by run_start and by run_create, which starts a run it makes when
+-- the instance that triggers it has room (one step instead of two); fresh:
+-- the run was just made and put in no queue yet.
+local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh)
+  local key = k_run(run_id)
+  local shard, member = tonumber(run._shard), run_member(run_id)
+  if not job_json then
+    redis.call('HSET', key, 'status', 'failed', 'error', 'the job was deleted', 'finished_at', now)
+    local out = {'ended'}
+    for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+    return out
+  end
+  if run.expires_at and now > tonumber(run.expires_at) then
+    redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
+               'error', 'not started before expires_at (run_ttl_secs)')
+    local out = {'ended'}
+    for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
+    return out
+  end
+  if not deps_satisfied(run.job_id) then
+    redis.call('HSET', key, 'status', 'waiting')
+    redis.call('ZREM', k_ready(shard), member)
+    redis.call('ZREM', k_delayed(shard), member)
+    redis.call('ZADD', k_job_depwait(run.job_id), tonumber(run.created_at), run_id)
+    return {'waiting'}
+  end
+  job = job or job_decode(job_json)
+  local function set(v) return v ~= nil and v ~= cjson.null end
+  local ckey = run.concurrency_key
+  local function unqueue()
+    if not fresh then
+      redis.call('ZREM', k_ready(shard), member)
+      redis.call('ZREM', k_delayed(shard), member)
+    end
+  end
+  local function wait()
+    redis.call('HSET', key, 'status', 'waiting')
+    unqueue()
+    local prio = tonumber(run.priority or '0')
+    redis.call('ZADD', k_job_waiting(run.job_id), tonumber(run.created_at) - prio * 60000, run_id)
+    return {'waiting'}
+  end
+  if set(job.max_concurrency) and redis.call('SCARD', k_job_active(run.job_id)) >= job.max_concurrency then
+    return wait()
+  end
+  if set(job.max_concurrency_per_key) and ckey and
+     redis.call('SCARD', k_job_active(run.job_id) .. ':' .. ckey) >= job.max_concurrency_per_key then
+    return wait()
+  end
+  -- rate limits: a sliding log of attempt starts per window
+  local windows = {}
+  if set(job.rate_limit_max) then
+    windows[#windows + 1] = {k_job_rate(run.job_id), job.rate_limit_max, job.rate_limit_window_secs * 1000}
+  end
+  if set(job.rate_limit_keys) and run.metadata then
+    local md = cjson.decode(run.metadata)
+    for _, rk in ipairs(job.rate_limit_keys) do
+      local v = md[rk.name]
+      if v ~= nil and v ~= cjson.null then
+        windows[#windows + 1] = {k_job_rate(run.job_id) .. ':' .. rk.name .. ':' .. tostring(v), rk.max, rk.window_secs * 1000}
+      end
+    end
+  end
+  local free_at = 0
+  for _, w in ipairs(windows) do
+    redis.call('ZREMRANGEBYSCORE', w[1], '-inf', now - w[3])
+    if redis.call('ZCARD', w[1]) >= w[2] then
+      local oldest = tonumber(redis.call('ZRANGE', w[1], 0, 0, 'WITHSCORES')[2])
+      free_at = math.max(free_at, oldest + w[3])
+    end
+  end
+  if free_at > 0 then
+    redis.call('HSET', key, 'status', 'delayed')
+    if not fresh then redis.call('ZREM', k_ready(shard), member) end
+    redis.call('ZADD', k_delayed(shard), free_at, member)
+    return {'delayed', free_at}
+  end
+  local attempt = tonumber(run.attempt or '0') + 1
+  if run.started_at then
+    redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
+               '_attempt_started', now)
+  else
+    redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
+               '_attempt_started', now, 'started_at', now)
+  end
+  unqueue()
+  redis.call('ZADD', k_running(shard), now + lease, member)
+  redis.call('SADD', k_job_active(run.job_id), run_id)
+  if ckey then redis.call('SADD', k_job_active(run.job_id) .. ':' .. ckey, run_id) end
+  for _, w in ipairs(windows) do
+    redis.call('ZADD', w[1], now, run_id .. ':' .. attempt)
+    redis.call('PEXPIRE', w[1], w[3] + 1000)
+  end
+  -- the secret in clear is kept apart; the job shows it (masked) when it has one
+  local secret = false
+  if set(job.webhook_secret) then secret = redis.call('HGET', K_JOB_SECRETS, run.job_id) or false end
+  return {'started', attempt, with_id(run.job_id, job_json), secret}
 end

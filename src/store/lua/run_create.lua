@@ -2,22 +2,34 @@
 -- ARGV: job id or name, now (ms), flags (letters: x = exclusive, refuse
 -- when a run of the job has not ended — the "already running" 409; p = the
 -- job is named "<project_id>\n<slug>"; n = refuse system jobs; y = system
--- jobs only), retention (ms), then
+-- jobs only), retention (ms), the instance that will run what starts here
+-- ("" for none), its lease (ms), how many runs it has room to start, then
 -- per run: run id, idempotency key or "", dedup SHA-256 or "", start time
 -- (ms; later than now = delayed), the number of field/value pairs, the pairs.
 -- Job-derived fields (job_id, project_id, job_version(_id), tags and
 -- metadata defaults, expires_at) are filled here from the job itself.
+-- A new run that may start now, while the instance has room, starts here
+-- as run_start would start it (limits, lease), saving a round trip and a
+-- script; its fields in the answer are those it was made with (pending).
 -- Returns {"nojob"} | {"system"} (n, and it is one) | {"conflict", existing
--- run id} | {"ok", then per run: "new"|"hit", its shard, its HGETALL}.
+-- run id} | {"ok", then per run: "new"|"hit", its shard, its HGETALL, and
+-- what starting it gave (run_start's answer without the run's fields) or
+-- 0 when it was not tried}.
 local flags = ARGV[3]
-local job_id
+local job_id, job_json
 if string.find(flags, 'p', 1, true) then
   job_id = slug_owner(ARGV[1])
-else
-  job_id = resolve_job(ARGV[1])
+else -- resolve_job's rule, reading the job as it goes
+  if is_uuid(ARGV[1]) then
+    job_id = string.lower(ARGV[1])
+    job_json = job_raw(job_id)
+  end
+  if not job_json then job_id = idx_get(ARGV[1]) end
 end
 if not job_id then return {'nojob'} end
-local job = job_decode(job_raw(job_id))
+job_json = job_json or job_raw(job_id)
+if not job_json then return {'nojob'} end
+local job = job_decode(job_json)
 if job.deleted_at ~= nil and job.deleted_at ~= cjson.null then return {'nojob'} end
 if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
 if string.find(flags, 'y', 1, true) and job.system ~= true then return {'nojob'} end
@@ -26,20 +38,24 @@ if exclusive then
   local open = redis.call('SRANDMEMBER', k_job_open(job_id))
   if open then return {'conflict', open} end
 end
+local instance, lease, room = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local shard = job_shard(job_id)
 local out = {'ok'}
-local i = 5
+local i = 8
 while i <= #ARGV do
   local id, idem, dedup, start, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local pairs_at = i + 5
   i = pairs_at + 2 * nf
   local existing = nil
   if idem ~= '' then existing = redis.call('GET', T .. ':idem:' .. idem) end
-  if not existing and dedup ~= '' then existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup) end
+  if not existing and dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
+    existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup)
+  end
   if existing and redis.call('EXISTS', k_run(existing)) == 1 then
     out[#out + 1] = 'hit'
     out[#out + 1] = shard
     out[#out + 1] = redis.call('HGETALL', k_run(existing))
+    out[#out + 1] = 0
   else
     local key = k_run(id)
     local fields = {}
@@ -76,9 +92,10 @@ while i <= #ARGV do
     redis.call('ZADD', k_job_runs(job_id), now, id)
     redis.call('SADD', k_job_open(job_id), id)
     local member = run_member(id)
+    local start_now = not delayed and room > 0 and instance ~= ''
     if delayed then
       redis.call('ZADD', k_delayed(shard), start, member)
-    else
+    elseif not start_now then
       redis.call('ZADD', k_ready(shard), now - tonumber(fields.priority or '0') * 60000, member)
     end
     if idem ~= '' then redis.call('SET', T .. ':idem:' .. idem, id, 'EX', 86400) end
@@ -87,7 +104,13 @@ while i <= #ARGV do
     end
     out[#out + 1] = 'new'
     out[#out + 1] = shard
-    out[#out + 1] = redis.call('HGETALL', key)
+    out[#out + 1] = flat -- the new hash's fields, as HGETALL would give them
+    if start_now then
+      room = room - 1
+      out[#out + 1] = start_attempt(id, fields, job_json, job, instance, now, lease, true)
+    else
+      out[#out + 1] = 0
+    end
   end
 end
 -- history retention: the indexes forget runs past it (their hashes expire);
