@@ -373,6 +373,25 @@ def test_hard_delete_of_a_soft_deleted_job_keeps_its_successors_name(client):
 
 # ---- conflicts ------------------------------------------------------------------------------
 
+def test_names_stay_unique_and_found_as_the_index_grows(client):
+    """The names index splits its buckets as a tenant's jobs grow (48 names
+    a bucket): every name is still found, still taken, and freed by delete."""
+    ids = {}
+    for k in range(0, 3000, 1000):
+        r = client.post("/v1/jobs/batch", [{"name": f"grow-{i}", "endpoint_url": "https://example.com/h"}
+                                           for i in range(k, k + 1000)])
+        assert r.status == 201, r
+        ids.update({j["name"]: j["id"] for j in r.json()})
+    names = sorted(ids)
+    for name in names[::10]:
+        assert client.get(f"/v1/jobs/{name}").json()["id"] == ids[name]
+    for name in names[5::60]:
+        assert_problem(client.post("/v1/jobs", job_body(name=name)), 409, "name")
+    for name in names[7::100]:
+        assert client.delete(f"/v1/jobs/{name}").status == 204
+        assert client.post("/v1/jobs", job_body(name=name)).status == 201
+
+
 def test_a_slug_that_is_the_name_is_taken_like_any_other(client):
     """A job without project whose slug is its name holds that slug too,
     also after a rename, until it is deleted."""
