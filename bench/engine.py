@@ -219,7 +219,7 @@ def dispatch(n, url):
         time.sleep(0.02)
     secs = time.time() - t0
     after = commandstats()
-    scripts = sum(after.get(k, 0) - before.get(k, 0) for k in ("evalsha", "eval"))
+    scripts = sum(after.get(k, 0) - before.get(k, 0) for k in ("fcall", "evalsha", "eval"))
     print(f"  {n} runs triggered in bulk and dispatched: {n / secs:8.0f} runs/s end to end "
           f"(triggering alone {n / triggered:8.0f}/s); Redis script calls per run {scripts / n:.2f}")
 

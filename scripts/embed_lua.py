@@ -1,67 +1,21 @@
 #!/usr/bin/env python3
-"""Embed the Lua scripts of src/store/lua into C: one string per script,
-each prefixed with prelude.lua (the key schema and shared helpers), which
-is itself prefixed with JOB_NAMES/JOB_KEYS, the maps between a stored job's
-keys and the API field names, read from the field table of src/model/job.c.
+"""Embed the Lua scripts of src/store/lua into C as one Redis function
+library: prelude.lua (the key schema and shared helpers), then each script
+registered as the function jw_<hash>_<name>, whose body is the script's own
+file. The library is loaded once (FUNCTION LOAD) and each call is an FCALL:
+the prelude's ~70 helpers are made once, not at every call as with EVAL,
+where making them cost ~6 us of each call, more than many scripts' own work
+(measured with calls in a loop). What depends on the call (its tenant key,
+the caches that live for one call) the prelude's begin() sets first.
 
-A script gets only the prelude definitions it uses, directly or through
-other definitions: Redis runs a script's whole text on every call, and
-making the prelude's ~50 closures and key strings cost ~7 us of each call
-(measured with EVALSHA in a loop), more than many scripts' own work. The
-prelude stays one file; its top-level statements are `local` definitions
-at column 0, each with the comment lines right above it."""
+The prelude is prefixed with JOB_NAMES/JOB_KEYS, the maps between a stored
+job's keys and the API field names, read from the field table of
+src/model/job.c. <hash> is that of the library's text, so instances of
+different builds on one Redis each call their own functions."""
+import hashlib
 import os
 import re
 import sys
-
-IDENT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
-
-
-def code_names(text):
-    """The identifiers a piece of Lua mentions outside whole-line comments
-    (a few too many is harmless: it only keeps a definition)."""
-    return set(IDENT.findall('\n'.join(l for l in text.splitlines() if not l.lstrip().startswith('--'))))
-
-
-def split_prelude(text):
-    """(header, [(names defined, chunk text)]) in the prelude's order."""
-    lines = text.splitlines(True)
-    starts = [i for i, l in enumerate(lines) if l.startswith('local ')]
-    bounds = []
-    for i in starts:  # a definition's comment lines go with it
-        j = i
-        while j > 0 and lines[j - 1].startswith('--'):
-            j -= 1
-        bounds.append(j)
-    header = ''.join(lines[:bounds[0]]) if bounds else text
-    chunks = []
-    for n, b in enumerate(bounds):
-        end = bounds[n + 1] if n + 1 < len(bounds) else len(lines)
-        chunk = ''.join(lines[b:end])
-        first = lines[starts[n]]
-        m = re.match(r'local function ([A-Za-z_][A-Za-z0-9_]*)', first)
-        if m:
-            names = {m.group(1)}
-        else:
-            lhs = first[len('local '):].split('=', 1)[0]
-            names = set(IDENT.findall(lhs))
-        chunks.append((names, chunk))
-    return header, chunks
-
-
-def prelude_for(header, chunks, body):
-    """The header and the definitions `body` needs, in the prelude's order."""
-    want = code_names(body)
-    keep = [False] * len(chunks)
-    changed = True
-    while changed:
-        changed = False
-        for i, (names, chunk) in enumerate(chunks):
-            if not keep[i] and names & want:
-                keep[i] = True
-                want |= code_names(chunk)
-                changed = True
-    return header + ''.join(c for k, (_, c) in zip(keep, chunks) if k)
 
 outdir, paths = sys.argv[1], sys.argv[2:]
 job_c = next(p for p in paths if p.endswith('.c'))
@@ -74,14 +28,10 @@ if len(pairs) < 40 or len({k for _, k in pairs}) != len(pairs):
     sys.exit('embed_lua: the stored keys in %s are missing or not unique' % job_c)
 job_keys = ('-- Generated from the field table of src/model/job.c: JOB_NAMES maps a\n'
             '-- stored job\'s keys to the API names of its fields, JOB_KEYS the other\n'
-            '-- way; made on first use (most scripts never need them).\n'
-            'local JOB_NAMES, JOB_KEYS\n'
-            'local function job_key_maps()\n'
-            '  if JOB_NAMES then return end\n'
-            '  JOB_NAMES = {%s}\n'
-            '  JOB_KEYS = {}\n'
-            '  for k, n in pairs(JOB_NAMES) do JOB_KEYS[n] = k end\n'
-            'end\n' % ', '.join("%s = '%s'" % (k, n) for n, k in pairs))
+            '-- way (made by job_key when first used: loading a library may not call\n'
+            '-- pairs); both live as long as the library.\n'
+            'local JOB_NAMES = {%s}\n'
+            'local JOB_KEYS\n' % ', '.join("%s = '%s'" % (k, n) for n, k in pairs))
 
 
 def c_string(text):
@@ -93,19 +43,24 @@ def c_string(text):
 
 
 with open(prelude, encoding='utf-8') as f:
-    head_text, head_chunks = split_prelude(job_keys + f.read())
+    library = job_keys + f.read()
 names = []
+for p in scripts:
+    name = os.path.splitext(os.path.basename(p))[0]
+    names.append(name)
+    with open(p, encoding='utf-8') as f:
+        own = f.read()
+    library += ('\nredis.register_function(\'jw_@_%s\', function(keys, args)\nbegin(keys, args)\n%s\nend)\n'
+                % (name, own))
+tag = hashlib.sha1(library.encode()).hexdigest()[:12]
+library = '#!lua name=jobwheel_%s\n' % tag + library.replace("'jw_@_", "'jw_%s_" % tag)
 with open(os.path.join(outdir, 'lua_scripts.c'), 'w', encoding='utf-8') as c:
     c.write('/* Generated by scripts/embed_lua.py: do not edit. */\n')
     c.write('#include "lua_scripts.h"\n\n')
+    c.write('const char jw_lua_library[] =\n%s;\n\n' % c_string(library))
     c.write('const struct jw_lua_script jw_lua_scripts[JW_LUA_COUNT] = {\n')
-    for p in scripts:
-        name = os.path.splitext(os.path.basename(p))[0]
-        names.append(name)
-        with open(p, encoding='utf-8') as f:
-            own = f.read()
-        body = prelude_for(head_text, head_chunks, own) + '\n' + own
-        c.write('  { "%s",\n%s },\n' % (name, c_string(body)))
+    for n in names:
+        c.write('  { "%s", "jw_%s_%s" },\n' % (n, tag, n))
     c.write('};\n')
 with open(os.path.join(outdir, 'lua_scripts.h'), 'w', encoding='utf-8') as h:
     h.write('/* Generated by scripts/embed_lua.py: do not edit. */\n')
@@ -114,5 +69,8 @@ with open(os.path.join(outdir, 'lua_scripts.h'), 'w', encoding='utf-8') as h:
     for n in names:
         h.write('  JW_LUA_%s,\n' % n.upper())
     h.write('  JW_LUA_COUNT\n};\n\n')
-    h.write('struct jw_lua_script {\n  const char *name;\n  const char *source;\n};\n\n')
+    h.write('/* A script: its name (its file\'s) and the function it is in the library. */\n')
+    h.write('struct jw_lua_script {\n  const char *name;\n  const char *function;\n};\n\n')
+    h.write('/* The library: every script, for FUNCTION LOAD. */\n')
+    h.write('extern const char jw_lua_library[];\n')
     h.write('extern const struct jw_lua_script jw_lua_scripts[JW_LUA_COUNT];\n\n#endif\n')

@@ -1,12 +1,12 @@
 /* store: the only owner of hiredis. One async connection on the loop,
  * reconnect with backoff, a stall deadline (commands wait and no answer
  * comes for redis_timeout_ms: the connection is dropped, its waiters get
- * JW_STORE_TIMEOUT, and it reconnects), Lua scripts loaded at connect and
- * re-sent on NOSCRIPT, and fail-fast (JW_STORE_UNAVAILABLE) while Redis is
- * away.
+ * JW_STORE_TIMEOUT, and it reconnects), the Lua scripts loaded at connect
+ * as one function library (loaded again when Redis has lost it, and the
+ * call re-sent), and fail-fast (JW_STORE_UNAVAILABLE) while Redis is away.
  *
- * The key schema lives in one place: src/store/lua/prelude.lua, which every
- * script starts with. A tenant's keys are "jw:{<tenant>}:…" and a scheduler
+ * The key schema lives in one place: src/store/lua/prelude.lua, which the
+ * library starts with. A tenant's keys are "jw:{<tenant>}:…" and a scheduler
  * shard's "jw:{s:<n>}:…": each hash tag is one Redis Cluster slot. */
 #ifndef JOBWHEEL_STORE_H
 #define JOBWHEEL_STORE_H

@@ -177,7 +177,7 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
 
 /* The starts and finishes asked for in one turn of the loop go to Redis
  * together, one run_start / run_finish call per tenant (each run is still
- * its own transition in the script): a call's fixed cost (EVALSHA, the
+ * its own transition in the script): a call's fixed cost (FCALL, the
  * round trip, hiredis) is paid once for many runs when attempts end in
  * bursts. A batch goes out at the end of the turn, or when full. */
 #define BATCH_MAX 64

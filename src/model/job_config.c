@@ -193,8 +193,12 @@ static int check_http(const struct jw_json *cfg, struct jw_error *err)
     return want_strmap(cfg, "headers", 50, header_name_ok, err);
 }
 
+/* A Redis function name, and not one of jobwheel's own (its scripts are the
+ * library's functions jw_<build>_<script>: a tenant may not call them). */
 static bool function_name_ok(const char *s)
 {
+    if (!strncmp(s, "jw_", 3))
+        return false;
     for (const char *p = s; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_'))
             return false;
@@ -208,7 +212,8 @@ static int check_stored_proc(const struct jw_json *cfg, struct jw_error *err)
     if (unknown(cfg, known, err) != 0 || want_str(cfg, "function", true, 64, err, &fn) != 0)
         return -1;
     if (!function_name_ok(fn))
-        return cfg_fail(err, "function", CFG ".function must be a Redis function name (letters, digits, _)");
+        return cfg_fail(err, "function", CFG ".function must be a Redis function name (letters, digits, _), "
+                                        "not starting with jw_ (jobwheel's own)");
     if (want_list(cfg, "keys", 100, false, err) != 0 || want_list(cfg, "args", 100, true, err) != 0)
         return -1;
     return 0;

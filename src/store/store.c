@@ -1,5 +1,6 @@
-/* store: hiredis on the loop — connect, handshake (AUTH, SELECT, SCRIPT
- * LOAD), command deadlines, NOSCRIPT re-send, reconnect with backoff. */
+/* store: hiredis on the loop — connect, handshake (AUTH, SELECT, FUNCTION
+ * LOAD of the scripts' library), command deadlines, re-load and re-send when
+ * Redis lost the library, reconnect with backoff. */
 #include "jobwheel/store.h"
 
 #include <adapters/libevent.h>
@@ -35,8 +36,9 @@ struct pending {
     int script;          /* enum jw_lua_id, or -1 */
     char *key;           /* KEYS[1] for scripts */
     int64_t sent_ms;
-    bool resent;    /* NOSCRIPT already answered once */
+    bool resent;    /* "Function not found" already answered once */
     bool handshake; /* part of connection set-up */
+    bool library;   /* a FUNCTION LOAD of the library */
     bool linked;
 };
 
@@ -54,11 +56,11 @@ struct jw_store {
     bool ready;
     bool closing;
     bool resetting; /* we are dropping a stalled connection */
+    bool reloading; /* a FUNCTION LOAD is on its way: calls sent now find the library */
     int handshake_left;
     int64_t backoff_ms;
     int64_t last_send_ms;
     int64_t last_reply_ms; /* Redis is making progress while replies come */
-    char sha[JW_LUA_COUNT][41];
     struct pending *head, *tail;
     struct event *tick;
     struct event *reconnect;
@@ -152,6 +154,7 @@ static void pending_free(struct pending *p)
 
 static void schedule_reconnect(struct jw_store *s);
 static int send_pending(struct jw_store *s, struct pending *p);
+static int load_library(struct jw_store *s, bool handshake);
 
 static void drop_connection(struct jw_store *s, const char *why)
 {
@@ -180,6 +183,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     unlink_(s, p);
     s->last_reply_ms = jw_time_mono_ms();
+    if (p->library)
+        s->reloading = false;
 
     if (!reply) { /* the connection is going away */
         s->ready = false;
@@ -188,10 +193,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && p->script >= 0 && !p->resent &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-        /* Redis restarted or flushed its script cache: send the source once. */
+        strstr(reply->str, "Function not found")) {
+        /* Redis restarted without its data or had its functions flushed:
+         * load the library again, then send the call once more (Redis
+         * answers in order, so the library is there when the call comes). */
         p->resent = true;
-        if (send_pending(s, p) == 0)
+        if ((s->reloading || load_library(s, false) == 0) && send_pending(s, p) == 0)
             return;
         deliver(p, JW_STORE_UNAVAILABLE, NULL);
         pending_free(p);
@@ -205,8 +212,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
             redisAsyncDisconnect(ac);
             return;
         }
-        if (p->script >= 0 && reply->type == REDIS_REPLY_STRING && reply->len == 40)
-            memcpy(s->sha[p->script], reply->str, 41);
         pending_free(p);
         if (--s->handshake_left == 0) {
             s->ready = true;
@@ -240,10 +245,8 @@ static int send_pending(struct jw_store *s, struct pending *p)
         argc = p->args.n + 4;
         argv = jw_malloc((size_t)argc * sizeof(*argv));
         argvlen = jw_malloc((size_t)argc * sizeof(*argvlen));
-        const char *code =
-            p->resent || !s->sha[p->script][0] ? jw_lua_scripts[p->script].source : s->sha[p->script];
-        argv[0] = code == s->sha[p->script] ? "EVALSHA" : "EVAL";
-        argv[1] = code;
+        argv[0] = "FCALL";
+        argv[1] = jw_lua_scripts[p->script].function;
         argv[2] = "1";
         argv[3] = p->key;
         for (int i = 0; i < 4; i++)
@@ -283,7 +286,10 @@ static struct pending *pending_new(struct jw_store *s, struct jw_args *args, jw_
     return p;
 }
 
-static void handshake_cmd(struct jw_store *s, int script, int argc, ...)
+/* An internal command (no callback; an error answer is logged): part of the
+ * connection's set-up when `handshake` (an error there drops the
+ * connection), or on its own. */
+static struct pending *internal_cmd(struct jw_store *s, bool handshake, int argc, ...)
 {
     struct jw_args a = JW_ARGS_INIT;
     va_list ap;
@@ -292,15 +298,25 @@ static void handshake_cmd(struct jw_store *s, int script, int argc, ...)
         jw_args_adds(&a, va_arg(ap, const char *));
     va_end(ap);
     struct pending *p = pending_new(s, &a, NULL, NULL);
-    p->handshake = true;
-    p->script = -1;
+    p->handshake = handshake;
     if (send_pending(s, p) != 0) {
         pending_free(p);
-        return;
+        return NULL;
     }
-    if (script >= 0)
-        p->script = script; /* remember which sha this SCRIPT LOAD answers */
-    s->handshake_left++;
+    if (handshake)
+        s->handshake_left++;
+    return p;
+}
+
+/* The scripts' library, as FUNCTION LOAD REPLACE. */
+static int load_library(struct jw_store *s, bool handshake)
+{
+    struct pending *p = internal_cmd(s, handshake, 4, "FUNCTION", "LOAD", "REPLACE", jw_lua_library);
+    if (!p)
+        return -1;
+    p->library = true;
+    s->reloading = true;
+    return 0;
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -315,14 +331,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
     jw_info("redis: connected");
     s->handshake_left = 0;
     if (s->password[0])
-        handshake_cmd(s, -1, 2, "AUTH", s->password);
+        internal_cmd(s, true, 2, "AUTH", s->password);
     if (s->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", s->db);
-        handshake_cmd(s, -1, 2, "SELECT", db);
+        internal_cmd(s, true, 2, "SELECT", db);
     }
-    for (int i = 0; i < JW_LUA_COUNT; i++)
-        handshake_cmd(s, i, 3, "SCRIPT", "LOAD", jw_lua_scripts[i].source);
+    load_library(s, true);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)

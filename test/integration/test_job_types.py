@@ -106,6 +106,12 @@ def test_stored_procedure(c, rig):
     assert "Function not found" in run(c, missing["id"])["error"]
     r = c.post("/v1/jobs", {"name": "sp", "job_type": "StoredProcedure", "job_configuration": {}})
     assert r.status == 400 and "job_configuration.function" in r.json()["errors"]
+    # jobwheel's own functions (its scripts) are not for tenants to call
+    own = rig["redis"].cmd("FUNCTION", "LIST", "LIBRARYNAME", "jobwheel_*")
+    assert own, "jobwheel's library is loaded"
+    r = c.post("/v1/jobs", {"name": "sp-own", "job_type": "StoredProcedure",
+                            "job_configuration": {"function": "jw_0_run_create"}})
+    assert r.status == 400 and "jw_" in r.json()["errors"]["job_configuration.function"][0]
 
 
 def test_code_execution(c, rig):

@@ -155,7 +155,7 @@ def test_restarts_lose_nothing(tmp_path):
         assert s.stop() == 0
         s.start()
         assert c.get("/v1/jobs").json() == jobs
-        # Redis restart with AOF (scripts must be loaded again: NOSCRIPT path)
+        # Redis restart with AOF (the functions library comes back from the AOF)
         r.stop()
         r.start()
         wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
@@ -167,9 +167,10 @@ def test_restarts_lose_nothing(tmp_path):
         r.start()
         wait_until(s.ready, timeout=15, what="jobwheel to reconnect")
         assert c.get(f"/v1/jobs/{b['id']}").status == 200
-        # scripts flushed under a live connection
-        r.cmd("SCRIPT", "FLUSH")
+        # the functions library flushed under a live connection: loaded again
+        r.cmd("FUNCTION", "FLUSH")
         assert c.post("/v1/jobs", job_body()).status == 201
+        assert c.get(f"/v1/jobs/{b['id']}").status == 200
     finally:
         assert s.stop() == 0
         r.stop()

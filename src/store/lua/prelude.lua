@@ -1,5 +1,6 @@
--- prelude.lua: the Redis key schema of jobwheel, in one place. Every script
--- is this file followed by the script's own body (scripts/embed_lua.py).
+-- prelude.lua: the Redis key schema of jobwheel, in one place. With every
+-- script it makes one Redis function library (scripts/embed_lua.py): each
+-- script is a function that calls begin() and then runs the script's body.
 --
 -- KEYS[1] is "jw:{<tenant>}"; every key a script touches starts with it, so
 -- the hash tag keeps all of a tenant's keys in one Redis Cluster slot.
@@ -81,14 +82,26 @@
 --   jw:{sched}:instances     zset  instance id -> last heartbeat (ms)
 -- Scripts that fire or change a job touch the tenant's slot and the job's
 -- shard slot together (single-Redis atomicity; see README "Redis").
-local T = KEYS[1]
-local K_JOBS = T .. ':jobs'
-local K_JOB_ORDER = T .. ':jobs:order'
-local K_NAMES = T .. ':names'
-local K_JOB_SECRETS = T .. ':jobs:secrets'
-local K_DEPS = T .. ':deps'
-local K_APIKEYS = T .. ':apikeys'
-local K_APIKEY_HASHES = T .. ':apikeys:sha256'
+
+-- The library is loaded once, so its helpers are made once; what belongs
+-- to one call is set by begin(keys, args), which every function calls
+-- first: KEYS and ARGV as a script sees them, T = KEYS[1] and the keys made
+-- from it, and the caches that live for one call (see where they are used).
+local KEYS, ARGV, T, TENANT
+local K_JOBS, K_JOB_ORDER, K_NAMES, K_JOB_SECRETS, K_DEPS, K_APIKEYS, K_APIKEY_HASHES
+local K_FIRED, K_RUNS, K_WORKFLOWS
+local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, change_near
+local function begin(keys, args)
+  KEYS, ARGV, T = keys, args, keys[1]
+  TENANT = string.match(T, '^jw:{(.*)}$')
+  K_JOBS, K_JOB_ORDER, K_NAMES = T .. ':jobs', T .. ':jobs:order', T .. ':names'
+  K_JOB_SECRETS, K_DEPS = T .. ':jobs:secrets', T .. ':deps'
+  K_APIKEYS, K_APIKEY_HASHES = T .. ':apikeys', T .. ':apikeys:sha256'
+  K_FIRED, K_RUNS, K_WORKFLOWS = T .. ':fired', T .. ':runs', T .. ':workflows'
+  packed, idx_hashes, idx_vals = {}, {}, {}
+  idx_nb, idx_n, idx_dirty = nil, nil, false
+  nshards_known, change_near = nil, nil
+end
 local MAX_VERSIONS = 100
 
 local function k_versions(id) return T .. ':job:' .. id .. ':versions' end
@@ -104,7 +117,7 @@ local function id_bytes4(x) -- the 4 bytes of a 32-bit number, high first
   local b = x % 256
   return (x - b) / 256, b, c, d
 end
-local packed = {} -- within one script run: id -> its 16 bytes
+-- (packed: within one call, id -> its 16 bytes)
 local function id_pack(id)
   if #id ~= 36 then return id end
   local p = packed[id]
@@ -127,13 +140,15 @@ end
 -- A stored job as a table under the API names of its fields (the stored
 -- form has short keys: JOB_NAMES), and the stored key of a field.
 local function job_decode(json)
-  job_key_maps()
   local t = {}
   for k, v in pairs(cjson.decode(json)) do t[JOB_NAMES[k] or k] = v end
   return t
 end
 local function job_key(name)
-  job_key_maps()
+  if not JOB_KEYS then
+    JOB_KEYS = {}
+    for k, n in pairs(JOB_NAMES) do JOB_KEYS[n] = k end
+  end
   return JOB_KEYS[name]
 end
 
@@ -177,9 +192,9 @@ end
 -- buckets grow one at a time with the entries (IDX_FILL per bucket on
 -- average); an entry over 64 bytes only makes its own bucket a plain hash.
 local IDX_FILL = 48
--- Within one script run: the name's hash, the number of buckets and of
--- entries, and whether that count changed (idx_flush writes it back).
-local idx_hashes, idx_nb, idx_n, idx_dirty = {}, nil, nil, false
+-- Within one call (begin() resets them): idx_hashes, the names' hashes;
+-- idx_nb and idx_n, the number of buckets and of entries; idx_dirty, that
+-- count changed (idx_flush writes it back); idx_vals, name -> job id or false.
 local function idx_hash(name)
   local h = idx_hashes[name]
   if not h then
@@ -209,7 +224,6 @@ local function idx_key(name)
   return K_NAMES .. ':' .. b
 end
 -- the job id the index holds for name, or nil
-local idx_vals = {} -- within one script run: name -> job id or false
 local function idx_get(name)
   local v = idx_vals[name]
   if v == nil then
@@ -355,13 +369,9 @@ local function unindex_job(id, job)
   if sk then idx_drop(sk, id) end
 end
 
-local TENANT = string.match(T, '^jw:{(.*)}$')
-local K_FIRED = T .. ':fired'
-local K_RUNS = T .. ':runs'
 local function k_run(id) return T .. ':run:' .. id end
 local function k_job_runs(id) return T .. ':job:' .. id .. ':runs' end
 
-local nshards_known
 local function nshards()
   if not nshards_known then nshards_known = tonumber(redis.call('GET', 'jw:{sched}:shards') or '16') end
   return nshards_known
@@ -386,7 +396,7 @@ local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
 -- at most schedule_window_ms, 3 s, ahead): a far firing it reads with its
 -- window when the time comes, so a bulk registration leaves no backlog.
 local CHANGE_HORIZON_MS = 60000
-local change_near -- now + CHANGE_HORIZON_MS, read once per script run
+-- (change_near: now + CHANGE_HORIZON_MS, read once per call)
 local function set_due(job_id, due, fresh)
   local member = due_member(job_id)
   local shard = shard_of(due_name(job_id), nshards())
@@ -517,7 +527,6 @@ local function release_dependents(job_id, run_id, now, retention, out)
   end
 end
 
-local K_WORKFLOWS = T .. ':workflows'
 local function k_wfrun(id) return T .. ':wfrun:' .. id end
 
 -- Start a workflow step: its run becomes ready and is counted in the step
