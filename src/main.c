@@ -74,12 +74,33 @@ static void on_scheduler_stopped(void *arg)
     jw_exec_stop(a->exec, a->cfg.shutdown_timeout_secs * 1000, on_exec_stopped, a);
 }
 
-/* A firing made runs: start them here. */
-static void on_fired(void *arg, const char *tenant, const char *job_id, const char *const *run_ids, size_t n)
+/* Firings hand their runs to the execution engine (struct jw_fire_hooks):
+ * fire_claim starts what this instance has room for, the rest start here. */
+static size_t fire_reserve(void *arg, size_t want, const char **instance, int64_t *lease_ms)
 {
     struct app *a = arg;
-    for (size_t i = 0; i < n; i++)
-        jw_exec_start(a->exec, tenant, run_ids[i]);
+    *instance = jw_exec_instance(a->exec);
+    *lease_ms = jw_exec_lease_ms(a->exec);
+    return jw_exec_reserve(a->exec, want);
+}
+
+static void fire_started(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
+                         const struct jw_reply *pairs, int64_t sent_us)
+{
+    struct app *a = arg;
+    jw_exec_started(a->exec, tenant, run_id, start, pairs, sent_us);
+}
+
+static void fire_release(void *arg, size_t n)
+{
+    struct app *a = arg;
+    jw_exec_release(a->exec, n);
+}
+
+static void fire_pending(void *arg, const char *tenant, const char *run_id)
+{
+    struct app *a = arg;
+    jw_exec_start(a->exec, tenant, run_id);
 }
 
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -290,7 +311,8 @@ static int start(struct app *a)
         .misfire_threshold_ms = cfg->misfire_threshold_secs * 1000,
         .retention_ms = cfg->run_retention_days * 86400 * 1000,
     };
-    a->scheduler = jw_scheduler_new(a->base, a->store, &so2, on_fired, a);
+    struct jw_fire_hooks hooks = {fire_reserve, fire_started, fire_release, fire_pending, a};
+    a->scheduler = jw_scheduler_new(a->base, a->store, &so2, &hooks);
     a->core.scheduler = a->scheduler;
     /* FileOperation: the root (made now, before the loop runs) and this
      * program, which its children run as `jobwheel file-op ROOT` */

@@ -25,6 +25,7 @@
 struct event_base;
 struct jw_store;
 struct jw_scheduler;
+struct jw_reply;
 
 struct jw_scheduler_options {
     const char *instance_id;
@@ -36,13 +37,27 @@ struct jw_scheduler_options {
     int64_t retention_ms;         /* run history kept this long */
 };
 
-/* Called with the ids of the runs a firing made (status pending). */
-typedef void (*jw_fired_fn)(void *arg, const char *tenant, const char *job_id, const char *const *run_ids,
-                            size_t n);
+/* How the runs a firing makes reach the execution engine (the caller wires
+ * these to it; all called on the loop, with `arg`):
+ * - reserve: room for up to `want` attempts that fire_claim may start at
+ *   once, as jw_exec_reserve; sets the instance and the lease they start
+ *   with. Each slot comes back through started or release.
+ * - started: a run fire_claim started (its answer and the run's fields, as
+ *   jw_exec_started takes them; start NULL when the store failed).
+ * - release: slots not used.
+ * - fired: a run made pending and not started: start it. */
+struct jw_fire_hooks {
+    size_t (*reserve)(void *arg, size_t want, const char **instance, int64_t *lease_ms);
+    void (*started)(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
+                    const struct jw_reply *pairs, int64_t sent_us);
+    void (*release)(void *arg, size_t n);
+    void (*fired)(void *arg, const char *tenant, const char *run_id);
+    void *arg;
+};
 
+/* hooks is copied. */
 struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *store,
-                                      const struct jw_scheduler_options *opt, jw_fired_fn on_fired,
-                                      void *arg);
+                                      const struct jw_scheduler_options *opt, const struct jw_fire_hooks *hooks);
 /* Give the shards up (so others take over at once) and stop; done runs
  * when Redis has been told, or at once when it is away. */
 void jw_scheduler_stop(struct jw_scheduler *s, void (*done)(void *), void *arg);

@@ -194,10 +194,10 @@ static int check_http(const struct jw_json *cfg, struct jw_error *err)
 }
 
 /* A Redis function name, and not one of jobwheel's own (its scripts are the
- * library's functions jw_<build>_<script>: a tenant may not call them). */
+ * library's functions jobwheel_<build>_<script>: a tenant may not call them). */
 static bool function_name_ok(const char *s)
 {
-    if (!strncmp(s, "jw_", 3))
+    if (!strncmp(s, "jobwheel_", 9))
         return false;
     for (const char *p = s; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_'))
@@ -213,7 +213,7 @@ static int check_stored_proc(const struct jw_json *cfg, struct jw_error *err)
         return -1;
     if (!function_name_ok(fn))
         return cfg_fail(err, "function", CFG ".function must be a Redis function name (letters, digits, _), "
-                                        "not starting with jw_ (jobwheel's own)");
+                                        "not starting with jobwheel_ (jobwheel's own)");
     if (want_list(cfg, "keys", 100, false, err) != 0 || want_list(cfg, "args", 100, true, err) != 0)
         return -1;
     return 0;

@@ -22,6 +22,10 @@
 #define POLL_LIMIT 2000
 #define MAX_CATCH_UP 1100 /* fire_all's cap (1000) and the late ones */
 #define RETRY_MS 200
+/* fire_claims in flight at once; firings due together beyond that wait
+ * here, so Redis answers the starts and finishes of the runs already made
+ * in between instead of after every claim of a large burst */
+#define CLAIMS_MAX 64
 
 /* A job whose next firing falls in the window. */
 struct entry {
@@ -33,8 +37,9 @@ struct entry {
     int64_t nominal; /* the due score this instance saw */
     struct jw_job job;
     struct jw_schedule *sched;
-    bool firing; /* a fire_claim is in flight */
+    bool firing; /* a fire_claim is in flight, or it waits for one (backlog) */
     bool queued; /* in the wheel */
+    struct entry *next_backlog;
 };
 
 struct shard {
@@ -49,8 +54,7 @@ struct jw_scheduler {
     struct jw_store *store;
     struct jw_scheduler_options opt;
     char *instance;
-    jw_fired_fn on_fired;
-    void *fired_arg;
+    struct jw_fire_hooks hooks;
     int nshards; /* 0 until Redis said */
     struct shard *shards;
     int owned;
@@ -60,12 +64,14 @@ struct jw_scheduler {
     int64_t armed_at; /* when the wheel timer is set for (-1 none) */
     bool ticking, stopping;
     int inflight; /* fire_claims in flight */
+    struct entry *backlog, *backlog_tail; /* due, waiting for a claim slot */
     void (*stop_done)(void *);
     void *stop_arg;
 };
 
 static void arm(struct jw_scheduler *s);
 static void fire(struct jw_scheduler *s, struct entry *e);
+static void fire_backlog(struct jw_scheduler *s);
 
 /* ---- a job's schedule (shared with core) ------------------------------------ */
 
@@ -292,6 +298,8 @@ struct claim {
     bool *pending; /* which runs are ready to execute (not skipped) */
     size_t nruns;
     int64_t next;
+    size_t room;     /* attempts reserved for runs fire_claim may start */
+    int64_t sent_us; /* when the claim went out */
 };
 
 static void add_field(struct jw_args *a, int *nf, const char *name, const char *value)
@@ -344,6 +352,14 @@ static void add_run(struct jw_args *a, const struct entry *e, const char *id, in
     jw_args_free(&fields);
 }
 
+/* Give back the attempt slots the claim did not use. */
+static void release_room(struct jw_scheduler *s, struct claim *c)
+{
+    if (c->room)
+        s->hooks.release(s->hooks.arg, c->room);
+    c->room = 0;
+}
+
 static void claim_free(struct claim *c)
 {
     free(c->ids);
@@ -360,29 +376,32 @@ static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *
     e->firing = false;
     bool mine = !s->stopping && e->shard >= 0 && e->shard < s->nshards && s->shards[e->shard].owned;
     if (st != JW_STORE_OK) {
+        release_room(s, c);
         /* Redis away or slow: the firing is still due there; try again soon */
         if (mine)
             entry_queue(s, e, jw_time_now_ms() + RETRY_MS);
         else
             entry_drop(s, e);
         claim_free(c);
+        fire_backlog(s);
         return;
     }
     const struct jw_reply *word = jw_reply_at(r, 0);
     if (jw_reply_is(word, "ok")) {
-        size_t made = jw_reply_count(r) - 1;
-        if (made > 0 && s->on_fired) {
-            const char **ids = jw_calloc(made, sizeof(char *));
-            size_t n = 0;
-            for (size_t i = 0; i < made; i++) {
-                const char *id = jw_reply_str(jw_reply_at(r, i + 1), NULL);
-                for (size_t k = 0; id && k < c->nruns; k++)
-                    if (c->pending[k] && !strcmp(c->ids[k], id))
-                        ids[n++] = id;
+        for (size_t i = 1; i + 3 <= jw_reply_count(r); i += 3) {
+            const char *id = jw_reply_str(jw_reply_at(r, i), NULL);
+            const struct jw_reply *start = jw_reply_at(r, i + 2);
+            bool pending = false;
+            for (size_t k = 0; id && k < c->nruns; k++)
+                pending = pending || (c->pending[k] && !strcmp(c->ids[k], id));
+            if (!pending)
+                continue;
+            if (jw_reply_type(start) == JW_REPLY_ARRAY && c->room) {
+                c->room--;
+                s->hooks.started(s->hooks.arg, e->tenant, id, start, jw_reply_at(r, i + 1), c->sent_us);
+            } else {
+                s->hooks.fired(s->hooks.arg, e->tenant, id);
             }
-            if (n)
-                s->on_fired(s->fired_arg, e->tenant, e->job_id, ids, n);
-            free(ids);
         }
         if (c->next < 0 || !mine) {
             entry_drop(s, e);
@@ -411,13 +430,38 @@ static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *
     } else { /* gone, inactive, or no longer ours */
         entry_drop(s, e);
     }
+    release_room(s, c);
     claim_free(c);
+    fire_backlog(s);
+}
+
+/* Fire what waits for a claim slot while there is one. */
+static void fire_backlog(struct jw_scheduler *s)
+{
+    while (s->backlog && s->inflight < CLAIMS_MAX && !s->stopping) {
+        struct entry *e = s->backlog;
+        s->backlog = e->next_backlog;
+        if (!s->backlog)
+            s->backlog_tail = NULL;
+        e->next_backlog = NULL;
+        e->firing = false;
+        fire(s, e);
+    }
 }
 
 static void fire(struct jw_scheduler *s, struct entry *e)
 {
     if (e->firing || s->stopping)
         return;
+    if (s->inflight >= CLAIMS_MAX) {
+        e->firing = true;
+        if (s->backlog_tail)
+            s->backlog_tail->next_backlog = e;
+        else
+            s->backlog = e;
+        s->backlog_tail = e;
+        return;
+    }
     int64_t now = jw_time_now_ms();
     int64_t *times = jw_malloc(MAX_CATCH_UP * sizeof(int64_t));
     int64_t skipped = 0, next = -1;
@@ -440,6 +484,12 @@ static void fire(struct jw_scheduler *s, struct entry *e)
         jw_args_addi(&a, next);
     jw_args_addi(&a, now);
     jw_args_addi(&a, s->opt.retention_ms);
+    const char *instance = "";
+    int64_t lease = 0;
+    c->room = s->hooks.reserve(s->hooks.arg, n, &instance, &lease);
+    jw_args_adds(&a, c->room ? instance : "");
+    jw_args_addi(&a, lease);
+    jw_args_addi(&a, (int64_t)c->room);
     size_t nruns = n + (skipped > 0 && (n == 0 || times[0] > e->nominal));
     jw_args_addi(&a, (int64_t)nruns);
     if (nruns > n) {
@@ -465,6 +515,7 @@ static void fire(struct jw_scheduler *s, struct entry *e)
     free(times);
     e->firing = true;
     s->inflight++;
+    c->sent_us = jw_time_mono_us();
     jw_store_eval(s->store, JW_LUA_FIRE_CLAIM, e->tenant, &a, on_claimed, c);
 }
 
@@ -666,7 +717,7 @@ static void on_tick_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *store,
-                                      const struct jw_scheduler_options *opt, jw_fired_fn on_fired, void *arg)
+                                      const struct jw_scheduler_options *opt, const struct jw_fire_hooks *hooks)
 {
     struct jw_scheduler *s = jw_calloc(1, sizeof(*s));
     s->base = base;
@@ -674,8 +725,7 @@ struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *
     s->opt = *opt;
     s->instance = jw_strdup(opt->instance_id);
     s->opt.instance_id = s->instance;
-    s->on_fired = on_fired;
-    s->fired_arg = arg;
+    s->hooks = *hooks;
     s->armed_at = -1;
     s->entries = jw_map_new();
     jw_wheel_init(&s->wheel, jw_time_now_ms());

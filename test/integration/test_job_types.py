@@ -110,8 +110,8 @@ def test_stored_procedure(c, rig):
     own = rig["redis"].cmd("FUNCTION", "LIST", "LIBRARYNAME", "jobwheel_*")
     assert own, "jobwheel's library is loaded"
     r = c.post("/v1/jobs", {"name": "sp-own", "job_type": "StoredProcedure",
-                            "job_configuration": {"function": "jw_0_run_create"}})
-    assert r.status == 400 and "jw_" in r.json()["errors"]["job_configuration.function"][0]
+                            "job_configuration": {"function": own[0][1] + "_run_create"}})
+    assert r.status == 400 and "jobwheel_" in r.json()["errors"]["job_configuration.function"][0]
 
 
 def test_code_execution(c, rig):

@@ -1,15 +1,21 @@
 -- fire_claim: fire one job's due firing(s), exactly once across instances.
 -- ARGV: job id, the due score the caller saw, the job version its schedule
 --       came from, the next firing ("-" none, else ms), now (ms),
---       history retention (ms),
+--       history retention (ms), the instance that will run what starts
+--       here ("" none), its lease (ms), how many runs it has room to start,
 --       the number of runs, then per run: run id, nominal time (ms), the
 --       number of field/value pairs, the pairs.
 -- The firing is the caller's only if the job's due score is still the one
 -- it saw; then, in one step: runs are made for nominal times not yet in the
--- fire ledger, the ledger moves on, and the next firing is written.
--- Returns {"ok", run ids made...} | {"moved", current score or false} |
+-- fire ledger, the ledger moves on, and the next firing is written. A run
+-- made pending starts here, as run_start would start it, while the
+-- instance has room (as run_create does); else it is queued ready.
+-- Returns {"ok", then per run made: its id, its fields (as HGETALL would
+--         give them when made), what starting it gave (run_start's answer
+--         without the fields) or 0} | {"moved", current score or false} |
 --         {"gone"} | {"inactive"} | {"stale", job JSON}
 local job_id, seen, version, nxt, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local instance, lease, room = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local member, due = due_member(job_id), due_key(job_id)
 local score = redis.call('ZSCORE', due, member)
 if not score or tonumber(score) ~= tonumber(seen) then
@@ -31,30 +37,43 @@ if job_version(job) ~= version then
 end
 local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
 local made = {'ok'}
-local i, n = 8, tonumber(ARGV[7])
+local i, n = 11, tonumber(ARGV[10])
 for _ = 1, n do
   local id, nominal, nf = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   i = i + 3
   if nominal > last then
     local key = k_run(id)
-    local pending = false
+    local flat, fields = {}, {}
     for f = i, i + 2 * nf - 1, 2 do
-      if ARGV[f] == 'status' and ARGV[f + 1] == 'pending' then pending = true end
+      flat[#flat + 1], flat[#flat + 2] = ARGV[f], ARGV[f + 1]
+      fields[ARGV[f]] = ARGV[f + 1]
     end
-    redis.call('HSET', key, unpack(ARGV, i, i + 2 * nf - 1))
-    redis.call('HSET', key, '_retention', retention)
+    local pending = fields.status == 'pending'
+    flat[#flat + 1], flat[#flat + 2] = '_retention', ARGV[6]
+    local shard
+    if pending then
+      shard = job_shard(job_id)
+      fields._shard = tostring(shard)
+      flat[#flat + 1], flat[#flat + 2] = '_shard', fields._shard
+    end
+    redis.call('HSET', key, unpack(flat))
     if not pending then redis.call('PEXPIRE', key, retention) end
     redis.call('ZADD', K_RUNS, now, id)
     redis.call('ZADD', k_job_runs(job_id), now, id)
+    local started = 0
     if pending then
-      -- ready to start: the execution engine takes it from here
-      local shard = job_shard(job_id)
-      redis.call('HSET', key, '_shard', shard)
+      -- ready to start: here if the instance has room, else the execution
+      -- engine takes it from the ready queue
       redis.call('SADD', k_job_open(job_id), id)
-      redis.call('ZADD', k_ready(shard), now, run_member(id))
+      if room > 0 and instance ~= '' then
+        room = room - 1
+        started = start_attempt(id, fields, json, job, instance, tonumber(now), lease, true)
+      else
+        redis.call('ZADD', k_ready(shard), now, run_member(id))
+      end
     end
     last = nominal
-    made[#made + 1] = id
+    made[#made + 1], made[#made + 2], made[#made + 3] = id, flat, started
   end
   i = i + 2 * nf
 end
