@@ -36,7 +36,7 @@ if job_version(job) ~= version then
   return {'stale', with_id(job_id, json)}
 end
 local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
-local made = {'ok'}
+local made, last_text = {'ok'}, nil
 local i, n = 11, tonumber(ARGV[10])
 for _ = 1, n do
   local id, nominal, nf = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
@@ -72,15 +72,18 @@ for _ = 1, n do
         redis.call('ZADD', k_ready(shard), now, run_member(id))
       end
     end
-    last = nominal
+    last, last_text = nominal, ARGV[i - 2]
     made[#made + 1], made[#made + 2], made[#made + 3] = id, flat, started
   end
   i = i + 2 * nf
 end
 if #made > 1 then
-  redis.call('HSET', K_FIRED, job_id, last)
-  redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now - retention)
-  redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now - retention)
+  redis.call('HSET', K_FIRED, job_id, last_text)
+  -- history retention, as run_create keeps it: on one firing in 64
+  if tonumber(now) % 64 == 0 then
+    redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now - retention)
+    redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now - retention)
+  end
 end
 if nxt == '-' then
   redis.call('ZREM', due, member)

@@ -90,7 +90,7 @@
 local KEYS, ARGV, T, TENANT
 local K_JOBS, K_JOB_ORDER, K_NAMES, K_JOB_SECRETS, K_DEPS, K_APIKEYS, K_APIKEY_HASHES
 local K_FIRED, K_RUNS, K_WORKFLOWS
-local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, change_near
+local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, shards, change_near
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
   TENANT = string.match(T, '^jw:{(.*)}$')
@@ -100,7 +100,7 @@ local function begin(keys, args)
   K_FIRED, K_RUNS, K_WORKFLOWS = T .. ':fired', T .. ':runs', T .. ':workflows'
   packed, idx_hashes, idx_vals = {}, {}, {}
   idx_nb, idx_n, idx_dirty = nil, nil, false
-  nshards_known, change_near = nil, nil
+  nshards_known, shards, change_near = nil, {}, nil
 end
 local MAX_VERSIONS = 100
 
@@ -379,16 +379,37 @@ end
 local function shard_of(member, n)
   return tonumber(string.sub(redis.sha1hex(member), 1, 8), 16) % n
 end
-local function k_due(shard) return 'jw:{s:' .. shard .. '}:due' end
+-- A shard's key prefix "jw:{s:<n>}" (n a number or its text), kept for the
+-- library's life: there are few shards, and making the text of a number
+-- costs Lua a sprintf.
+local shard_tags = {}
+local function shard_tag(n)
+  local t = shard_tags[n]
+  if not t then
+    t = 'jw:{s:' .. n .. '}'
+    shard_tags[n] = t
+  end
+  return t
+end
+local function k_due(shard) return shard_tag(shard) .. ':due' end
 -- A job's name for the scheduler, its due set and its member there.
 local function due_name(job_id) return TENANT .. ':' .. job_id end
-local function due_key(job_id) return k_due(shard_of(due_name(job_id), nshards())) end
+-- the shard of a job's schedule and of its runs (remembered for the call)
+local function job_shard(job_id)
+  local n = shards[job_id]
+  if not n then
+    n = shard_of(due_name(job_id), nshards())
+    shards[job_id] = n
+  end
+  return n
+end
+local function due_key(job_id) return k_due(job_shard(job_id)) end
 local function due_member(job_id) return id_pack(TENANT) .. id_pack(job_id) end
 -- a member's name again
 local function due_member_name(member)
   return id_unpack(string.sub(member, 1, 16)) .. ':' .. id_unpack(string.sub(member, 17))
 end
-local function k_changes(shard) return 'jw:{s:' .. shard .. '}:changes' end
+local function k_changes(shard) return shard_tag(shard) .. ':changes' end
 
 -- Set (due = ms) or clear (due = nil) a job's next firing (fresh: the job
 -- is new, it had none). The shard's
@@ -399,7 +420,7 @@ local CHANGE_HORIZON_MS = 60000
 -- (change_near: now + CHANGE_HORIZON_MS, read once per call)
 local function set_due(job_id, due, fresh)
   local member = due_member(job_id)
-  local shard = shard_of(due_name(job_id), nshards())
+  local shard = job_shard(job_id)
   local old = not fresh and redis.call('ZSCORE', k_due(shard), member)
   if due then
     redis.call('ZADD', k_due(shard), due, member)
@@ -424,16 +445,13 @@ end
 local OPEN_STATES = {delayed = true, pending = true, waiting = true, running = true}
 
 local function run_member(run_id) return TENANT .. ':' .. run_id end
-local function k_ready(shard) return 'jw:{s:' .. shard .. '}:ready' end
-local function k_delayed(shard) return 'jw:{s:' .. shard .. '}:delayed' end
-local function k_running(shard) return 'jw:{s:' .. shard .. '}:running' end
+local function k_ready(shard) return shard_tag(shard) .. ':ready' end
+local function k_delayed(shard) return shard_tag(shard) .. ':delayed' end
+local function k_running(shard) return shard_tag(shard) .. ':running' end
 local function k_job_open(id) return T .. ':job:' .. id .. ':open' end
 local function k_job_active(id) return T .. ':job:' .. id .. ':active' end
 local function k_job_waiting(id) return T .. ':job:' .. id .. ':waiting' end
 local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
-
--- the shard of a job's runs: the job's schedule shard
-local function job_shard(job_id) return shard_of(due_name(job_id), nshards()) end
 
 local function hgetall_table(key)
   local flat = redis.call('HGETALL', key)
@@ -807,12 +825,13 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     return {'delayed', free_at}
   end
   local attempt = tonumber(run.attempt or '0') + 1
+  local now_s = tostring(now) -- once: a number's text costs Lua a sprintf
   if run.started_at then
     redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
-               '_attempt_started', now)
+               '_attempt_started', now_s)
   else
     redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
-               '_attempt_started', now, 'started_at', now)
+               '_attempt_started', now_s, 'started_at', now_s)
   end
   unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)

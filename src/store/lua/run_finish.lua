@@ -47,7 +47,7 @@ local function finish(A)
     if #set > 0 then redis.call('HSET', key, unpack(set)) end
   end
   if status == 'worker' then
-    put('_phase', 'worker', 'heartbeat_at', now)
+    put('_phase', 'worker', 'heartbeat_at', A[5])
     redis.call('ZADD', k_running(shard), tonumber(due), member)
     return {'ok'}
   end
@@ -67,7 +67,7 @@ local function finish(A)
     end
     return {'ok'}
   end
-  put('status', status, 'finished_at', now)
+  put('status', status, 'finished_at', A[5])
   if f[9] then redis.call('HDEL', key, 'next_retry_at') end
   local out = {'ok'}
   for _, m in ipairs(run_ended(run_id, run, now, true)) do out[#out + 1] = m end
