@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
+from sink import Sink
 
 
 def ms(iso):
@@ -67,6 +68,37 @@ def test_interval_and_one_time(server):
     assert got[:3] == [start, start + 1000, start + 2000]
     assert [ms(r["scheduled_at"]) for r in runs_of(c, once["id"])] == [start + 500]
     assert c.get(f"/v1/jobs/{once['id']}").json()["next_run_at"] is None
+
+
+def test_a_burst_of_firings_runs_each_once(tmp_path):
+    """300 one-off jobs due at one instant: more than the claims an instance
+    keeps in flight (64) and than the attempts it runs at once (here 50),
+    so firings wait their turn, some runs start inside their claim and the
+    others from the ready queue. Each job fires once and is delivered once."""
+    r = Redis(tmp_path / "redis")
+    sink = Sink()
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--allow-private-targets", "--max-inflight", "50"])
+    try:
+        c = new_client(s)
+        at = (int(time.time() * 1000) // 1000 + 3) * 1000
+        made = c.post("/v1/jobs/batch", [job_body(endpoint_url=sink.url("/burst"), max_attempts=1, run_at=iso(at))
+                                         for _ in range(300)])
+        assert made.status == 201, made
+        ids = {j["id"] for j in made.json()}
+        got = sink.wait_for(lambda reqs: len(reqs) >= 300, timeout=30)
+        time.sleep(1)  # nothing more comes
+        got = sink.to("/burst")
+        assert len(got) == 300
+        assert len({g["headers"]["x-jobwheel-run-id"] for g in got}) == 300
+        assert {g["headers"]["x-jobwheel-scheduled-at"] for g in got} == {str(at)}
+        for job in ids:
+            wait_until(lambda: all(x["status"] == "completed" for x in runs_of(c, job)), what="the run to end")
+            runs = runs_of(c, job)
+            assert len(runs) == 1 and runs[0]["attempt"] == 1 and runs[0]["scheduled_at"] == iso(at), runs
+    finally:
+        assert s.stop() == 0
+        sink.close()
+        r.stop()
 
 
 def test_suppressed_firings_are_skipped_runs(server):
