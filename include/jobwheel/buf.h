@@ -29,6 +29,12 @@ void jw_buf_reserve(struct jw_buf *b, size_t extra);
 void jw_buf_append(struct jw_buf *b, const void *p, size_t n);
 void jw_buf_puts(struct jw_buf *b, const char *s);
 void jw_buf_putc(struct jw_buf *b, char c);
+/* v in decimal, without printf (it is on every hot path: Redis arguments,
+ * JSON numbers); out needs JW_I64_TEXT bytes. Returns the length. */
+#define JW_I64_TEXT 21
+#include <stdint.h>
+size_t jw_i64_text(int64_t v, char out[JW_I64_TEXT]);
+void jw_buf_puti(struct jw_buf *b, int64_t v);
 void jw_buf_printf(struct jw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jw_buf_vprintf(struct jw_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void jw_buf_reset(struct jw_buf *b);

@@ -60,7 +60,7 @@ static const struct field fields[] = {
 const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *len)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (!strcmp(p->names[i], name)) {
+        if (p->names[i][0] == name[0] && !strcmp(p->names[i], name)) { /* first letters first: most differ */
             if (len)
                 *len = p->lens[i];
             return p->values[i];

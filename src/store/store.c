@@ -89,9 +89,8 @@ void jw_args_adds(struct jw_args *a, const char *s)
 
 void jw_args_addi(struct jw_args *a, int64_t v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof(b), "%" PRId64, v);
-    jw_args_add(a, b, (size_t)n);
+    char b[JW_I64_TEXT];
+    jw_args_add(a, b, jw_i64_text(v, b));
 }
 
 void jw_args_addf(struct jw_args *a, const char *fmt, ...)

@@ -99,6 +99,30 @@ void jw_buf_vprintf(struct jw_buf *b, const char *fmt, va_list ap)
     b->len += (size_t)n;
 }
 
+size_t jw_i64_text(int64_t v, char out[JW_I64_TEXT])
+{
+    char rev[JW_I64_TEXT];
+    size_t n = 0, len = 0;
+    /* as unsigned: INT64_MIN has no positive counterpart */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = rev[--n];
+    out[len] = '\0';
+    return len;
+}
+
+void jw_buf_puti(struct jw_buf *b, int64_t v)
+{
+    char t[JW_I64_TEXT];
+    jw_buf_append(b, t, jw_i64_text(v, t));
+}
+
 void jw_buf_printf(struct jw_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -569,7 +569,7 @@ void jw_jsonw_str(struct jw_jsonw *w, const char *s)
 void jw_jsonw_int(struct jw_jsonw *w, int64_t v)
 {
     before_value(w);
-    jw_buf_printf(w->out, "%" PRId64, v);
+    jw_buf_puti(w->out, v);
 }
 
 void jw_jsonw_double(struct jw_jsonw *w, double v, int decimals)

@@ -87,8 +87,29 @@ void jw_time_format(int64_t ms, char out[JW_TIME_ISO_SIZE])
     int64_t y;
     int m, d;
     jw_civil_from_days(days, &y, &m, &d);
-    snprintf(out, JW_TIME_ISO_SIZE, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
+    if (y < 0 || y > 9999) {
+        snprintf(out, JW_TIME_ISO_SIZE, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+                 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
+        return;
+    }
+    /* by hand: this is in every run and job shown, and snprintf is slow */
+    int parts[6] = {m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec};
+    static const char seps[] = "--T::.";
+    char *p = out;
+    int yy = (int)y;
+    *p++ = (char)('0' + yy / 1000);
+    *p++ = (char)('0' + yy / 100 % 10);
+    *p++ = (char)('0' + yy / 10 % 10);
+    *p++ = (char)('0' + yy % 10);
+    for (int i = 0; i < 6; i++) {
+        *p++ = seps[i];
+        if (i == 5)
+            *p++ = (char)('0' + parts[i] / 100);
+        *p++ = (char)('0' + parts[i] / 10 % 10);
+        *p++ = (char)('0' + parts[i] % 10);
+    }
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 static bool digits(const char *s, int n, int *out)

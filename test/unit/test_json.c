@@ -774,6 +774,22 @@ static void test_large_documents(void **state)
     jw_buf_free(&b);
 }
 
+/* jw_i64_text (Redis arguments, JSON numbers) writes what printf would. */
+static void test_i64_text(void **state)
+{
+    (void)state;
+    int64_t fixed[] = {0, 1, -1, 9, 10, -10, 99, 100, 1795499851472, -1795499851472, INT64_MAX, INT64_MIN};
+    char got[JW_I64_TEXT], want[32];
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 10000; i++) {
+        uint64_t r = (((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 2) ^ (uint64_t)rand()) >> (rand() % 60);
+        int64_t v = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : (int64_t)(r >> 1) * (rand() % 2 ? 1 : -1);
+        size_t n = jw_i64_text(v, got);
+        snprintf(want, sizeof(want), "%lld", (long long)v);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_valid_multibyte),
         cmocka_unit_test(test_lone_surrogate_escapes_refused),
         cmocka_unit_test(test_json_int),
+        cmocka_unit_test(test_i64_text),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_writer_escaping),
         cmocka_unit_test(test_writer_structure),
