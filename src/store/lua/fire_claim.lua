@@ -10,9 +10,10 @@
 -- fire ledger, the ledger moves on, and the next firing is written. A run
 -- made pending starts here, as run_start would start it, while the
 -- instance has room (as run_create does); else it is queued ready.
--- Returns {"ok", then per run made: its id, its fields (as HGETALL would
---         give them when made), what starting it gave (run_start's answer
---         without the fields) or 0} | {"moved", current score or false} |
+-- Returns {"ok", then per run made: its id, the fields starting it reads
+--         (_shard, scheduled_at, created_at: as HGETALL pairs; none for a
+--         skipped run), what starting it gave (run_start's answer without
+--         the fields) or 0} | {"moved", current score or false} |
 --         {"gone"} | {"inactive"} | {"stale", job JSON}
 local job_id, seen, version, nxt, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local instance, lease, room = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -60,8 +61,9 @@ for _ = 1, n do
     if not pending then redis.call('PEXPIRE', key, retention) end
     redis.call('ZADD', K_RUNS, now, id)
     redis.call('ZADD', k_job_runs(job_id), now, id)
-    local started = 0
+    local started, told = 0, {}
     if pending then
+      told = {'_shard', fields._shard, 'scheduled_at', fields.scheduled_at, 'created_at', fields.created_at}
       -- ready to start: here if the instance has room, else the execution
       -- engine takes it from the ready queue
       redis.call('SADD', k_job_open(job_id), id)
@@ -73,7 +75,7 @@ for _ = 1, n do
       end
     end
     last, last_text = nominal, ARGV[i - 2]
-    made[#made + 1], made[#made + 2], made[#made + 3] = id, flat, started
+    made[#made + 1], made[#made + 2], made[#made + 3] = id, told, started
   end
   i = i + 2 * nf
 end
