@@ -24,6 +24,11 @@
 #define BACKOFF_MAX_MS 5000
 #define TICK_MS 100
 #define IDLE_PING_MS 1000
+/* Every build loads its own function library (named after its scripts'
+ * hash) and says it uses it at connect and this often; the libraries of
+ * builds no instance has named for LIBRARY_KEEP_MS are deleted. */
+#define LIBRARY_SEEN_MS 60000
+#define LIBRARY_KEEP_MS 86400000
 
 /* One command on its way: in send order on the store's pending list, so the
  * oldest is always at the head (Redis answers in order). */
@@ -61,6 +66,7 @@ struct jw_store {
     int64_t backoff_ms;
     int64_t last_send_ms;
     int64_t last_reply_ms; /* Redis is making progress while replies come */
+    int64_t library_seen_ms; /* when lib_seen last went out (0: not since connecting) */
     struct pending *head, *tail;
     struct event *tick;
     struct event *reconnect;
@@ -214,6 +220,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         pending_free(p);
         if (--s->handshake_left == 0) {
             s->ready = true;
+            s->library_seen_ms = 0;
             s->backoff_ms = BACKOFF_MIN_MS;
             jw_info("redis: ready (%d scripts loaded)", JW_LUA_COUNT);
         }
@@ -403,6 +410,21 @@ static void schedule_reconnect(struct jw_store *s)
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
+/* Delete the libraries of builds no instance uses any more. */
+static void on_library_seen(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct jw_store *s = arg;
+    if (st != JW_STORE_OK)
+        return;
+    for (size_t i = 0; i < jw_reply_count(r); i++) {
+        const char *name = jw_reply_str(jw_reply_at(r, i), NULL);
+        if (name && !strncmp(name, "jobwheel_", 9)) {
+            jw_info("redis: deleting function library %s (no instance has used it for a day)", name);
+            internal_cmd(s, false, 3, "FUNCTION", "DELETE", name);
+        }
+    }
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_store *s = arg;
@@ -417,6 +439,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         snprintf(why, sizeof(why), "no answer within %" PRId64 " ms", s->timeout_ms);
         drop_connection(s, why);
         return;
+    }
+    if (s->ready && (!s->library_seen_ms || now - s->library_seen_ms > LIBRARY_SEEN_MS)) {
+        s->library_seen_ms = now;
+        struct jw_args a = JW_ARGS_INIT;
+        jw_args_adds(&a, jw_lua_library_name);
+        jw_args_addi(&a, jw_time_now_ms());
+        jw_args_addi(&a, LIBRARY_KEEP_MS);
+        jw_store_eval(s, JW_LUA_LIB_SEEN, "sched", &a, on_library_seen, s);
     }
     if (s->ready && !s->head && now - s->last_send_ms > IDLE_PING_MS) {
         struct jw_args a = JW_ARGS_INIT;

@@ -176,6 +176,32 @@ def test_restarts_lose_nothing(tmp_path):
         r.stop()
 
 
+def test_function_libraries_of_builds_gone_for_a_day_are_deleted(tmp_path):
+    """Each build loads its scripts as a function library named after their
+    hash and says, at connect and every minute, that it uses it; a library
+    no instance has named for a day is deleted, a recent one is kept."""
+    r = Redis(tmp_path / "redis")
+    now = int(time.time() * 1000)
+    try:
+        for name, seen in (("jobwheel_0ld0ld0ld0ld", now - 2 * 86400 * 1000), ("jobwheel_5eca11ed0001", now - 60000)):
+            r.cmd("FUNCTION", "LOAD", f"#!lua name={name}\n"
+                  f"redis.register_function('{name}_x', function(keys, args) return 1 end)")
+            r.cmd("HSET", "jw:{sched}:libraries", name, seen)
+        s = Jobwheel(tmp_path / "jw", redis_url=r.url)
+        try:
+            def names():
+                return {lib[1] for lib in r.cmd("FUNCTION", "LIST", "LIBRARYNAME", "jobwheel_*")}
+            wait_until(lambda: "jobwheel_0ld0ld0ld0ld" not in names(), what="the old library to go")
+            ours = names() - {"jobwheel_5eca11ed0001"}
+            assert len(ours) == 1 and "jobwheel_5eca11ed0001" in names()
+            seen = r.cmd("HGETALL", "jw:{sched}:libraries")
+            assert set(seen[::2]) == ours | {"jobwheel_5eca11ed0001"}
+        finally:
+            assert s.stop() == 0
+    finally:
+        r.stop()
+
+
 def test_redis_outage_is_503_then_recovers(tmp_path):
     r = Redis(tmp_path / "redis")
     s = Jobwheel(tmp_path / "jw", redis_url=r.url)

@@ -80,6 +80,8 @@
 --   jw:{sched}:token_key     string  the key run tokens are derived from
 --   jw:{sched}:shards        string  the number of shards, fixed at first start
 --   jw:{sched}:instances     zset  instance id -> last heartbeat (ms)
+--   jw:{sched}:libraries     hash  function library (one per build) -> when
+--                                  an instance last said it uses it (ms)
 -- Scripts that fire or change a job touch the tenant's slot and the job's
 -- shard slot together (single-Redis atomicity; see README "Redis").
 
