@@ -10,6 +10,7 @@
 #define JW_TIME_ISO_SIZE 32 /* "2025-07-10T14:45:00.000Z" plus room for years > 9999 */
 
 int64_t jw_time_now_ms(void);  /* epoch milliseconds (CLOCK_REALTIME) */
+int64_t jw_time_now_us(void);  /* epoch microseconds (CLOCK_REALTIME) */
 int64_t jw_time_mono_ms(void); /* CLOCK_MONOTONIC milliseconds */
 int64_t jw_time_mono_us(void);
 

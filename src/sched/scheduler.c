@@ -281,10 +281,12 @@ static void arm(struct jw_scheduler *s)
     int64_t next = jw_wheel_next(&s->wheel);
     if (next < 0 || next == s->armed_at)
         return;
-    int64_t wait = next - jw_time_now_ms();
+    /* to the microsecond: a wait in whole milliseconds from the current
+     * millisecond would wake up to 1 ms late */
+    int64_t wait = next * 1000 - jw_time_now_us();
     if (wait < 0)
         wait = 0;
-    struct timeval tv = {.tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000};
+    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
     event_add(s->timer, &tv);
     s->armed_at = next;
 }
