@@ -40,10 +40,12 @@ if exclusive then
 end
 local instance, lease, room = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local shard = job_shard(job_id)
+local shard_text = tostring(shard)
 local out = {'ok'}
 local i = 8
 while i <= #ARGV do
   local id, idem, dedup, start, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local start_text = ARGV[i + 3]
   local pairs_at = i + 5
   i = pairs_at + 2 * nf
   local existing = nil
@@ -76,12 +78,12 @@ while i <= #ARGV do
     end
     fields.job_version = job_version(job)
     fields.job_version_id = job_version_id(job_id, job)
-    fields.created_at = tostring(now)
-    fields._shard = tostring(shard)
-    fields._retention = tostring(retention)
+    fields.created_at = ARGV[2] -- times as given: a number's text costs Lua a sprintf
+    fields._shard = shard_text
+    fields._retention = ARGV[4]
     local delayed = start > now
     fields.status = delayed and 'delayed' or 'pending'
-    if delayed then fields.scheduled_at = tostring(start) end
+    if delayed then fields.scheduled_at = start_text end
     if job.run_ttl_secs ~= nil and job.run_ttl_secs ~= cjson.null then
       fields.expires_at = tostring(math.max(now, start) + job.run_ttl_secs * 1000)
     end
