@@ -835,6 +835,9 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
                '_attempt_started', now_s, 'started_at', now_s)
   end
+  -- `run` now reads as the hash does (run_start answers with it)
+  run.status, run.attempt, run._instance, run._phase = 'running', tostring(attempt), instance, 'http'
+  run._attempt_started, run.started_at = now_s, run.started_at or now_s
   unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)
   redis.call('SADD', k_job_active(run.job_id), run_id)

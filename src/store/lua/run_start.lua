@@ -29,7 +29,11 @@ local function start(run_id)
     if jobs[id] then decoded[id] = job_decode(jobs[id]) end
   end
   local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, now, lease)
-  if out[1] == 'started' then out[5] = redis.call('HGETALL', key) end
+  if out[1] == 'started' then -- the run's fields, as HGETALL would give them (start_attempt keeps `run` so)
+    local flat = {}
+    for k, v in pairs(run) do flat[#flat + 1] = k; flat[#flat + 1] = v end
+    out[5] = flat
+  end
   return out
 end
 
