@@ -85,10 +85,10 @@ static size_t fire_reserve(void *arg, size_t want, const char **instance, int64_
 }
 
 static void fire_started(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
-                         const struct jw_reply *pairs, int64_t sent_us)
+                         const struct jw_fired_run *known, int64_t sent_us)
 {
     struct app *a = arg;
-    jw_exec_started(a->exec, tenant, run_id, start, pairs, sent_us);
+    jw_exec_started(a->exec, tenant, run_id, start, NULL, known, sent_us);
 }
 
 static void fire_release(void *arg, size_t n)

@@ -42,15 +42,17 @@ void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
  * attempts here (0 while stopping, before the token key is loaded, or when
  * runs already wait here for room); each reserved slot is then given back
  * by jw_exec_started (with what starting the run gave: run_start's answer
- * without the run's fields, which come apart as `pairs`; r NULL when the
- * store failed) or by jw_exec_release. sent_us: when the call went out
- * (jw_time_mono_us), for the run's execution trace. */
+ * without the run's fields, which come apart as `pairs`, or, from a
+ * firing, what the scheduler knows of the run as `known` instead; r NULL
+ * when the store failed) or by jw_exec_release. sent_us: when the call
+ * went out (jw_time_mono_us), for the run's execution trace. */
 size_t jw_exec_reserve(struct jw_exec *x, size_t want);
 const char *jw_exec_instance(const struct jw_exec *x);
 int64_t jw_exec_lease_ms(const struct jw_exec *x);
 struct jw_reply;
+struct jw_fired_run;
 void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                     const struct jw_reply *pairs, int64_t sent_us);
+                     const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us);
 void jw_exec_release(struct jw_exec *x, size_t n);
 /* Start the runs named "<tenant>:<run>" by a store reply's elements from
  * index `from` on (what an ended run let go). */

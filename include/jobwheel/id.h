@@ -15,6 +15,10 @@ void jw_id_new(char out[JW_UUID_SIZE]);
 int64_t jw_id_time_ms(const char *uuid);
 /* True for 8-4-4-4-12 hex digits (either case). */
 bool jw_id_is_uuid(const char *s);
+/* A UUID as its 16 bytes, as the store keeps job ids (prelude.lua's
+ * id_pack); anything else as it is. out needs max(16, strlen(id)) bytes;
+ * returns the length written (no NUL). */
+size_t jw_id_pack(const char *id, char *out);
 /* Copy s lower-cased into out (s must be a UUID). */
 void jw_id_lower(const char *s, char out[JW_UUID_SIZE]);
 

@@ -37,19 +37,29 @@ struct jw_scheduler_options {
     int64_t retention_ms;         /* run history kept this long */
 };
 
+/* What the scheduler knows of a run fire_claim started, which its answer
+ * leaves out: the run's shard, when it became ready (its nominal time, ms),
+ * and its job, when the answer carries no job JSON (fire_claim found the
+ * stored job to be the scheduler's copy). */
+struct jw_fired_run {
+    int shard;
+    int64_t ready_ms;
+    const struct jw_job *job;
+};
+
 /* How the runs a firing makes reach the execution engine (the caller wires
  * these to it; all called on the loop, with `arg`):
  * - reserve: room for up to `want` attempts that fire_claim may start at
  *   once, as jw_exec_reserve; sets the instance and the lease they start
  *   with. Each slot comes back through started or release.
- * - started: a run fire_claim started (its answer and the run's fields, as
- *   jw_exec_started takes them; start NULL when the store failed).
+ * - started: a run fire_claim started (its answer, as jw_exec_started
+ *   takes it, and what the scheduler knows of the run).
  * - release: slots not used.
  * - fired: a run made pending and not started: start it. */
 struct jw_fire_hooks {
     size_t (*reserve)(void *arg, size_t want, const char **instance, int64_t *lease_ms);
     void (*started)(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
-                    const struct jw_reply *pairs, int64_t sent_us);
+                    const struct jw_fired_run *known, int64_t sent_us);
     void (*release)(void *arg, size_t n);
     void (*fired)(void *arg, const char *tenant, const char *run_id);
     void *arg;
@@ -72,6 +82,8 @@ void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct 
  * (0 until Redis said)? */
 bool jw_scheduler_owns(const struct jw_scheduler *s, int n);
 int jw_scheduler_shards(const struct jw_scheduler *s);
+/* Do firings wait for a claim now (a burst is being fired)? */
+bool jw_scheduler_backlogged(const struct jw_scheduler *s);
 /* Shards owned, firings in the wheel (for /metrics and tests). */
 int jw_scheduler_owned(const struct jw_scheduler *s);
 size_t jw_scheduler_queued(const struct jw_scheduler *s);

@@ -619,7 +619,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         any_new = any_new || is_new;
         if (jw_reply_type(start) == JW_REPLY_ARRAY && t->room && id) {
             t->room--;
-            jw_exec_started(t->c->exec, t->tenant, id, start, pairs, t->sent_us);
+            jw_exec_started(t->c->exec, t->tenant, id, start, pairs, NULL, t->sent_us);
         } else if (is_new && id && status && !strcmp(status, "pending")) {
             jw_exec_start(t->c->exec, t->tenant, id);
         }

@@ -28,6 +28,8 @@
 #define SWEEP_LIMIT 200
 #define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
 #define QUEUE_MAX 100000    /* runs waiting here for a free slot; more wait in Redis */
+#define HOLD_MS 1000        /* outcomes held back during a burst of firings, at most */
+#define HOLD_CHECK_MS 2
 
 struct jw_exec {
     struct event_base *base;
@@ -53,6 +55,10 @@ struct jw_exec {
     struct batch **batches; /* run_start / run_finish calls gathering this turn of the loop */
     size_t nbatches;
     struct event *flush;
+    struct batch **held; /* run_finish calls held back (see holding) */
+    size_t nheld;
+    int64_t held_since;
+    struct event *hold;
     bool *sweeping;
     int nsweeping;
     bool stopping;
@@ -75,6 +81,7 @@ struct flight {
     char *secret;
     char *payload;
     int64_t queued_since; /* ms: when the run became ready for this attempt */
+    int64_t scheduled_ms; /* its nominal time (a fired run), else when it was made */
     int64_t started_ms;   /* wall clock */
     int64_t dequeue_ms;   /* run_start's round trip */
     int64_t timeout_ms;
@@ -208,18 +215,63 @@ static void on_batch(enum jw_store_status st, const struct jw_reply *r, void *ar
     free(b);
 }
 
+/* While a burst of firings waits for its claims (the scheduler's backlog),
+ * outcomes wait here, for at most HOLD_MS: Redis serves first the claims
+ * that start runs on time, and the outcomes follow in fewer, fuller calls.
+ * Nothing is lost by the wait: the runs stay running in Redis, their
+ * leases far off. */
+static bool holding(const struct jw_exec *x)
+{
+    return !x->stopping && x->sched && jw_scheduler_backlogged(x->sched) &&
+           (!x->nheld || jw_time_mono_ms() - x->held_since < HOLD_MS);
+}
+
+static void batch_go(struct jw_exec *x, struct batch *b)
+{
+    b->sent_us = jw_time_mono_us();
+    jw_store_eval(x->store, b->script, b->tenant, &b->args, on_batch, b);
+}
+
+static void send_held(struct jw_exec *x)
+{
+    for (size_t i = 0; i < x->nheld; i++)
+        batch_go(x, x->held[i]);
+    x->nheld = 0;
+}
+
+static void on_hold(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_exec *x = arg;
+    if (!holding(x)) {
+        send_held(x);
+        return;
+    }
+    struct timeval tv = {0, HOLD_CHECK_MS * 1000};
+    event_add(x->hold, &tv);
+}
+
 static void batch_send(struct jw_exec *x, size_t i)
 {
     struct batch *b = x->batches[i];
     x->batches[i] = x->batches[--x->nbatches];
-    b->sent_us = jw_time_mono_us();
-    jw_store_eval(x->store, b->script, b->tenant, &b->args, on_batch, b);
+    if (b->script != JW_LUA_RUN_FINISH || !holding(x)) {
+        batch_go(x, b);
+        return;
+    }
+    if (!x->nheld) {
+        x->held_since = jw_time_mono_ms();
+        on_hold(-1, 0, x);
+    }
+    x->held = jw_realloc(x->held, (x->nheld + 1) * sizeof(*x->held));
+    x->held[x->nheld++] = b;
 }
 
 static void flush_batches(struct jw_exec *x)
 {
     while (x->nbatches)
         batch_send(x, x->nbatches - 1);
+    if (!holding(x))
+        send_held(x);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -549,8 +601,7 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
                           ? (f[JW_JOB_FALLBACK_ENDPOINT_URL].set ? f[JW_JOB_FALLBACK_ENDPOINT_URL].s : NULL)
                           : (f[JW_JOB_ENDPOINT_URL].set ? f[JW_JOB_ENDPOINT_URL].s : NULL);
     snprintf(attempt, sizeof(attempt), "%d", fl->attempt);
-    snprintf(scheduled, sizeof(scheduled), "%" PRId64,
-             pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
+    snprintf(scheduled, sizeof(scheduled), "%" PRId64, fl->scheduled_ms);
     int64_t now = jw_time_now_ms();
     snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
     const char *body = fl->payload ? fl->payload : "{}";
@@ -617,9 +668,9 @@ struct start_ctx {
 
 /* What starting a run gave (run_start's answer, r; NULL: Redis failed),
  * for a start this instance asked for and counted in x->starting; pairs:
- * the run's fields. */
+ * the run's fields, or NULL and known: what its firing knows of it. */
 static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                    const struct jw_reply *pairs, int64_t sent_us)
+                    const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     x->starting--;
     if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
@@ -645,17 +696,19 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     size_t pn;
     const char *payload = pair(pairs, "payload", &pn);
     fl->payload = payload ? jw_strndup(payload, pn) : NULL;
-    fl->shard = (int)pair_int(pairs, "_shard", 0);
+    fl->shard = known ? known->shard : (int)pair_int(pairs, "_shard", 0);
     const char *fb = pair(pairs, "_fallback", NULL), *notify = pair(pairs, "notify", NULL);
     fl->on_fallback = fb && fb[0] == '1';
     fl->notify = notify && notify[0] == '1';
-    fl->queued_since =
-        pair_int(pairs, "next_retry_at", pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0)));
+    fl->scheduled_ms = known ? known->ready_ms : pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0));
+    fl->queued_since = known ? known->ready_ms : pair_int(pairs, "next_retry_at", fl->scheduled_ms);
     const char *backoff = pair(pairs, "retry_backoff", NULL);
     fl->backoff = backoff ? jw_strdup(backoff) : NULL;
     fl->initial_ms = pair_int(pairs, "retry_initial_delay_secs", 0) * 1000;
     fl->max_ms = pair_int(pairs, "retry_max_delay_secs", 0) * 1000;
-    if (!job_json || decode_job(job_json, jn, &fl->job) != 0) {
+    if (!job_json && known && known->job) {
+        jw_job_copy(&fl->job, known->job);
+    } else if (!job_json || decode_job(job_json, jn, &fl->job) != 0) {
         struct jw_retry_policy p = {0};
         struct outcome o = {.error = "the job could not be read", .kind = "failed"};
         struct jw_job empty;
@@ -678,7 +731,7 @@ static void on_started(struct jw_exec *x, const char *tenant, enum jw_store_stat
                        void *arg, int64_t sent_us)
 {
     struct start_ctx *s = arg;
-    started(x, tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL,
+    started(x, tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL, NULL,
             s->sent_us);
     free(s);
 }
@@ -713,10 +766,10 @@ int64_t jw_exec_lease_ms(const struct jw_exec *x)
 }
 
 void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                     const struct jw_reply *pairs, int64_t sent_us)
+                     const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     if (x)
-        started(x, tenant, run_id, r, pairs, sent_us);
+        started(x, tenant, run_id, r, pairs, known, sent_us);
 }
 
 void jw_exec_release(struct jw_exec *x, size_t n)
@@ -1165,6 +1218,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     if (x->opt.max_inflight <= 0)
         x->opt.max_inflight = 1024;
     x->flush = event_new(base, -1, 0, on_flush, x);
+    x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
     struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
@@ -1246,9 +1300,12 @@ void jw_exec_free(struct jw_exec *x)
     jw_map_free(x->flights);
     jw_http_client_free(x->http);
     jw_runner_free(x->runner);
+    x->stopping = true;
     flush_batches(x);
     free(x->batches);
+    free(x->held);
     event_free(x->flush);
+    event_free(x->hold);
     event_free(x->sweep);
     event_free(x->renew);
     if (x->stop_check)

@@ -22,10 +22,13 @@
 #define POLL_LIMIT 2000
 #define MAX_CATCH_UP 1100 /* fire_all's cap (1000) and the late ones */
 #define RETRY_MS 200
-/* fire_claims in flight at once; firings due together beyond that wait
- * here, so Redis answers the starts and finishes of the runs already made
- * in between instead of after every claim of a large burst */
-#define CLAIMS_MAX 64
+/* Firings due together go out in claims of up to CLAIM_JOBS jobs (fewer
+ * when they make more than CLAIM_RUNS runs), CLAIMS_MAX claims in flight;
+ * the rest wait here, so Redis answers the finishes of the runs already
+ * started in between instead of after every claim of a large burst. */
+#define CLAIM_JOBS 32
+#define CLAIM_RUNS 256
+#define CLAIMS_MAX 8
 
 /* A job whose next firing falls in the window. */
 struct entry {
@@ -33,13 +36,24 @@ struct entry {
     char member[80]; /* "<tenant>:<job id>": the map's key */
     char tenant[40];
     char job_id[40];
-    int shard;       /* -1: not one of ours (a poked job); dropped after firing */
+    int shard;       /* its due set's; a poked job's may not be ours: dropped after firing */
     int64_t nominal; /* the due score this instance saw */
     struct jw_job job;
+    char *stored; /* the job's JSON as stored (NULL: not known) */
+    size_t stored_len;
     struct jw_schedule *sched;
-    bool firing; /* a fire_claim is in flight, or it waits for one (backlog) */
+    bool firing; /* a fire_claim is in flight, or it waits for one (a lane) */
     bool queued; /* in the wheel */
-    struct entry *next_backlog;
+    struct entry *next_in_lane;
+};
+
+/* Due firings of a tenant's jobs in one shard, waiting for a claim. */
+struct lane {
+    char key[64]; /* "<shard>:<tenant>": the lanes map's key */
+    char tenant[40];
+    int shard;
+    struct entry *head, *tail;
+    struct lane *next; /* in the scheduler's round */
 };
 
 struct shard {
@@ -60,18 +74,20 @@ struct jw_scheduler {
     int owned;
     struct jw_wheel wheel;
     struct jw_map *entries;
-    struct event *tick, *poll, *timer;
+    struct event *tick, *poll, *timer, *fire;
     int64_t armed_at; /* when the wheel timer is set for (-1 none) */
     bool ticking, stopping;
     int inflight; /* fire_claims in flight */
-    struct entry *backlog, *backlog_tail; /* due, waiting for a claim slot */
+    struct jw_map *lanes;                /* lane key -> struct lane */
+    struct lane *round, *round_tail;     /* the lanes, in turn (every one has firings) */
+    int64_t *times;                      /* MAX_CATCH_UP nominal times: claim_add's */
     void (*stop_done)(void *);
     void *stop_arg;
 };
 
 static void arm(struct jw_scheduler *s);
 static void fire(struct jw_scheduler *s, struct entry *e);
-static void fire_backlog(struct jw_scheduler *s);
+static void fire_lanes(struct jw_scheduler *s);
 
 /* ---- a job's schedule (shared with core) ------------------------------------ */
 
@@ -127,6 +143,7 @@ static struct entry *entry_of(struct jw_wheel_entry *we)
 
 static void entry_free(struct entry *e)
 {
+    free(e->stored);
     jw_job_free(&e->job);
     jw_schedule_free(e->sched);
     free(e);
@@ -182,7 +199,7 @@ static void entry_update(struct jw_scheduler *s, int shard, const char *member, 
     jw_json_doc_free(doc);
     if (e && e->nominal == score && e->job.f[JW_JOB_VERSION].i == job.f[JW_JOB_VERSION].i) {
         jw_job_free(&job);
-        e->shard = shard; /* a poked entry the owner now knows too */
+        e->shard = shard;
         return;
     }
     struct jw_schedule *sch = jw_job_schedule(&job, &err);
@@ -207,11 +224,22 @@ static void entry_update(struct jw_scheduler *s, int shard, const char *member, 
         }
         jw_job_free(&e->job);
         jw_schedule_free(e->sched);
+        free(e->stored);
     }
     e->shard = shard;
     e->job = job;
     e->sched = sch;
     e->nominal = score;
+    /* as stored: scripts give a job's JSON with its id put back first
+     * (prelude.lua's with_id) */
+    e->stored = NULL;
+    if (len > 45 && !memcmp(json, "{\"id\":\"", 7) && json[43] == '"' && json[44] == ',') {
+        e->stored_len = len - 44;
+        e->stored = jw_malloc(e->stored_len + 1);
+        e->stored[0] = '{';
+        memcpy(e->stored + 1, json + 45, len - 45);
+        e->stored[e->stored_len] = '\0';
+    }
     entry_queue(s, e, score);
 }
 
@@ -226,7 +254,7 @@ static int shard_of(const char *member, int n)
 
 void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct jw_job *j, int64_t due_ms)
 {
-    if (!s || s->stopping || due_ms < 0 || due_ms > jw_time_now_ms() + s->opt.window_ms)
+    if (!s || s->stopping || !s->nshards || due_ms < 0 || due_ms > jw_time_now_ms() + s->opt.window_ms)
         return;
     char member[80];
     snprintf(member, sizeof(member), "%s:%s", tenant, j->f[JW_JOB_ID].s);
@@ -250,10 +278,14 @@ void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct 
         }
         jw_job_free(&e->job);
         jw_schedule_free(e->sched);
+        free(e->stored);
     }
-    int shard = s->nshards ? shard_of(member, s->nshards) : -1;
-    e->shard = shard >= 0 && s->shards[shard].owned ? shard : -1;
+    e->shard = shard_of(member, s->nshards);
     jw_job_copy(&e->job, j);
+    struct jw_buf stored = JW_BUF_INIT;
+    jw_job_encode(j, &stored, JW_JOB_VIEW_STORED);
+    e->stored_len = stored.len;
+    e->stored = jw_buf_detach(&stored);
     e->sched = sch;
     e->nominal = due_ms;
     entry_queue(s, e, due_ms);
@@ -293,66 +325,32 @@ static void arm(struct jw_scheduler *s)
 
 /* ---- firing ------------------------------------------------------------------------- */
 
-struct claim {
-    struct jw_scheduler *s;
-    struct entry *e;
-    char (*ids)[JW_UUID_SIZE];
-    bool *pending; /* which runs are ready to execute (not skipped) */
-    size_t nruns;
-    int64_t next;
-    size_t room;     /* attempts reserved for runs fire_claim may start */
-    int64_t sent_us; /* when the claim went out */
+/* One run a claim asks for. */
+struct claim_run {
+    char id[JW_UUID_SIZE];
+    int64_t nominal;
+    char *why; /* skipped, and why; NULL: it runs */
 };
 
-static void add_field(struct jw_args *a, int *nf, const char *name, const char *value)
-{
-    jw_args_adds(a, name);
-    jw_args_adds(a, value);
-    (*nf)++;
-}
+/* One job's firing(s) in a claim. */
+struct claim_job {
+    struct entry *e;
+    struct claim_run *runs;
+    size_t nruns;
+    int64_t next;
+};
 
-static void add_field_int(struct jw_args *a, int *nf, const char *name, int64_t v)
-{
-    jw_args_adds(a, name);
-    jw_args_addi(a, v);
-    (*nf)++;
-}
-
-/* One run's fields, after "run id, nominal, number of pairs". */
-static void add_run(struct jw_args *a, const struct entry *e, const char *id, int64_t nominal,
-                    const char *status, const char *error, int64_t now)
-{
-    const struct jw_fval *f = e->job.f;
-    struct jw_args fields = JW_ARGS_INIT;
-    int nf = 0;
-    add_field(&fields, &nf, "id", id);
-    add_field(&fields, &nf, "job_id", e->job_id);
-    if (f[JW_JOB_PROJECT_ID].set)
-        add_field(&fields, &nf, "project_id", f[JW_JOB_PROJECT_ID].s);
-    add_field(&fields, &nf, "status", status);
-    add_field(&fields, &nf, "triggered_by", "schedule");
-    add_field_int(&fields, &nf, "scheduled_at", nominal);
-    add_field_int(&fields, &nf, "job_version", f[JW_JOB_VERSION].i);
-    add_field(&fields, &nf, "job_version_id", f[JW_JOB_VERSION_ID].s);
-    if (f[JW_JOB_TAGS].set)
-        add_field(&fields, &nf, "tags", f[JW_JOB_TAGS].s);
-    if (f[JW_JOB_DEFAULT_RUN_METADATA].set)
-        add_field(&fields, &nf, "metadata", f[JW_JOB_DEFAULT_RUN_METADATA].s);
-    add_field(&fields, &nf, "created_by", "scheduler");
-    add_field_int(&fields, &nf, "created_at", now);
-    if (error) {
-        add_field(&fields, &nf, "error", error);
-        add_field_int(&fields, &nf, "finished_at", now);
-    } else if (f[JW_JOB_RUN_TTL_SECS].set) {
-        add_field_int(&fields, &nf, "expires_at", now + f[JW_JOB_RUN_TTL_SECS].i * 1000);
-    }
-    jw_args_adds(a, id);
-    jw_args_addi(a, nominal);
-    jw_args_addi(a, nf);
-    for (int i = 0; i < fields.n; i++)
-        jw_args_add(a, fields.v[i], fields.len[i]);
-    jw_args_free(&fields);
-}
+/* A fire_claim: due jobs of one tenant in one shard. */
+struct claim {
+    struct jw_scheduler *s;
+    char tenant[40];
+    int shard;
+    struct claim_job jobs[CLAIM_JOBS];
+    size_t njobs, nruns, npending;
+    size_t room;     /* attempts reserved for runs fire_claim may start */
+    int64_t now;     /* when the claim went out */
+    int64_t sent_us; /* the same, monotonic */
+};
 
 /* Give back the attempt slots the claim did not use. */
 static void release_room(struct jw_scheduler *s, struct claim *c)
@@ -364,52 +362,141 @@ static void release_room(struct jw_scheduler *s, struct claim *c)
 
 static void claim_free(struct claim *c)
 {
-    free(c->ids);
-    free(c->pending);
+    for (size_t j = 0; j < c->njobs; j++) {
+        for (size_t i = 0; i < c->jobs[j].nruns; i++)
+            free(c->jobs[j].runs[i].why);
+        free(c->jobs[j].runs);
+    }
     free(c);
 }
 
-static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *arg)
+/* Entry e joins claim c: the firings due from its nominal time to now, as
+ * its misfire policy counts them (what the policy leaves out is recorded,
+ * once, as a skipped run: not lost silently). */
+static void claim_add(struct jw_scheduler *s, struct claim *c, struct entry *e, int64_t now)
 {
-    struct claim *c = arg;
-    struct jw_scheduler *s = c->s;
-    struct entry *e = c->e;
-    s->inflight--;
+    struct claim_job *cj = &c->jobs[c->njobs++];
+    cj->e = e;
+    int64_t *times = s->times;
+    int64_t skipped = 0;
+    size_t n = jw_schedule_catch_up(e->sched, e->nominal, now, s->opt.misfire_threshold_ms, times, MAX_CATCH_UP,
+                                    &skipped, &cj->next);
+    cj->runs = jw_calloc(n + 1, sizeof(*cj->runs));
+    if (skipped > 0 && (n == 0 || times[0] > e->nominal)) {
+        struct claim_run *r = &cj->runs[cj->nruns++];
+        struct jw_buf msg = JW_BUF_INIT;
+        jw_buf_printf(&msg,
+                      "%" PRId64 " firing(s) missed while no instance ran the schedule; misfire_policy %s",
+                      skipped,
+                      e->job.f[JW_JOB_MISFIRE_POLICY].set ? e->job.f[JW_JOB_MISFIRE_POLICY].s : "fire_once");
+        jw_id_new(r->id);
+        r->nominal = e->nominal;
+        r->why = jw_buf_detach(&msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct claim_run *r = &cj->runs[cj->nruns++];
+        char buf[200];
+        const char *why = jw_schedule_suppressed(e->sched, times[i], buf, sizeof(buf));
+        jw_id_new(r->id);
+        r->nominal = times[i];
+        r->why = why ? jw_strdup(why) : NULL;
+        c->npending += why == NULL;
+    }
+    c->nruns += cj->nruns;
+}
+
+/* fire_claim's arguments for one job (see fire_claim.lua). */
+static void claim_job_args(const struct claim *c, const struct claim_job *cj, struct jw_args *a)
+{
+    const struct entry *e = cj->e;
+    const struct jw_fval *f = e->job.f;
+    char member[80];
+    size_t mn = jw_id_pack(e->tenant, member);
+    mn += jw_id_pack(e->job_id, member + mn);
+    jw_args_adds(a, e->job_id);
+    jw_args_add(a, member, mn);
+    jw_args_addi(a, e->nominal);
+    jw_args_addi(a, f[JW_JOB_VERSION].i);
+    jw_args_add(a, e->stored ? e->stored : "", e->stored ? e->stored_len : 0);
+    bool limited = f[JW_JOB_MAX_CONCURRENCY].set || f[JW_JOB_MAX_CONCURRENCY_PER_KEY].set ||
+                   f[JW_JOB_RATE_LIMIT_MAX].set || f[JW_JOB_RATE_LIMIT_KEYS].set;
+    jw_args_adds(a, limited && f[JW_JOB_WEBHOOK_SECRET].set ? "ls"
+                    : limited                               ? "l"
+                    : f[JW_JOB_WEBHOOK_SECRET].set          ? "s"
+                                                            : "");
+    if (cj->next < 0)
+        jw_args_adds(a, "-");
+    else
+        jw_args_addi(a, cj->next);
+    if (f[JW_JOB_RUN_TTL_SECS].set)
+        jw_args_addi(a, c->now + f[JW_JOB_RUN_TTL_SECS].i * 1000);
+    else
+        jw_args_adds(a, "");
+    /* the fields every run takes from the job */
+    static const struct {
+        enum jw_job_field field;
+        const char *name;
+    } from_job[] = {
+        {JW_JOB_PROJECT_ID, "project_id"},
+        {JW_JOB_TAGS, "tags"},
+        {JW_JOB_DEFAULT_RUN_METADATA, "metadata"},
+        {JW_JOB_VERSION_ID, "job_version_id"},
+    };
+    int np = 1;
+    for (size_t i = 0; i < sizeof(from_job) / sizeof(from_job[0]); i++)
+        np += f[from_job[i].field].set;
+    jw_args_addi(a, np);
+    jw_args_adds(a, "job_version");
+    jw_args_addi(a, f[JW_JOB_VERSION].i);
+    for (size_t i = 0; i < sizeof(from_job) / sizeof(from_job[0]); i++)
+        if (f[from_job[i].field].set) {
+            jw_args_adds(a, from_job[i].name);
+            jw_args_adds(a, f[from_job[i].field].s);
+        }
+    jw_args_addi(a, (int64_t)cj->nruns);
+    for (size_t i = 0; i < cj->nruns; i++) {
+        jw_args_adds(a, cj->runs[i].id);
+        jw_args_addi(a, cj->runs[i].nominal);
+        jw_args_adds(a, cj->runs[i].why ? cj->runs[i].why : "");
+    }
+}
+
+/* After its answer (r NULL: the store failed), what comes of one job. */
+static void claimed_job(struct jw_scheduler *s, struct claim *c, struct claim_job *cj, const struct jw_reply *r)
+{
+    struct entry *e = cj->e;
     e->firing = false;
     bool mine = !s->stopping && e->shard >= 0 && e->shard < s->nshards && s->shards[e->shard].owned;
-    if (st != JW_STORE_OK) {
-        release_room(s, c);
+    const struct jw_reply *word = jw_reply_at(r, 0);
+    if (!r) {
         /* Redis away or slow: the firing is still due there; try again soon */
         if (mine)
             entry_queue(s, e, jw_time_now_ms() + RETRY_MS);
         else
             entry_drop(s, e);
-        claim_free(c);
-        fire_backlog(s);
-        return;
-    }
-    const struct jw_reply *word = jw_reply_at(r, 0);
-    if (jw_reply_is(word, "ok")) {
-        for (size_t i = 1; i + 3 <= jw_reply_count(r); i += 3) {
+    } else if (jw_reply_is(word, "ok")) {
+        for (size_t i = 1; i + 2 <= jw_reply_count(r); i += 2) {
             const char *id = jw_reply_str(jw_reply_at(r, i), NULL);
-            const struct jw_reply *start = jw_reply_at(r, i + 2);
-            bool pending = false;
-            for (size_t k = 0; id && k < c->nruns; k++)
-                pending = pending || (c->pending[k] && !strcmp(c->ids[k], id));
-            if (!pending)
+            const struct jw_reply *start = jw_reply_at(r, i + 1);
+            const struct claim_run *run = NULL;
+            for (size_t k = 0; id && k < cj->nruns && !run; k++)
+                if (!strcmp(cj->runs[k].id, id))
+                    run = &cj->runs[k];
+            if (!run || run->why)
                 continue;
             if (jw_reply_type(start) == JW_REPLY_ARRAY && c->room) {
                 c->room--;
-                s->hooks.started(s->hooks.arg, e->tenant, id, start, jw_reply_at(r, i + 1), c->sent_us);
+                struct jw_fired_run known = {.shard = c->shard, .ready_ms = run->nominal, .job = &e->job};
+                s->hooks.started(s->hooks.arg, c->tenant, id, start, &known, c->sent_us);
             } else {
-                s->hooks.fired(s->hooks.arg, e->tenant, id);
+                s->hooks.fired(s->hooks.arg, c->tenant, id);
             }
         }
-        if (c->next < 0 || !mine) {
+        if (cj->next < 0 || !mine) {
             entry_drop(s, e);
         } else {
-            e->nominal = c->next;
-            entry_queue(s, e, c->next);
+            e->nominal = cj->next;
+            entry_queue(s, e, cj->next);
         }
     } else if (jw_reply_is(word, "moved")) {
         const char *score = jw_reply_str(jw_reply_at(r, 1), NULL);
@@ -432,93 +519,110 @@ static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *
     } else { /* gone, inactive, or no longer ours */
         entry_drop(s, e);
     }
-    release_room(s, c);
-    claim_free(c);
-    fire_backlog(s);
 }
 
-/* Fire what waits for a claim slot while there is one. */
-static void fire_backlog(struct jw_scheduler *s)
+static void on_claimed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
-    while (s->backlog && s->inflight < CLAIMS_MAX && !s->stopping) {
-        struct entry *e = s->backlog;
-        s->backlog = e->next_backlog;
-        if (!s->backlog)
-            s->backlog_tail = NULL;
-        e->next_backlog = NULL;
-        e->firing = false;
-        fire(s, e);
+    struct claim *c = arg;
+    struct jw_scheduler *s = c->s;
+    s->inflight--;
+    for (size_t j = 0; j < c->njobs; j++)
+        claimed_job(s, c, &c->jobs[j], st == JW_STORE_OK ? jw_reply_at(r, j) : NULL);
+    release_room(s, c);
+    claim_free(c);
+    fire_lanes(s);
+}
+
+static void claim_send(struct jw_scheduler *s, struct claim *c)
+{
+    struct jw_args a = JW_ARGS_INIT;
+    const char *instance = "";
+    int64_t lease = 0;
+    c->room = c->npending ? s->hooks.reserve(s->hooks.arg, c->npending, &instance, &lease) : 0;
+    jw_args_addi(&a, c->shard);
+    jw_args_addi(&a, c->now);
+    jw_args_addi(&a, s->opt.retention_ms);
+    jw_args_adds(&a, c->room ? instance : "");
+    jw_args_addi(&a, lease);
+    jw_args_addi(&a, (int64_t)c->room);
+    jw_args_addi(&a, (int64_t)c->njobs);
+    for (size_t j = 0; j < c->njobs; j++)
+        claim_job_args(c, &c->jobs[j], &a);
+    s->inflight++;
+    c->sent_us = jw_time_mono_us();
+    jw_store_eval(s->store, JW_LUA_FIRE_CLAIM, c->tenant, &a, on_claimed, c);
+}
+
+/* Due firings wait in lanes, one per tenant and shard, until the end of
+ * the loop's turn; then each lane in turn sends a fire_claim of up to
+ * CLAIM_JOBS of its jobs, at most CLAIMS_MAX claims in flight. A firing
+ * alone goes out at once; a burst costs Redis one call and a few
+ * multi-member commands per claim, not per job, and tenants take turns. */
+static void fire_lanes(struct jw_scheduler *s)
+{
+    int64_t now = jw_time_now_ms();
+    while (s->round && s->inflight < CLAIMS_MAX && !s->stopping) {
+        struct lane *l = s->round;
+        s->round = l->next;
+        if (!s->round)
+            s->round_tail = NULL;
+        struct claim *c = jw_calloc(1, sizeof(*c));
+        c->s = s;
+        c->shard = l->shard;
+        c->now = now;
+        snprintf(c->tenant, sizeof(c->tenant), "%s", l->tenant);
+        while (l->head && c->njobs < CLAIM_JOBS && c->nruns < CLAIM_RUNS) {
+            struct entry *e = l->head;
+            l->head = e->next_in_lane;
+            e->next_in_lane = NULL;
+            claim_add(s, c, e, now);
+        }
+        if (l->head) { /* its turn again after the others' */
+            l->next = NULL;
+            if (s->round_tail)
+                s->round_tail->next = l;
+            else
+                s->round = l;
+            s->round_tail = l;
+        } else {
+            jw_map_del(s->lanes, l->key);
+            free(l);
+        }
+        claim_send(s, c);
     }
+}
+
+static void on_fire(evutil_socket_t fd, short what, void *arg)
+{
+    fire_lanes(arg);
 }
 
 static void fire(struct jw_scheduler *s, struct entry *e)
 {
     if (e->firing || s->stopping)
         return;
-    if (s->inflight >= CLAIMS_MAX) {
-        e->firing = true;
-        if (s->backlog_tail)
-            s->backlog_tail->next_backlog = e;
-        else
-            s->backlog = e;
-        s->backlog_tail = e;
-        return;
-    }
-    int64_t now = jw_time_now_ms();
-    int64_t *times = jw_malloc(MAX_CATCH_UP * sizeof(int64_t));
-    int64_t skipped = 0, next = -1;
-    size_t n = jw_schedule_catch_up(e->sched, e->nominal, now, s->opt.misfire_threshold_ms, times,
-                                    MAX_CATCH_UP, &skipped, &next);
-    struct claim *c = jw_calloc(1, sizeof(*c));
-    c->s = s;
-    c->e = e;
-    c->next = next;
-    c->ids = jw_calloc(n + 1, sizeof(*c->ids));
-    c->pending = jw_calloc(n + 1, sizeof(bool));
-
-    struct jw_args a = JW_ARGS_INIT;
-    jw_args_adds(&a, e->job_id);
-    jw_args_addi(&a, e->nominal);
-    jw_args_addi(&a, e->job.f[JW_JOB_VERSION].i);
-    if (next < 0)
-        jw_args_adds(&a, "-");
-    else
-        jw_args_addi(&a, next);
-    jw_args_addi(&a, now);
-    jw_args_addi(&a, s->opt.retention_ms);
-    const char *instance = "";
-    int64_t lease = 0;
-    c->room = s->hooks.reserve(s->hooks.arg, n, &instance, &lease);
-    jw_args_adds(&a, c->room ? instance : "");
-    jw_args_addi(&a, lease);
-    jw_args_addi(&a, (int64_t)c->room);
-    size_t nruns = n + (skipped > 0 && (n == 0 || times[0] > e->nominal));
-    jw_args_addi(&a, (int64_t)nruns);
-    if (nruns > n) {
-        /* what the misfire policy left out is recorded, once, not lost silently */
-        char msg[200];
-        snprintf(msg, sizeof(msg),
-                 "%" PRId64 " firing(s) missed while no instance ran the schedule; "
-                 "misfire_policy %s",
-                 skipped,
-                 e->job.f[JW_JOB_MISFIRE_POLICY].set ? e->job.f[JW_JOB_MISFIRE_POLICY].s : "fire_once");
-        jw_id_new(c->ids[c->nruns]);
-        add_run(&a, e, c->ids[c->nruns], e->nominal, JW_RUN_SKIPPED, msg, now);
-        c->nruns++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char buf[200];
-        const char *why = jw_schedule_suppressed(e->sched, times[i], buf, sizeof(buf));
-        jw_id_new(c->ids[c->nruns]);
-        c->pending[c->nruns] = why == NULL;
-        add_run(&a, e, c->ids[c->nruns], times[i], why ? JW_RUN_SKIPPED : JW_RUN_PENDING, why, now);
-        c->nruns++;
-    }
-    free(times);
     e->firing = true;
-    s->inflight++;
-    c->sent_us = jw_time_mono_us();
-    jw_store_eval(s->store, JW_LUA_FIRE_CLAIM, e->tenant, &a, on_claimed, c);
+    char key[64];
+    snprintf(key, sizeof(key), "%d:%s", e->shard, e->tenant);
+    struct lane *l = jw_map_get(s->lanes, key);
+    if (!l) {
+        l = jw_calloc(1, sizeof(*l));
+        snprintf(l->key, sizeof(l->key), "%s", key);
+        snprintf(l->tenant, sizeof(l->tenant), "%s", e->tenant);
+        l->shard = e->shard;
+        jw_map_put(s->lanes, l->key, l);
+        if (s->round_tail)
+            s->round_tail->next = l;
+        else
+            s->round = l;
+        s->round_tail = l;
+    }
+    if (l->tail)
+        l->tail->next_in_lane = e;
+    else
+        l->head = e;
+    l->tail = e;
+    event_active(s->fire, EV_TIMEOUT, 0);
 }
 
 /* ---- polling the owned shards ---------------------------------------------------------- */
@@ -730,10 +834,13 @@ struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *
     s->hooks = *hooks;
     s->armed_at = -1;
     s->entries = jw_map_new();
+    s->lanes = jw_map_new();
+    s->times = jw_malloc(MAX_CATCH_UP * sizeof(int64_t));
     jw_wheel_init(&s->wheel, jw_time_now_ms());
     s->timer = evtimer_new(base, on_timer, s);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick_timer, s);
     s->poll = event_new(base, -1, EV_PERSIST, on_poll_timer, s);
+    s->fire = event_new(base, -1, 0, on_fire, s);
     struct timeval tick = {0, TICK_MS * 1000};
     struct timeval poll = {opt->poll_ms / 1000, (opt->poll_ms % 1000) * 1000};
     event_add(s->tick, &tick);
@@ -748,6 +855,7 @@ void jw_scheduler_stop(struct jw_scheduler *s, void (*done)(void *), void *arg)
     event_del(s->tick);
     event_del(s->poll);
     event_del(s->timer);
+    event_del(s->fire);
     if (!s->nshards) {
         done(arg);
         return;
@@ -768,9 +876,17 @@ void jw_scheduler_free(struct jw_scheduler *s)
         return;
     jw_map_each(s->entries, free_entry_cb, NULL);
     jw_map_free(s->entries);
+    while (s->round) {
+        struct lane *l = s->round;
+        s->round = l->next;
+        free(l);
+    }
+    jw_map_free(s->lanes);
+    free(s->times);
     event_free(s->timer);
     event_free(s->tick);
     event_free(s->poll);
+    event_free(s->fire);
     free(s->shards);
     free(s->instance);
     free(s);
@@ -784,6 +900,11 @@ bool jw_scheduler_owns(const struct jw_scheduler *s, int n)
 int jw_scheduler_shards(const struct jw_scheduler *s)
 {
     return s->nshards;
+}
+
+bool jw_scheduler_backlogged(const struct jw_scheduler *s)
+{
+    return s->round != NULL;
 }
 
 int jw_scheduler_owned(const struct jw_scheduler *s)

@@ -71,6 +71,23 @@ bool jw_id_is_uuid(const char *s)
     return true;
 }
 
+size_t jw_id_pack(const char *id, char *out)
+{
+    size_t n = strlen(id);
+    if (!jw_id_is_uuid(id)) {
+        memcpy(out, id, n);
+        return n;
+    }
+    size_t k = 0;
+    for (int i = 0; i < 36; i += 2) {
+        if (id[i] == '-')
+            i++;
+        char pair[3] = {id[i], id[i + 1], '\0'};
+        out[k++] = (char)strtol(pair, NULL, 16);
+    }
+    return k;
+}
+
 void jw_id_lower(const char *s, char out[JW_UUID_SIZE])
 {
     for (int i = 0; i < 36; i++)

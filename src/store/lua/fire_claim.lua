@@ -1,95 +1,159 @@
--- fire_claim: fire one job's due firing(s), exactly once across instances.
--- ARGV: job id, the due score the caller saw, the job version its schedule
---       came from, the next firing ("-" none, else ms), now (ms),
---       history retention (ms), the instance that will run what starts
---       here ("" none), its lease (ms), how many runs it has room to start,
---       the number of runs, then per run: run id, nominal time (ms), the
---       number of field/value pairs, the pairs.
--- The firing is the caller's only if the job's due score is still the one
+-- fire_claim: fire the due firings of jobs of one tenant whose schedules
+-- are in one shard, each exactly once across instances.
+-- ARGV: the shard, now (ms), history retention (ms), the instance that will
+--       run what starts here ("" none), its lease (ms), how many runs it
+--       has room to start, the number of jobs, then per job:
+--         job id, its member in the due set, the due score the caller saw,
+--         the job version its schedule came from, the job's stored JSON as
+--         the caller knows it, flags ("l": a run of it starts only through
+--         its limits; "s": it has a webhook secret), the next firing ("-"
+--         none, else ms), when a run made now expires ("" never), the
+--         number of field/value pairs every run of it takes from the job,
+--         the pairs, the number of runs, then per run: run id, nominal
+--         time (ms), why it is skipped ("": it runs).
+-- A job's firing is the caller's only if its due score is still the one
 -- it saw; then, in one step: runs are made for nominal times not yet in the
 -- fire ledger, the ledger moves on, and the next firing is written. A run
 -- made pending starts here, as run_start would start it, while the
--- instance has room (as run_create does); else it is queued ready.
--- Returns {"ok", then per run made: its id, the fields starting it reads
---         (_shard, scheduled_at, created_at: as HGETALL pairs; none for a
---         skipped run), what starting it gave (run_start's answer without
---         the fields) or 0} | {"moved", current score or false} |
---         {"gone"} | {"inactive"} | {"stale", job JSON}
-local job_id, seen, version, nxt, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local instance, lease, room = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
-local member, due = due_member(job_id), due_key(job_id)
-local score = redis.call('ZSCORE', due, member)
-if not score or tonumber(score) ~= tonumber(seen) then
-  return {'moved', score or false}
+-- instance has room (as run_create does); else it is queued ready. When the
+-- stored job is the caller's copy, byte for byte, it is not decoded: the
+-- caller's flags tell how its runs start.
+-- Returns per job {"ok", then per run made: its id, what starting it gave
+--         (run_start's answer without the fields; its job JSON false when
+--         it is the caller's copy) or 0} | {"moved", current score or
+--         false} | {"gone"} | {"inactive"} | {"stale", job JSON}
+local shard, now, retention = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local instance, lease, room = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local now_n = tonumber(now)
+local due, ready, running = k_due(shard), k_ready(shard), k_running(shard)
+local jobs, members, packed = {}, {}, {}
+local i = 8
+for j = 1, tonumber(ARGV[7]) do
+  local np = tonumber(ARGV[i + 8])
+  local nr = tonumber(ARGV[i + 9 + 2 * np])
+  jobs[j] = {id = ARGV[i], at = i, np = np, nr = nr}
+  members[j], packed[j] = ARGV[i + 1], string.sub(ARGV[i + 1], 17)
+  i = i + 10 + 2 * np + 3 * nr
 end
-local json = job_raw(job_id)
-if not json then
-  redis.call('ZREM', due, member)
-  return {'gone'}
-end
-local job = job_decode(json)
-if job.enabled == false or job.paused == true or
-   (job.deleted_at ~= nil and job.deleted_at ~= cjson.null) then
-  redis.call('ZREM', due, member)
-  return {'inactive'}
-end
-if job_version(job) ~= version then
-  return {'stale', with_id(job_id, json)}
-end
-local last = tonumber(redis.call('HGET', K_FIRED, job_id) or '-1')
-local made, last_text = {'ok'}, nil
-local i, n = 11, tonumber(ARGV[10])
-for _ = 1, n do
-  local id, nominal, nf = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  i = i + 3
-  if nominal > last then
-    local key = k_run(id)
-    local flat, fields = {}, {}
-    for f = i, i + 2 * nf - 1, 2 do
-      flat[#flat + 1], flat[#flat + 2] = ARGV[f], ARGV[f + 1]
-      fields[ARGV[f]] = ARGV[f + 1]
-    end
-    local pending = fields.status == 'pending'
-    flat[#flat + 1], flat[#flat + 2] = '_retention', ARGV[6]
-    local shard
-    if pending then
-      shard = job_shard(job_id)
-      fields._shard = tostring(shard)
-      flat[#flat + 1], flat[#flat + 2] = '_shard', fields._shard
-    end
-    redis.call('HSET', key, unpack(flat))
-    if not pending then redis.call('PEXPIRE', key, retention) end
-    redis.call('ZADD', K_RUNS, now, id)
-    redis.call('ZADD', k_job_runs(job_id), now, id)
-    local started, told = 0, {}
-    if pending then
-      told = {'_shard', fields._shard, 'scheduled_at', fields.scheduled_at, 'created_at', fields.created_at}
-      -- ready to start: here if the instance has room, else the execution
-      -- engine takes it from the ready queue
-      redis.call('SADD', k_job_open(job_id), id)
-      if room > 0 and instance ~= '' then
-        room = room - 1
-        started = start_attempt(id, fields, json, job, instance, tonumber(now), lease, true)
+local ids = {}
+for j = 1, #jobs do ids[j] = jobs[j].id end
+local scores = redis.call('ZMSCORE', due, unpack(members))
+local stored = redis.call('HMGET', K_JOBS, unpack(packed))
+local ledger = redis.call('HMGET', K_FIRED, unpack(ids))
+
+local unscheduled, rescheduled, fired, made = {}, {}, {}, {}
+local started_at = {} -- running members and their lease ends
+local shard_text = ARGV[1]
+
+-- Fire job e (a jobs entry), stored as json (decoded as job when it is not
+-- the caller's copy), whose ledger is at `last`: its runs, each made once.
+local function fire(e, json, job, last)
+  local a = e.at
+  local job_id, flags, expires = e.id, ARGV[a + 5], ARGV[a + 7]
+  local plain = not job and not string.find(flags, 'l', 1, true)
+  local secret, deps_ok
+  local open, active, job_runs = {}, {}, {}
+  local out = {'ok'}
+  local last_text
+  local r = a + 10 + 2 * e.np
+  for _ = 1, e.nr do
+    local id, nominal, why = ARGV[r], ARGV[r + 1], ARGV[r + 2]
+    r = r + 3
+    if tonumber(nominal) > last then
+      last, last_text = tonumber(nominal), nominal
+      local key = k_run(id)
+      local h = {'id', id, 'job_id', job_id, 'triggered_by', 'schedule', 'scheduled_at', nominal,
+                 'created_by', 'scheduler', 'created_at', now, '_retention', retention}
+      for p = a + 9, a + 8 + 2 * e.np do h[#h + 1] = ARGV[p] end
+      made[#made + 1], made[#made + 2] = now, id
+      job_runs[#job_runs + 1], job_runs[#job_runs + 2] = now, id
+      local started = 0
+      if why ~= '' then
+        h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'skipped', 'error', why
+        h[#h + 1], h[#h + 2] = 'finished_at', now
+        redis.call('HSET', key, unpack(h))
+        redis.call('PEXPIRE', key, retention)
       else
-        redis.call('ZADD', k_ready(shard), now, run_member(id))
+        if expires ~= '' then h[#h + 1], h[#h + 2] = 'expires_at', expires end
+        local can = room > 0 and instance ~= ''
+        if can and plain and deps_ok == nil then deps_ok = deps_satisfied(job_id) end
+        if can and plain and deps_ok then
+          -- it starts now, as start_attempt would start it: no limit to ask
+          room = room - 1
+          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'running', 'attempt', '1'
+          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_shard', shard_text, '_instance', instance
+          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_phase', 'http', '_attempt_started', now
+          h[#h + 1], h[#h + 2] = 'started_at', now
+          redis.call('HSET', key, unpack(h))
+          started_at[#started_at + 1], started_at[#started_at + 2] = now_n + lease, run_member(id)
+          open[#open + 1], active[#active + 1] = id, id
+          if secret == nil then
+            secret = string.find(flags, 's', 1, true) and redis.call('HGET', K_JOB_SECRETS, job_id) or false
+          end
+          started = {'started', 1, false, secret}
+        else
+          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'pending', '_shard', shard_text
+          redis.call('HSET', key, unpack(h))
+          redis.call('SADD', k_job_open(job_id), id)
+          if can then
+            room = room - 1
+            local fields = {}
+            for f = 1, #h, 2 do fields[h[f]] = h[f + 1] end
+            started = start_attempt(id, fields, json, job, instance, now_n, lease, true)
+          else
+            redis.call('ZADD', ready, now, run_member(id))
+          end
+        end
+      end
+      out[#out + 1], out[#out + 2] = id, started
+    end
+  end
+  if last_text then
+    fired[#fired + 1], fired[#fired + 2] = job_id, last_text
+    call_chunked('ZADD', k_job_runs(job_id), job_runs)
+    if #open > 0 then call_chunked('SADD', k_job_open(job_id), open) end
+    if #active > 0 then call_chunked('SADD', k_job_active(job_id), active) end
+    -- history retention, as run_create keeps it: on one firing in 64
+    if now_n % 64 == 0 then
+      redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now_n - tonumber(retention))
+    end
+  end
+  return out
+end
+
+local out = {}
+for j, e in ipairs(jobs) do
+  local a, score, json = e.at, scores[j], stored[j]
+  if not score or tonumber(score) ~= tonumber(ARGV[a + 2]) then
+    out[j] = {'moved', score or false}
+  elseif not json then
+    unscheduled[#unscheduled + 1] = members[j]
+    out[j] = {'gone'}
+  else
+    local job = json ~= ARGV[a + 4] and job_decode(json)
+    if job and (job.enabled == false or job.paused == true or
+                (job.deleted_at ~= nil and job.deleted_at ~= cjson.null)) then
+      unscheduled[#unscheduled + 1] = members[j]
+      out[j] = {'inactive'}
+    elseif job and job_version(job) ~= ARGV[a + 3] then
+      out[j] = {'stale', with_id(e.id, json)}
+    else
+      out[j] = fire(e, json, job or nil, tonumber(ledger[j] or '-1'))
+      local nxt = ARGV[a + 6]
+      if nxt == '-' then
+        unscheduled[#unscheduled + 1] = members[j]
+      else
+        rescheduled[#rescheduled + 1], rescheduled[#rescheduled + 2] = nxt, members[j]
       end
     end
-    last, last_text = nominal, ARGV[i - 2]
-    made[#made + 1], made[#made + 2], made[#made + 3] = id, told, started
-  end
-  i = i + 2 * nf
-end
-if #made > 1 then
-  redis.call('HSET', K_FIRED, job_id, last_text)
-  -- history retention, as run_create keeps it: on one firing in 64
-  if tonumber(now) % 64 == 0 then
-    redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now - retention)
-    redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now - retention)
   end
 end
-if nxt == '-' then
-  redis.call('ZREM', due, member)
-else
-  redis.call('ZADD', due, nxt, member)
+if #fired > 0 then
+  redis.call('HSET', K_FIRED, unpack(fired))
+  call_chunked('ZADD', K_RUNS, made)
+  if now_n % 64 == 0 then redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now_n - tonumber(retention)) end
 end
-return made
+if #started_at > 0 then call_chunked('ZADD', running, started_at) end
+if #unscheduled > 0 then redis.call('ZREM', due, unpack(unscheduled)) end
+if #rescheduled > 0 then redis.call('ZADD', due, unpack(rescheduled)) end
+return out

@@ -676,26 +676,27 @@ end
 -- A run has ended: it leaves every queue and limit set; the first run its
 -- job held back (if any) becomes ready, and so may its dependents' runs.
 -- now: ms (nil: Redis's clock). freed: the run was running and its caller
--- has already taken it out of the active sets and the running zset (a
--- running run is in no ready, delayed or waiting queue: starting takes it
--- out of them; the waiting and prerequisite queues are still cleared, as
--- a run left there would be brought back to life). run.workflow_step_run_id
--- false: known to have none.
+-- has taken it out of the active sets and the running zset (or will, in
+-- the same script); a running run is in no other queue: starting took it
+-- out of the ready and delayed ones, and it was in no waiting or
+-- prerequisite queue, since a run leaves those only to become pending
+-- (run_ended pops the waiting queue, release_dependents empties the
+-- prerequisite one). run.workflow_step_run_id false: known to have none.
 -- Returns the members to start now (a list, maybe empty).
 local function run_ended(run_id, run, now, freed)
   local job, shard = run.job_id, tonumber(run._shard)
-  local member = run_member(run_id)
   if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
   redis.call('SREM', k_job_open(job), run_id)
   if not freed then
+    local member = run_member(run_id)
     redis.call('SREM', k_job_active(job), run_id)
     if run.concurrency_key then redis.call('SREM', k_job_active(job) .. ':' .. run.concurrency_key, run_id) end
     redis.call('ZREM', k_ready(shard), member)
     redis.call('ZREM', k_delayed(shard), member)
     redis.call('ZREM', k_running(shard), member)
+    redis.call('ZREM', k_job_waiting(job), run_id)
+    redis.call('ZREM', k_job_depwait(job), run_id)
   end
-  redis.call('ZREM', k_job_waiting(job), run_id)
-  redis.call('ZREM', k_job_depwait(job), run_id)
   local out = {}
   local next = redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
   if next then

@@ -12,19 +12,23 @@
 --       due by `due`), due (ms or ""), attempt log entry (JSON object),
 --       then field/value pairs to set (result, error, execution_trace, ...).
 -- Returns per run: {"ok", members to start...} | {"fenced", status} | {"gone"}
-local function finish(A)
-  local run_id, attempt, instance, lapsed = A[1], A[2], A[3], A[4] == '1'
-  local now, status, due, entry = tonumber(A[5]), A[6], A[7], A[8]
+-- Members leaving the running zsets, by shard: removed together at the end
+-- (nothing in between reads them but a run's own lease, for its own member).
+local unrun = {}
+
+-- The run whose arguments start at ARGV[a] and end at ARGV[z].
+local function finish(a, z)
+  local run_id, attempt, instance, lapsed = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1'
+  local now_s, status, due, entry = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+  local now = tonumber(now_s)
   local key = k_run(run_id)
   local f = redis.call('HMGET', key, 'status', 'attempt', '_instance', '_shard', 'job_id', 'concurrency_key',
                       '_retention', 'attempts', 'next_retry_at', 'workflow_step_run_id')
-  local run = {status = f[1], attempt = f[2], _instance = f[3], _shard = f[4], job_id = f[5],
-               concurrency_key = f[6] or nil, _retention = f[7] or nil, workflow_step_run_id = f[10] or false}
-  if not run.status then return {'gone'} end
-  local shard, member = tonumber(run._shard), run_member(run_id)
-  if run.status ~= 'running' or run.attempt ~= attempt or (instance ~= '' and run._instance ~= instance) then
-    return {'fenced', run.status}
+  if not f[1] then return {'gone'} end
+  if f[1] ~= 'running' or f[2] ~= attempt or (instance ~= '' and f[3] ~= instance) then
+    return {'fenced', f[1]}
   end
+  local shard, member, job_id, ckey = tonumber(f[4]), run_member(run_id), f[5], f[6] or nil
   if lapsed then
     local lease = redis.call('ZSCORE', k_running(shard), member)
     if lease and tonumber(lease) > now then return {'fenced', 'running'} end
@@ -32,7 +36,7 @@ local function finish(A)
   -- one HSET: the fields given, the attempt appended to the run's log, then
   -- the new state (a later pair wins over an earlier one of the same field)
   local set = {}
-  for i = 9, #A do set[#set + 1] = A[i] end
+  for i = a + 8, z do set[#set + 1] = ARGV[i] end
   if entry ~= '' then
     local cur = f[8]
     set[#set + 1] = 'attempts'
@@ -42,42 +46,49 @@ local function finish(A)
       set[#set + 1] = string.sub(cur, 1, -2) .. ',' .. entry .. ']'
     end
   end
-  local function put(...)
-    for _, v in ipairs({...}) do set[#set + 1] = v end
-    if #set > 0 then redis.call('HSET', key, unpack(set)) end
-  end
   if status == 'worker' then
-    put('_phase', 'worker', 'heartbeat_at', A[5])
+    set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = '_phase', 'worker', 'heartbeat_at', now_s
+    redis.call('HSET', key, unpack(set))
     redis.call('ZADD', k_running(shard), tonumber(due), member)
     return {'ok'}
   end
   -- the attempt is over: its concurrency slot is free
-  redis.call('SREM', k_job_active(run.job_id), run_id)
-  if run.concurrency_key then redis.call('SREM', k_job_active(run.job_id) .. ':' .. run.concurrency_key, run_id) end
-  redis.call('ZREM', k_running(shard), member)
+  redis.call('SREM', k_job_active(job_id), run_id)
+  if ckey then redis.call('SREM', k_job_active(job_id) .. ':' .. ckey, run_id) end
+  local gone = unrun[shard]
+  if not gone then
+    gone = {}
+    unrun[shard] = gone
+  end
+  gone[#gone + 1] = member
   if status == 'delayed' then
-    put('status', 'delayed', 'next_retry_at', due)
+    set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
+    redis.call('HSET', key, unpack(set))
     redis.call('ZADD', k_delayed(shard), tonumber(due), member)
-    local next = redis.call('ZRANGE', k_job_waiting(run.job_id), 0, 0)[1]
+    local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
     if next then
-      redis.call('ZREM', k_job_waiting(run.job_id), next)
+      redis.call('ZREM', k_job_waiting(job_id), next)
       redis.call('HSET', k_run(next), 'status', 'pending')
       redis.call('ZADD', k_ready(shard), 0, run_member(next))
       return {'ok', run_member(next)}
     end
     return {'ok'}
   end
-  put('status', status, 'finished_at', A[5])
+  set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', status, 'finished_at', now_s
+  redis.call('HSET', key, unpack(set))
   if f[9] then redis.call('HDEL', key, 'next_retry_at') end
-  local out = {'ok'}
-  for _, m in ipairs(run_ended(run_id, run, now, true)) do out[#out + 1] = m end
+  local run = {job_id = job_id, _shard = f[4], concurrency_key = ckey, _retention = f[7] or nil,
+               workflow_step_run_id = f[10] or false}
+  local out = run_ended(run_id, run, now, true)
+  table.insert(out, 1, 'ok')
   return out
 end
 
 local out, i = {}, 1
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
-  out[#out + 1] = finish({unpack(ARGV, i + 1, i + n)})
+  out[#out + 1] = finish(i + 1, i + n)
   i = i + 1 + n
 end
+for shard, members in pairs(unrun) do redis.call('ZREM', k_running(shard), unpack(members)) end
 return out
