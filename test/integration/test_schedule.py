@@ -12,6 +12,7 @@ import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
 from sink import Sink
+from test_runs import SECRET, verify_signature
 
 
 def ms(iso):
@@ -71,30 +72,67 @@ def test_interval_and_one_time(server):
 
 
 def test_a_burst_of_firings_runs_each_once(tmp_path):
-    """300 one-off jobs due at one instant: more than the claims an instance
-    keeps in flight (64) and than the attempts it runs at once (here 50),
-    so firings wait their turn, some runs start inside their claim and the
-    others from the ready queue. Each job fires once and is delivered once."""
+    """300 one-off jobs due at one instant: more than an instance's claims in
+    flight take (8 claims of up to 32 jobs) and than the attempts it runs at
+    once (here 50), so firings wait their turn, some runs start inside their
+    claim and the others from the ready queue. Some jobs sign their calls
+    (the claim reads their secret) and some have a concurrency limit (their
+    runs start through it). Each job fires once and is delivered once."""
     r = Redis(tmp_path / "redis")
     sink = Sink()
     s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--allow-private-targets", "--max-inflight", "50"])
     try:
         c = new_client(s)
         at = (int(time.time() * 1000) // 1000 + 3) * 1000
-        made = c.post("/v1/jobs/batch", [job_body(endpoint_url=sink.url("/burst"), max_attempts=1, run_at=iso(at))
-                                         for _ in range(300)])
+        bodies = [job_body(endpoint_url=sink.url(f"/burst/{i}"), max_attempts=1, run_at=iso(at)) for i in range(300)]
+        for b in bodies[:20]:
+            b["webhook_secret"] = SECRET
+        for b in bodies[20:40]:
+            b["max_concurrency"] = 1
+        made = c.post("/v1/jobs/batch", bodies)
         assert made.status == 201, made
         ids = {j["id"] for j in made.json()}
         got = sink.wait_for(lambda reqs: len(reqs) >= 300, timeout=30)
         time.sleep(1)  # nothing more comes
-        got = sink.to("/burst")
+        got = [g for i in range(300) for g in sink.to(f"/burst/{i}")]
         assert len(got) == 300
         assert len({g["headers"]["x-jobwheel-run-id"] for g in got}) == 300
         assert {g["headers"]["x-jobwheel-scheduled-at"] for g in got} == {str(at)}
+        for i in range(20):
+            assert verify_signature(sink.to(f"/burst/{i}")[0]), i
+        assert all("webhook-signature" not in g["headers"] for i in range(20, 300) for g in sink.to(f"/burst/{i}"))
         for job in ids:
             wait_until(lambda: all(x["status"] == "completed" for x in runs_of(c, job)), what="the run to end")
             runs = runs_of(c, job)
             assert len(runs) == 1 and runs[0]["attempt"] == 1 and runs[0]["scheduled_at"] == iso(at), runs
+    finally:
+        assert s.stop() == 0
+        sink.close()
+        r.stop()
+
+
+def test_a_job_stored_otherwise_than_the_scheduler_read_it_fires_once(tmp_path):
+    """The scheduler sends fire_claim the job's JSON as it read it; Redis
+    may hold it written otherwise with the same version (by another build):
+    then the claim decodes what it holds, and the firing happens once all
+    the same."""
+    r = Redis(tmp_path / "redis")
+    sink = Sink()
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant = str(uuid.uuid4())
+        c = Client(s, make_token(claims_for(tenant)))
+        at = (int(time.time() * 1000) // 1000 + 4) * 1000
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url("/other"), max_attempts=1, run_at=iso(at))).json()
+        time.sleep(2)  # in the scheduler's window by now: read and kept
+        key, field = f"jw:{{{tenant}}}:jobs", bytes.fromhex(job["id"].replace("-", ""))
+        stored = r.cmd("HGET", key, field)
+        assert stored.startswith("{")
+        assert r.cmd("HSET", key, field, "{ " + stored[1:]) == 0  # the same job, written otherwise
+        got = sink.wait_for(lambda reqs: len(reqs) >= 1, timeout=10)
+        time.sleep(1)
+        assert len(sink.to("/other")) == 1, got
+        wait_until(lambda: [x["status"] for x in runs_of(c, job["id"])] == ["completed"], what="the run to end")
     finally:
         assert s.stop() == 0
         sink.close()
