@@ -26,17 +26,14 @@ local shard, now, retention = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local instance, lease, room = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local now_n = tonumber(now)
 local due, ready, running = k_due(shard), k_ready(shard), k_running(shard)
-local jobs, members, packed = {}, {}, {}
+-- per job: where its arguments start, its id, due member and packed id
+local at, ids, members, packed = {}, {}, {}, {}
 local i = 8
 for j = 1, tonumber(ARGV[7]) do
+  at[j], ids[j], members[j], packed[j] = i, ARGV[i], ARGV[i + 1], string.sub(ARGV[i + 1], 17)
   local np = tonumber(ARGV[i + 8])
-  local nr = tonumber(ARGV[i + 9 + 2 * np])
-  jobs[j] = {id = ARGV[i], at = i, np = np, nr = nr}
-  members[j], packed[j] = ARGV[i + 1], string.sub(ARGV[i + 1], 17)
-  i = i + 10 + 2 * np + 3 * nr
+  i = i + 10 + 2 * np + 3 * tonumber(ARGV[i + 9 + 2 * np])
 end
-local ids = {}
-for j = 1, #jobs do ids[j] = jobs[j].id end
 local scores = redis.call('ZMSCORE', due, unpack(members))
 local stored = redis.call('HMGET', K_JOBS, unpack(packed))
 local ledger = redis.call('HMGET', K_FIRED, unpack(ids))
@@ -45,60 +42,68 @@ local unscheduled, rescheduled, fired, made = {}, {}, {}, {}
 local started_at = {} -- running members and their lease ends
 local shard_text = ARGV[1]
 
--- Fire job e (a jobs entry), stored as json (decoded as job when it is not
--- the caller's copy), whose ledger is at `last`: its runs, each made once.
-local function fire(e, json, job, last)
-  local a = e.at
-  local job_id, flags, expires = e.id, ARGV[a + 5], ARGV[a + 7]
+-- Fire the job whose arguments start at ARGV[a], stored as json (decoded
+-- as job when it is not the caller's copy), whose ledger is at `last`: its
+-- runs, each made once.
+local function fire(a, json, job, last)
+  local job_id, flags, expires, np = ARGV[a], ARGV[a + 5], ARGV[a + 7], tonumber(ARGV[a + 8])
+  local base = T .. ':job:' .. job_id
+  -- the fields every run takes from the job
+  local from_job = {}
+  for p = a + 9, a + 8 + 2 * np do from_job[#from_job + 1] = ARGV[p] end
+  if expires ~= '' then from_job[#from_job + 1], from_job[#from_job + 2] = 'expires_at', expires end
   local plain = not job and not string.find(flags, 'l', 1, true)
   local secret, deps_ok
   local open, active, job_runs = {}, {}, {}
   local out = {'ok'}
   local last_text
-  local r = a + 10 + 2 * e.np
-  for _ = 1, e.nr do
+  local r = a + 10 + 2 * np
+  for _ = 1, tonumber(ARGV[r - 1]) do
     local id, nominal, why = ARGV[r], ARGV[r + 1], ARGV[r + 2]
     r = r + 3
     if tonumber(nominal) > last then
       last, last_text = tonumber(nominal), nominal
-      local key = k_run(id)
-      local h = {'id', id, 'job_id', job_id, 'triggered_by', 'schedule', 'scheduled_at', nominal,
-                 'created_by', 'scheduler', 'created_at', now, '_retention', retention}
-      for p = a + 9, a + 8 + 2 * e.np do h[#h + 1] = ARGV[p] end
+      local key = T .. ':run:' .. id
       made[#made + 1], made[#made + 2] = now, id
       job_runs[#job_runs + 1], job_runs[#job_runs + 2] = now, id
       local started = 0
-      if why ~= '' then
-        h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'skipped', 'error', why
-        h[#h + 1], h[#h + 2] = 'finished_at', now
-        redis.call('HSET', key, unpack(h))
-        redis.call('PEXPIRE', key, retention)
+      local can = why == '' and room > 0 and instance ~= ''
+      if can and plain and deps_ok == nil then
+        deps_ok = redis.call('EXISTS', base .. ':deps') == 0 or deps_satisfied(job_id)
+      end
+      if can and plain and deps_ok then
+        -- it starts now, as start_attempt would start it: no limit to ask
+        room = room - 1
+        redis.call('HSET', key, 'id', id, 'job_id', job_id, 'triggered_by', 'schedule', 'scheduled_at', nominal,
+                   'created_by', 'scheduler', 'created_at', now, '_retention', retention, 'status', 'running',
+                   'attempt', '1', '_shard', shard_text, '_instance', instance, '_phase', 'http',
+                   '_attempt_started', now, 'started_at', now, unpack(from_job))
+        local member = TENANT .. ':' .. id
+        started_at[#started_at + 1], started_at[#started_at + 2] = now_n + lease, member
+        open[#open + 1], active[#active + 1] = id, id
+        if secret == nil then
+          secret = string.find(flags, 's', 1, true) and redis.call('HGET', K_JOB_SECRETS, job_id) or false
+        end
+        started = {'started', 1, false, secret}
       else
-        if expires ~= '' then h[#h + 1], h[#h + 2] = 'expires_at', expires end
-        local can = room > 0 and instance ~= ''
-        if can and plain and deps_ok == nil then deps_ok = deps_satisfied(job_id) end
-        if can and plain and deps_ok then
-          -- it starts now, as start_attempt would start it: no limit to ask
-          room = room - 1
-          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'running', 'attempt', '1'
-          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_shard', shard_text, '_instance', instance
-          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = '_phase', 'http', '_attempt_started', now
-          h[#h + 1], h[#h + 2] = 'started_at', now
+        local h = {'id', id, 'job_id', job_id, 'triggered_by', 'schedule', 'scheduled_at', nominal,
+                   'created_by', 'scheduler', 'created_at', now, '_retention', retention}
+        if why ~= '' then
+          h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'skipped', 'error', why
+          h[#h + 1], h[#h + 2] = 'finished_at', now
+          for p = 1, 2 * np do h[#h + 1] = from_job[p] end -- no expiry: it ended
           redis.call('HSET', key, unpack(h))
-          started_at[#started_at + 1], started_at[#started_at + 2] = now_n + lease, run_member(id)
-          open[#open + 1], active[#active + 1] = id, id
-          if secret == nil then
-            secret = string.find(flags, 's', 1, true) and redis.call('HGET', K_JOB_SECRETS, job_id) or false
-          end
-          started = {'started', 1, false, secret}
+          redis.call('PEXPIRE', key, retention)
         else
           h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'status', 'pending', '_shard', shard_text
+          for p = 1, #from_job do h[#h + 1] = from_job[p] end
           redis.call('HSET', key, unpack(h))
-          redis.call('SADD', k_job_open(job_id), id)
-          if can then
+          redis.call('SADD', base .. ':open', id)
+          if room > 0 and instance ~= '' then
             room = room - 1
             local fields = {}
             for f = 1, #h, 2 do fields[h[f]] = h[f + 1] end
+            job = job or job_decode(json)
             started = start_attempt(id, fields, json, job, instance, now_n, lease, true)
           else
             redis.call('ZADD', ready, now, run_member(id))
@@ -110,20 +115,20 @@ local function fire(e, json, job, last)
   end
   if last_text then
     fired[#fired + 1], fired[#fired + 2] = job_id, last_text
-    call_chunked('ZADD', k_job_runs(job_id), job_runs)
-    if #open > 0 then call_chunked('SADD', k_job_open(job_id), open) end
-    if #active > 0 then call_chunked('SADD', k_job_active(job_id), active) end
+    call_chunked('ZADD', base .. ':runs', job_runs)
+    if #open > 0 then call_chunked('SADD', base .. ':open', open) end
+    if #active > 0 then call_chunked('SADD', base .. ':active', active) end
     -- history retention, as run_create keeps it: on one firing in 64
     if now_n % 64 == 0 then
-      redis.call('ZREMRANGEBYSCORE', k_job_runs(job_id), '-inf', now_n - tonumber(retention))
+      redis.call('ZREMRANGEBYSCORE', base .. ':runs', '-inf', now_n - tonumber(retention))
     end
   end
   return out
 end
 
 local out = {}
-for j, e in ipairs(jobs) do
-  local a, score, json = e.at, scores[j], stored[j]
+for j = 1, #at do
+  local a, score, json = at[j], scores[j], stored[j]
   if not score or tonumber(score) ~= tonumber(ARGV[a + 2]) then
     out[j] = {'moved', score or false}
   elseif not json then
@@ -136,9 +141,9 @@ for j, e in ipairs(jobs) do
       unscheduled[#unscheduled + 1] = members[j]
       out[j] = {'inactive'}
     elseif job and job_version(job) ~= ARGV[a + 3] then
-      out[j] = {'stale', with_id(e.id, json)}
+      out[j] = {'stale', with_id(ids[j], json)}
     else
-      out[j] = fire(e, json, job or nil, tonumber(ledger[j] or '-1'))
+      out[j] = fire(a, json, job or nil, tonumber(ledger[j] or '-1'))
       local nxt = ARGV[a + 6]
       if nxt == '-' then
         unscheduled[#unscheduled + 1] = members[j]
