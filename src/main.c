@@ -278,10 +278,13 @@ static int start(struct app *a)
     }
 
     /* precise timers (timerfd on Linux): with plain epoll timeouts the wheel's
-     * timer woke 3-4 ms late, most of a firing's lateness */
+     * timer woke 3-4 ms late, most of a firing's lateness; and epoll changes
+     * gathered per turn of the loop (many calls start and end in one turn of
+     * a burst: each no longer costs an epoll_ctl per change; safe, as no fd
+     * here is ever dup()ed) */
     struct event_config *ec = event_config_new();
     if (ec)
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     a->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
         event_config_free(ec);
