@@ -553,6 +553,17 @@ static void claim_send(struct jw_scheduler *s, struct claim *c)
     jw_store_eval(s->store, JW_LUA_FIRE_CLAIM, c->tenant, &a, on_claimed, c);
 }
 
+/* Lane l takes its turn after the others'. */
+static void round_push(struct jw_scheduler *s, struct lane *l)
+{
+    l->next = NULL;
+    if (s->round_tail)
+        s->round_tail->next = l;
+    else
+        s->round = l;
+    s->round_tail = l;
+}
+
 /* Due firings wait in lanes, one per tenant and shard, until the end of
  * the loop's turn; then each lane in turn sends a fire_claim of up to
  * CLAIM_JOBS of its jobs, at most CLAIMS_MAX claims in flight. A firing
@@ -578,12 +589,7 @@ static void fire_lanes(struct jw_scheduler *s)
             claim_add(s, c, e, now);
         }
         if (l->head) { /* its turn again after the others' */
-            l->next = NULL;
-            if (s->round_tail)
-                s->round_tail->next = l;
-            else
-                s->round = l;
-            s->round_tail = l;
+            round_push(s, l);
         } else {
             jw_map_del(s->lanes, l->key);
             free(l);
@@ -611,11 +617,7 @@ static void fire(struct jw_scheduler *s, struct entry *e)
         snprintf(l->tenant, sizeof(l->tenant), "%s", e->tenant);
         l->shard = e->shard;
         jw_map_put(s->lanes, l->key, l);
-        if (s->round_tail)
-            s->round_tail->next = l;
-        else
-            s->round = l;
-        s->round_tail = l;
+        round_push(s, l);
     }
     if (l->tail)
         l->tail->next_in_lane = e;
