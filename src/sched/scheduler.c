@@ -906,7 +906,7 @@ int jw_scheduler_shards(const struct jw_scheduler *s)
 
 bool jw_scheduler_backlogged(const struct jw_scheduler *s)
 {
-    return s->round != NULL;
+    return s->round != NULL && !s->stopping; /* a stopping scheduler claims no more */
 }
 
 int jw_scheduler_owned(const struct jw_scheduler *s)
