@@ -91,7 +91,7 @@ local function fire(a, json, job, last)
       made[#made + 1], made[#made + 2] = now, id
       job_runs[#job_runs + 1], job_runs[#job_runs + 2] = now, id
       local started = 0
-      local can = why == '' and room > 0 and instance ~= '' and not Q.busy(0)
+      local can = why == '' and room > 0 and instance ~= '' and not Q.busy()
       if can and plain and deps_ok == nil then
         deps_ok = redis.call('EXISTS', base .. ':deps') == 0 or deps_satisfied(job_id)
       end
@@ -105,7 +105,7 @@ local function fire(a, json, job, last)
         local member = TENANT .. ':' .. id
         started_at[#started_at + 1], started_at[#started_at + 2] = now_n + lease, member
         open[#open + 1], active[#active + 1] = id, id
-        redis.call('SADD', T .. K_INFLIGHT_SUFFIX, id) -- at once: the next run's Q.busy counts it
+        redis.call('SADD', k_inflight(), id) -- at once: the next run's Q.busy counts it
         if secret == nil then
           secret = string.find(flags, 's', 1, true) and redis.call('HGET', K_JOB_SECRETS, job_id) or false
         end

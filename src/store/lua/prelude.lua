@@ -563,11 +563,11 @@ function Q.room(n)
   local gone = {}
   for _, id in ipairs(ids) do
     if #gone >= need then break end
-    local f = redis.call('HMGET', T .. ':run:' .. id, 'status', 'job_id')
+    local f = redis.call('HMGET', k_run(id), 'status', 'job_id')
     if not f[1] or not OPEN_STATES[f[1]] then
       gone[#gone + 1] = id
-      redis.call('DEL', T .. ':run:' .. id)
-      if f[2] then redis.call('ZREM', T .. ':job:' .. f[2] .. ':runs', id) end
+      redis.call('DEL', k_run(id))
+      if f[2] then redis.call('ZREM', k_job_runs(f[2]), id) end
     end
   end
   if #gone > 0 then call_chunked('ZREM', K_RUNS, gone) end
@@ -577,34 +577,33 @@ end
 
 -- Calls in flight: <T>:inflight holds the runs whose attempt is running
 -- here or on another instance (not a worker's: a 202 hands the run over).
--- Q.busy(extra): at the limit, counting `extra` runs about to be added.
-local K_INFLIGHT_SUFFIX = ':inflight'
-function Q.busy(extra)
+local function k_inflight() return T .. ':inflight' end
+local function k_inflight_waiting() return T .. ':inflight:waiting' end
+-- Is the tenant at its inflight limit?
+function Q.busy()
   local limit = Q.limit('inflight')
-  return limit > 0 and redis.call('SCARD', T .. K_INFLIGHT_SUFFIX) + extra >= limit
+  return limit > 0 and redis.call('SCARD', k_inflight()) >= limit
 end
 -- A run the inflight quota holds: it waits (status waiting) until a call
 -- of its tenant ends.
-function Q.hold(run_id, score)
-  redis.call('ZADD', T .. K_INFLIGHT_SUFFIX .. ':waiting', score, run_id)
-end
+function Q.hold(run_id, score) redis.call('ZADD', k_inflight_waiting(), score, run_id) end
 -- run_id's call ended (or the run ended): it leaves the in-flight set, and
 -- when it was there the first run the quota held becomes ready; its
 -- member is appended to out.
 function Q.done(run_id, out)
-  if redis.call('SREM', T .. K_INFLIGHT_SUFFIX, run_id) == 0 then return end
+  if redis.call('SREM', k_inflight(), run_id) == 0 then return end
   Q.release(1, out)
 end
 -- Up to n held runs become ready (members appended to out).
 function Q.release(n, out)
-  local wkey = T .. K_INFLIGHT_SUFFIX .. ':waiting'
+  local wkey = k_inflight_waiting()
   for _, id in ipairs(redis.call('ZRANGE', wkey, 0, n - 1)) do
     redis.call('ZREM', wkey, id)
-    local shard = redis.call('HGET', T .. ':run:' .. id, '_shard')
+    local shard = redis.call('HGET', k_run(id), '_shard')
     if shard then
-      redis.call('HSET', T .. ':run:' .. id, 'status', 'pending')
-      redis.call('ZADD', shard_tag(tonumber(shard)) .. ':ready', 0, TENANT .. ':' .. id)
-      out[#out + 1] = TENANT .. ':' .. id
+      redis.call('HSET', k_run(id), 'status', 'pending')
+      redis.call('ZADD', k_ready(tonumber(shard)), 0, run_member(id))
+      out[#out + 1] = run_member(id)
     end
   end
 end
@@ -831,7 +830,7 @@ local function run_ended(run_id, run, now, freed)
     redis.call('ZREM', k_running(shard), member)
     redis.call('ZREM', k_job_waiting(job), run_id)
     redis.call('ZREM', k_job_depwait(job), run_id)
-    redis.call('ZREM', T .. K_INFLIGHT_SUFFIX .. ':waiting', run_id)
+    redis.call('ZREM', k_inflight_waiting(), run_id)
   end
   local out = {}
   Q.done(run_id, out)
@@ -965,7 +964,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     return {'delayed', free_at}
   end
   -- the tenant's calls in flight (its inflight quota)
-  if Q.busy(0) then
+  if Q.busy() then
     redis.call('HSET', key, 'status', 'waiting')
     unqueue()
     Q.hold(run_id, tonumber(run.created_at) - tonumber(run.priority or '0') * 60000)
@@ -986,7 +985,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)
   redis.call('SADD', k_job_active(run.job_id), run_id)
-  redis.call('SADD', T .. K_INFLIGHT_SUFFIX, run_id)
+  redis.call('SADD', k_inflight(), run_id)
   if ckey then redis.call('SADD', k_job_active(run.job_id) .. ':' .. ckey, run_id) end
   for _, w in ipairs(windows) do
     redis.call('ZADD', w[1], now, run_id .. ':' .. attempt)

@@ -33,7 +33,7 @@ if Q.limit('runs_per_minute') > 0 then
 else -- not counted without a limit: the runs made in the last minute
   rpm = redis.call('ZCOUNT', K_RUNS, now - 60000, '+inf')
 end
-local used = {jobs, timed, rpm, redis.call('SCARD', T .. K_INFLIGHT_SUFFIX), redis.call('ZCARD', K_RUNS)}
+local used = {jobs, timed, rpm, redis.call('SCARD', k_inflight()), redis.call('ZCARD', K_RUNS)}
 local own = redis.call('HGETALL', key)
 local set = {}
 for i = 1, #own, 2 do set[own[i]] = true end
@@ -43,8 +43,7 @@ for i, name in ipairs(NAMES) do
   out[#out + 1] = set[name] and 'tenant' or 'default'
   out[#out + 1] = used[i]
 end
-local held_key = T .. K_INFLIGHT_SUFFIX .. ':waiting'
-local held = redis.call('ZCARD', held_key)
+local held = redis.call('ZCARD', k_inflight_waiting())
 out[#out + 1] = held
 if #ARGV >= 7 and held > 0 then -- a raised (or removed) limit lets held runs go
   local limit = Q.limit('inflight')
