@@ -312,6 +312,13 @@ static int start(struct app *a)
     a->core.rules.allow_private_targets = cfg->allow_private_targets;
     a->core.rules.code_execution = cfg->code_execution;
     a->core.max_json_depth = (int)cfg->json_max_depth;
+    a->core.quotas = (struct jw_quotas){{
+        [JW_QUOTA_JOBS] = cfg->quota_jobs,
+        [JW_QUOTA_SCHEDULES] = cfg->quota_schedules,
+        [JW_QUOTA_RUNS_PER_MINUTE] = cfg->quota_runs_per_minute,
+        [JW_QUOTA_INFLIGHT] = cfg->quota_inflight,
+        [JW_QUOTA_RUN_HISTORY] = cfg->quota_run_history,
+    }};
     struct jw_scheduler_options so2 = {
         .instance_id = cfg->instance_id,
         .shards = cfg->schedule_shards,
@@ -320,6 +327,7 @@ static int start(struct app *a)
         .lease_ms = cfg->schedule_lease_ms,
         .misfire_threshold_ms = cfg->misfire_threshold_secs * 1000,
         .retention_ms = cfg->run_retention_days * 86400 * 1000,
+        .quotas = a->core.quotas,
     };
     struct jw_fire_hooks hooks = {fire_reserve, fire_started, fire_release, fire_pending, a};
     a->scheduler = jw_scheduler_new(a->base, a->store, &so2, &hooks);
@@ -364,6 +372,7 @@ static int start(struct app *a)
         .ca_file = cfg->tls_ca_file,
         .max_response = (size_t)cfg->max_response_bytes,
         .max_inflight = cfg->max_inflight,
+        .quota_inflight = cfg->quota_inflight,
     };
     a->exec = jw_exec_new(a->base, a->store, a->scheduler, &xo, err, sizeof(err));
     if (!a->exec) {

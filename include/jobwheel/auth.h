@@ -44,6 +44,7 @@ enum jw_access {
     JW_ACCESS_WRITE,    /* jobs:write, or admin */
     JW_ACCESS_ADMIN,    /* admin role in the tenant, or super_admin */
     JW_ACCESS_SYSADMIN, /* system_admin or super_admin */
+    JW_ACCESS_SUPER,    /* super_admin only */
 };
 
 /* ---- pure rules (unit-tested) ---- */

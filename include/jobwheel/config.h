@@ -46,6 +46,12 @@ struct jw_config {
     int64_t max_response_bytes;
     int64_t max_inflight;
     char *tls_ca_file;
+    /* default quotas of every tenant (0: none); a super_admin sets a tenant's own */
+    int64_t quota_jobs;
+    int64_t quota_schedules;
+    int64_t quota_runs_per_minute;
+    int64_t quota_inflight;
+    int64_t quota_run_history;
 };
 
 /* Fill defaults, then apply file, environment (envp) and argv. Returns 0;

@@ -18,6 +18,7 @@
 #include "jobwheel/error.h"
 #include "jobwheel/job.h"
 #include "jobwheel/json.h"
+#include "jobwheel/quota.h"
 
 struct event_base;
 struct jw_store;
@@ -33,6 +34,7 @@ struct jw_core {
     int64_t retention_ms;           /* run history kept this long */
     struct jw_job_rules rules;
     int max_json_depth;
+    struct jw_quotas quotas; /* the configured default quotas of every tenant */
 };
 
 /* Who acts, in which tenant (what created_by/updated_by record). */
@@ -260,10 +262,24 @@ typedef void (*jw_apikey_auth_cb)(void *arg, const struct jw_error *err, const s
 void jw_apikeys_authenticate(struct jw_core *c, const char *key, jw_apikey_auth_cb cb, void *arg);
 bool jw_apikey_looks_like(const char *token);
 
+/* ---- tenants (core/tenants.c) ---- */
+
+/* A tenant's quotas: settings NULL reads them; else settings[i] (enum
+ * jw_quota order; JW_QUOTA_KEEP, JW_QUOTA_DEFAULT or a limit, 0 = none, as
+ * jw_quota_settings makes them) are applied first. body = {tenant_id,
+ * quotas: {<name>: {limit (null: none), used, source: tenant|default}},
+ * runs_held_by_inflight}. */
+void jw_tenants_quotas(struct jw_core *c, const char *tenant, const int64_t *settings, jw_core_cb cb,
+                       void *arg);
+
 /* ---- shared helpers (core/common.c) ---- */
 
 /* The error for a store failure: 503 (Redis away or slow) or 500. */
 void jw_core_store_error(int store_status, struct jw_error *err);
+/* A script's {"quota", name, limit, used, retry ms} answer as a 429 in
+ * err; false (err untouched) when r is not one. */
+struct jw_reply;
+bool jw_core_quota_error(const struct jw_reply *r, struct jw_error *err);
 /* A dependency condition as stored (AllSucceeded / AnySucceeded) from its
  * accepted spellings (seed 002's too); NULL when unknown. */
 const char *jw_core_condition(const char *s);

@@ -11,6 +11,10 @@ struct jw_error {
     char field[96]; /* "endpoint_url", "rate_limit_keys[2].max", or "" */
     char detail[320];
     char ref[64]; /* what a conflict is with (an existing run's id), or "" */
+    /* a 429: the quota passed (or ""), its limit and the use it met */
+    char quota[24];
+    long long limit, used;
+    int retry_after_s; /* > 0: the answer says Retry-After */
 };
 
 /* Fill e and return -1, so validators can `return jw_fail(e, …)`. */

@@ -32,6 +32,7 @@ struct jw_exec_options {
     const char *self_exe;  /* this program (FileOperation runs as its child) */
     bool code_execution;   /* CodeExecution jobs may run */
     struct jw_smtp *smtp;  /* notify mail goes here; NULL: none (not owned) */
+    int64_t quota_inflight; /* the configured default inflight quota of every tenant (0: none) */
 };
 
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,

@@ -73,6 +73,8 @@ void jw_reply_empty(struct jw_req *r, int status);
 void jw_reply_problem(struct jw_req *r, const struct jw_error *e);
 void jw_reply_problemf(struct jw_req *r, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Retry-After from e->retry_after_s, when it has one (a 429). */
+void jw_reply_retry_after(struct jw_req *r, const struct jw_error *e);
 /* The problem document alone (for surfaces that wrap it differently). */
 void jw_problem_json(struct jw_buf *out, const struct jw_error *e, const char *instance);
 

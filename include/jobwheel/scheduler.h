@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "jobwheel/quota.h"
+
 #include "jobwheel/error.h"
 #include "jobwheel/job.h"
 #include "jobwheel/schedule.h"
@@ -35,6 +37,7 @@ struct jw_scheduler_options {
     int64_t lease_ms;             /* shard lease; a dead instance's shards free after it */
     int64_t misfire_threshold_ms; /* later than this, a firing is a misfire */
     int64_t retention_ms;         /* run history kept this long */
+    struct jw_quotas quotas;      /* the configured default quotas of every tenant */
 };
 
 /* What the scheduler knows of a run fire_claim started, which its answer

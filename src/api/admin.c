@@ -23,6 +23,7 @@ static const char *short_message(int status)
     case 403: return "Insufficient permissions";
     case 404: return "Not found";
     case 409: return "Job already running";
+    case 429: return "Quota exceeded";
     case 503: return "Service unavailable";
     default: return status >= 500 ? "Server error" : "Request failed";
     }
@@ -42,6 +43,11 @@ static void admin_problem(struct jw_call *c, const struct jw_error *e)
     jw_jsonw_kint(&w, "code", e->status);
     jw_jsonw_kstr(&w, "field", e->field[0] ? e->field : NULL);
     jw_jsonw_kstr(&w, "detail", e->detail);
+    if (e->quota[0]) {
+        jw_jsonw_kstr(&w, "quota", e->quota);
+        jw_jsonw_kint(&w, "limit", e->limit);
+        jw_jsonw_kint(&w, "used", e->used);
+    }
     jw_jsonw_obj_close(&w);
     if (e->status == 409 && e->ref[0]) {
         jw_jsonw_key(&w, "data");

@@ -82,6 +82,7 @@ void jw_api_native_jobs_register(struct jw_router *r);
 void jw_api_native_keys_register(struct jw_router *r);
 void jw_api_native_runs_register(struct jw_router *r);
 void jw_api_native_workflows_register(struct jw_router *r);
+void jw_api_native_tenants_register(struct jw_router *r);
 void jw_api_admin_register(struct jw_router *r);
 void jw_api_teams_register(struct jw_router *r);
 /* GET /v1/jobs/:id when :id names a run, not a job (seed 001's job_run). */

@@ -25,6 +25,7 @@ void jw_api_register_all(struct jw_router *r)
     jw_api_native_keys_register(r);
     jw_api_native_runs_register(r);
     jw_api_native_workflows_register(r);
+    jw_api_native_tenants_register(r);
     jw_api_admin_register(r);
     jw_api_teams_register(r);
     jw_api_scheduler_register(r);
@@ -44,9 +45,10 @@ void jw_call_problem(struct jw_call *c, const struct jw_error *err)
 {
     if (err->status >= 500)
         jw_warn("request %s: %d %s", jw_req_id(c->req), err->status, err->detail);
-    if (c->route->problem)
+    if (c->route->problem) {
+        jw_reply_retry_after(c->req, err);
         c->route->problem(c, err);
-    else
+    } else
         jw_reply_problem(c->req, err);
 }
 

@@ -212,6 +212,10 @@ int jw_access_check(const struct jw_principal *p, enum jw_access need, struct jw
         if (p->roles & (JW_ROLE_SUPER_ADMIN | JW_ROLE_SYSTEM_ADMIN))
             return 0;
         return jw_fail(err, 403, "", "the system_admin or super_admin role is required");
+    case JW_ACCESS_SUPER:
+        if (p->roles & JW_ROLE_SUPER_ADMIN)
+            return 0;
+        return jw_fail(err, 403, "", "the super_admin role is required");
     }
     return jw_fail(err, 403, "", "access denied");
 }

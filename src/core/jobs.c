@@ -286,6 +286,8 @@ static void on_saved(struct op *o, const struct jw_reply *r)
         op_done(o, &e);
     } else if (jw_reply_is(word, "notfound")) {
         op_not_found(o, "job", o->ref ? o->ref : (val ? val : ""));
+    } else if (jw_core_quota_error(r, &e)) {
+        op_done(o, &e);
     } else {
         op_error(o, 500, "", "unexpected answer from the job store");
     }
@@ -306,6 +308,8 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
         }
     }
     struct jw_args a = JW_ARGS_INIT;
+    jw_args_addi(&a, o->c->quotas.limit[JW_QUOTA_JOBS]);
+    jw_args_addi(&a, o->c->quotas.limit[JW_QUOTA_SCHEDULES]);
     for (size_t i = 0; i < o->njobs; i++) {
         struct jw_job *j = &o->jobs[i];
         struct jw_buf json = JW_BUF_INIT;

@@ -584,6 +584,10 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         trig_fail(t, &e);
         return;
     }
+    if (jw_core_quota_error(r, &e)) {
+        trig_fail(t, &e);
+        return;
+    }
     if (jw_reply_is(word, "conflict")) {
         const char *existing = jw_reply_str(jw_reply_at(r, 1), NULL);
         jw_fail(&e, 409, "", "a run of this job is already running or pending (%.40s)",
@@ -684,6 +688,9 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     jw_args_adds(&args, t->room ? jw_exec_instance(c->exec) : "");
     jw_args_addi(&args, jw_exec_lease_ms(c->exec));
     jw_args_addi(&args, (int64_t)t->room);
+    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUNS_PER_MINUTE]);
+    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUN_HISTORY]);
+    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_INFLIGHT]);
     if (bulk) {
         if (!body || body->type != JW_JSON_OBJECT || !items || items->type != JW_JSON_ARRAY ||
             items->len == 0 || items->len > JW_BATCH_MAX) {

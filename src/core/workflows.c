@@ -436,6 +436,11 @@ void jw_workflows_run_get(struct jw_core *c, const char *tenant, const char *ref
 
 static void on_triggered(struct wop *o, const struct jw_reply *r)
 {
+    struct jw_error e;
+    if (jw_core_quota_error(r, &e)) {
+        wop_done(o, &e);
+        return;
+    }
     if (!jw_reply_is(jw_reply_at(r, 0), "ok")) {
         wop_not_found(o);
         return;
@@ -461,5 +466,7 @@ void jw_workflows_trigger(struct jw_core *c, const struct jw_actor *a, const cha
     jw_args_addi(&args, jw_time_now_ms());
     jw_args_addi(&args, c->retention_ms);
     jw_args_adds(&args, a->who);
+    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUNS_PER_MINUTE]);
+    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUN_HISTORY]);
     wop_run(o, JW_LUA_WF_TRIGGER, &args, on_triggered);
 }

@@ -741,6 +741,7 @@ static void start_prefix(struct jw_exec *x, struct jw_args *a)
     jw_args_adds(a, x->instance);
     jw_args_addi(a, jw_time_now_ms());
     jw_args_addi(a, x->opt.lease_ms);
+    jw_args_addi(a, x->opt.quota_inflight);
 }
 
 size_t jw_exec_reserve(struct jw_exec *x, size_t want)

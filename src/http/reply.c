@@ -46,6 +46,7 @@ static const char *problem_type(int status)
     case 413: return "https://tools.ietf.org/html/rfc9110#section-15.5.14";
     case 415: return "https://tools.ietf.org/html/rfc9110#section-15.5.16";
     case 422: return "https://tools.ietf.org/html/rfc9110#section-15.5.21";
+    case 429: return "https://tools.ietf.org/html/rfc6585#section-4";
     case 500: return "https://tools.ietf.org/html/rfc9110#section-15.6.1";
     case 503: return "https://tools.ietf.org/html/rfc9110#section-15.6.4";
     }
@@ -156,7 +157,21 @@ void jw_problem_json(struct jw_buf *out, const struct jw_error *e, const char *i
     }
     if (e->status == 409 && e->ref[0])
         jw_jsonw_kstr(&w, "existing_run_id", e->ref);
+    if (e->quota[0]) { /* which quota, its limit and what the tenant uses */
+        jw_jsonw_kstr(&w, "quota", e->quota);
+        jw_jsonw_kint(&w, "limit", e->limit);
+        jw_jsonw_kint(&w, "used", e->used);
+    }
     jw_jsonw_obj_close(&w);
+}
+
+void jw_reply_retry_after(struct jw_req *r, const struct jw_error *e)
+{
+    if (e->retry_after_s <= 0)
+        return;
+    char v[16];
+    snprintf(v, sizeof(v), "%d", e->retry_after_s);
+    jw_req_add_header(r, "Retry-After", v);
 }
 
 void jw_reply_problem(struct jw_req *r, const struct jw_error *e)
@@ -165,6 +180,7 @@ void jw_reply_problem(struct jw_req *r, const struct jw_error *e)
     jw_problem_json(&b, e, r->path);
     if (e->status == 401)
         jw_req_add_header(r, "WWW-Authenticate", "Bearer");
+    jw_reply_retry_after(r, e);
     size_t len = b.len;
     finish(r, e->status, "application/problem+json", jw_buf_detach(&b), len);
 }

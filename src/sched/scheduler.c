@@ -546,6 +546,9 @@ static void claim_send(struct jw_scheduler *s, struct claim *c)
     jw_args_addi(&a, lease);
     jw_args_addi(&a, (int64_t)c->room);
     jw_args_addi(&a, (int64_t)c->njobs);
+    jw_args_addi(&a, s->opt.quotas.limit[JW_QUOTA_RUNS_PER_MINUTE]);
+    jw_args_addi(&a, s->opt.quotas.limit[JW_QUOTA_RUN_HISTORY]);
+    jw_args_addi(&a, s->opt.quotas.limit[JW_QUOTA_INFLIGHT]);
     for (size_t j = 0; j < c->njobs; j++)
         claim_job_args(c, &c->jobs[j], &a);
     s->inflight++;

@@ -77,6 +77,15 @@ static const struct key keys[] = {
     {"max_inflight", I(max_inflight), "1024", 1, 1000000,
      "attempts an instance runs at once; more wait their turn"},
     {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
+    {"quota_jobs", I(quota_jobs), "0", 0, 1000000000000, "live jobs a tenant may have (0: no limit)"},
+    {"quota_schedules", I(quota_schedules), "0", 0, 1000000000000,
+     "live jobs with a schedule a tenant may have (0: no limit)"},
+    {"quota_runs_per_minute", I(quota_runs_per_minute), "0", 0, 1000000000000,
+     "runs a tenant's triggers and firings may make per minute (0: no limit)"},
+    {"quota_inflight", I(quota_inflight), "0", 0, 1000000000000,
+     "a tenant's attempts in flight at once, on all instances (0: no limit)"},
+    {"quota_run_history", I(quota_run_history), "0", 0, 1000000000000,
+     "runs kept per tenant; the oldest ended ones make room (0: no limit)"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -32,6 +32,14 @@ def check_quickstart(docs):
     assert [j["id"] for j in jobs] == [job["id"]]
 
 
+def check_quotas(docs):
+    made, usage = docs
+    q = made["quotas"]
+    assert made["tenant_id"] == "00000000-0000-4000-8000-000000000001", made
+    assert q["jobs"] == {"limit": 1000, "used": 1, "source": "tenant"} and q["inflight"]["limit"] == 50, made
+    assert usage["tenant_id"] == made["tenant_id"] and usage["quotas"]["runs_per_minute"]["limit"] == 6000, usage
+
+
 def check_admin(docs):
     (answer,) = docs
     assert answer["success"] is True and answer["data"]["jobName"] == "tokenExpiry", answer
@@ -60,7 +68,7 @@ def check_nightly(docs):
     assert [j["job_name"] for j in listed["data"]] == [job["job_name"]] and listed["pagination"]["total"] == 1
 
 
-CHECKS = {"quickstart": check_quickstart, "admin": check_admin, "teams": check_teams,
+CHECKS = {"quickstart": check_quickstart, "quotas": check_quotas, "admin": check_admin, "teams": check_teams,
           "scheduler": check_scheduler, "nightly": check_nightly}
 
 

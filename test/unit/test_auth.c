@@ -563,25 +563,26 @@ static void test_access_matrix(void **state)
     static const struct {
         const char *who;
         unsigned roles, perms;
-        bool pub, read, write, admin, sysadmin;
+        bool pub, read, write, admin, sysadmin, super;
     } rows[] = {
-        {"nobody", 0, 0, true, false, false, false, false},
-        {"jobs:read", 0, JW_PERM_JOBS_READ, true, true, false, false, false},
-        {"jobs:write", 0, JW_PERM_JOBS_WRITE, true, false, true, false, false},
-        {"read+write", 0, JW_PERM_JOBS_READ | JW_PERM_JOBS_WRITE, true, true, true, false, false},
-        {"admin", JW_ROLE_ADMIN, 0, true, true, true, true, false},
-        {"super_admin", JW_ROLE_SUPER_ADMIN, 0, true, true, true, true, true},
-        {"system_admin", JW_ROLE_SYSTEM_ADMIN, 0, true, false, false, false, true},
-        {"system_admin+admin", JW_ROLE_SYSTEM_ADMIN | JW_ROLE_ADMIN, 0, true, true, true, true, true},
-        {"system_admin+read", JW_ROLE_SYSTEM_ADMIN, JW_PERM_JOBS_READ, true, true, false, false, true},
+        {"nobody", 0, 0, true, false, false, false, false, false},
+        {"jobs:read", 0, JW_PERM_JOBS_READ, true, true, false, false, false, false},
+        {"jobs:write", 0, JW_PERM_JOBS_WRITE, true, false, true, false, false, false},
+        {"read+write", 0, JW_PERM_JOBS_READ | JW_PERM_JOBS_WRITE, true, true, true, false, false, false},
+        {"admin", JW_ROLE_ADMIN, 0, true, true, true, true, false, false},
+        {"super_admin", JW_ROLE_SUPER_ADMIN, 0, true, true, true, true, true, true},
+        {"system_admin", JW_ROLE_SYSTEM_ADMIN, 0, true, false, false, false, true, false},
+        {"system_admin+admin", JW_ROLE_SYSTEM_ADMIN | JW_ROLE_ADMIN, 0, true, true, true, true, true, false},
+        {"system_admin+read", JW_ROLE_SYSTEM_ADMIN, JW_PERM_JOBS_READ, true, true, false, false, true, false},
     };
-    static const enum jw_access needs[] = {JW_ACCESS_PUBLIC, JW_ACCESS_READ, JW_ACCESS_WRITE, JW_ACCESS_ADMIN,
-                                           JW_ACCESS_SYSADMIN};
-    static const char *const need_names[] = {"PUBLIC", "READ", "WRITE", "ADMIN", "SYSADMIN"};
+    static const enum jw_access needs[] = {JW_ACCESS_PUBLIC, JW_ACCESS_READ,     JW_ACCESS_WRITE,
+                                           JW_ACCESS_ADMIN,  JW_ACCESS_SYSADMIN, JW_ACCESS_SUPER};
+    static const char *const need_names[] = {"PUBLIC", "READ", "WRITE", "ADMIN", "SYSADMIN", "SUPER"};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct jw_principal p = make_principal(rows[i].roles, rows[i].perms, T1, NULL);
-        const bool want[] = {rows[i].pub, rows[i].read, rows[i].write, rows[i].admin, rows[i].sysadmin};
-        for (size_t k = 0; k < 5; k++) {
+        const bool want[] = {rows[i].pub,   rows[i].read,     rows[i].write,
+                             rows[i].admin, rows[i].sysadmin, rows[i].super};
+        for (size_t k = 0; k < 6; k++) {
             struct jw_error err;
             memset(&err, 0, sizeof(err));
             int rc = jw_access_check(&p, needs[k], &err);

@@ -122,6 +122,10 @@ function H.dataSync()
       end
     end
   end
+  if not dry then -- the usage counts of the quotas, made again from the jobs
+    redis.call('DEL', T .. ':usage')
+    Q.counts()
+  end
   return string.format('{"records_checked":%d,"inconsistencies_fixed":%d}', checked, fixed)
 end
 

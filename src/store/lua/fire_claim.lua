@@ -2,7 +2,9 @@
 -- are in one shard, each exactly once across instances.
 -- ARGV: the shard, now (ms), history retention (ms), the instance that will
 --       run what starts here ("" none), its lease (ms), how many runs it
---       has room to start, the number of jobs, then per job:
+--       has room to start, the number of jobs, the instance's default
+--       runs_per_minute, run_history and inflight quotas (see the
+--       prelude's Quotas), then per job:
 --         job id, its member in the due set, the due score the caller saw,
 --         the job version its schedule came from, the job's stored JSON as
 --         the caller knows it, flags ("l": a run of it starts only through
@@ -17,7 +19,10 @@
 -- made pending starts here, as run_start would start it, while the
 -- instance has room (as run_create does); else it is queued ready. When the
 -- stored job is the caller's copy, byte for byte, it is not decoded: the
--- caller's flags tell how its runs start.
+-- caller's flags tell how its runs start. Quotas: a run over the tenant's
+-- runs_per_minute is made skipped; room for the runs in the history is made
+-- as for a trigger (the oldest ended runs go), but a firing is not refused
+-- for it; a run over the inflight quota waits as start_attempt holds it.
 -- Returns per job {"ok", then per run made: its id, what starting it gave
 --         (run_start's answer without the fields; its job JSON false when
 --         it is the caller's copy) or 0} | {"moved", current score or
@@ -28,11 +33,14 @@ local now_n = tonumber(now)
 local due, ready, running = k_due(shard), k_ready(shard), k_running(shard)
 -- per job: where its arguments start, its id, due member and packed id
 local at, ids, members, packed = {}, {}, {}, {}
-local i = 8
+Q.defaults.runs_per_minute, Q.defaults.run_history, Q.defaults.inflight = ARGV[8], ARGV[9], ARGV[10]
+local i, nruns = 11, 0
 for j = 1, tonumber(ARGV[7]) do
   at[j], ids[j], members[j], packed[j] = i, ARGV[i], ARGV[i + 1], string.sub(ARGV[i + 1], 17)
   local np = tonumber(ARGV[i + 8])
-  i = i + 10 + 2 * np + 3 * tonumber(ARGV[i + 9 + 2 * np])
+  local nr = tonumber(ARGV[i + 9 + 2 * np])
+  nruns = nruns + nr
+  i = i + 10 + 2 * np + 3 * nr
 end
 local scores = redis.call('ZMSCORE', due, unpack(members))
 local stored = redis.call('HMGET', K_JOBS, unpack(packed))
@@ -41,6 +49,19 @@ local ledger = redis.call('HMGET', K_FIRED, unpack(ids))
 local unscheduled, rescheduled, fired, made = {}, {}, {}, {}
 local started_at = {} -- running members and their lease ends
 local shard_text = ARGV[1]
+-- the runs_per_minute quota: how many more runs it lets through (nil: not
+-- asked yet; false: no limit), and how many were made
+local rpm_left, rpm_made = nil, 0
+local function rpm_allows()
+  if rpm_left == nil then
+    local limit = Q.limit('runs_per_minute')
+    rpm_left = limit > 0 and limit - tonumber(redis.call('GET', Q.rpm_key(now_n)) or '0')
+  end
+  if rpm_left == false then return true end
+  if rpm_left <= 0 then return false end
+  rpm_left, rpm_made = rpm_left - 1, rpm_made + 1
+  return true
+end
 
 -- Fire the job whose arguments start at ARGV[a], stored as json (decoded
 -- as job when it is not the caller's copy), whose ledger is at `last`: its
@@ -62,12 +83,15 @@ local function fire(a, json, job, last)
     local id, nominal, why = ARGV[r], ARGV[r + 1], ARGV[r + 2]
     r = r + 3
     if tonumber(nominal) > last then
+      if why == '' and not rpm_allows() then
+        why = "over the tenant's runs_per_minute quota (" .. Q.limit('runs_per_minute') .. ')'
+      end
       last, last_text = tonumber(nominal), nominal
       local key = T .. ':run:' .. id
       made[#made + 1], made[#made + 2] = now, id
       job_runs[#job_runs + 1], job_runs[#job_runs + 2] = now, id
       local started = 0
-      local can = why == '' and room > 0 and instance ~= ''
+      local can = why == '' and room > 0 and instance ~= '' and not Q.busy()
       if can and plain and deps_ok == nil then
         deps_ok = redis.call('EXISTS', base .. ':deps') == 0 or deps_satisfied(job_id)
       end
@@ -81,6 +105,7 @@ local function fire(a, json, job, last)
         local member = TENANT .. ':' .. id
         started_at[#started_at + 1], started_at[#started_at + 2] = now_n + lease, member
         open[#open + 1], active[#active + 1] = id, id
+        redis.call('SADD', k_inflight(), id) -- at once: the next run's Q.busy counts it
         if secret == nil then
           secret = string.find(flags, 's', 1, true) and redis.call('HGET', K_JOB_SECRETS, job_id) or false
         end
@@ -126,6 +151,7 @@ local function fire(a, json, job, last)
   return out
 end
 
+Q.room(nruns) -- (a firing is made even when the history has no room)
 local out = {}
 for j = 1, #at do
   local a, score, json = at[j], scores[j], stored[j]
@@ -159,6 +185,10 @@ if #fired > 0 then
   if now_n % 64 == 0 then redis.call('ZREMRANGEBYSCORE', K_RUNS, '-inf', now_n - tonumber(retention)) end
 end
 if #started_at > 0 then call_chunked('ZADD', running, started_at) end
+if rpm_made > 0 then
+  redis.call('INCRBY', Q.rpm_key(now_n), rpm_made)
+  redis.call('PEXPIRE', Q.rpm_key(now_n), 120000)
+end
 if #unscheduled > 0 then redis.call('ZREM', due, unpack(unscheduled)) end
 if #rescheduled > 0 then redis.call('ZADD', due, unpack(rescheduled)) end
 return out

@@ -5,6 +5,8 @@
 local id = resolve_job(ARGV[1])
 if not id then return false end
 local job = job_decode(job_raw(id))
+Q.counts()
+Q.count(-(Q.live(job) and 1 or 0), -(Q.timed(job) and 1 or 0))
 job_remove(id)
 -- a soft-deleted job's name and slug may belong to another job by now:
 -- unindex_job drops only entries that are this job's

@@ -1,24 +1,30 @@
 -- job_save: create or update jobs, all or nothing.
--- ARGV: groups of 5 per job:
+-- ARGV: the instance's default jobs and schedules quotas (see the
+-- prelude's Quotas), then groups of 5 per job:
 --   id, expected version ("0" = create), job JSON,
 --   secret ("" keep, "-" remove, "=<job id>" copy that job's, else the new
 --   secret in clear),
 --   next firing ("" keep, "-" none, else epoch ms). The fire ledger stays:
 --   a nominal time already fired never fires again.
 -- Returns {"ok"} | {"conflict", field, value} | {"version", id} | {"notfound", id}
+--       | {"quota", ...} (Q.over: more live jobs, or jobs with a schedule,
+--         than the tenant may have; changes that do not add are allowed)
 -- Name and slug uniqueness are checked across existing jobs and the batch
 -- itself before the first write. A soft-deleted job (deleted_at set) keeps
 -- neither: its name and slug are free for others.
-local G = 5
-local n = #ARGV / G
+local G, A = 5, 2 -- a group's size, and where the groups start (ARGV[A + 1])
+local n = (#ARGV - A) / G
+Q.defaults.jobs, Q.defaults.schedules = ARGV[1], ARGV[2]
 -- Commands that do not depend on each other go to Redis once per batch
 -- (a bulk registration spends most of its time on calls, not on work).
 local names, slugs, olds, jobs = {}, {}, {}, {}
 local packed_ids = {}
-for i = 0, n - 1 do packed_ids[i + 1] = id_pack(ARGV[i*G+1]) end
+for i = 0, n - 1 do packed_ids[i + 1] = id_pack(ARGV[A+i*G+1]) end
 local current = call_chunked('HMGET', K_JOBS, packed_ids)
+local djobs, dtimed = 0, 0 -- what the batch adds to the tenant's counts
+local function b(x) return x and 1 or 0 end
 for i = 0, n - 1 do
-  local id, expect, json = ARGV[i*G+1], tonumber(ARGV[i*G+2]), ARGV[i*G+3]
+  local id, expect, json = ARGV[A+i*G+1], tonumber(ARGV[A+i*G+2]), ARGV[A+i*G+3]
   local job = job_decode(json)
   jobs[i] = job
   local cur = current[i + 1]
@@ -30,6 +36,9 @@ for i = 0, n - 1 do
     if tonumber(job_version(old)) ~= expect then return {'version', id} end
     olds[i] = {json = cur, job = old}
   end
+  local was = olds[i] and olds[i].job
+  djobs = djobs + b(Q.live(job)) - b(was and Q.live(was))
+  dtimed = dtimed + b(Q.timed(job)) - b(was and Q.timed(was))
   local deleted = job.deleted_at ~= nil and job.deleted_at ~= cjson.null
   if not deleted then
     local owner = idx_get(job.name)
@@ -47,9 +56,17 @@ for i = 0, n - 1 do
     end
   end
 end
+local njobs, ntimed = Q.counts()
+local limit = Q.limit('jobs')
+if djobs > 0 and limit > 0 and njobs + djobs > limit then return Q.over('jobs', limit, njobs, 60000) end
+limit = Q.limit('schedules')
+if dtimed > 0 and limit > 0 and ntimed + dtimed > limit then
+  return Q.over('schedules', limit, ntimed, 60000)
+end
+Q.count(djobs, dtimed)
 local stores, made = {}, {}
 for i = 0, n - 1 do
-  local id, json, secret, due = ARGV[i*G+1], ARGV[i*G+3], ARGV[i*G+4], ARGV[i*G+5]
+  local id, json, secret, due = ARGV[A+i*G+1], ARGV[A+i*G+3], ARGV[A+i*G+4], ARGV[A+i*G+5]
   local job = jobs[i]
   local old = olds[i]
   if old then

@@ -59,6 +59,18 @@
 --   <T>:job:<id>:rate        zset  attempt starts in the rate window
 --   <T>:job:<id>:rate:<n>:<v> zset the same per rate_limit_keys name/value
 --   <T>:idem:<key>           string run id of an idempotency key (24 h)
+--   <T>:quota                hash  quota name -> the limit a super_admin set
+--                                  for the tenant (see "Quotas" below)
+--   <T>:usage                hash  jobs, schedules: the tenant's live jobs
+--                                  and live jobs with a schedule (system
+--                                  jobs not counted)
+--   <T>:inflight             set   runs whose attempt's call is in flight
+--                                  (running, not handed to a worker)
+--   <T>:inflight:waiting     zset  runs held by the inflight quota, by
+--                                  priority then age
+--   <T>:rpm:<minute>         string runs made in that minute (epoch ms /
+--                                  60000), counted while the tenant has a
+--                                  runs_per_minute limit; kept two minutes
 --   <T>:job:<id>:dedup:<sha> string run id of a payload (dedup_window_secs)
 --
 -- The scheduler's keys are partitioned into shards by a hash of a job's
@@ -92,6 +104,7 @@
 local KEYS, ARGV, T, TENANT
 local K_JOBS, K_JOB_ORDER, K_NAMES, K_JOB_SECRETS, K_DEPS, K_APIKEYS, K_APIKEY_HASHES
 local K_FIRED, K_RUNS, K_WORKFLOWS
+local Q = {} -- quotas: the helpers (made below), and per call the tenant's limits
 local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, shards, change_near
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
@@ -103,6 +116,7 @@ local function begin(keys, args)
   packed, idx_hashes, idx_vals = {}, {}, {}
   idx_nb, idx_n, idx_dirty = nil, nil, false
   nshards_known, shards, change_near = nil, {}, nil
+  Q.limits, Q.defaults = nil, {}
 end
 local MAX_VERSIONS = 100
 
@@ -474,6 +488,126 @@ end
 
 local function k_job_depwait(id) return T .. ':job:' .. id .. ':depwait' end
 
+-- ---- Quotas ------------------------------------------------------------------
+-- What a tenant may hold or do: jobs, schedules, runs_per_minute, inflight
+-- and run_history. A limit is what a super_admin set in <T>:quota, else
+-- the default the calling instance was configured with, which a script
+-- that enforces a quota puts in Q.defaults from its arguments; 0 is no
+-- limit. Over a limit a script answers Q.over(...) before its first write,
+-- except a firing, which is recorded as skipped instead.
+function Q.limit(name)
+  if not Q.limits then
+    Q.limits = {}
+    local all = redis.call('HGETALL', T .. ':quota')
+    for i = 1, #all, 2 do Q.limits[all[i]] = tonumber(all[i + 1]) end
+  end
+  return Q.limits[name] or tonumber(Q.defaults[name] or '0') or 0
+end
+-- {"quota", name, limit, used, ms until a retry may succeed}
+function Q.over(name, limit, used, retry_ms) return {'quota', name, limit, used, retry_ms} end
+
+-- Jobs and schedules are counted in <T>:usage as jobs change (job_save,
+-- job_delete); a tenant from before quotas is counted once, from its jobs.
+function Q.live(job) return job.system ~= true and (job.deleted_at == nil or job.deleted_at == cjson.null) end
+function Q.timed(job)
+  local function set(v) return v ~= nil and v ~= cjson.null end
+  return Q.live(job) and (set(job.cron) or set(job.interval_seconds) or set(job.run_at))
+end
+function Q.counts()
+  local c = redis.call('HMGET', T .. ':usage', 'jobs', 'schedules')
+  if c[1] then return tonumber(c[1]), tonumber(c[2] or '0') end
+  local jobs, timed = 0, 0
+  for _, json in ipairs(redis.call('HVALS', K_JOBS)) do
+    local job = job_decode(json)
+    if Q.live(job) then jobs = jobs + 1 end
+    if Q.timed(job) then timed = timed + 1 end
+  end
+  redis.call('HSET', T .. ':usage', 'jobs', jobs, 'schedules', timed)
+  return jobs, timed
+end
+-- (after Q.counts in the same call)
+function Q.count(djobs, dtimed)
+  if djobs ~= 0 then redis.call('HINCRBY', T .. ':usage', 'jobs', djobs) end
+  if dtimed ~= 0 then redis.call('HINCRBY', T .. ':usage', 'schedules', dtimed) end
+end
+
+-- Runs made per minute: a counter per minute while there is a limit.
+-- Q.rpm_check(now, n): may n runs more be made this minute (true, or
+-- false, limit, used); Q.rpm_add counts them; Q.rpm_wait, the ms until
+-- the next minute.
+function Q.rpm_key(now) return T .. ':rpm:' .. math.floor(now / 60000) end
+function Q.rpm_check(now, n)
+  local limit = Q.limit('runs_per_minute')
+  if limit <= 0 or n <= 0 then return true end
+  local used = tonumber(redis.call('GET', Q.rpm_key(now)) or '0')
+  if used + n > limit then return false, limit, used end
+  return true
+end
+function Q.rpm_add(now, n)
+  if n <= 0 or Q.limit('runs_per_minute') <= 0 then return end
+  redis.call('INCRBY', Q.rpm_key(now), n)
+  redis.call('PEXPIRE', Q.rpm_key(now), 120000)
+end
+function Q.rpm_wait(now) return 60000 - now % 60000 end
+
+-- Run history: room for n more runs in <T>:runs, made by deleting the
+-- oldest ended runs; false, limit, used when the runs kept are too many
+-- still open to make it.
+function Q.room(n)
+  local limit = Q.limit('run_history')
+  if limit <= 0 then return true end
+  local used = redis.call('ZCARD', K_RUNS)
+  local need = used + n - limit
+  if need <= 0 then return true end
+  local ids = redis.call('ZRANGE', K_RUNS, 0, need * 2 + 99)
+  local gone = {}
+  for _, id in ipairs(ids) do
+    if #gone >= need then break end
+    local f = redis.call('HMGET', k_run(id), 'status', 'job_id')
+    if not f[1] or not OPEN_STATES[f[1]] then
+      gone[#gone + 1] = id
+      redis.call('DEL', k_run(id))
+      if f[2] then redis.call('ZREM', k_job_runs(f[2]), id) end
+    end
+  end
+  if #gone > 0 then call_chunked('ZREM', K_RUNS, gone) end
+  if #gone < need then return false, limit, used end
+  return true
+end
+
+-- Calls in flight: <T>:inflight holds the runs whose attempt is running
+-- here or on another instance (not a worker's: a 202 hands the run over).
+local function k_inflight() return T .. ':inflight' end
+local function k_inflight_waiting() return T .. ':inflight:waiting' end
+-- Is the tenant at its inflight limit?
+function Q.busy()
+  local limit = Q.limit('inflight')
+  return limit > 0 and redis.call('SCARD', k_inflight()) >= limit
+end
+-- A run the inflight quota holds: it waits (status waiting) until a call
+-- of its tenant ends.
+function Q.hold(run_id, score) redis.call('ZADD', k_inflight_waiting(), score, run_id) end
+-- run_id's call ended (or the run ended): it leaves the in-flight set, and
+-- when it was there the first run the quota held becomes ready; its
+-- member is appended to out.
+function Q.done(run_id, out)
+  if redis.call('SREM', k_inflight(), run_id) == 0 then return end
+  Q.release(1, out)
+end
+-- Up to n held runs become ready (members appended to out).
+function Q.release(n, out)
+  local wkey = k_inflight_waiting()
+  for _, id in ipairs(redis.call('ZRANGE', wkey, 0, n - 1)) do
+    redis.call('ZREM', wkey, id)
+    local shard = redis.call('HGET', k_run(id), '_shard')
+    if shard then
+      redis.call('HSET', k_run(id), 'status', 'pending')
+      redis.call('ZADD', k_ready(tonumber(shard)), 0, run_member(id))
+      out[#out + 1] = run_member(id)
+    end
+  end
+end
+
 -- Do a job's prerequisites let it run? Each prerequisite's latest run must
 -- have completed (AllSucceeded), or, among AnySucceeded ones, at least one.
 local function deps_satisfied(job_id)
@@ -696,8 +830,10 @@ local function run_ended(run_id, run, now, freed)
     redis.call('ZREM', k_running(shard), member)
     redis.call('ZREM', k_job_waiting(job), run_id)
     redis.call('ZREM', k_job_depwait(job), run_id)
+    redis.call('ZREM', k_inflight_waiting(), run_id)
   end
   local out = {}
+  Q.done(run_id, out)
   local next = redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
   if next then
     redis.call('ZREM', k_job_waiting(job), next)
@@ -827,6 +963,13 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     redis.call('ZADD', k_delayed(shard), free_at, member)
     return {'delayed', free_at}
   end
+  -- the tenant's calls in flight (its inflight quota)
+  if Q.busy() then
+    redis.call('HSET', key, 'status', 'waiting')
+    unqueue()
+    Q.hold(run_id, tonumber(run.created_at) - tonumber(run.priority or '0') * 60000)
+    return {'waiting'}
+  end
   local attempt = tonumber(run.attempt or '0') + 1
   local now_s = tostring(now) -- once: a number's text costs Lua a sprintf
   if run.started_at then
@@ -842,6 +985,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)
   redis.call('SADD', k_job_active(run.job_id), run_id)
+  redis.call('SADD', k_inflight(), run_id)
   if ckey then redis.call('SADD', k_job_active(run.job_id) .. ':' .. ckey, run_id) end
   for _, w in ipairs(windows) do
     redis.call('ZADD', w[1], now, run_id .. ':' .. attempt)

@@ -3,8 +3,9 @@
 -- when a run of the job has not ended — the "already running" 409; p = the
 -- job is named "<project_id>\n<slug>"; n = refuse system jobs; y = system
 -- jobs only), retention (ms), the instance that will run what starts here
--- ("" for none), its lease (ms), how many runs it has room to start, then
--- per run: run id, idempotency key or "", dedup SHA-256 or "", start time
+-- ("" for none), its lease (ms), how many runs it has room to start, the
+-- instance's default runs_per_minute, run_history and inflight quotas (see
+-- the prelude's Quotas), then per run: run id, idempotency key or "", dedup SHA-256 or "", start time
 -- (ms; later than now = delayed), the number of field/value pairs, the pairs.
 -- Job-derived fields (job_id, project_id, job_version(_id), tags and
 -- metadata defaults, expires_at) are filled here from the job itself.
@@ -12,7 +13,7 @@
 -- as run_start would start it (limits, lease), saving a round trip and a
 -- script; its fields in the answer are those it was made with (pending).
 -- Returns {"nojob"} | {"system"} (n, and it is one) | {"conflict", existing
--- run id} | {"ok", then per run: "new"|"hit", its shard, its HGETALL, and
+-- run id} | {"quota", ...} (Q.over: the new runs would pass a quota) | {"ok", then per run: "new"|"hit", its shard, its HGETALL, and
 -- what starting it gave (run_start's answer without the run's fields) or
 -- 0 when it was not tried}.
 local flags = ARGV[3]
@@ -39,21 +40,44 @@ if exclusive then
   if open then return {'conflict', open} end
 end
 local instance, lease, room = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+Q.defaults.runs_per_minute, Q.defaults.run_history, Q.defaults.inflight = ARGV[8], ARGV[9], ARGV[10]
 local shard = job_shard(job_id)
 local shard_text = tostring(shard)
-local out = {'ok'}
-local i = 8
-while i <= #ARGV do
-  local id, idem, dedup, start, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  local start_text = ARGV[i + 3]
-  local pairs_at = i + 5
-  i = pairs_at + 2 * nf
+-- an existing run this trigger names (idempotency key, payload dedup), or nil
+local function existing_run(idem, dedup)
   local existing = nil
   if idem ~= '' then existing = redis.call('GET', T .. ':idem:' .. idem) end
   if not existing and dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
     existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup)
   end
-  if existing and redis.call('EXISTS', k_run(existing)) == 1 then
+  if existing and redis.call('EXISTS', k_run(existing)) == 1 then return existing end
+  return nil
+end
+-- the runs that are new must fit the quotas (counted before any is made:
+-- two items of one bulk with one key count twice, which errs on the safe side)
+if Q.limit('runs_per_minute') > 0 or Q.limit('run_history') > 0 then
+  local fresh, a = 0, 11
+  while a <= #ARGV do
+    if (ARGV[a + 1] == '' and ARGV[a + 2] == '') or not existing_run(ARGV[a + 1], ARGV[a + 2]) then
+      fresh = fresh + 1
+    end
+    a = a + 5 + 2 * tonumber(ARGV[a + 4])
+  end
+  local ok, limit, used = Q.rpm_check(now, fresh)
+  if not ok then return Q.over('runs_per_minute', limit, used, Q.rpm_wait(now)) end
+  ok, limit, used = Q.room(fresh)
+  if not ok then return Q.over('run_history', limit, used, 60000) end
+  Q.rpm_add(now, fresh)
+end
+local out = {'ok'}
+local i = 11
+while i <= #ARGV do
+  local id, idem, dedup, start, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local start_text = ARGV[i + 3]
+  local pairs_at = i + 5
+  i = pairs_at + 2 * nf
+  local existing = existing_run(idem, dedup)
+  if existing then
     out[#out + 1] = 'hit'
     out[#out + 1] = shard
     out[#out + 1] = redis.call('HGETALL', k_run(existing))

@@ -50,7 +50,9 @@ local function finish(a, z)
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = '_phase', 'worker', 'heartbeat_at', now_s
     redis.call('HSET', key, unpack(set))
     redis.call('ZADD', k_running(shard), tonumber(due), member)
-    return {'ok'}
+    local out = {'ok'}
+    Q.done(run_id, out) -- the call is over; the worker's time is not in flight
+    return out
   end
   -- the attempt is over: its concurrency slot is free
   redis.call('SREM', k_job_active(job_id), run_id)
@@ -65,14 +67,16 @@ local function finish(a, z)
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
     redis.call('HSET', key, unpack(set))
     redis.call('ZADD', k_delayed(shard), tonumber(due), member)
+    local out = {'ok'}
     local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
     if next then
       redis.call('ZREM', k_job_waiting(job_id), next)
       redis.call('HSET', k_run(next), 'status', 'pending')
       redis.call('ZADD', k_ready(shard), 0, run_member(next))
-      return {'ok', run_member(next)}
+      out[2] = run_member(next)
     end
-    return {'ok'}
+    Q.done(run_id, out)
+    return out
   end
   set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', status, 'finished_at', now_s
   redis.call('HSET', key, unpack(set))

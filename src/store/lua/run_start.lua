@@ -1,7 +1,8 @@
 -- run_start: start the next attempt of ready runs, each if its limits allow
 -- (one or several runs in one step: an instance asks together for what it
 -- made room for in one turn of its loop; each run is its own transition).
--- ARGV: instance id, now (ms), lease (ms), then the run ids.
+-- ARGV: instance id, now (ms), lease (ms), the instance's default inflight
+-- quota (see the prelude's Quotas), then the run ids.
 -- Returns per run: {"started", attempt, job JSON, webhook secret or false,
 --         run HGETALL}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
@@ -12,6 +13,7 @@
 --       | {"gone"} | {"skip", status}
 -- (The work is start_attempt's, in the prelude: run_create does it too.)
 local instance, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+Q.defaults.inflight = ARGV[4]
 local jobs, decoded = {}, {} -- job id -> its JSON (false: gone), and decoded: once per step
 
 local function start(run_id)
@@ -38,5 +40,5 @@ local function start(run_id)
 end
 
 local out = {}
-for i = 4, #ARGV do out[#out + 1] = start(ARGV[i]) end
+for i = 5, #ARGV do out[#out + 1] = start(ARGV[i]) end
 return out

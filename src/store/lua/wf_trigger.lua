@@ -1,4 +1,19 @@
 -- wf_trigger: start a run of a workflow: its root steps' runs become ready.
 -- ARGV: workflow id or name, new workflow run id, now (ms), retention (ms),
--- who. Returns {"ok", workflow id, status, members to start...} | {"gone"}
-return trigger_workflow(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]) or {'gone'}
+-- who, the instance's default runs_per_minute and run_history quotas (a
+-- new workflow run counts as many runs as it has steps).
+-- Returns {"ok", workflow id, status, members to start...} | {"gone"} |
+-- {"quota", ...} (Q.over)
+local now = tonumber(ARGV[3])
+Q.defaults.runs_per_minute, Q.defaults.run_history = ARGV[6], ARGV[7]
+local id = redis.call('HGET', K_WORKFLOWS .. ':names', ARGV[1]) or ARGV[1]
+local json = redis.call('HGET', K_WORKFLOWS, id)
+if json and redis.call('EXISTS', k_wfrun(ARGV[2])) == 0 then
+  local n = #cjson.decode(json).steps
+  local ok, limit, used = Q.rpm_check(now, n)
+  if not ok then return Q.over('runs_per_minute', limit, used, Q.rpm_wait(now)) end
+  ok, limit, used = Q.room(n)
+  if not ok then return Q.over('run_history', limit, used, 60000) end
+  Q.rpm_add(now, n)
+end
+return trigger_workflow(ARGV[1], ARGV[2], now, tonumber(ARGV[4]), ARGV[5]) or {'gone'}
