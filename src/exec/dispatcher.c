@@ -581,7 +581,8 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
     char token[96], attempt[16], scheduled[24], ts[24], sig[64];
-    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, token);
+    /* this attempt's token: a report for another attempt is refused */
+    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, token);
     jw_map_put(x->flights, fl->member, fl);
     if (jw_runner_handles(&fl->job)) {
         struct jw_runner_attempt ra = {
