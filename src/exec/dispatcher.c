@@ -42,6 +42,7 @@ struct jw_exec {
     unsigned char token_key[64];
     size_t token_key_len;
     bool loading_key;
+    int64_t key_read_ms; /* monotonic: when the token key was last read */
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;
@@ -1143,16 +1144,35 @@ void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id
 
 /* ---- life -------------------------------------------------------------------------------------- */
 
+/* The run-token key lives in Redis (jw:{sched}:token_key), made by the
+ * first instance with SET NX, so that every instance signs and checks run
+ * tokens alike. It is read again every KEY_READ_MS, not only at start-up:
+ * should Redis lose its data (FLUSHALL, a restart without persistence),
+ * the first instance to look makes a new key and every instance adopts it
+ * within about a second — the same holds after a reconnect — instead of
+ * each keeping the one it read once and refusing the others' tokens.
+ * Tokens signed with the lost key stop working; so have their runs. */
+#define KEY_READ_MS 1000
+
 static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct jw_exec *x = arg;
     x->loading_key = false;
     size_t n;
+    unsigned char key[sizeof(x->token_key)];
     const char *v = st == JW_STORE_OK ? jw_reply_str(r, &n) : NULL;
-    long len = v ? jw_base64_decode(v, n, x->token_key, sizeof(x->token_key)) : -1;
+    long len = v ? jw_base64_decode(v, n, key, sizeof(key)) : -1;
     if (len < 16)
-        return;
+        return; /* unreadable or unanswered: keep what we have, read again later */
+    bool had = x->token_key_len > 0;
+    if (had && ((size_t)len != x->token_key_len || !jw_secure_equal(key, x->token_key, (size_t)len)))
+        jw_warn("exec: the run-token key in Redis changed (its data was lost?): using the new one; tokens "
+                "given out before no longer work");
+    memcpy(x->token_key, key, (size_t)len);
     x->token_key_len = (size_t)len;
+    memset(key, 0, sizeof(key));
+    if (had)
+        return;
     for (size_t i = 0; i < x->nearly; i++) {
         start_member(x, x->early[i]);
         free(x->early[i]);
@@ -1164,12 +1184,15 @@ static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void
 
 static void load_token_key(struct jw_exec *x)
 {
-    if (x->loading_key || x->token_key_len)
+    int64_t now = jw_time_mono_ms();
+    if (x->loading_key || (x->token_key_len && now - x->key_read_ms < KEY_READ_MS))
         return;
+    x->key_read_ms = now;
     unsigned char raw[32];
     char b64[64];
     jw_random_bytes(raw, sizeof(raw));
     jw_base64_encode(raw, sizeof(raw), b64);
+    memset(raw, 0, sizeof(raw));
     struct jw_args set = JW_ARGS_INIT, get = JW_ARGS_INIT;
     jw_args_adds(&set, "SET");
     jw_args_adds(&set, "jw:{sched}:token_key");
