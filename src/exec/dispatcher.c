@@ -1234,8 +1234,15 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         free(x);
         return NULL;
     }
-    struct jw_runner_options ro = {o->file_root,    o->self_exe,    o->code_execution,
-                                   o->retention_ms, runner_started, x};
+    struct jw_runner_options ro = {.file_root = o->file_root,
+                                   .self_exe = o->self_exe,
+                                   .code_execution = o->code_execution,
+                                   .file_operations = o->file_operations,
+                                   .file_quota_bytes = o->file_quota_bytes,
+                                   .file_quota_entries = o->file_quota_entries,
+                                   .retention_ms = o->retention_ms,
+                                   .start_members = runner_started,
+                                   .start_arg = x};
     x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
     x->queued = jw_map_new();
