@@ -42,7 +42,7 @@ struct jw_exec {
     unsigned char token_key[64];
     size_t token_key_len;
     bool loading_key;
-    int64_t key_read_ms; /* monotonic: when the token key was last read */
+    int64_t key_read_ms;    /* monotonic: when the token key was last read */
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;

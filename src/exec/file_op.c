@@ -331,8 +331,9 @@ struct fo_usage {
 static int fo_measure(struct fo *f, int dir, int depth, struct fo_usage *u)
 {
     if (depth >= JW_FILE_OP_MAX_DEPTH)
-        return fo_fail(f, "directories nested more than %d deep: the files cannot be measured against the "
-                          "quota; delete some",
+        return fo_fail(f,
+                       "directories nested more than %d deep: the files cannot be measured against the "
+                       "quota; delete some",
                        JW_FILE_OP_MAX_DEPTH);
     int fd = fcntl(dir, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -1003,7 +1004,8 @@ int jw_file_op_main(int argc, char **argv)
     struct jw_file_op_scope scope;
     if (argc != 6 || !argv[2][0] || !fo_arg_count(argv[4], &scope.max_bytes) ||
         !fo_arg_count(argv[5], &scope.max_entries)) {
-        fprintf(stderr, "usage: jobwheel file-op ROOT TENANT MAX_BYTES MAX_ENTRIES < job_configuration.json\n");
+        fprintf(stderr,
+                "usage: jobwheel file-op ROOT TENANT MAX_BYTES MAX_ENTRIES < job_configuration.json\n");
         return 1;
     }
     scope.root = argv[2];

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const unsigned char KEY[] = "fuzz-run-token-key-0123456789abcdef";
 static const unsigned char KEY2[] = "fuzz-run-token-key-0123456789abcdeF";
 #define KEYLEN (sizeof(KEY) - 1)
-static const char *const RUNS[] = {"0190f3a2-0000-7000-8000-000000000001", "0190f3a2-0000-7000-8000-000000000002"};
+static const char *const RUNS[] = {"0190f3a2-0000-7000-8000-000000000001",
+                                   "0190f3a2-0000-7000-8000-000000000002"};
 
 static void die(const char *what, const char *token)
 {
