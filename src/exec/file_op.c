@@ -325,22 +325,23 @@ struct fo_usage {
     int64_t entries, bytes;
 };
 
-/* Add what the directory dirfd holds to u, descending into directories
- * (opened with O_NOFOLLOW: a link is counted, never followed). Stops once
- * u->entries passes f->max_entries: the tree is over its quota already. */
-static int fo_measure(struct fo *f, int dir, int depth, struct fo_usage *u)
+/* Add what the directory fd (owned: closed here) holds to u, descending
+ * into directories (opened with O_NOFOLLOW: a link is counted, never
+ * followed), one descriptor per level. Stops once u->entries passes
+ * f->max_entries: the tree is over its quota already. */
+static int fo_measure(struct fo *f, int fd, int depth, struct fo_usage *u)
 {
-    if (depth >= JW_FILE_OP_MAX_DEPTH)
+    if (depth >= JW_FILE_OP_MAX_DEPTH) {
+        close(fd);
         return fo_fail(f,
                        "directories nested more than %d deep: the files cannot be measured against the "
                        "quota; delete some",
                        JW_FILE_OP_MAX_DEPTH);
-    int fd = fcntl(dir, F_DUPFD_CLOEXEC, 0);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    }
+    DIR *d = fdopendir(fd);
     if (!d) {
         int e = errno;
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return fo_fail(f, "cannot measure the files against the quota: %s", strerror(e));
     }
     int rc = 0;
@@ -358,12 +359,10 @@ static int fo_measure(struct fo *f, int dir, int depth, struct fo_usage *u)
             u->bytes += (int64_t)st.st_size;
         } else if (S_ISDIR(st.st_mode)) {
             int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0) {
+            if (sub >= 0)
                 rc = fo_measure(f, sub, depth + 1, u);
-                close(sub);
-            } else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) { /* else changed meanwhile */
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) /* else changed meanwhile */
                 rc = fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
-            }
         }
         errno = 0;
     }
@@ -428,7 +427,10 @@ static int fo_quota(struct fo *f, const char *rel, bool make_parents, int64_t by
     if (fo_probe(f, rel, make_parents, &entries, &old_bytes) != 0)
         return -1;
     struct fo_usage u = {0, 0};
-    if (fo_measure(f, f->rootfd, 0, &u) != 0)
+    int fd = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
+    if (fo_measure(f, fd, 0, &u) != 0)
         return -1;
     if (u.entries > f->max_entries || (entries > 0 && u.entries + entries > f->max_entries))
         return fo_fail(f, "file quota exceeded: the tenant's files would number more than %lld entries",
