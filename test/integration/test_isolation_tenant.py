@@ -32,9 +32,13 @@ def rig(tmp_path_factory):
     r = Redis(d / "redis")
     root = d / "files"
     root.mkdir()
-    s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets", "--file-root", str(root),
-                                           "--file-quota-bytes", str(QUOTA_BYTES),
-                                           "--file-quota-entries", str(QUOTA_ENTRIES)])
+    try:
+        s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets", "--file-root", str(root),
+                                               "--file-quota-bytes", str(QUOTA_BYTES),
+                                               "--file-quota-entries", str(QUOTA_ENTRIES)])
+    except BaseException:
+        r.stop()
+        raise
     yield {"server": s, "redis": r, "root": root, "dir": d}
     assert s.stop() == 0
     r.stop()
@@ -223,10 +227,11 @@ def test_file_operations_can_be_turned_off(tmp_path, sink):
     """file_operations = false: refused (400) when a job is made, and a run
     of a job made earlier (on an instance that allows them) fails."""
     r = Redis(tmp_path / "redis")
-    on = Jobwheel(tmp_path / "on", redis_url=r.url, args=["--file-root", str(tmp_path / "files")])
-    off = Jobwheel(tmp_path / "off", redis_url=r.url,
-                   args=["--file-operations", "false", "--file-root", str(tmp_path / "files")])
+    on = off = None
     try:
+        on = Jobwheel(tmp_path / "on", redis_url=r.url, args=["--file-root", str(tmp_path / "files")])
+        off = Jobwheel(tmp_path / "off", redis_url=r.url,
+                       args=["--file-operations", "false", "--file-root", str(tmp_path / "files")])
         tenant = str(uuid.uuid4())
         token = make_token(claims_for(tenant))
         cfg = {"name": "fo", "job_type": "FileOperation", "max_attempts": 1,
@@ -239,9 +244,11 @@ def test_file_operations_can_be_turned_off(tmp_path, sink):
         run = run_to_end(Client(off, token), made.json()["id"])
         assert run["status"] == "failed" and "file_operations" in run["error"], run
         assert not (tmp_path / "files" / tenant / "x.txt").exists()
-    finally:
-        on.stop()
         assert off.stop() == 0
+    finally:
+        for server in (on, off):
+            if server:
+                server.stop()
         r.stop()
 
 
@@ -339,10 +346,11 @@ def accepted_across(src, dst, token, sink, timeout=10.0):
 
 def test_token_key_agrees_between_instances_after_redis_loses_its_data(tmp_path, sink):
     r = Redis(tmp_path / "redis")
-    one = Jobwheel(tmp_path / "one", redis_url=r.url, args=["--allow-private-targets"])
-    two = Jobwheel(tmp_path / "two", redis_url=r.url, args=["--allow-private-targets"])
     token = make_token(claims_for(str(uuid.uuid4())))
+    one = two = None
     try:
+        one = Jobwheel(tmp_path / "one", redis_url=r.url, args=["--allow-private-targets"])
+        two = Jobwheel(tmp_path / "two", redis_url=r.url, args=["--allow-private-targets"])
         accepted_across(one, two, token, sink, timeout=2)
         # FLUSHALL, then an instance restarts: it makes a new key
         assert r.cmd("FLUSHALL") == "OK"
@@ -358,9 +366,11 @@ def test_token_key_agrees_between_instances_after_redis_loses_its_data(tmp_path,
         two.wait_ready()
         accepted_across(two, one, token, sink)
         accepted_across(one, two, token, sink)
+        assert one.stop() == 0 and two.stop() == 0
     finally:
-        assert one.stop() in (0, None)
-        assert two.stop() in (0, None)
+        for server in (one, two):
+            if server:
+                server.stop()
         r.stop()
 
 
