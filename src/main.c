@@ -311,6 +311,7 @@ static int start(struct app *a)
     a->core.store = a->store;
     a->core.rules.allow_private_targets = cfg->allow_private_targets;
     a->core.rules.code_execution = cfg->code_execution;
+    a->core.rules.file_operations = cfg->file_operations;
     a->core.max_json_depth = (int)cfg->json_max_depth;
     a->core.quotas = (struct jw_quotas){{
         [JW_QUOTA_JOBS] = cfg->quota_jobs,
@@ -365,6 +366,9 @@ static int start(struct app *a)
         .file_root = a->file_root,
         .self_exe = self,
         .code_execution = cfg->code_execution,
+        .file_operations = cfg->file_operations,
+        .file_quota_bytes = cfg->file_quota_bytes,
+        .file_quota_entries = cfg->file_quota_entries,
         .instance_id = cfg->instance_id,
         .lease_ms = cfg->run_lease_ms,
         .retention_ms = cfg->run_retention_days * 86400 * 1000,

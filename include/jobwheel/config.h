@@ -24,6 +24,9 @@ struct jw_config {
     bool allow_private_targets;
     bool code_execution;
     char *file_root;  /* "" = <data_dir>/files */
+    bool file_operations;
+    int64_t file_quota_bytes;   /* per tenant */
+    int64_t file_quota_entries; /* per tenant */
     char *smtp_relay; /* "" = no notify mail */
     char *smtp_from;
     char *log_format; /* text | json */

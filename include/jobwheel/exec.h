@@ -31,6 +31,8 @@ struct jw_exec_options {
     const char *file_root; /* FileOperation root */
     const char *self_exe;  /* this program (FileOperation runs as its child) */
     bool code_execution;   /* CodeExecution jobs may run */
+    bool file_operations;  /* FileOperation jobs may run */
+    int64_t file_quota_bytes, file_quota_entries; /* per tenant, for FileOperation */
     struct jw_smtp *smtp;  /* notify mail goes here; NULL: none (not owned) */
     int64_t quota_inflight; /* the configured default inflight quota of every tenant (0: none) */
 };

@@ -112,6 +112,7 @@ enum jw_job_mode {
 struct jw_job_rules {
     bool allow_private_targets; /* URLs may name loopback/private addresses */
     bool code_execution;        /* CodeExecution jobs allowed */
+    bool file_operations;       /* FileOperation jobs allowed */
 };
 
 /* ---- job types (job_config.c) ---- */

@@ -29,9 +29,13 @@ int jw_url_parse(const char *url, struct jw_url *out, char *err, size_t errlen)
  * forms (127.1, 2130706433, 0x7f000001) and IPv6. 0 or -1. */
 int jw_net_parse_ip(const char *host, struct sockaddr_storage *out);
 
-/* False for addresses a webhook must not reach: unspecified, loopback,
- * private, link-local (and cloud metadata), CGNAT, unique-local, multicast,
- * reserved and documentation ranges, and IPv4 embedded in IPv6 forms of these. */
+/* False for addresses a job must not reach: every block of the IANA IPv4
+ * and IPv6 special-purpose address registries that is not globally
+ * reachable (loopback, private, link-local and cloud metadata, CGNAT,
+ * unique-local, documentation, benchmarking, reserved, Teredo, local-use
+ * NAT64, ...), multicast, IPv6 outside 2000::/3, and NAT64 (64:ff9b::/96)
+ * and 6to4 addresses whose embedded IPv4 address is one of these. The
+ * table and the decision per entry are in net.c. */
 bool jw_net_addr_is_public(const struct sockaddr *sa);
 
 /* True for names that always mean this machine ("localhost", "*.localhost"). */

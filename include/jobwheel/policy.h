@@ -14,15 +14,23 @@
 int jw_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp_s, const char *body,
                     size_t body_len, char out[64]) __attribute__((warn_unused_result));
 
-/* A run's token: "jwr_<tenant, 32 hex>_<43 base64url>", derived from key
- * and the run id, so nothing needs storing. out needs 96 bytes. */
+/* A run's token: "jwr_<tenant: 32 hex>_<attempt: 8 hex>_<MAC: 43 base64url>",
+ * JW_RUN_TOKEN_LEN characters, the MAC an HMAC-SHA256 under key of the
+ * tenant, the attempt and the run id together — so a token is good for one
+ * attempt of one run of one tenant, and nothing needs storing. attempt is
+ * 1..JW_RUN_TOKEN_MAX_ATTEMPT. out needs 96 bytes. */
+#define JW_RUN_TOKEN_LEN 89
+#define JW_RUN_TOKEN_MAX_ATTEMPT 0x7fffffff
 void jw_run_token(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
-                  char out[96]);
-/* The tenant a token names (a UUID), or -1 when it is not shaped like one. */
-int jw_run_token_tenant(const char *token, char tenant[37]);
-/* Does token belong to this run? (constant time) */
+                  int attempt, char out[96]);
+/* The tenant (a lower-case UUID) and attempt a token names: 0, or -1 when
+ * it is not exactly shaped as one (length, prefix, separators, lower-case
+ * hex, attempt from 1). Says nothing of its MAC: check that next. */
+int jw_run_token_parse(const char *token, char tenant[37], int *attempt);
+/* Was token minted for exactly this tenant, run and attempt? (constant
+ * time; false for NULL and any other length) */
 bool jw_run_token_check(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
-                        const char *token);
+                        int attempt, const char *token);
 
 /* Delta-seconds (up to a year) or an IMF-fixdate, as milliseconds from
  * now_ms (0 for a date gone by); -1 if neither. */

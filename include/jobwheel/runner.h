@@ -21,9 +21,11 @@ struct jw_runner_call;
 struct jw_reply;
 
 struct jw_runner_options {
-    const char *file_root; /* FileOperation paths live under it */
+    const char *file_root; /* FileOperation paths live under it, a directory per tenant */
     const char *self_exe;  /* this program, for `file-op` children */
     bool code_execution;   /* CodeExecution allowed (else its runs fail) */
+    bool file_operations;  /* FileOperation allowed (else its runs fail) */
+    int64_t file_quota_bytes, file_quota_entries; /* per tenant, for FileOperation */
     int64_t retention_ms;  /* history retention, for runs a handler makes */
     /* start the runs "<tenant>:<run>" a reply names from index `from` on
      * (those a startWorkflow handler made) */

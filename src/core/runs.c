@@ -636,7 +636,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         jw_jsonw_kstr(&w, "status", status);
         char token[96];
         if (key && id) {
-            jw_run_token(key, key_len, t->tenant, id, token);
+            jw_run_token(key, key_len, t->tenant, id, 1, token); /* its first attempt's */
             jw_jsonw_kstr(&w, "run_token", token);
         } else {
             jw_jsonw_knull(&w, "run_token");
@@ -846,6 +846,8 @@ static void on_reported(enum jw_store_status st, const struct jw_reply *r, void 
     const struct jw_reply *word = jw_reply_at(r, 0);
     if (jw_reply_is(word, "gone")) {
         report_error(rp, 404, "no such run");
+    } else if (jw_reply_is(word, "stale")) {
+        report_error(rp, 401, "the run token is no longer valid: the run has moved on to another attempt");
     } else if (jw_reply_is(word, "ended")) {
         report_error(rp, 401, "the run token is no longer valid: the run has ended");
     } else if (jw_reply_is(word, "cancelled")) {
@@ -877,12 +879,13 @@ void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, co
         report_error(rp, 503, "not ready yet; retry shortly");
         return;
     }
-    if (!token || !jw_id_is_uuid(run_id) || jw_run_token_tenant(token, rp->tenant) != 0) {
+    int attempt;
+    if (!token || !jw_id_is_uuid(run_id) || jw_run_token_parse(token, rp->tenant, &attempt) != 0) {
         report_error(rp, 401, "a valid x-run-token header is required");
         return;
     }
     jw_id_lower(run_id, rp->run_id);
-    if (!jw_run_token_check(key, key_len, rp->tenant, rp->run_id, token)) {
+    if (!jw_run_token_check(key, key_len, rp->tenant, rp->run_id, attempt, token)) {
         report_error(rp, 401, "the run token does not belong to this run");
         return;
     }
@@ -936,6 +939,7 @@ void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, co
     jw_args_adds(&a, kind);
     jw_args_addi(&a, jw_time_now_ms());
     jw_args_add(&a, data.data ? data.data : "", data.len);
+    jw_args_addi(&a, attempt); /* the token's: another attempt's is refused */
     jw_buf_free(&data);
     jw_store_eval(c->store, JW_LUA_RUN_REPORT, rp->tenant, &a, on_reported, rp);
 }

@@ -42,6 +42,7 @@ struct jw_exec {
     unsigned char token_key[64];
     size_t token_key_len;
     bool loading_key;
+    int64_t key_read_ms;    /* monotonic: when the token key was last read */
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;
@@ -581,7 +582,8 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
     char token[96], attempt[16], scheduled[24], ts[24], sig[64];
-    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, token);
+    /* this attempt's token: a report for another attempt is refused */
+    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, token);
     jw_map_put(x->flights, fl->member, fl);
     if (jw_runner_handles(&fl->job)) {
         struct jw_runner_attempt ra = {
@@ -1143,16 +1145,35 @@ void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id
 
 /* ---- life -------------------------------------------------------------------------------------- */
 
+/* The run-token key lives in Redis (jw:{sched}:token_key), made by the
+ * first instance with SET NX, so that every instance signs and checks run
+ * tokens alike. It is read again every KEY_READ_MS, not only at start-up:
+ * should Redis lose its data (FLUSHALL, a restart without persistence),
+ * the first instance to look makes a new key and every instance adopts it
+ * within about a second — the same holds after a reconnect — instead of
+ * each keeping the one it read once and refusing the others' tokens.
+ * Tokens signed with the lost key stop working; so have their runs. */
+#define KEY_READ_MS 1000
+
 static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct jw_exec *x = arg;
     x->loading_key = false;
     size_t n;
+    unsigned char key[sizeof(x->token_key)];
     const char *v = st == JW_STORE_OK ? jw_reply_str(r, &n) : NULL;
-    long len = v ? jw_base64_decode(v, n, x->token_key, sizeof(x->token_key)) : -1;
+    long len = v ? jw_base64_decode(v, n, key, sizeof(key)) : -1;
     if (len < 16)
-        return;
+        return; /* unreadable or unanswered: keep what we have, read again later */
+    bool had = x->token_key_len > 0;
+    if (had && ((size_t)len != x->token_key_len || !jw_secure_equal(key, x->token_key, (size_t)len)))
+        jw_warn("exec: the run-token key in Redis changed (its data was lost?): using the new one; tokens "
+                "given out before no longer work");
+    memcpy(x->token_key, key, (size_t)len);
     x->token_key_len = (size_t)len;
+    memset(key, 0, sizeof(key));
+    if (had)
+        return;
     for (size_t i = 0; i < x->nearly; i++) {
         start_member(x, x->early[i]);
         free(x->early[i]);
@@ -1164,12 +1185,15 @@ static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void
 
 static void load_token_key(struct jw_exec *x)
 {
-    if (x->loading_key || x->token_key_len)
+    int64_t now = jw_time_mono_ms();
+    if (x->loading_key || (x->token_key_len && now - x->key_read_ms < KEY_READ_MS))
         return;
+    x->key_read_ms = now;
     unsigned char raw[32];
     char b64[64];
     jw_random_bytes(raw, sizeof(raw));
     jw_base64_encode(raw, sizeof(raw), b64);
+    memset(raw, 0, sizeof(raw));
     struct jw_args set = JW_ARGS_INIT, get = JW_ARGS_INIT;
     jw_args_adds(&set, "SET");
     jw_args_adds(&set, "jw:{sched}:token_key");
@@ -1211,8 +1235,15 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         free(x);
         return NULL;
     }
-    struct jw_runner_options ro = {o->file_root,    o->self_exe,    o->code_execution,
-                                   o->retention_ms, runner_started, x};
+    struct jw_runner_options ro = {.file_root = o->file_root,
+                                   .self_exe = o->self_exe,
+                                   .code_execution = o->code_execution,
+                                   .file_operations = o->file_operations,
+                                   .file_quota_bytes = o->file_quota_bytes,
+                                   .file_quota_entries = o->file_quota_entries,
+                                   .retention_ms = o->retention_ms,
+                                   .start_members = runner_started,
+                                   .start_arg = x};
     x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
     x->queued = jw_map_new();

@@ -1,6 +1,7 @@
-/* file_op: FileOperation jobs under one file root — the path walk that
- * never follows a symlink, the six operations, and the `jobwheel file-op`
- * child's entry point (see include/jobwheel/file_op.h). */
+/* file_op: FileOperation jobs, each tenant's in its own directory under the
+ * file root — the path walk that never follows a symlink, the tenant's
+ * quota, the six operations, and the `jobwheel file-op` child's entry
+ * point (see include/jobwheel/file_op.h). */
 #include "jobwheel/file_op.h"
 
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -27,9 +29,11 @@
 /* A path in messages: "%.*s", P(p). Without its trailing "/", if any. */
 #define P(p) (p)->len, (p)->rel
 
-/* One operation's context: the root's descriptor and where messages go. */
+/* One operation's context: the tenant's directory, its quota, and where
+ * messages go. */
 struct fo {
-    int rootfd;
+    int rootfd; /* the tenant's directory: every path starts here */
+    int64_t max_bytes, max_entries;
     char *err;
     size_t errlen;
 };
@@ -313,6 +317,132 @@ static int fo_check_target(struct fo *f, const struct fo_path *p)
     return 0;
 }
 
+/* ---- the tenant's quota ------------------------------------------------- */
+
+/* What a tree holds: its entries (files, directories, links, ...) and the
+ * bytes of its regular files. */
+struct fo_usage {
+    int64_t entries, bytes;
+};
+
+/* Add what the directory fd (owned: closed here) holds to u, descending
+ * into directories (opened with O_NOFOLLOW: a link is counted, never
+ * followed), one descriptor per level. Stops once u->entries passes
+ * f->max_entries: the tree is over its quota already. */
+static int fo_measure(struct fo *f, int fd, int depth, struct fo_usage *u)
+{
+    if (depth >= JW_FILE_OP_MAX_DEPTH) {
+        close(fd);
+        return fo_fail(f,
+                       "directories nested more than %d deep: the files cannot be measured against the "
+                       "quota; delete some",
+                       JW_FILE_OP_MAX_DEPTH);
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return fo_fail(f, "cannot measure the files against the quota: %s", strerror(e));
+    }
+    int rc = 0;
+    struct dirent *de;
+    errno = 0;
+    while (rc == 0 && u->entries <= f->max_entries && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        u->entries++;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) /* else gone since readdir */
+                rc = fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
+            u->bytes += (int64_t)st.st_size;
+        } else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                rc = fo_measure(f, sub, depth + 1, u);
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) /* else changed meanwhile */
+                rc = fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
+        }
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0)
+        rc = fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
+    closedir(d);
+    return rc;
+}
+
+/* What creating (or replacing) rel would add, before anything is touched:
+ * *entries the new entries (rel itself, when absent, and with make_parents
+ * its missing parent directories), *old_bytes the size of the regular file
+ * it would replace. A path the operation will refuse anyway counts as
+ * adding rel alone: the operation says why. */
+static int fo_probe(struct fo *f, const char *rel, bool make_parents, int64_t *entries, int64_t *old_bytes)
+{
+    size_t len;
+    *entries = 1;
+    *old_bytes = 0;
+    if (fo_check_rel(f, rel, &len) != 0)
+        return -1;
+    int dfd = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (dfd < 0)
+        return fo_fail(f, "cannot open the tenant's directory: %s", strerror(errno));
+    char comp[NAME_MAX + 1];
+    for (size_t start = 0;;) {
+        const char *s = rel + start;
+        const char *e = memchr(s, '/', len - start);
+        size_t k = e ? (size_t)(e - s) : len - start;
+        memcpy(comp, s, k);
+        comp[k] = '\0';
+        if (!e)
+            break;
+        int next = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            if (errno == ENOENT && make_parents) /* this one and every parent after it */
+                for (const char *p = s; p < rel + len; p++)
+                    *entries += *p == '/';
+            close(dfd);
+            return 0;
+        }
+        close(dfd);
+        dfd = next;
+        start += k + 1;
+    }
+    struct stat st;
+    if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        *entries = 0;
+        *old_bytes = S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
+    }
+    close(dfd);
+    return 0;
+}
+
+/* Refuse an operation that would take the tenant's directory over its
+ * quota: creating rel (see fo_probe) and writing `bytes` bytes there. The
+ * caller holds the tenant's lock, so no other operation of the tenant's
+ * that adds files runs between this measure and the change. */
+static int fo_quota(struct fo *f, const char *rel, bool make_parents, int64_t bytes)
+{
+    int64_t entries, old_bytes;
+    if (fo_probe(f, rel, make_parents, &entries, &old_bytes) != 0)
+        return -1;
+    struct fo_usage u = {0, 0};
+    int fd = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return fo_fail(f, "cannot measure the files against the quota: %s", strerror(errno));
+    if (fo_measure(f, fd, 0, &u) != 0)
+        return -1;
+    if (u.entries > f->max_entries || (entries > 0 && u.entries + entries > f->max_entries))
+        return fo_fail(f, "file quota exceeded: the tenant's files would number more than %lld entries",
+                       (long long)f->max_entries);
+    if (bytes > old_bytes && u.bytes + (bytes - old_bytes) > f->max_bytes)
+        return fo_fail(f,
+                       "file quota exceeded: the tenant's files would take %lld bytes, more than the %lld "
+                       "allowed",
+                       (long long)(u.bytes + (bytes - old_bytes)), (long long)f->max_bytes);
+    return 0;
+}
+
 /* ---- the operations ---------------------------------------------------- */
 
 static int op_write(struct fo *f, const struct jw_json *cfg, const char *path, bool recursive,
@@ -322,7 +452,7 @@ static int op_write(struct fo *f, const struct jw_json *cfg, const char *path, b
     if (!c || c->type != JW_JSON_STRING)
         return fo_fail(f, "job_configuration.content is required");
     struct fo_path p;
-    if (fo_resolve(f, path, recursive, &p) != 0)
+    if (fo_quota(f, path, recursive, (int64_t)c->len) != 0 || fo_resolve(f, path, recursive, &p) != 0)
         return -1;
     int64_t bytes = 0;
     int rc = fo_check_target(f, &p);
@@ -378,7 +508,11 @@ static int op_copy(struct fo *f, const char *path, const char *to, bool recursiv
         return -1;
     }
     int64_t bytes = 0;
-    int rc = fo_resolve(f, to, recursive, &d);
+    struct stat sst;
+    int rc = fstat(src, &sst) != 0 ? fo_errno_path(f, errno, "inspect", &s)
+                                   : fo_quota(f, to, recursive, (int64_t)sst.st_size);
+    if (rc == 0)
+        rc = fo_resolve(f, to, recursive, &d);
     if (rc == 0) {
         rc = fo_check_target(f, &d);
         if (rc == 0)
@@ -575,7 +709,7 @@ static int op_mkdir(struct fo *f, const char *path, bool recursive, struct jw_js
     struct fo_path p;
     struct stat st;
     bool created = false;
-    if (fo_resolve(f, path, recursive, &p) != 0)
+    if (fo_quota(f, path, recursive, 0) != 0 || fo_resolve(f, path, recursive, &p) != 0)
         return -1;
     int rc = 0;
     if (mkdirat(p.dirfd, p.name, 0755) == 0) {
@@ -744,9 +878,59 @@ static const char *fo_str(const struct jw_json *cfg, const char *key)
     return v->u.str;
 }
 
-int jw_file_op_run(const char *root, const struct jw_json *cfg, struct jw_buf *out, char *err, size_t errlen)
+/* A tenant id as jobwheel writes it: 8-4-4-4-12 lower-case hex digits. Any
+ * other spelling of a UUID would name another directory. */
+static bool fo_tenant_ok(const char *t)
 {
-    struct fo f = {.rootfd = -1, .err = err, .errlen = errlen};
+    if (!t || strlen(t) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? t[i] != '-' : !((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* Open the tenant's directory under the root (made on first use), never
+ * through a symlink: its descriptor, or -1 with the message. */
+static int fo_open_tenant(struct fo *f, const char *root, const char *tenant)
+{
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fo_fail(f, "cannot open the file root: %s", strerror(errno));
+    int fd = openat(rootfd, tenant, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdirat(rootfd, tenant, 0750) != 0 && errno != EEXIST) {
+            int e = errno;
+            close(rootfd);
+            return fo_fail(f, "cannot create the tenant's directory: %s", strerror(e));
+        }
+        fd = openat(rootfd, tenant, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        bool link = fstatat(rootfd, tenant, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+        close(rootfd);
+        if (link || e == ELOOP)
+            return fo_fail(f, "the tenant's directory is a symbolic link: refused");
+        if (e == ENOTDIR)
+            return fo_fail(f, "the tenant's directory is not a directory: refused");
+        return fo_fail(f, "cannot open the tenant's directory: %s", strerror(e));
+    }
+    close(rootfd);
+    return fd;
+}
+
+int jw_file_op_run(const struct jw_file_op_scope *scope, const struct jw_json *cfg, struct jw_buf *out,
+                   char *err, size_t errlen)
+{
+    struct fo f = {.rootfd = -1,
+                   .max_bytes = scope->max_bytes,
+                   .max_entries = scope->max_entries,
+                   .err = err,
+                   .errlen = errlen};
     if (errlen)
         err[0] = '\0';
     if (!cfg || cfg->type != JW_JSON_OBJECT)
@@ -766,9 +950,22 @@ int jw_file_op_run(const char *root, const struct jw_json *cfg, struct jw_buf *o
     if (!to && two)
         return fo_fail(&f, "job_configuration.to is required");
 
-    f.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!fo_tenant_ok(scope->tenant))
+        return fo_fail(&f, "the tenant id is not a lower-case UUID: refused");
+    f.rootfd = fo_open_tenant(&f, scope->root, scope->tenant);
     if (f.rootfd < 0)
-        return fo_fail(&f, "cannot open the file root: %s", strerror(errno));
+        return -1;
+    /* The operations that add files take the tenant's lock, so that the
+     * quota is measured and used by one of them at a time; the lock goes
+     * with the descriptor (close, or this process's end). */
+    bool adds = !strcmp(op, "write") || !strcmp(op, "copy") || !strcmp(op, "mkdir");
+    while (adds && flock(f.rootfd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(f.rootfd);
+            return fo_fail(&f, "cannot lock the tenant's directory: %s", strerror(e));
+        }
+    }
     struct jw_buf res = JW_BUF_INIT;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &res);
@@ -792,12 +989,29 @@ int jw_file_op_run(const char *root, const struct jw_json *cfg, struct jw_buf *o
     return rc == 0 ? 0 : -1;
 }
 
+/* A quota from the command line: a decimal number from 0. */
+static bool fo_arg_count(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!s[0] || *end || errno != 0 || v < 0 || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        return false;
+    *out = v;
+    return true;
+}
+
 int jw_file_op_main(int argc, char **argv)
 {
-    if (argc != 3 || !argv[2][0]) {
-        fprintf(stderr, "usage: jobwheel file-op ROOT < job_configuration.json\n");
+    struct jw_file_op_scope scope;
+    if (argc != 6 || !argv[2][0] || !fo_arg_count(argv[4], &scope.max_bytes) ||
+        !fo_arg_count(argv[5], &scope.max_entries)) {
+        fprintf(stderr,
+                "usage: jobwheel file-op ROOT TENANT MAX_BYTES MAX_ENTRIES < job_configuration.json\n");
         return 1;
     }
+    scope.root = argv[2];
+    scope.tenant = argv[3];
     struct jw_buf in = JW_BUF_INIT;
     char chunk[COPY_CHUNK];
     for (;;) {
@@ -828,7 +1042,7 @@ int jw_file_op_main(int argc, char **argv)
     /* The server checked it when the job was saved; check again here, as
      * this process is what touches the disk. */
     struct jw_error jerr = {0};
-    struct jw_job_rules rules = {0};
+    struct jw_job_rules rules = {.file_operations = true};
     const struct jw_json *cfg = jw_json_root(doc);
     if (jw_job_config_check("FileOperation", cfg, &rules, &jerr) != 0) {
         fprintf(stderr, "%s\n", jerr.detail);
@@ -836,7 +1050,7 @@ int jw_file_op_main(int argc, char **argv)
         return 1;
     }
     struct jw_buf out = JW_BUF_INIT;
-    int rc = jw_file_op_run(argv[2], cfg, &out, err, sizeof(err));
+    int rc = jw_file_op_run(&scope, cfg, &out, err, sizeof(err));
     jw_json_doc_free(doc);
     if (rc != 0) {
         fprintf(stderr, "%s\n", err);

@@ -38,19 +38,32 @@ int jw_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp_s,
     return 0;
 }
 
-static void token_mac(const unsigned char *key, size_t keylen, const char *run_id, char out[48])
+/* A run token is "jwr_" T "_" A "_" M: T the tenant's UUID as 32 lower-case
+ * hex digits, A the attempt as 8, M the 43 base64url characters of
+ * HMAC-SHA256(key, T "." A "." run id). T and A are fixed-width, so the
+ * MAC's message reads one way only; a token names its tenant and attempt
+ * for the reader, and the MAC binds them to the run. */
+#define TOKEN_TENANT 4                    /* where T starts */
+#define TOKEN_ATTEMPT (TOKEN_TENANT + 33) /* where A starts */
+#define TOKEN_MAC (TOKEN_ATTEMPT + 9)     /* where M starts */
+
+static void token_mac(const unsigned char *key, size_t keylen, const char *hex, unsigned attempt,
+                      const char *run_id, char out[48])
 {
+    struct jw_buf msg = JW_BUF_INIT;
+    jw_buf_printf(&msg, "%s.%08x.%s", hex, attempt, run_id);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)run_id, strlen(run_id), mac, &maclen)) {
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg.data, msg.len, mac, &maclen)) {
         fprintf(stderr, "jobwheel: HMAC failed\n");
         abort();
     }
+    jw_buf_free(&msg);
     jw_base64url_encode(mac, 32, out);
 }
 
 void jw_run_token(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
-                  char out[96])
+                  int attempt, char out[96])
 {
     char hex[33], mac[48];
     size_t h = 0;
@@ -58,29 +71,42 @@ void jw_run_token(const unsigned char *key, size_t keylen, const char *tenant, c
         if (*t != '-')
             hex[h++] = (char)tolower((unsigned char)*t);
     hex[h] = '\0';
-    token_mac(key, keylen, run_id, mac);
-    snprintf(out, 96, "jwr_%s_%s", hex, mac);
+    token_mac(key, keylen, hex, (unsigned)attempt, run_id, mac);
+    snprintf(out, 96, "jwr_%s_%08x_%s", hex, (unsigned)attempt, mac);
 }
 
-int jw_run_token_tenant(const char *token, char tenant[37])
+static bool lower_hex(const char *s, int n)
 {
-    if (strncmp(token, "jwr_", 4) != 0 || strlen(token) != 4 + 32 + 1 + 43 || token[36] != '_')
+    for (int i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int jw_run_token_parse(const char *token, char tenant[37], int *attempt)
+{
+    if (!token || strnlen(token, JW_RUN_TOKEN_LEN + 1) != JW_RUN_TOKEN_LEN ||
+        strncmp(token, "jwr_", 4) != 0 || token[TOKEN_ATTEMPT - 1] != '_' || token[TOKEN_MAC - 1] != '_' ||
+        !lower_hex(token + TOKEN_TENANT, 32) || !lower_hex(token + TOKEN_ATTEMPT, 8))
         return -1;
-    for (int i = 4; i < 36; i++)
-        if (!isxdigit((unsigned char)token[i]) || isupper((unsigned char)token[i]))
-            return -1;
-    const char *h = token + 4;
+    unsigned long a = strtoul(token + TOKEN_ATTEMPT, NULL, 16); /* stops at the "_" */
+    if (a < 1 || a > JW_RUN_TOKEN_MAX_ATTEMPT)
+        return -1;
+    const char *h = token + TOKEN_TENANT;
     snprintf(tenant, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+    *attempt = (int)a;
     return 0;
 }
 
 bool jw_run_token_check(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
-                        const char *token)
+                        int attempt, const char *token)
 {
     char want[96];
-    jw_run_token(key, keylen, tenant, run_id, want);
-    size_t n = strlen(want);
-    return strlen(token) == n && jw_secure_equal(want, token, n);
+    if (!token || attempt < 1 || attempt > JW_RUN_TOKEN_MAX_ATTEMPT)
+        return false;
+    jw_run_token(key, keylen, tenant, run_id, attempt, want);
+    return strnlen(token, JW_RUN_TOKEN_LEN + 1) == JW_RUN_TOKEN_LEN && strlen(want) == JW_RUN_TOKEN_LEN &&
+           jw_secure_equal(want, token, JW_RUN_TOKEN_LEN);
 }
 
 /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": the time in ms; false if

@@ -23,7 +23,8 @@ struct jw_runner {
     struct event_base *base;
     struct jw_store *store;
     char *file_root, *self_exe;
-    bool code_execution;
+    bool code_execution, file_operations;
+    int64_t file_quota_bytes, file_quota_entries;
     int64_t retention_ms;
     void (*start_members)(void *arg, const struct jw_reply *r, size_t from);
     void *start_arg;
@@ -49,6 +50,9 @@ struct jw_runner *jw_runner_new(struct event_base *base, struct jw_store *store,
     r->file_root = jw_strdup(o->file_root ? o->file_root : "");
     r->self_exe = jw_strdup(o->self_exe ? o->self_exe : "");
     r->code_execution = o->code_execution;
+    r->file_operations = o->file_operations;
+    r->file_quota_bytes = o->file_quota_bytes;
+    r->file_quota_entries = o->file_quota_entries;
     r->retention_ms = o->retention_ms;
     r->start_members = o->start_members;
     r->start_arg = o->start_arg;
@@ -385,7 +389,11 @@ static void start_file_op(struct jw_runner_call *c, const struct jw_runner_attem
         return;
     }
     c->file_op = true;
-    const char *argv[] = {"jobwheel", "file-op", c->r->file_root, NULL};
+    /* the tenant's own directory under the root, and its quota */
+    char max_bytes[24], max_entries[24];
+    snprintf(max_bytes, sizeof(max_bytes), "%" PRId64, c->r->file_quota_bytes);
+    snprintf(max_entries, sizeof(max_entries), "%" PRId64, c->r->file_quota_entries);
+    const char *argv[] = {"jobwheel", "file-op", c->r->file_root, a->tenant, max_bytes, max_entries, NULL};
     const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
     struct jw_child_spec spec = {
         .path = c->r->self_exe,
@@ -423,8 +431,8 @@ struct jw_runner_call *jw_runner_start(struct jw_runner *r, const struct jw_runn
     const struct jw_json *cfg = jw_json_root(doc);
     struct jw_error err;
     /* checked again: the server's rules may have changed since it was stored */
-    if (jw_job_config_check(type, cfg, &(struct jw_job_rules){.code_execution = r->code_execution}, &err) !=
-        0)
+    struct jw_job_rules rules = {.code_execution = r->code_execution, .file_operations = r->file_operations};
+    if (jw_job_config_check(type, cfg, &rules, &err) != 0)
         fail_later(c, err.detail);
     else if (!strcmp(type, "StoredProcedure"))
         start_fcall(c, a, cfg);

@@ -159,7 +159,7 @@ static bool env_name_ok(const char *k)
     return true;
 }
 
-/* A path under the file-operation root: relative, no "..", no empty parts. */
+/* A path in the tenant's file directory: relative, no "..", no empty parts. */
 static int want_rel_path(const struct jw_json *cfg, const char *name, bool required, struct jw_error *err)
 {
     const char *p;
@@ -238,10 +238,13 @@ static int check_code(const struct jw_json *cfg, const struct jw_job_rules *rule
     return 0;
 }
 
-static int check_file(const struct jw_json *cfg, struct jw_error *err)
+static int check_file(const struct jw_json *cfg, const struct jw_job_rules *rules, struct jw_error *err)
 {
     static const char *const known[] = {"operation", "path", "to", "content", "recursive", NULL};
     const char *op, *content;
+    if (!rules->file_operations)
+        return jw_fail(err, 400, "job_type",
+                       "FileOperation jobs are disabled on this server (file_operations = false)");
     if (unknown(cfg, known, err) != 0 || want_str(cfg, "operation", true, 16, err, &op) != 0)
         return -1;
     if (!in_list(jw_file_operations, op))
@@ -300,7 +303,7 @@ int jw_job_config_check(const char *type, const struct jw_json *cfg, const struc
     if (!strcmp(type, "CodeExecution"))
         return check_code(cfg, rules, err);
     if (!strcmp(type, "FileOperation"))
-        return check_file(cfg, err);
+        return check_file(cfg, rules, err);
     if (!strcmp(type, "Builtin"))
         return check_builtin(cfg, err);
     return jw_fail(err, 400, "job_type", "unknown job_type \"%.60s\"", type);

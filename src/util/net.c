@@ -31,71 +31,173 @@ int jw_net_parse_ip(const char *host, struct sockaddr_storage *out)
     return -1;
 }
 
-static bool in_net4(uint32_t a, uint32_t net, int bits)
-{
-    uint32_t mask = bits == 0 ? 0 : 0xFFFFFFFFu << (32 - bits);
-    return (a & mask) == (net & mask);
-}
+/* ---- the SSRF guard: which addresses a job may reach ------------------------
+ *
+ * The list is the IANA special-purpose address registries, transcribed by
+ * hand (this machine cannot fetch them) as of the IPv6 registry's update of
+ * 2024-10-22, with the IPv4 registry of the same time:
+ *   https://www.iana.org/assignments/iana-ipv4-special-registry/
+ *   https://www.iana.org/assignments/iana-ipv6-special-registry/
+ * (RFC 6890 and the RFCs that added entries since). Each entry notes the
+ * registry's "Globally Reachable" column and what the guard does with it:
+ *   - False: refused.
+ *   - True: allowed, except the PCP and TURN anycast addresses: the nearest
+ *     such server answers them, i.e. one of the network jobwheel runs in.
+ *   - N/A: 6to4 embeds an IPv4 address, which decides; Teredo, the old
+ *     ORCHID block and the 6to4 relay anycast block are refused.
+ *   - 64:ff9b::/96 (True) embeds an IPv4 address too, which decides.
+ * Not in the registries but refused: IPv4 multicast 224/4, IPv6 multicast
+ * ff00::/8, and every IPv6 address outside 2000::/3, the only block IANA
+ * has made global unicast (IPv6 Address Space registry) — site-local
+ * fec0::/10, IPv4-compatible ::/96, and whatever the IETF reserves there
+ * next. The most specific entry holding an address decides, so a block
+ * added later inside a refused one stays refused until it is reviewed. */
+
+enum reach {
+    REACH_BLOCK, /* refused */
+    REACH_ALLOW, /* allowed */
+    REACH_V4,    /* decided by the IPv4 address it embeds */
+};
+
+struct range4 {
+    uint32_t net;
+    int bits;
+    enum reach reach;
+};
+
+static const struct range4 ranges4[] = {
+    {0x00000000, 0, REACH_ALLOW},  /* any other address */
+    {0x00000000, 8, REACH_BLOCK},  /* 0/8 "This network" [RFC791]: False */
+    {0x00000000, 32, REACH_BLOCK}, /* 0.0.0.0 "This host on this network" [RFC1122]: False */
+    {0x0A000000, 8, REACH_BLOCK},  /* 10/8 Private-Use [RFC1918]: False */
+    {0x64400000, 10, REACH_BLOCK}, /* 100.64/10 Shared Address Space [RFC6598]: False */
+    {0x7F000000, 8, REACH_BLOCK},  /* 127/8 Loopback [RFC1122]: False */
+    {0xA9FE0000, 16, REACH_BLOCK}, /* 169.254/16 Link Local [RFC3927]: False (cloud metadata) */
+    {0xAC100000, 12, REACH_BLOCK}, /* 172.16/12 Private-Use [RFC1918]: False */
+    {0xC0000000, 24, REACH_BLOCK}, /* 192.0.0/24 IETF Protocol Assignments [RFC6890]: False */
+    {0xC0000000, 29, REACH_BLOCK}, /* 192.0.0.0/29 IPv4 Service Continuity Prefix [RFC7335]: False */
+    {0xC0000008, 32, REACH_BLOCK}, /* 192.0.0.8 IPv4 dummy address [RFC7600]: False */
+    {0xC0000009, 32, REACH_BLOCK}, /* 192.0.0.9 Port Control Protocol Anycast [RFC7723]: True, local */
+    {0xC000000A, 32, REACH_BLOCK}, /* 192.0.0.10 TURN Anycast [RFC8155]: True, local */
+    {0xC00000AA, 32, REACH_BLOCK}, /* 192.0.0.170 NAT64/DNS64 Discovery [RFC8880]: False */
+    {0xC00000AB, 32, REACH_BLOCK}, /* 192.0.0.171 NAT64/DNS64 Discovery [RFC8880]: False */
+    {0xC0000200, 24, REACH_BLOCK}, /* 192.0.2/24 Documentation (TEST-NET-1) [RFC5737]: False */
+    {0xC01FC400, 24, REACH_ALLOW}, /* 192.31.196/24 AS112-v4 [RFC7535]: True */
+    {0xC034C100, 24, REACH_ALLOW}, /* 192.52.193/24 AMT [RFC7450]: True */
+    {0xC0586300, 24, REACH_BLOCK}, /* 192.88.99/24 Deprecated (6to4 Relay Anycast) [RFC7526]: N/A */
+    {0xC0A80000, 16, REACH_BLOCK}, /* 192.168/16 Private-Use [RFC1918]: False */
+    {0xC0AF3000, 24, REACH_ALLOW}, /* 192.175.48/24 Direct Delegation AS112 Service [RFC7534]: True */
+    {0xC6120000, 15, REACH_BLOCK}, /* 198.18/15 Benchmarking [RFC2544]: False */
+    {0xC6336400, 24, REACH_BLOCK}, /* 198.51.100/24 Documentation (TEST-NET-2) [RFC5737]: False */
+    {0xCB007100, 24, REACH_BLOCK}, /* 203.0.113/24 Documentation (TEST-NET-3) [RFC5737]: False */
+    {0xE0000000, 4, REACH_BLOCK},  /* 224/4 multicast (not in the registry) */
+    {0xF0000000, 4, REACH_BLOCK},  /* 240/4 Reserved [RFC1112]: False */
+    {0xFFFFFFFF, 32, REACH_BLOCK}, /* 255.255.255.255 Limited Broadcast [RFC8190]: False */
+};
+
+struct range6 {
+    unsigned char net[16];
+    int bits;
+    enum reach reach;
+    int v4_at; /* REACH_V4: the embedded address's first byte */
+};
+
+static const struct range6 ranges6[] = {
+    /* any address outside 2000::/3 (see above) */
+    {{0}, 0, REACH_BLOCK, 0},
+    /* 2000::/3 global unicast */
+    {{0x20}, 3, REACH_ALLOW, 0},
+    /* ::1 Loopback [RFC4291]: False */
+    {{[15] = 1}, 128, REACH_BLOCK, 0},
+    /* :: Unspecified [RFC4291]: False */
+    {{0}, 128, REACH_BLOCK, 0},
+    /* ::ffff:0:0/96 IPv4-mapped [RFC4291]: False */
+    {{[10] = 0xff, 0xff}, 96, REACH_BLOCK, 0},
+    /* 64:ff9b::/96 IPv4-IPv6 Translat. [RFC6052]: True */
+    {{0, 0x64, 0xff, 0x9b}, 96, REACH_V4, 12},
+    /* 64:ff9b:1::/48 IPv4-IPv6 Translat. [RFC8215]: False */
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48, REACH_BLOCK, 0},
+    /* 100::/64 Discard-Only [RFC6666]: False */
+    {{0x01, 0}, 64, REACH_BLOCK, 0},
+    /* 2001::/23 IETF Protocol Assignments [RFC2928]: False */
+    {{0x20, 0x01}, 23, REACH_BLOCK, 0},
+    /* 2001::/32 TEREDO [RFC4380]: N/A */
+    {{0x20, 0x01}, 32, REACH_BLOCK, 0},
+    /* 2001:1::1 PCP Anycast [RFC7723]: True, local */
+    {{0x20, 0x01, 0, 0x01, [15] = 1}, 128, REACH_BLOCK, 0},
+    /* 2001:1::2 TURN Anycast [RFC8155]: True, local */
+    {{0x20, 0x01, 0, 0x01, [15] = 2}, 128, REACH_BLOCK, 0},
+    /* 2001:2::/48 Benchmarking [RFC5180]: False */
+    {{0x20, 0x01, 0, 0x02}, 48, REACH_BLOCK, 0},
+    /* 2001:3::/32 AMT [RFC7450]: True */
+    {{0x20, 0x01, 0, 0x03}, 32, REACH_ALLOW, 0},
+    /* 2001:4:112::/48 AS112-v6 [RFC7535]: True */
+    {{0x20, 0x01, 0, 0x04, 0x01, 0x12}, 48, REACH_ALLOW, 0},
+    /* 2001:10::/28 Deprecated (ORCHID) [RFC4843]: N/A */
+    {{0x20, 0x01, 0, 0x10}, 28, REACH_BLOCK, 0},
+    /* 2001:20::/28 ORCHIDv2 [RFC7343]: True */
+    {{0x20, 0x01, 0, 0x20}, 28, REACH_ALLOW, 0},
+    /* 2001:30::/28 Drone Remote ID DETs [RFC9374]: True */
+    {{0x20, 0x01, 0, 0x30}, 28, REACH_ALLOW, 0},
+    /* 2001:db8::/32 Documentation [RFC3849]: False */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32, REACH_BLOCK, 0},
+    /* 2002::/16 6to4 [RFC3056]: N/A */
+    {{0x20, 0x02}, 16, REACH_V4, 2},
+    /* 2620:4f:8000::/48 AS112 Delegation [RFC7534]: True */
+    {{0x26, 0x20, 0, 0x4f, 0x80}, 48, REACH_ALLOW, 0},
+    /* 3fff::/20 Documentation [RFC9637]: False */
+    {{0x3f, 0xff}, 20, REACH_BLOCK, 0},
+    /* 5f00::/16 Segment Routing (SRv6) SIDs [RFC9602]: False */
+    {{0x5f, 0x00}, 16, REACH_BLOCK, 0},
+    /* fc00::/7 Unique-Local [RFC4193]: False */
+    {{0xfc}, 7, REACH_BLOCK, 0},
+    /* fe80::/10 Link-Local Unicast [RFC4291]: False */
+    {{0xfe, 0x80}, 10, REACH_BLOCK, 0},
+    /* ff00::/8 multicast (not in the registry) */
+    {{0xff}, 8, REACH_BLOCK, 0},
+};
 
 static bool v4_is_public(uint32_t a)
 {
-    static const struct {
-        uint32_t net;
-        int bits;
-    } blocked[] = {
-        {0x00000000, 8},  /* 0.0.0.0/8 "this network" */
-        {0x0A000000, 8},  /* 10/8 */
-        {0x64400000, 10}, /* 100.64/10 CGNAT */
-        {0x7F000000, 8},  /* 127/8 loopback */
-        {0xA9FE0000, 16}, /* 169.254/16 link-local, cloud metadata */
-        {0xAC100000, 12}, /* 172.16/12 */
-        {0xC0000000, 24}, /* 192.0.0/24 IETF protocol assignments */
-        {0xC0000200, 24}, /* 192.0.2/24 documentation */
-        {0xC0586300, 24}, /* 192.88.99/24 6to4 relay */
-        {0xC0A80000, 16}, /* 192.168/16 */
-        {0xC6120000, 15}, /* 198.18/15 benchmarking */
-        {0xC6336400, 24}, /* 198.51.100/24 documentation */
-        {0xCB007100, 24}, /* 203.0.113/24 documentation */
-        {0xE0000000, 4},  /* 224/4 multicast */
-        {0xF0000000, 4},  /* 240/4 reserved, broadcast */
-    };
-    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
-        if (in_net4(a, blocked[i].net, blocked[i].bits))
-            return false;
-    return true;
+    const struct range4 *best = NULL;
+    for (size_t i = 0; i < sizeof(ranges4) / sizeof(ranges4[0]); i++) {
+        const struct range4 *r = &ranges4[i];
+        uint32_t mask = r->bits == 0 ? 0 : 0xFFFFFFFFu << (32 - r->bits);
+        if ((a & mask) == r->net && (!best || r->bits > best->bits))
+            best = r;
+    }
+    return best && best->reach == REACH_ALLOW;
+}
+
+static bool in_range6(const unsigned char *b, const struct range6 *r)
+{
+    int full = r->bits / 8, rest = r->bits % 8;
+    if (memcmp(b, r->net, (size_t)full) != 0)
+        return false;
+    return rest == 0 || ((b[full] ^ r->net[full]) & (0xFF << (8 - rest)) & 0xFF) == 0;
+}
+
+static bool v6_is_public(const unsigned char *b)
+{
+    const struct range6 *best = NULL;
+    for (size_t i = 0; i < sizeof(ranges6) / sizeof(ranges6[0]); i++)
+        if (in_range6(b, &ranges6[i]) && (!best || ranges6[i].bits > best->bits))
+            best = &ranges6[i];
+    if (!best || best->reach == REACH_BLOCK)
+        return false;
+    if (best->reach == REACH_ALLOW)
+        return true;
+    const unsigned char *v = b + best->v4_at;
+    return v4_is_public((uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3]);
 }
 
 bool jw_net_addr_is_public(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
-        return v4_is_public(ntohl(s->sin_addr.s_addr));
-    }
-    if (sa->sa_family != AF_INET6)
-        return false;
-    const unsigned char *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-    static const unsigned char zero12[12] = {0};
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-    uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
-    /* ::/96 (unspecified, loopback, IPv4-compatible), ::ffff:0:0/96, 64:ff9b::/96 */
-    if (memcmp(b, zero12, 12) == 0 || memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-        return memcmp(b, zero12, 12) == 0 && v4 <= 1 ? false : v4_is_public(v4);
-    if ((b[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
-        return false;
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
-        return false;
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) /* fec0::/10 site-local */
-        return false;
-    if (b[0] == 0xff) /* ff00::/8 multicast */
-        return false;
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) /* 2001:db8::/32 */
-        return false;
-    if (b[0] == 0x20 && b[1] == 0x02) /* 2002::/16 6to4: check the embedded IPv4 */
-        return v4_is_public((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5]);
-    if (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero12, 6) == 0) /* 100::/64 discard */
-        return false;
-    return true;
+    if (sa->sa_family == AF_INET)
+        return v4_is_public(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+    if (sa->sa_family == AF_INET6)
+        return v6_is_public(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+    return false;
 }
 
 bool jw_net_name_is_local(const char *host)

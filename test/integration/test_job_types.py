@@ -154,7 +154,7 @@ def test_code_execution_refused_unless_enabled(client):
 
 
 def test_file_operations(c, rig):
-    root = rig["root"]
+    root = rig["root"] / c.tenant_id  # each tenant works in its own directory
 
     def op(**cfg):
         return run(c, job(c, job_type="FileOperation", max_attempts=1, job_configuration=cfg)["id"])
@@ -174,7 +174,7 @@ def test_file_operations(c, rig):
     missing = op(operation="copy", path=f"{d}/in/nope.txt", to=f"{d}/x")
     assert missing["status"] == "failed" and str(root) not in missing["error"]
     # a symlink out of the root is refused, in the middle of a path or at its end
-    outside = root.parent / ("outside-" + d)
+    outside = rig["root"].parent / ("outside-" + d)
     outside.mkdir()
     (outside / "secret.txt").write_text("do not read")
     os.symlink(outside, root / d / "escape")

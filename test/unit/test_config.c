@@ -109,6 +109,9 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.jwt_audience, "");
     assert_false(cfg.allow_private_targets);
     assert_false(cfg.code_execution);
+    assert_true(cfg.file_operations);
+    assert_int_equal(cfg.file_quota_bytes, 100 * 1024 * 1024);
+    assert_int_equal(cfg.file_quota_entries, 10000);
     assert_string_equal(cfg.log_format, "text");
     assert_string_equal(cfg.log_level, "info");
     assert_string_equal(cfg.zoneinfo_dir, "/usr/share/zoneinfo");

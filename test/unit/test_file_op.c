@@ -1,8 +1,10 @@
 /* Unit tests for FileOperation jobs (src/exec/file_op.c): every operation
- * on a fresh temporary tree, and every way out of the root — symlinks to a
- * directory outside it, to /etc and to a file outside it (as an
- * intermediate directory and as the last component), a dangling symlink,
- * "..", ".", empty components and absolute paths. */
+ * on a fresh temporary tree, every way out of the tenant's directory —
+ * symlinks to a directory outside it, to /etc and to a file outside it (as
+ * an intermediate directory and as the last component), a dangling
+ * symlink, "..", ".", empty components and absolute paths — another
+ * tenant's directory (by its id in a path, by a symlink, as the tenant
+ * directory itself), tenant ids that are not one, and the quota. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -26,19 +28,27 @@
 #include "jobwheel/file_op.h"
 #include "jobwheel/json.h"
 
-/* The tree each test starts from:
- *   base/outside/secret.txt      "secret"        (outside the root)
- *   base/root/in/a.txt           "hello"
- *   base/root/out      -> base/outside           (absolute link to a dir)
- *   base/root/up       -> ../outside             (relative link to a dir)
- *   base/root/etc      -> /etc
- *   base/root/link.txt -> base/outside/secret.txt
- *   base/root/dangling -> base/outside/created-through-link.txt (absent)
- *   base/root/in/deep  -> base/outside           (a link one level down) */
+/* The tree each test starts from, root being TENANT's directory under the
+ * file root base/files:
+ *   base/outside/secret.txt      "secret"        (outside the file root)
+ *   base/files/TENANT/in/a.txt           "hello"
+ *   base/files/TENANT/out      -> base/outside   (absolute link to a dir)
+ *   base/files/TENANT/up       -> ../../outside  (relative link to a dir)
+ *   base/files/TENANT/etc      -> /etc
+ *   base/files/TENANT/link.txt -> base/outside/secret.txt
+ *   base/files/TENANT/dangling -> base/outside/created-through-link.txt (absent)
+ *   base/files/TENANT/in/deep  -> base/outside   (a link one level down)
+ * The quota is as large as it gets unless a test sets it. */
+#define TENANT "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e"
+#define OTHER "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0f"
+
 struct fx {
     char base[64];
-    char root[128];
+    char top[128];  /* the file root */
+    char root[200]; /* TENANT's directory */
     char outside[128];
+    const char *tenant; /* whose operations run_cfg runs (TENANT) */
+    int64_t max_bytes, max_entries;
 };
 
 static void path_of(char *buf, size_t len, const char *dir, const char *rel)
@@ -120,15 +130,20 @@ static int setup(void **state)
     snprintf(fx->base, sizeof(fx->base), "/tmp/jw-file-op-XXXXXX");
     if (!mkdtemp(fx->base))
         return -1;
-    path_of(fx->root, sizeof(fx->root), fx->base, "root");
+    path_of(fx->top, sizeof(fx->top), fx->base, "files");
+    path_of(fx->root, sizeof(fx->root), fx->top, TENANT);
     path_of(fx->outside, sizeof(fx->outside), fx->base, "outside");
-    make_dir(fx->base, "root");
+    fx->tenant = TENANT;
+    fx->max_bytes = INT64_MAX;
+    fx->max_entries = INT64_MAX;
+    make_dir(fx->base, "files");
+    make_dir(fx->top, TENANT);
     make_dir(fx->base, "outside");
     make_dir(fx->root, "in");
     put_file(fx->outside, "secret.txt", "secret");
     put_file(fx->root, "in/a.txt", "hello");
     make_link(fx, fx->outside, "out");
-    make_link(fx, "../outside", "up");
+    make_link(fx, "../../outside", "up");
     make_link(fx, "/etc", "etc");
     path_of(p, sizeof(p), fx->outside, "secret.txt");
     make_link(fx, p, "link.txt");
@@ -152,7 +167,7 @@ static int teardown(void **state)
     return rc;
 }
 
-/* Run the configuration printf(fmt) under the root. */
+/* Run the configuration printf(fmt) as fx->tenant's. */
 static int run_cfg(const struct fx *fx, struct jw_buf *out, char *err, size_t errlen, const char *fmt,
                    va_list ap) __attribute__((format(printf, 5, 0)));
 static int run_cfg(const struct fx *fx, struct jw_buf *out, char *err, size_t errlen, const char *fmt,
@@ -165,13 +180,15 @@ static int run_cfg(const struct fx *fx, struct jw_buf *out, char *err, size_t er
     if (!doc)
         fail_msg("test JSON does not parse (%s): %s", perr, text.data);
     jw_buf_free(&text);
-    int rc = jw_file_op_run(fx->root, jw_json_root(doc), out, err, errlen);
+    struct jw_file_op_scope scope = {fx->top, fx->tenant, fx->max_bytes, fx->max_entries};
+    int rc = jw_file_op_run(&scope, jw_json_root(doc), out, err, errlen);
     jw_json_doc_free(doc);
     return rc;
 }
 
 /* Succeeds; the result is returned (caller frees). */
-static char *ok_result_v(const struct fx *fx, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static char *ok_result_v(const struct fx *fx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static char *ok_result_v(const struct fx *fx, const char *fmt, va_list ap)
 {
     struct jw_buf out = JW_BUF_INIT;
@@ -409,25 +426,34 @@ static void test_delete_too_deep(void **state)
 {
     const struct fx *fx = *state;
     struct jw_buf p = JW_BUF_INIT;
-    jw_buf_puts(&p, "deep");
-    for (int i = 0; i < JW_FILE_OP_MAX_DEPTH + 5; i++)
-        jw_buf_puts(&p, "/d");
-    char *r = ok_result(fx, "{\"operation\":\"mkdir\",\"path\":\"%s\",\"recursive\":true}", p.data);
-    free(r);
-    jw_buf_free(&p);
-    expect_err(fx, "directories nested more than 256 deep under deep: not deleted",
-               "{\"operation\":\"delete\",\"path\":\"deep\",\"recursive\":true}");
     /* a tree just within the limit goes */
     jw_buf_puts(&p, "ok");
     for (int i = 0; i < JW_FILE_OP_MAX_DEPTH - 1; i++)
         jw_buf_puts(&p, "/d");
-    r = ok_result(fx, "{\"operation\":\"mkdir\",\"path\":\"%s\",\"recursive\":true}", p.data);
+    char *r = ok_result(fx, "{\"operation\":\"mkdir\",\"path\":\"%s\",\"recursive\":true}", p.data);
     free(r);
     jw_buf_free(&p);
     char want[96];
     snprintf(want, sizeof(want), "{\"operation\":\"delete\",\"path\":\"ok\",\"deleted\":%d}",
              JW_FILE_OP_MAX_DEPTH);
     expect_ok(fx, want, "{\"operation\":\"delete\",\"path\":\"ok\",\"recursive\":true}");
+    /* a deeper one does not */
+    jw_buf_puts(&p, "deep");
+    for (int i = 0; i < JW_FILE_OP_MAX_DEPTH + 5; i++)
+        jw_buf_puts(&p, "/d");
+    r = ok_result(fx, "{\"operation\":\"mkdir\",\"path\":\"%s\",\"recursive\":true}", p.data);
+    free(r);
+    jw_buf_free(&p);
+    expect_err(fx, "directories nested more than 256 deep under deep: not deleted",
+               "{\"operation\":\"delete\",\"path\":\"deep\",\"recursive\":true}");
+    /* nor can the tenant's files then be measured for the quota: what adds
+     * files is refused until a part of the tree is deleted */
+    expect_err(fx, "directories nested more than 256 deep: the files cannot be measured",
+               "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\"}");
+    expect_ok(fx, "{\"operation\":\"delete\",\"path\":\"deep/d/d/d/d/d/d/d/d/d\",\"deleted\":253}",
+              "{\"operation\":\"delete\",\"path\":\"deep/d/d/d/d/d/d/d/d/d\",\"recursive\":true}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"x\",\"bytes\":1}",
+              "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\"}");
 }
 
 static void test_mkdir(void **state)
@@ -766,7 +792,8 @@ static void test_dotdot_and_absolute(void **state)
     assert_false(exists(fx->root, "stolen"));
     expect_content(fx->root, "in/a.txt", "hello");
     expect_outside_untouched(fx);
-    assert_int_equal(count_entries(fx->base, ""), 2); /* root and outside */
+    assert_int_equal(count_entries(fx->base, ""), 2);      /* files and outside */
+    assert_int_equal(count_entries(fx->base, "files"), 1); /* only the tenant's */
 }
 
 static void test_bad_config(void **state)
@@ -783,8 +810,8 @@ static void test_bad_config(void **state)
     char err[256];
     struct jw_json_doc *doc = jw_json_parse("{\"operation\":\"list\"}", 20, 8, err, sizeof(err));
     assert_non_null(doc);
-    assert_int_equal(
-        jw_file_op_run("/nonexistent/jw-file-op-root", jw_json_root(doc), &out, err, sizeof(err)), -1);
+    struct jw_file_op_scope scope = {"/nonexistent/jw-file-op-root", TENANT, INT64_MAX, INT64_MAX};
+    assert_int_equal(jw_file_op_run(&scope, jw_json_root(doc), &out, err, sizeof(err)), -1);
     assert_string_equal(err, "cannot open the file root: No such file or directory");
     assert_int_equal(out.len, 0);
     jw_json_doc_free(doc);
@@ -794,13 +821,241 @@ static void test_bad_config(void **state)
     doc = jw_json_parse(cfg, strlen(cfg), 8, err, sizeof(err));
     assert_non_null(doc);
     static const size_t kept[] = {13, 14, 14, 16, 16, 18}; /* for errlen 14 to 19 */
+    scope = (struct jw_file_op_scope){fx->top, TENANT, INT64_MAX, INT64_MAX};
     for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(jw_file_op_run(fx->root, jw_json_root(doc), &out, err, 14 + i), -1);
+        assert_int_equal(jw_file_op_run(&scope, jw_json_root(doc), &out, err, 14 + i), -1);
         assert_true(jw_utf8_valid(err, strlen(err)));
         assert_int_equal(strlen(err), kept[i]);
     }
     assert_string_equal(err, "no such file: \xc3\xa9\xc3\xa9");
     jw_json_doc_free(doc);
+}
+
+/* ---- tenants ------------------------------------------------------------ */
+
+/* Each tenant has its own directory, made on first use; nothing a tenant
+ * names reaches another's — not even a path that starts with the other's
+ * id. */
+static void test_tenant_directories(void **state)
+{
+    struct fx *fx = *state;
+    fx->tenant = OTHER;
+    assert_false(exists(fx->top, OTHER));
+    expect_ok(fx, "{\"operation\":\"list\",\"path\":\"\",\"entries\":[],\"truncated\":false}",
+              "{\"operation\":\"list\"}");
+    char p[PATH_MAX];
+    struct stat st;
+    path_of(p, sizeof(p), fx->top, OTHER);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0007, 0); /* not for others on the host */
+
+    /* the same paths, another tenant's files */
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"in/a.txt\",\"bytes\":5}",
+              "{\"operation\":\"write\",\"path\":\"in/a.txt\",\"content\":\"other\",\"recursive\":true}");
+    expect_content(fx->top, OTHER "/in/a.txt", "other");
+    expect_content(fx->root, "in/a.txt", "hello");
+    expect_ok(fx, "{\"operation\":\"delete\",\"path\":\"in\",\"deleted\":2}",
+              "{\"operation\":\"delete\",\"path\":\"in\",\"recursive\":true}");
+    expect_content(fx->root, "in/a.txt", "hello");
+
+    /* the first tenant's id as a path names a directory of OTHER's own */
+    expect_err(fx, "no such directory: " TENANT, "{\"operation\":\"list\",\"path\":\"" TENANT "/in\"}");
+    expect_err(fx, "no such", "{\"operation\":\"delete\",\"path\":\"" TENANT "/in/a.txt\"}");
+    expect_err(fx, "no such", "{\"operation\":\"move\",\"path\":\"" TENANT "/in/a.txt\",\"to\":\"mine\"}");
+    expect_err(fx, "no such", "{\"operation\":\"copy\",\"path\":\"" TENANT "/in/a.txt\",\"to\":\"mine\"}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"" TENANT "/in/a.txt\",\"bytes\":6}",
+              "{\"operation\":\"write\",\"path\":\"" TENANT
+              "/in/a.txt\",\"content\":\"pwned!\",\"recursive\":true}");
+    expect_content(fx->top, OTHER "/" TENANT "/in/a.txt", "pwned!");
+    expect_content(fx->root, "in/a.txt", "hello");
+    assert_false(exists(fx->top, OTHER "/mine"));
+    /* and ".." cannot climb out to the file root */
+    expect_err(fx, "\"..\" component: refused", "{\"operation\":\"list\",\"path\":\"../" TENANT "\"}");
+    expect_err(fx, "\"..\" component: refused",
+               "{\"operation\":\"delete\",\"path\":\"../" TENANT "/in\",\"recursive\":true}");
+    expect_content(fx->root, "in/a.txt", "hello");
+    assert_int_equal(count_entries(fx->top, ""), 2);
+}
+
+/* A symlink planted in a tenant's directory to another tenant's is
+ * refused as every link is; a tenant directory that is itself a link (to
+ * another tenant's directory or outside) or not a directory is refused,
+ * whatever the operation, and what it points at is untouched. */
+static void test_tenant_directory_links(void **state)
+{
+    struct fx *fx = *state;
+    char p[PATH_MAX];
+    make_link(fx, "../" OTHER, "to-other");
+    make_dir(fx->top, OTHER);
+    put_file(fx->top, OTHER "/secret.txt", "theirs");
+    expect_err(fx, "to-other is a symbolic link: refused", "{\"operation\":\"list\",\"path\":\"to-other\"}");
+    expect_err(fx, "to-other is a symbolic link: refused",
+               "{\"operation\":\"delete\",\"path\":\"to-other/secret.txt\"}");
+    expect_err(fx, "to-other is a symbolic link: refused",
+               "{\"operation\":\"copy\",\"path\":\"to-other/secret.txt\",\"to\":\"stolen\"}");
+    expect_content(fx->top, OTHER "/secret.txt", "theirs");
+
+    static const char *const targets[] = {TENANT, "../outside", NULL};
+    const char *const probes[] = {
+        "{\"operation\":\"list\"}",
+        "{\"operation\":\"list\",\"path\":\"in\"}",
+        "{\"operation\":\"write\",\"path\":\"in/a.txt\",\"content\":\"pwned\"}",
+        "{\"operation\":\"write\",\"path\":\"new.txt\",\"content\":\"pwned\"}",
+        "{\"operation\":\"delete\",\"path\":\"in\",\"recursive\":true}",
+        "{\"operation\":\"delete\",\"path\":\"secret.txt\"}",
+        "{\"operation\":\"move\",\"path\":\"in/a.txt\",\"to\":\"moved\"}",
+        "{\"operation\":\"mkdir\",\"path\":\"newdir\"}",
+        "{\"operation\":\"copy\",\"path\":\"secret.txt\",\"to\":\"stolen\"}",
+    };
+    fx->tenant = OTHER;
+    path_of(p, sizeof(p), fx->top, OTHER);
+    for (size_t t = 0; targets[t]; t++) {
+        char old[PATH_MAX + 8];
+        snprintf(old, sizeof(old), "%s.gone", p);
+        assert_int_equal(rename(p, old), 0); /* OTHER's real directory out of the way */
+        assert_int_equal(symlink(targets[t], p), 0);
+        for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+            expect_err(fx, "the tenant's directory is a symbolic link: refused", "%s", probes[i]);
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(rename(old, p), 0);
+    }
+    expect_content(fx->root, "in/a.txt", "hello");
+    assert_false(exists(fx->root, "new.txt") || exists(fx->root, "moved") || exists(fx->root, "newdir"));
+    expect_outside_untouched(fx);
+    /* not a directory */
+    char other_dir[PATH_MAX + 8];
+    snprintf(other_dir, sizeof(other_dir), "%s.dir", p);
+    assert_int_equal(rename(p, other_dir), 0);
+    put_file(fx->top, OTHER, "a file");
+    expect_err(fx, "the tenant's directory is not a directory: refused", "{\"operation\":\"list\"}");
+    expect_err(fx, "the tenant's directory is not a directory: refused",
+               "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\"}");
+    expect_content(fx->top, OTHER, "a file");
+}
+
+/* A tenant id that is not a lower-case UUID names no directory at all. */
+static void test_tenant_id_refused(void **state)
+{
+    struct fx *fx = *state;
+    static const char *const bad[] = {
+        "",
+        "0190F3A1-7C2E-7D4B-9A10-3F5E8C2B1D0E", /* the same UUID, another directory */
+        "0190f3a17c2e7d4b9a103f5e8c2b1d0e",
+        "{0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e}",
+        "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e/",
+        "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0",
+        "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0ee",
+        "0190f3a1-7c2e-7d4b-9a10_3f5e8c2b1d0e",
+        "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0g",
+        "..",
+        ".",
+        "../outside",
+        "/etc",
+        "../../../../../../../../../../../tmp",
+        "..-....-....-....-............",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fx->tenant = bad[i];
+        expect_err(fx, "the tenant id is not a lower-case UUID: refused", "{\"operation\":\"list\"}");
+        expect_err(fx, "the tenant id is not a lower-case UUID: refused",
+                   "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\",\"recursive\":true}");
+    }
+    assert_int_equal(count_entries(fx->top, ""), 1);
+    expect_outside_untouched(fx);
+}
+
+/* ---- the quota ---------------------------------------------------------- */
+
+static void test_quota_bytes(void **state)
+{
+    struct fx *fx = *state;
+    fx->tenant = OTHER;
+    fx->max_bytes = 10;
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a.txt\",\"bytes\":6}",
+              "{\"operation\":\"write\",\"path\":\"a.txt\",\"content\":\"123456\"}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"d/b.txt\",\"bytes\":4}",
+              "{\"operation\":\"write\",\"path\":\"d/b.txt\",\"content\":\"1234\",\"recursive\":true}");
+    /* full: one byte more is refused, and nothing is made */
+    expect_err(fx, "file quota exceeded: the tenant's files would take 11 bytes, more than the 10 allowed",
+               "{\"operation\":\"write\",\"path\":\"c.txt\",\"content\":\"x\"}");
+    expect_err(fx, "file quota exceeded",
+               "{\"operation\":\"write\",\"path\":\"e/f/c.txt\",\"content\":\"x\",\"recursive\":true}");
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"copy\",\"path\":\"d/b.txt\",\"to\":\"b2.txt\"}");
+    expect_err(fx, "file quota exceeded",
+               "{\"operation\":\"write\",\"path\":\"a.txt\",\"content\":\"1234567\"}");
+    assert_false(exists(fx->top, OTHER "/c.txt") || exists(fx->top, OTHER "/e") ||
+                 exists(fx->top, OTHER "/b2.txt"));
+    expect_content(fx->top, OTHER "/a.txt", "123456");
+    /* replacing a file by one no larger, an empty file, a directory: fine */
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a.txt\",\"bytes\":6}",
+              "{\"operation\":\"write\",\"path\":\"a.txt\",\"content\":\"abcdef\"}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a.txt\",\"bytes\":2}",
+              "{\"operation\":\"write\",\"path\":\"a.txt\",\"content\":\"ab\"}");
+    expect_ok(fx, "{\"operation\":\"copy\",\"path\":\"d/b.txt\",\"to\":\"b2.txt\",\"bytes\":4}",
+              "{\"operation\":\"copy\",\"path\":\"d/b.txt\",\"to\":\"b2.txt\"}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"empty\",\"bytes\":0}",
+              "{\"operation\":\"write\",\"path\":\"empty\",\"content\":\"\"}");
+    expect_ok(fx, "{\"operation\":\"mkdir\",\"path\":\"m\",\"created\":true}",
+              "{\"operation\":\"mkdir\",\"path\":\"m\"}");
+    /* removing and renaming are never refused, and free room */
+    expect_ok(fx, "{\"operation\":\"move\",\"path\":\"b2.txt\",\"to\":\"m/b3.txt\"}",
+              "{\"operation\":\"move\",\"path\":\"b2.txt\",\"to\":\"m/b3.txt\"}");
+    expect_ok(fx, "{\"operation\":\"delete\",\"path\":\"m\",\"deleted\":2}",
+              "{\"operation\":\"delete\",\"path\":\"m\",\"recursive\":true}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"c.txt\",\"bytes\":4}",
+              "{\"operation\":\"write\",\"path\":\"c.txt\",\"content\":\"wxyz\"}");
+    /* a link is counted as an entry, what it points at is not measured */
+    make_link(fx, fx->outside, "../" OTHER "/out");
+    expect_ok(fx, "{\"operation\":\"mkdir\",\"path\":\"n\",\"created\":true}",
+              "{\"operation\":\"mkdir\",\"path\":\"n\"}");
+    /* another tenant's quota is its own */
+    fx->tenant = TENANT;
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"five.txt\",\"bytes\":5}",
+              "{\"operation\":\"write\",\"path\":\"five.txt\",\"content\":\"01234\"}"); /* and in/a.txt */
+}
+
+static void test_quota_entries(void **state)
+{
+    struct fx *fx = *state;
+    fx->tenant = OTHER;
+    fx->max_entries = 4;
+    expect_ok(fx, "{\"operation\":\"mkdir\",\"path\":\"a\",\"created\":true}",
+              "{\"operation\":\"mkdir\",\"path\":\"a\"}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a/b.txt\",\"bytes\":1}",
+              "{\"operation\":\"write\",\"path\":\"a/b.txt\",\"content\":\"1\"}");
+    /* three entries (c, c/d, c/d/e.txt) would make five */
+    expect_err(fx, "file quota exceeded: the tenant's files would number more than 4 entries",
+               "{\"operation\":\"write\",\"path\":\"c/d/e.txt\",\"content\":\"1\",\"recursive\":true}");
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"mkdir\",\"path\":\"c/d/e\",\"recursive\":true}");
+    assert_false(exists(fx->top, OTHER "/c"));
+    /* two (a/c, a/c/e.txt) fit exactly */
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a/c/e.txt\",\"bytes\":1}",
+              "{\"operation\":\"write\",\"path\":\"a/c/e.txt\",\"content\":\"1\",\"recursive\":true}");
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"mkdir\",\"path\":\"x\"}");
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"copy\",\"path\":\"a/b.txt\",\"to\":\"b2.txt\"}");
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"write\",\"path\":\"z\",\"content\":\"\"}");
+    /* what is there can be replaced, and mkdir of what exists is no new entry */
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"a/b.txt\",\"bytes\":2}",
+              "{\"operation\":\"write\",\"path\":\"a/b.txt\",\"content\":\"22\"}");
+    expect_ok(fx, "{\"operation\":\"copy\",\"path\":\"a/b.txt\",\"to\":\"a/c/e.txt\",\"bytes\":2}",
+              "{\"operation\":\"copy\",\"path\":\"a/b.txt\",\"to\":\"a/c/e.txt\"}");
+    expect_ok(fx, "{\"operation\":\"mkdir\",\"path\":\"a/c\",\"created\":false}",
+              "{\"operation\":\"mkdir\",\"path\":\"a/c\",\"recursive\":true}");
+    expect_ok(fx, "{\"operation\":\"delete\",\"path\":\"a/c/e.txt\",\"deleted\":1}",
+              "{\"operation\":\"delete\",\"path\":\"a/c/e.txt\"}");
+    expect_ok(fx, "{\"operation\":\"mkdir\",\"path\":\"x\",\"created\":true}",
+              "{\"operation\":\"mkdir\",\"path\":\"x\"}");
+    /* over the quota already (the operator lowered it): only what frees room */
+    fx->max_entries = 2;
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"write\",\"path\":\"a/b.txt\",\"content\":\"1\"}");
+    expect_ok(fx, "{\"operation\":\"delete\",\"path\":\"a\",\"deleted\":3}",
+              "{\"operation\":\"delete\",\"path\":\"a\",\"recursive\":true}");
+    expect_ok(fx, "{\"operation\":\"write\",\"path\":\"y\",\"bytes\":1}",
+              "{\"operation\":\"write\",\"path\":\"y\",\"content\":\"1\"}");
+    /* a quota of nothing */
+    fx->max_entries = 0;
+    expect_err(fx, "file quota exceeded", "{\"operation\":\"mkdir\",\"path\":\"w\"}");
 }
 
 /* ---- the child's entry point ------------------------------------------- */
@@ -856,40 +1111,69 @@ static void run_main(int argc, char **argv, const char *input, struct main_resul
 static void test_main(void **state)
 {
     const struct fx *fx = *state;
-    char root[128];
-    snprintf(root, sizeof(root), "%s", fx->root);
-    char *argv[] = {"jobwheel", "file-op", root, NULL};
+    char root[128], tenant[] = TENANT, max_bytes[] = "1000000", max_entries[] = "1000";
+    snprintf(root, sizeof(root), "%s", fx->top);
+    char *argv[] = {"jobwheel", "file-op", root, tenant, max_bytes, max_entries, NULL};
     struct main_result res;
 
-    run_main(3, argv, "{\"operation\":\"write\",\"path\":\"m.txt\",\"content\":\"via main\"}", &res);
+    run_main(6, argv, "{\"operation\":\"write\",\"path\":\"m.txt\",\"content\":\"via main\"}", &res);
     assert_int_equal(res.status, 0);
     assert_string_equal(res.out, "{\"operation\":\"write\",\"path\":\"m.txt\",\"bytes\":8}\n");
     assert_string_equal(res.err, "");
     expect_content(fx->root, "m.txt", "via main");
 
-    run_main(3, argv, "{\"operation\":\"copy\",\"path\":\"link.txt\",\"to\":\"s\"}", &res);
+    run_main(6, argv, "{\"operation\":\"copy\",\"path\":\"link.txt\",\"to\":\"s\"}", &res);
     assert_int_equal(res.status, 1);
     assert_string_equal(res.out, "");
     assert_string_equal(res.err, "link.txt is a symbolic link: refused\n");
 
     /* validation runs again in the child */
-    run_main(3, argv, "{\"operation\":\"delete\",\"path\":\"../outside\",\"recursive\":true}", &res);
+    run_main(6, argv, "{\"operation\":\"delete\",\"path\":\"../outside\",\"recursive\":true}", &res);
     assert_int_equal(res.status, 1);
     assert_non_null(strstr(res.err, "must stay under the file root"));
     expect_outside_untouched(fx);
-    run_main(3, argv, "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\",\"mode\":777}", &res);
+    run_main(6, argv, "{\"operation\":\"write\",\"path\":\"x\",\"content\":\"1\",\"mode\":777}", &res);
     assert_int_equal(res.status, 1);
     assert_non_null(strstr(res.err, "unknown field"));
 
-    run_main(3, argv, "{\"operation\":", &res);
+    run_main(6, argv, "{\"operation\":", &res);
     assert_int_equal(res.status, 1);
     assert_non_null(strstr(res.err, "JSON"));
-    run_main(3, argv, "", &res);
+    run_main(6, argv, "", &res);
     assert_int_equal(res.status, 1);
+
+    /* the quota comes from the command line */
+    strcpy(max_bytes, "10");
+    run_main(6, argv, "{\"operation\":\"write\",\"path\":\"big.txt\",\"content\":\"0123456789ab\"}", &res);
+    assert_int_equal(res.status, 1);
+    assert_non_null(strstr(res.err, "file quota exceeded"));
+    assert_false(exists(fx->root, "big.txt"));
+    strcpy(max_bytes, "1000000");
+
+    /* the tenant comes from the command line, and must be one */
+    strcpy(tenant, OTHER);
+    run_main(6, argv, "{\"operation\":\"write\",\"path\":\"m.txt\",\"content\":\"other\"}", &res);
+    assert_int_equal(res.status, 0);
+    expect_content(fx->top, OTHER "/m.txt", "other");
+    expect_content(fx->root, "m.txt", "via main");
+    strcpy(tenant, "../outside/../../x/y");
+    tenant[36] = '\0';
+    run_main(6, argv, "{\"operation\":\"list\"}", &res);
+    assert_int_equal(res.status, 1);
+    assert_non_null(strstr(res.err, "tenant id is not a lower-case UUID"));
 
     run_main(2, argv, "{\"operation\":\"list\"}", &res);
     assert_int_equal(res.status, 1);
-    assert_non_null(strstr(res.err, "usage: jobwheel file-op ROOT"));
+    assert_non_null(strstr(res.err, "usage: jobwheel file-op ROOT TENANT MAX_BYTES MAX_ENTRIES"));
+    run_main(3, argv, "{\"operation\":\"list\"}", &res);
+    assert_int_equal(res.status, 1);
+    strcpy(max_entries, "-1");
+    run_main(6, argv, "{\"operation\":\"list\"}", &res);
+    assert_int_equal(res.status, 1);
+    assert_non_null(strstr(res.err, "usage:"));
+    strcpy(max_entries, "1x");
+    run_main(6, argv, "{\"operation\":\"list\"}", &res);
+    assert_int_equal(res.status, 1);
 }
 
 int main(void)
@@ -908,6 +1192,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlink_final, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dotdot_and_absolute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_directories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_directory_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_id_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_main, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,8 @@
 #include "jobwheel/job.h"
 #include "jobwheel/json.h"
 
-static const struct jw_job_rules STRICT = {.allow_private_targets = false};
-static const struct jw_job_rules LOOSE = {.allow_private_targets = true};
+static const struct jw_job_rules STRICT = {.allow_private_targets = false, .file_operations = true};
+static const struct jw_job_rules LOOSE = {.allow_private_targets = true, .file_operations = true};
 
 #define SECRET24 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
 #define SECRET32 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -392,6 +392,11 @@ static void test_job_types(void **state)
                  "{\"name\":\"f\",\"job_type\":\"FileOperation\",\"job_configuration\":%s}", bad_files[i][0]);
         complete_fails(text, &STRICT, bad_files[i][1]);
     }
+    /* FileOperation: refused where the server turned it off */
+    static const struct jw_job_rules NO_FILES = {.file_operations = false};
+    complete_fails("{\"name\":\"f\",\"job_type\":\"FileOperation\",\"job_configuration\":"
+                   "{\"operation\":\"list\"}}",
+                   &NO_FILES, "job_type");
     /* Builtin: a known handler */
     create_ok(&job,
               "{\"name\":\"b\",\"job_type\":\"Builtin\",\"job_configuration\":{\"handler\":\"tokenExpiry\"}}",

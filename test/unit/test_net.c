@@ -345,6 +345,9 @@ static void test_not_public(void **state)
         "::ffff:0.0.0.0",
         "::127.0.0.1",
         "::10.1.2.3",
+        /* IPv4-mapped and IPv4-compatible: not globally reachable, whatever they embed */
+        "::ffff:8.8.8.8",
+        "::8.8.8.8",
         "64:ff9b::7f00:1",
         "64:ff9b::a9fe:a9fe",
         "64:ff9b::10.0.0.1",
@@ -384,13 +387,151 @@ static void test_public(void **state)
         "2606:4700::1111",
         "2001:4860:4860::8888",
         "2a00:1450:4001::200e",
-        "::ffff:8.8.8.8",
         "64:ff9b::808:808",
         "2002:808:808::1",
     };
     for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++)
         if (!public_addr(pub[i]))
             fail_msg("%s counted as not public", pub[i]);
+}
+
+/* Every entry of the IANA special-purpose address registries (see net.c
+ * for the source and the decision per entry), written out here on its own
+ * so that the table in net.c is checked, not copied: the first and last
+ * address of the block, what the guard says of them, and the addresses
+ * just outside it, where those are public. */
+struct reg_entry {
+    const char *block; /* for messages */
+    const char *first, *last;
+    bool allowed;              /* what the guard says of first and last */
+    const char *below, *above; /* public neighbours, or NULL */
+};
+
+static void check_entries(const struct reg_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (public_addr(e[i].first) != e[i].allowed)
+            fail_msg("%s: first address %s %s", e[i].block, e[i].first, e[i].allowed ? "refused" : "allowed");
+        if (public_addr(e[i].last) != e[i].allowed)
+            fail_msg("%s: last address %s %s", e[i].block, e[i].last, e[i].allowed ? "refused" : "allowed");
+        if (e[i].below && !public_addr(e[i].below))
+            fail_msg("%s: %s, just below it, refused", e[i].block, e[i].below);
+        if (e[i].above && !public_addr(e[i].above))
+            fail_msg("%s: %s, just above it, refused", e[i].block, e[i].above);
+    }
+}
+
+static void test_iana_ipv4_registry(void **state)
+{
+    (void)state;
+    static const struct reg_entry entries[] = {
+        {"0.0.0.0/8", "0.0.0.0", "0.255.255.255", false, NULL, "1.0.0.0"},
+        {"0.0.0.0/32", "0.0.0.0", "0.0.0.0", false, NULL, NULL},
+        {"10.0.0.0/8", "10.0.0.0", "10.255.255.255", false, "9.255.255.255", "11.0.0.0"},
+        {"100.64.0.0/10", "100.64.0.0", "100.127.255.255", false, "100.63.255.255", "100.128.0.0"},
+        {"127.0.0.0/8", "127.0.0.0", "127.255.255.255", false, "126.255.255.255", "128.0.0.0"},
+        {"169.254.0.0/16", "169.254.0.0", "169.254.255.255", false, "169.253.255.255", "169.255.0.0"},
+        {"172.16.0.0/12", "172.16.0.0", "172.31.255.255", false, "172.15.255.255", "172.32.0.0"},
+        {"192.0.0.0/24", "192.0.0.0", "192.0.0.255", false, "191.255.255.255", "192.0.1.0"},
+        {"192.0.0.0/29", "192.0.0.0", "192.0.0.7", false, NULL, NULL},
+        {"192.0.0.8/32", "192.0.0.8", "192.0.0.8", false, NULL, NULL},
+        {"192.0.0.9/32 (PCP anycast)", "192.0.0.9", "192.0.0.9", false, NULL, NULL},
+        {"192.0.0.10/32 (TURN anycast)", "192.0.0.10", "192.0.0.10", false, NULL, NULL},
+        {"192.0.0.170/32", "192.0.0.170", "192.0.0.170", false, NULL, NULL},
+        {"192.0.0.171/32", "192.0.0.171", "192.0.0.171", false, NULL, NULL},
+        {"192.0.2.0/24", "192.0.2.0", "192.0.2.255", false, "192.0.1.255", "192.0.3.0"},
+        {"192.31.196.0/24 (AS112)", "192.31.196.0", "192.31.196.255", true, "192.31.195.255", "192.31.197.0"},
+        {"192.52.193.0/24 (AMT)", "192.52.193.0", "192.52.193.255", true, "192.52.192.255", "192.52.194.0"},
+        {"192.88.99.0/24", "192.88.99.0", "192.88.99.255", false, "192.88.98.255", "192.88.100.0"},
+        {"192.168.0.0/16", "192.168.0.0", "192.168.255.255", false, "192.167.255.255", "192.169.0.0"},
+        {"192.175.48.0/24 (AS112)", "192.175.48.0", "192.175.48.255", true, "192.175.47.255", "192.175.49.0"},
+        {"198.18.0.0/15", "198.18.0.0", "198.19.255.255", false, "198.17.255.255", "198.20.0.0"},
+        {"198.51.100.0/24", "198.51.100.0", "198.51.100.255", false, "198.51.99.255", "198.51.101.0"},
+        {"203.0.113.0/24", "203.0.113.0", "203.0.113.255", false, "203.0.112.255", "203.0.114.0"},
+        {"224.0.0.0/4 (multicast)", "224.0.0.0", "239.255.255.255", false, "223.255.255.255", NULL},
+        {"240.0.0.0/4", "240.0.0.0", "255.255.255.255", false, NULL, NULL},
+        {"255.255.255.255/32", "255.255.255.255", "255.255.255.255", false, NULL, NULL},
+    };
+    check_entries(entries, sizeof(entries) / sizeof(entries[0]));
+}
+
+static void test_iana_ipv6_registry(void **state)
+{
+    (void)state;
+    static const struct reg_entry entries[] = {
+        {"::1/128", "::1", "::1", false, NULL, NULL},
+        {"::/128", "::", "::", false, NULL, NULL},
+        {"::ffff:0:0/96", "::ffff:0.0.0.0", "::ffff:255.255.255.255", false, NULL, NULL},
+        {"64:ff9b:1::/48", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"100::/64", "100::", "100::ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"2001::/23", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", false,
+         "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:200::"},
+        {"2001::/32 (Teredo)", "2001::", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", false,
+         "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL},
+        {"2001:1::1/128 (PCP anycast)", "2001:1::1", "2001:1::1", false, NULL, NULL},
+        {"2001:1::2/128 (TURN anycast)", "2001:1::2", "2001:1::2", false, NULL, NULL},
+        {"2001:2::/48", "2001:2::", "2001:2:0:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"2001:3::/32 (AMT)", "2001:3::", "2001:3:ffff:ffff:ffff:ffff:ffff:ffff", true, NULL, NULL},
+        {"2001:4:112::/48 (AS112)", "2001:4:112::", "2001:4:112:ffff:ffff:ffff:ffff:ffff", true, NULL, NULL},
+        {"2001:10::/28", "2001:10::", "2001:1f:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"2001:20::/28 (ORCHIDv2)", "2001:20::", "2001:2f:ffff:ffff:ffff:ffff:ffff:ffff", true, NULL, NULL},
+        {"2001:30::/28 (DETs)", "2001:30::", "2001:3f:ffff:ffff:ffff:ffff:ffff:ffff", true, NULL, NULL},
+        {"2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", false,
+         "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"},
+        {"2620:4f:8000::/48 (AS112)", "2620:4f:8000::", "2620:4f:8000:ffff:ffff:ffff:ffff:ffff", true,
+         "2620:4f:7fff:ffff:ffff:ffff:ffff:ffff", "2620:4f:8001::"},
+        {"3fff::/20", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", false,
+         "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "3fff:1000::"},
+        {"5f00::/16", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"fc00::/7", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"fe80::/10", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"ff00::/8 (multicast)", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        /* outside 2000::/3, the global unicast block: nothing is public */
+        {"::/3 (outside 2000::/3)", "::2", "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, "2000::"},
+        {"4000::/2 .. (outside 2000::/3)", "4000::", "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false,
+         "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL},
+        {"fec0::/10 (site-local)", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, NULL, NULL},
+        {"100:0:0:1::/64", "100:0:0:1::", "100:0:0:1:ffff:ffff:ffff:ffff", false, NULL, NULL},
+    };
+    check_entries(entries, sizeof(entries) / sizeof(entries[0]));
+}
+
+/* The entries whose address embeds an IPv4 address: that address decides. */
+static void test_iana_embedded_ipv4(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *addr;
+        bool allowed;
+    } cases[] = {
+        /* 64:ff9b::/96 well-known NAT64 prefix: first, last, public, private */
+        {"64:ff9b::", false},          /* 0.0.0.0 */
+        {"64:ff9b::ffff:ffff", false}, /* 255.255.255.255 */
+        {"64:ff9b::8.8.8.8", true},
+        {"64:ff9b::1.0.0.0", true},
+        {"64:ff9b::223.255.255.255", true},
+        {"64:ff9b::127.0.0.1", false},
+        {"64:ff9b::169.254.169.254", false},
+        {"64:ff9b::100.64.0.1", false},
+        {"64:ff9b::192.0.0.9", false},
+        {"64:ff9b::192.31.196.1", true},
+        /* just outside 64:ff9b::/96, still under 64:ff9b::/32: outside 2000::/3 */
+        {"64:ff9b::1:0:0", false},
+        {"64:ff9b::1:808:808", false},
+        /* 2002::/16 6to4: the IPv4 address is bits 16-47 */
+        {"2002::", false},                                  /* 0.0.0.0 */
+        {"2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false}, /* 255.255.255.255 */
+        {"2002:808:808::", true},
+        {"2002:808:808:ffff:ffff:ffff:ffff:ffff", true},
+        {"2002:a00:1::", false},                           /* 10.0.0.1 */
+        {"2002:c000:209::", false},                        /* 192.0.2.9 */
+        {"2002:c01f:c401::", true},                        /* 192.31.196.1 (AS112) */
+        {"2001:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true}, /* just below */
+        {"2003::", true},                                  /* just above */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (public_addr(cases[i].addr) != cases[i].allowed)
+            fail_msg("%s %s", cases[i].addr, cases[i].allowed ? "refused" : "allowed");
 }
 
 static void test_other_families(void **state)
@@ -491,11 +632,19 @@ static void test_url_encode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_accepted),  cmocka_unit_test(test_url_refused),
-        cmocka_unit_test(test_url_messages),  cmocka_unit_test(test_url_ip_forms),
-        cmocka_unit_test(test_parse_ip),      cmocka_unit_test(test_not_public),
-        cmocka_unit_test(test_public),        cmocka_unit_test(test_other_families),
-        cmocka_unit_test(test_name_is_local), cmocka_unit_test(test_url_encode),
+        cmocka_unit_test(test_url_accepted),
+        cmocka_unit_test(test_url_refused),
+        cmocka_unit_test(test_url_messages),
+        cmocka_unit_test(test_url_ip_forms),
+        cmocka_unit_test(test_parse_ip),
+        cmocka_unit_test(test_not_public),
+        cmocka_unit_test(test_public),
+        cmocka_unit_test(test_other_families),
+        cmocka_unit_test(test_iana_ipv4_registry),
+        cmocka_unit_test(test_iana_ipv6_registry),
+        cmocka_unit_test(test_iana_embedded_ipv4),
+        cmocka_unit_test(test_name_is_local),
+        cmocka_unit_test(test_url_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

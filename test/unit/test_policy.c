@@ -197,21 +197,30 @@ static const unsigned char TOKEN_KEY[] = "run-token-key-0123456789abcdef!!";
 #define TENANT "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e"
 #define RUN1 "0190f3a2-0000-7000-8000-000000000001"
 #define RUN2 "0190f3a2-0000-7000-8000-000000000002"
-/* Python: "jwr_" + hex tenant + "_" + urlsafe_b64(HMAC-SHA256(key, run_id)) without '=' */
-#define TOKEN_RUN1 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ"
-#define TOKEN_RUN2 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_YpLFpOEVDtdY7bDj1wm3goOuWW6FcBbO7twbE_e8ars"
-#define TOKEN_RUN7 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_FSJcLCVhtaQ-G_sZwmylUyzHk2kgnA05vpfMQBhQcxw"
+/* Python: t = hex tenant; a = "%08x" % attempt;
+ * "jwr_" + t + "_" + a + "_" + urlsafe_b64(HMAC-SHA256(key, t + "." + a + "." + run_id)) without '=' */
+#define TOKEN_RUN1 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000001_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0"
+#define TOKEN_RUN2 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000001_kJ6VwY3KTiWWmxhRN8jRaBV0xA7MUyFqVI4eLCqUBeo"
+#define TOKEN_RUN1_ATTEMPT2                                                                                  \
+    "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000002_7UbWwc59TrWOnkY-3jrTriXv24AyEtnxTOK-ZB13HAY"
+#define TOKEN_RUN1_ATTEMPT_MAX                                                                               \
+    "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_7fffffff_BnfMYvw0MSha3fPR3xsaBC2EH-Ef175gJL673Q4QPak"
+#define TOKEN_RUN7 "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000001_Dr1QHjO_i-56MDbZtU2qX2-tVMlaKaAvlmkgFtD5rNg"
+/* tenant 00000000-0000-4000-8000-000000000000, RUN1, attempt 1 */
+#define TOKEN_OTHER_TENANT                                                                                   \
+    "jwr_00000000000040008000000000000000_00000001_-Hj1DFMbvLhjRrm-qznppOwZhNVf19jRKFEZMeXpA5E"
+#define OTHER_TENANT "00000000-0000-4000-8000-000000000000"
 
 static void check_token_shape(const char *t)
 {
-    if (strlen(t) != 4 + 32 + 1 + 43)
-        fail_msg("token \"%s\" has length %zu, want 80", t, strlen(t));
-    if (strncmp(t, "jwr_", 4) != 0 || t[36] != '_')
-        fail_msg("token \"%s\" is not jwr_<32>_<43>", t);
-    for (int i = 4; i < 36; i++)
-        if (!strchr("0123456789abcdef", t[i]))
+    if (strlen(t) != JW_RUN_TOKEN_LEN || JW_RUN_TOKEN_LEN != 4 + 32 + 1 + 8 + 1 + 43)
+        fail_msg("token \"%s\" has length %zu, want 89", t, strlen(t));
+    if (strncmp(t, "jwr_", 4) != 0 || t[36] != '_' || t[45] != '_')
+        fail_msg("token \"%s\" is not jwr_<32>_<8>_<43>", t);
+    for (int i = 4; i < 45; i++)
+        if (i != 36 && !strchr("0123456789abcdef", t[i]))
             fail_msg("token \"%s\": '%c' at %d is not lower-case hex", t, t[i], i);
-    for (int i = 37; i < 80; i++)
+    for (int i = 46; i < 89; i++)
         if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", t[i]))
             fail_msg("token \"%s\": '%c' at %d is not base64url", t, t[i], i);
 }
@@ -221,109 +230,164 @@ static void test_token_known_values(void **state)
     (void)state;
     char t[96];
     memset(t, 'X', sizeof(t));
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, t);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, t);
     check_token_shape(t);
     assert_string_equal(t, TOKEN_RUN1);
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, t);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, 1, t);
     check_token_shape(t);
     assert_string_equal(t, TOKEN_RUN2);
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", t); /* a MAC holding both '-' and '_' */
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 2, t);
+    check_token_shape(t);
+    assert_string_equal(t, TOKEN_RUN1_ATTEMPT2);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, JW_RUN_TOKEN_MAX_ATTEMPT, t);
+    check_token_shape(t);
+    assert_string_equal(t, TOKEN_RUN1_ATTEMPT_MAX);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", 1, t); /* a MAC holding both '-' and '_' */
     check_token_shape(t);
     assert_string_equal(t, TOKEN_RUN7);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, OTHER_TENANT, RUN1, 1, t);
+    check_token_shape(t);
+    assert_string_equal(t, TOKEN_OTHER_TENANT);
+    /* the tenant in either case, with or without dashes, gives one token */
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, "0190F3A1-7C2E-7D4B-9A10-3F5E8C2B1D0E", RUN1, 1, t);
+    assert_string_equal(t, TOKEN_RUN1);
 }
 
 static void test_token_deterministic(void **state)
 {
     (void)state;
     char a[96], b[96], c[96];
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, a);
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, b);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, a);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, b);
     assert_string_equal(a, b);
-    /* another tenant changes only the tenant part */
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, "00000000-0000-4000-8000-000000000000", RUN1, c);
+    /* another tenant changes the MAC too: the tenant is signed */
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, OTHER_TENANT, RUN1, 1, c);
     check_token_shape(c);
-    assert_memory_equal(c, "jwr_00000000000040008000000000000000_", 37);
-    assert_string_equal(c + 37, a + 37);
+    assert_memory_equal(c, "jwr_00000000000040008000000000000000_00000001_", 46);
+    assert_string_not_equal(c + 46, a + 46);
+    /* so does another attempt */
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 2, c);
+    assert_memory_equal(c, "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000002_", 46);
+    assert_string_not_equal(c + 46, a + 46);
 }
 
-static void test_token_tenant_round_trip(void **state)
+static void test_token_parse_round_trip(void **state)
 {
     (void)state;
     static const char *const tenants[] = {TENANT, "00000000-0000-0000-0000-000000000000",
                                           "ffffffff-ffff-4fff-bfff-ffffffffffff",
                                           "01890a5d-ac96-774b-bcce-b302099a8057"};
-    for (size_t i = 0; i < sizeof(tenants) / sizeof(tenants[0]); i++) {
-        char t[96], tenant[37];
-        jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, tenants[i], RUN1, t);
-        check_token_shape(t);
-        memset(tenant, 'X', sizeof(tenant));
-        if (jw_run_token_tenant(t, tenant) != 0)
-            fail_msg("jw_run_token_tenant(\"%s\") refused", t);
-        assert_string_equal(tenant, tenants[i]);
-    }
+    static const int attempts[] = {1, 2, 9, 10, 16, 255, 4096, 65536, 1000000, JW_RUN_TOKEN_MAX_ATTEMPT};
+    for (size_t i = 0; i < sizeof(tenants) / sizeof(tenants[0]); i++)
+        for (size_t k = 0; k < sizeof(attempts) / sizeof(attempts[0]); k++) {
+            char t[96], tenant[37];
+            int attempt = -1;
+            jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, tenants[i], RUN1, attempts[k], t);
+            check_token_shape(t);
+            memset(tenant, 'X', sizeof(tenant));
+            if (jw_run_token_parse(t, tenant, &attempt) != 0)
+                fail_msg("jw_run_token_parse(\"%s\") refused", t);
+            assert_string_equal(tenant, tenants[i]);
+            assert_int_equal(attempt, attempts[k]);
+            assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, tenant, RUN1, attempt, t));
+        }
     char tenant[37];
-    assert_int_equal(jw_run_token_tenant(TOKEN_RUN7, tenant), 0);
+    int attempt;
+    assert_int_equal(jw_run_token_parse(TOKEN_RUN7, tenant, &attempt), 0);
     assert_string_equal(tenant, TENANT);
+    assert_int_equal(attempt, 1);
+    assert_int_equal(jw_run_token_parse(TOKEN_RUN1_ATTEMPT2, tenant, &attempt), 0);
+    assert_int_equal(attempt, 2);
 }
 
-static void expect_tenant_refused(const char *token)
+static void expect_parse_refused(const char *token)
 {
     char tenant[37];
-    if (jw_run_token_tenant(token, tenant) != -1)
-        fail_msg("jw_run_token_tenant(\"%s\") accepted", token);
+    int attempt;
+    if (jw_run_token_parse(token, tenant, &attempt) != -1)
+        fail_msg("jw_run_token_parse(\"%s\") accepted", token ? token : "(null)");
 }
 
-static void test_token_tenant_malformed(void **state)
+static void test_token_parse_malformed(void **state)
 {
     (void)state;
     char t[128];
-    expect_tenant_refused("");
-    expect_tenant_refused("jwr_");
-    expect_tenant_refused("jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_");
-    /* upper-case hex */
-    expect_tenant_refused("jwr_0190F3A17C2E7D4B9A103F5E8C2B1D0E_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ");
+    assert_int_equal(jw_run_token_parse(NULL, (char[37]){0}, &(int){0}), -1);
+    expect_parse_refused("");
+    expect_parse_refused("jwr_");
+    expect_parse_refused("jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_");
+    expect_parse_refused("jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000001_");
+    /* the token of the old form, without an attempt */
+    expect_parse_refused("jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ");
+    /* upper-case hex, in the tenant or the attempt */
+    expect_parse_refused(
+        "jwr_0190F3A17C2E7D4B9A103F5E8C2B1D0E_00000001_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
     strcpy(t, TOKEN_RUN1);
     t[10] = 'E'; /* one upper-case digit is enough */
-    expect_tenant_refused(t);
+    expect_parse_refused(t);
+    strcpy(t, "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_0000000A_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
+    expect_parse_refused(t);
     /* not hex */
     strcpy(t, TOKEN_RUN1);
     t[4] = 'g';
-    expect_tenant_refused(t);
+    expect_parse_refused(t);
     strcpy(t, TOKEN_RUN1);
     t[35] = '-';
-    expect_tenant_refused(t);
+    expect_parse_refused(t);
+    strcpy(t, TOKEN_RUN1);
+    t[37] = ' ';
+    expect_parse_refused(t);
+    strcpy(t, TOKEN_RUN1);
+    t[37] = '+';
+    expect_parse_refused(t);
+    strcpy(t, TOKEN_RUN1);
+    t[44] = 'x';
+    expect_parse_refused(t);
+    /* attempts out of range: 0, and above 2^31 - 1 */
+    expect_parse_refused(
+        "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000000_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
+    expect_parse_refused(
+        "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_80000000_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
+    expect_parse_refused(
+        "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_ffffffff_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
     /* other prefixes */
     strcpy(t, TOKEN_RUN1);
     t[2] = 't';
-    expect_tenant_refused(t);
+    expect_parse_refused(t);
     strcpy(t, TOKEN_RUN1);
     t[0] = 'J';
-    expect_tenant_refused(t);
-    /* the separator */
+    expect_parse_refused(t);
+    /* the separators */
     strcpy(t, TOKEN_RUN1);
     t[36] = '-';
-    expect_tenant_refused(t);
-    /* a dashed UUID in place of the 32 hex digits */
-    expect_tenant_refused("jwr_" TENANT "_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ");
+    expect_parse_refused(t);
+    strcpy(t, TOKEN_RUN1);
+    t[45] = '.';
+    expect_parse_refused(t);
+    /* a dashed UUID in place of the 32 hex digits (the length then differs) */
+    expect_parse_refused("jwr_" TENANT "_00000001_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
     /* truncated and extended */
     strcpy(t, TOKEN_RUN1);
-    t[79] = '\0';
-    expect_tenant_refused(t);
+    t[88] = '\0';
+    expect_parse_refused(t);
     strcpy(t, TOKEN_RUN1);
     strcat(t, "A");
-    expect_tenant_refused(t);
-    /* the MAC part is not parsed by jw_run_token_tenant: shape only */
+    expect_parse_refused(t);
+    /* the MAC part is not parsed: shape only */
     char tenant[37];
+    int attempt;
     assert_int_equal(
-        jw_run_token_tenant(
-            "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", tenant),
+        jw_run_token_parse(
+            "jwr_0190f3a17c2e7d4b9a103f5e8c2b1d0e_00000003_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            tenant, &attempt),
         0);
     assert_string_equal(tenant, TENANT);
+    assert_int_equal(attempt, 3);
 }
 
 static void expect_token_check(const char *token, bool want, const char *what)
 {
-    if (jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, token) != want)
+    if (jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, token) != want)
         fail_msg("jw_run_token_check(%s \"%s\") = %s, want %s", what, token, want ? "false" : "true",
                  want ? "true" : "false");
 }
@@ -332,25 +396,58 @@ static void test_token_check(void **state)
 {
     (void)state;
     char t[96];
-    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, t);
+    jw_run_token(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, t);
     expect_token_check(t, true, "own token");
     expect_token_check(TOKEN_RUN1, true, "literal");
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, NULL));
     /* another run's token */
     expect_token_check(TOKEN_RUN2, false, "other run");
-    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, TOKEN_RUN2));
-    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, TOKEN_RUN1));
+    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, 1, TOKEN_RUN2));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN2, 1, TOKEN_RUN1));
+    /* another attempt's token, either way round */
+    expect_token_check(TOKEN_RUN1_ATTEMPT2, false, "attempt 2's");
+    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 2, TOKEN_RUN1_ATTEMPT2));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 2, TOKEN_RUN1));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 0, TOKEN_RUN1));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, -1, TOKEN_RUN1));
     /* another key: one byte different, or shorter */
     unsigned char other[TOKEN_KEYLEN];
     memcpy(other, TOKEN_KEY, TOKEN_KEYLEN);
     other[0] ^= 1;
-    assert_false(jw_run_token_check(other, TOKEN_KEYLEN, TENANT, RUN1, t));
-    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN - 1, TENANT, RUN1, t));
+    assert_false(jw_run_token_check(other, TOKEN_KEYLEN, TENANT, RUN1, 1, t));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN - 1, TENANT, RUN1, 1, t));
     /* another tenant */
-    assert_false(
-        jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, "00000000-0000-4000-8000-000000000000", RUN1, t));
-    /* a token with the tenant part swapped but the MAC kept */
-    expect_token_check("jwr_00000000000040008000000000000000_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ",
-                       false, "other tenant part");
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, OTHER_TENANT, RUN1, 1, t));
+    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, OTHER_TENANT, RUN1, 1, TOKEN_OTHER_TENANT));
+}
+
+/* The forgeries a hostile tenant would try with a token it holds. */
+static void test_token_forged(void **state)
+{
+    (void)state;
+    char t[96], tenant[37];
+    int attempt;
+    /* the tenant part swapped for another tenant's, the MAC kept: it parses
+     * as that tenant's, and fails the check as that tenant's */
+    strcpy(t, TOKEN_RUN1);
+    memcpy(t + 4, "00000000000040008000000000000000", 32);
+    assert_int_equal(jw_run_token_parse(t, tenant, &attempt), 0);
+    assert_string_equal(tenant, OTHER_TENANT);
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, tenant, RUN1, attempt, t));
+    expect_token_check(t, false, "tenant swapped");
+    /* the attempt part raised or lowered, the MAC kept */
+    static const char *const attempts[] = {"00000002", "00000000", "00000011", "7fffffff", "10000001"};
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        strcpy(t, TOKEN_RUN1);
+        memcpy(t + 37, attempts[i], 8);
+        if (jw_run_token_parse(t, tenant, &attempt) == 0 &&
+            jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, tenant, RUN1, attempt, t))
+            fail_msg("attempt %s with attempt 1's MAC accepted", attempts[i]);
+        if (jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 2, t))
+            fail_msg("attempt %s with attempt 1's MAC accepted for attempt 2", attempts[i]);
+    }
+    /* another tenant's whole token, for this tenant's run */
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, RUN1, 1, TOKEN_OTHER_TENANT));
 }
 
 static void test_token_check_tampered(void **state)
@@ -381,14 +478,14 @@ static void test_token_check_tampered(void **state)
     strcat(t, TOKEN_RUN1);
     expect_token_check(t, false, "doubled");
     /* upper-cased tenant part */
-    strcpy(t, "jwr_0190F3A17C2E7D4B9A103F5E8C2B1D0E_gTzMUUBcVzPjGYldPIJQzsx6gxkDF0e7EekNya2LTSQ");
+    strcpy(t, "jwr_0190F3A17C2E7D4B9A103F5E8C2B1D0E_00000001_pKBczKN3cRJEn5lxzywmdsi1sCZ-Y7ygetmhPiF_Cq0");
     expect_token_check(t, false, "upper-case tenant");
     /* standard base64 in place of base64url */
     strcpy(t, TOKEN_RUN7);
-    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", t));
-    for (char *c = t + 37; *c; c++)
+    assert_true(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", 1, t));
+    for (char *c = t + 46; *c; c++)
         *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
-    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", t));
+    assert_false(jw_run_token_check(TOKEN_KEY, TOKEN_KEYLEN, TENANT, "run-7", 1, t));
 }
 
 /* ---- jw_retry_after_ms -------------------------------------------------- */
@@ -941,9 +1038,10 @@ int main(void)
         cmocka_unit_test(test_sign_malformed_secret),
         cmocka_unit_test(test_token_known_values),
         cmocka_unit_test(test_token_deterministic),
-        cmocka_unit_test(test_token_tenant_round_trip),
-        cmocka_unit_test(test_token_tenant_malformed),
+        cmocka_unit_test(test_token_parse_round_trip),
+        cmocka_unit_test(test_token_parse_malformed),
         cmocka_unit_test(test_token_check),
+        cmocka_unit_test(test_token_forged),
         cmocka_unit_test(test_token_check_tampered),
         cmocka_unit_test(test_retry_after_seconds),
         cmocka_unit_test(test_retry_after_invalid),

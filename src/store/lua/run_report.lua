@@ -1,18 +1,22 @@
 -- run_report: what a worker tells about the run it took over (after a 202):
 -- progress, heartbeat, complete, fail. The run token was checked already.
 -- ARGV: run id, kind (progress | heartbeat | complete | fail | inspect), now
---       (ms), data (progress JSON / result JSON / error). A worker's run
+--       (ms), data (progress JSON / result JSON / error), the attempt the
+--       worker's run token is for (0: jobwheel's own inspect). A worker's run
 --       stays alive for its timeout (timeout_secs) after each report.
 -- Returns {"ok", cancel requested "1"/"0"} for progress and heartbeat,
 --   {"ok", members to start...} for complete,
 --   {"fail", attempt, job JSON, run HGETALL} for fail (the caller decides
 --   whether to retry, through run_finish),
 --   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
---   {"ended", status} | {"gone"}
+--   {"ended", status} | {"gone"} | {"stale", attempt} (the token is for
+--   another attempt than the run's: the run has moved on)
 local run_id, kind, now, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local token_attempt = tonumber(ARGV[5]) or -1
 local key = k_run(run_id)
 local run = hgetall_table(key)
 if not run.status then return {'gone'} end
+if token_attempt ~= 0 and tonumber(run.attempt or '0') ~= token_attempt then return {'stale', run.attempt or '0'} end
 if run.status == 'cancelled' and (kind == 'progress' or kind == 'heartbeat') then return {'cancelled'} end
 if run.status ~= 'running' then return {'ended', run.status} end
 local shard, member = tonumber(run._shard), run_member(run_id)
