@@ -9,6 +9,11 @@
 -- Name and slug uniqueness are checked across existing jobs and the batch
 -- itself before the first write. A soft-deleted job (deleted_at set) keeps
 -- neither: its name and slug are free for others.
+want_tenant(); want_groups(1, 5, 'per job: id, version, JSON, secret, next firing')
+for i = 1, #ARGV, 5 do
+  want_id(i, 'job id'); want_int(i + 1, 0, TIME_MAX, 'expected version')
+  if ARGV[i + 4] ~= '' and ARGV[i + 4] ~= '-' then want_time(i + 4, 'next firing, ms') end
+end
 local G = 5
 local n = #ARGV / G
 -- Commands that do not depend on each other go to Redis once per batch

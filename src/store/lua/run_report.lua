@@ -9,6 +9,7 @@
 --   whether to retry, through run_finish),
 --   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
 --   {"ended", status} | {"gone"}
+want_tenant(); want_id(1, 'run id'); want_time(3)
 local run_id, kind, now, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local key = k_run(run_id)
 local run = hgetall_table(key)
