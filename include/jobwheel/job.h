@@ -128,6 +128,17 @@ extern const char *const jw_file_operations[];  /* FileOperation job_configurati
 int jw_job_config_check(const char *type, const struct jw_json *cfg, const struct jw_job_rules *rules,
                         struct jw_error *err) __attribute__((warn_unused_result));
 
+/* A Redis function or library name that is jobwheel's own: it starts with
+ * "jobwheel_" in any case (Redis compares function names so). A
+ * StoredProcedure job may not call such a function, nor any function of
+ * a library so named. */
+bool jw_job_reserved_name(const char *name);
+
+/* A StoredProcedure job's function (job_configuration.function) into out
+ * (cap bytes); false, out "", for another job type, no function, or one
+ * that does not fit. */
+bool jw_job_function(const struct jw_job *job, char *out, size_t cap);
+
 /* Read obj's fields into job (which holds the current values for PATCH and
  * is zeroed for CREATE/STORED). 0, or -1 with err (400, naming the field). */
 int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mode mode, struct jw_error *err)

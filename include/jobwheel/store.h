@@ -89,5 +89,9 @@ size_t jw_reply_count(const struct jw_reply *r); /* ARRAY */
 const struct jw_reply *jw_reply_at(const struct jw_reply *r, size_t i);
 /* A bulk string element equal to s? (Convenience for status words.) */
 bool jw_reply_is(const struct jw_reply *r, const char *s);
+/* In a FUNCTION LIST reply, the name of the library that defines Redis
+ * function `function` (names compared regardless of case, as Redis does),
+ * or NULL when no library does. Valid while the reply is. */
+const char *jw_reply_function_library(const struct jw_reply *list, const char *function);
 
 #endif

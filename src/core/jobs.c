@@ -39,6 +39,11 @@ struct op {
     bool enabled;
     bool array_result;
     bool last_runs; /* query: each job's newest run too */
+    /* update: the request names a StoredProcedure function the stored job
+     * did not call (creations always ask; see asks_function) */
+    bool new_function;
+    bool creating;       /* save_jobs: every job is new */
+    struct jw_args save; /* job_save's arguments while FUNCTION LIST is asked */
     /* Read phase of a read-modify-write; run again when job_save reports
      * that a job's version moved on meanwhile. NULL for creations. */
     void (*start)(struct op *o);
@@ -96,6 +101,7 @@ static void op_free(struct op *o)
     free(o->ref2);
     jw_json_doc_free(o->owned);
     jw_buf_free(&o->body);
+    jw_args_free(&o->save);
     free(o);
 }
 
@@ -293,6 +299,45 @@ static void on_saved(struct op *o, const struct jw_reply *r)
     }
 }
 
+/* ---- StoredProcedure: never one of jobwheel's functions ---------------------------- */
+
+/* Must job i's function be asked about? Every StoredProcedure job saved as
+ * new (create, batch, clone), and an update's when it names a function the
+ * job did not call before. Pause, resume, enable and the like change no
+ * function: a job whose function became jobwheel's since it was saved can
+ * still be paused or deleted, and its runs are refused at dispatch. */
+static bool asks_function(const struct op *o, size_t i, bool creating, char *fn, size_t cap)
+{
+    return (creating || o->new_function) && jw_job_function(&o->jobs[i], fn, cap);
+}
+
+/* FUNCTION LIST's answer: each function asked about must belong to no
+ * library of jobwheel's (jobwheel_<build>, in any case: several builds can
+ * share a Redis, and the name tells them). A function that exists nowhere
+ * yet is accepted: it belongs to no library, and the check before each
+ * call still applies once it exists. Then job_save. */
+static void on_functions(struct op *o, const struct jw_reply *r)
+{
+    for (size_t i = 0; i < o->njobs; i++) {
+        char fn[80];
+        if (!asks_function(o, i, o->creating, fn, sizeof(fn)))
+            continue;
+        const char *lib = jw_reply_function_library(r, fn);
+        if (lib && jw_job_reserved_name(lib)) {
+            struct jw_error e;
+            jw_fail(&e, 400, "job_configuration.function",
+                    "job_configuration.function \"%s\" is a function of jobwheel's own library %.64s: "
+                    "a StoredProcedure job may call only functions outside jobwheel's libraries",
+                    fn, lib);
+            if (o->njobs > 1 || o->array_result)
+                prefix_field(&e, i);
+            op_done(o, &e);
+            return;
+        }
+    }
+    run(o, JW_LUA_JOB_SAVE, &o->save, on_saved);
+}
+
 static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secret_from)
 {
     /* seed 000's system job names are jobwheel's own */
@@ -333,7 +378,24 @@ static void save_jobs(struct op *o, const int64_t *expect, const char *copy_secr
             jw_args_addi(&a, o->dues[i]);
         jw_buf_free(&json);
     }
-    run(o, JW_LUA_JOB_SAVE, &a, on_saved);
+    /* one round trip more, only when a StoredProcedure function is new */
+    bool ask = false;
+    for (size_t i = 0; i < o->njobs && !ask; i++) {
+        char fn[80];
+        ask = asks_function(o, i, !expect, fn, sizeof(fn));
+    }
+    if (!ask) {
+        run(o, JW_LUA_JOB_SAVE, &a, on_saved);
+        return;
+    }
+    jw_args_free(&o->save);
+    o->save = a; /* taken over: job_save goes out once the answer is in */
+    o->creating = !expect;
+    struct jw_args list = JW_ARGS_INIT;
+    jw_args_adds(&list, "FUNCTION");
+    jw_args_adds(&list, "LIST");
+    o->next = on_functions;
+    jw_store_cmd(o->c->store, &list, op_reply, o);
 }
 
 /* Run a script whose ARGV is the job reference, then extra (if any). */
@@ -502,6 +564,9 @@ static void on_update_read(struct op *o, const struct jw_reply *r)
         return;
     }
     int64_t expect = cur.f[JW_JOB_VERSION].i;
+    char fn[80], was[80];
+    o->new_function = jw_job_function(j, fn, sizeof(fn)) &&
+                      (!jw_job_function(&cur, was, sizeof(was)) || strcmp(fn, was) != 0);
     jw_job_free(&cur);
     stamp(j, o->who, now, false);
     save_jobs(o, &expect, NULL);

@@ -38,6 +38,7 @@ struct jw_runner_call {
     struct jw_child *child; /* child calls */
     bool file_op;           /* the child is `jobwheel file-op` */
     char function[80];      /* StoredProcedure: for the result */
+    struct jw_args fcall;   /* StoredProcedure: the call, sent once the function is known not jobwheel's */
     int64_t started_us;
 };
 
@@ -197,6 +198,39 @@ static void on_fcall(enum jw_store_status st, const struct jw_reply *r, void *ar
     jw_buf_free(&out);
 }
 
+/* The libraries as they are just before the call: a function of one of
+ * jobwheel's (jobwheel_<build>, in any case) is never called, whatever
+ * was loaded since the job was saved. Between this answer and the FCALL
+ * only whoever may load libraries on this Redis (the operator, never a
+ * tenant) could change what the name means; jobwheel's own libraries name
+ * every function jobwheel_…, which the name check refuses anyway. A
+ * refusal is a failed attempt like any other (the retry policy applies,
+ * and each retry asks again). */
+static void on_functions(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct jw_runner_call *c = arg;
+    if (c->cancelled) {
+        jw_args_free(&c->fcall);
+        free(c);
+        return;
+    }
+    if (st != JW_STORE_OK) {
+        jw_args_free(&c->fcall);
+        on_fcall(st, r, c); /* the same failure as the call's own */
+        return;
+    }
+    const char *lib = jw_reply_function_library(r, c->function);
+    if (lib && jw_job_reserved_name(lib)) {
+        jw_args_free(&c->fcall);
+        deliver_error(c,
+                      "refused: job_configuration.function \"%s\" is a function of jobwheel's own library "
+                      "%.64s; a StoredProcedure job may call only functions outside jobwheel's libraries",
+                      c->function, lib);
+        return;
+    }
+    jw_store_cmd(c->r->store, &c->fcall, on_fcall, c);
+}
+
 /* Keys live in the tenant's own namespace, so one tenant's function call
  * cannot name another tenant's data or jobwheel's. */
 static void start_fcall(struct jw_runner_call *c, const struct jw_runner_attempt *a,
@@ -219,7 +253,11 @@ static void start_fcall(struct jw_runner_call *c, const struct jw_runner_attempt
         else
             jw_args_add(&cmd, v->u.str, v->len);
     }
-    jw_store_cmd(c->r->store, &cmd, on_fcall, c);
+    c->fcall = cmd; /* sent by on_functions */
+    struct jw_args list = JW_ARGS_INIT;
+    jw_args_adds(&list, "FUNCTION");
+    jw_args_adds(&list, "LIST");
+    jw_store_cmd(c->r->store, &list, on_functions, c);
 }
 
 /* ---- Builtin ------------------------------------------------------------------------- */

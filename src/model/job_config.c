@@ -193,16 +193,45 @@ static int check_http(const struct jw_json *cfg, struct jw_error *err)
     return want_strmap(cfg, "headers", 50, header_name_ok, err);
 }
 
-/* A Redis function name, and not one of jobwheel's own (its scripts are the
- * library's functions jobwheel_<build>_<script>: a tenant may not call them). */
+/* jobwheel's scripts are the functions jobwheel_<build>_<script> of the
+ * library jobwheel_<build>; Redis compares function names without regard
+ * to case, so the prefix is reserved in every spelling. */
+bool jw_job_reserved_name(const char *name)
+{
+    return name && !strncasecmp(name, "jobwheel_", 9);
+}
+
+/* A Redis function name (what Redis accepts), and not one of jobwheel's
+ * own: a tenant may not call them. This is the cheap first check; the
+ * library a function really belongs to is asked of Redis when the job is
+ * saved and again before each call (core/jobs.c, exec/runner.c). */
 static bool function_name_ok(const char *s)
 {
-    if (!strncmp(s, "jobwheel_", 9))
+    if (jw_job_reserved_name(s))
         return false;
     for (const char *p = s; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_'))
             return false;
     return true;
+}
+
+bool jw_job_function(const struct jw_job *job, char *out, size_t cap)
+{
+    const struct jw_fval *type = &job->f[JW_JOB_JOB_TYPE], *cfg = &job->f[JW_JOB_JOB_CONFIGURATION];
+    if (cap)
+        out[0] = '\0';
+    if (!type->set || strcmp(type->s, "StoredProcedure") || !cfg->set || !cfg->s)
+        return false;
+    char why[64];
+    struct jw_json_doc *doc = jw_json_parse(cfg->s, strlen(cfg->s), 32, why, sizeof(why));
+    const struct jw_json *fn = doc ? jw_json_get(jw_json_root(doc), "function") : NULL;
+    bool ok = fn && fn->type == JW_JSON_STRING && fn->len > 0 && fn->len < cap;
+    if (ok) {
+        memcpy(out, fn->u.str, fn->len);
+        out[fn->len] = '\0';
+    }
+    jw_json_doc_free(doc);
+    return ok;
 }
 
 static int check_stored_proc(const struct jw_json *cfg, struct jw_error *err)
@@ -213,7 +242,7 @@ static int check_stored_proc(const struct jw_json *cfg, struct jw_error *err)
         return -1;
     if (!function_name_ok(fn))
         return cfg_fail(err, "function", CFG ".function must be a Redis function name (letters, digits, _), "
-                                        "not starting with jobwheel_ (jobwheel's own)");
+                                        "not starting with jobwheel_ in any case (jobwheel's own)");
     if (want_list(cfg, "keys", 100, false, err) != 0 || want_list(cfg, "args", 100, true, err) != 0)
         return -1;
     return 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jobwheel/buf.h"
 #include "jobwheel/log.h"
@@ -712,4 +713,29 @@ bool jw_reply_is(const struct jw_reply *r, const char *s)
     size_t n;
     const char *t = jw_reply_str(r, &n);
     return t && n == strlen(s) && memcmp(t, s, n) == 0;
+}
+
+/* The value of `name` in a map of RESP2's form: a flat array of pairs. */
+static const struct jw_reply *map_get(const struct jw_reply *map, const char *name)
+{
+    for (size_t i = 0; i + 1 < jw_reply_count(map); i += 2)
+        if (jw_reply_is(jw_reply_at(map, i), name))
+            return jw_reply_at(map, i + 1);
+    return NULL;
+}
+
+/* FUNCTION LIST answers per library {library_name, engine, functions: per
+ * function {name, description, flags}} (functions.c functionListCommand). */
+const char *jw_reply_function_library(const struct jw_reply *list, const char *function)
+{
+    for (size_t l = 0; l < jw_reply_count(list); l++) {
+        const struct jw_reply *lib = jw_reply_at(list, l);
+        const struct jw_reply *fns = map_get(lib, "functions");
+        for (size_t f = 0; f < jw_reply_count(fns); f++) {
+            const char *name = jw_reply_str(map_get(jw_reply_at(fns, f), "name"), NULL);
+            if (name && !strcasecmp(name, function))
+                return jw_reply_str(map_get(lib, "library_name"), NULL);
+        }
+    }
+    return NULL;
 }

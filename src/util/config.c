@@ -32,7 +32,8 @@ static const struct key keys[] = {
      "redis://[:password@]host:port/db or unix:///path.sock; empty = embedded"},
     {"redis_server", S(redis_server), "redis-server", 0, 0, "redis-server binary for the embedded Redis"},
     {"data_dir", S(data_dir), "./var", 0, 0, "embedded Redis data and file-operation root"},
-    {"instance_id", S(instance_id), "", 0, 0, "name of this instance (default hostname-pid)"},
+    {"instance_id", S(instance_id), "", 0, 0,
+     "name of this instance, up to 200 printable ASCII characters (default hostname-pid)"},
     {"jwt_secret", S(jwt_secret), "", 0, 0, "HMAC key for HS256/384/512 tokens (at least 32 bytes)"},
     {"jwt_secret_file", S(jwt_secret_file), "", 0, 0, "file holding the HMAC key (instead of jwt_secret)"},
     {"jwt_public_key_file", S(jwt_public_key_file), "", 0, 0, "PEM public key for RS256/ES256 tokens"},
@@ -294,6 +295,14 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     }
     if (!cfg->data_dir[0]) {
         snprintf(err, errlen, "data_dir: must not be empty");
+        return -1;
+    }
+    /* the scripts refuse any other (see prelude.lua's want_instance) */
+    bool printable = strlen(cfg->instance_id) <= 200;
+    for (const char *p = cfg->instance_id; *p && printable; p++)
+        printable = *p >= 0x20 && *p <= 0x7e;
+    if (!printable) {
+        snprintf(err, errlen, "instance_id: at most 200 printable ASCII characters");
         return -1;
     }
     return 0;

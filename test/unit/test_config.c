@@ -555,6 +555,16 @@ static void test_other_validation(void **state)
     load_fails(lst, NULL, "listen", "nonsense");
     const char *port[] = {"--jwt-secret", SECRET32, "--listen", "127.0.0.1:70000", NULL};
     load_fails(port, NULL, "listen", NULL);
+    /* an instance id is what the Redis scripts take: printable ASCII, 200 at most */
+    const char *inst_ctl[] = {"--jwt-secret", SECRET32, "--instance-id", "node\r\n1", NULL};
+    load_fails(inst_ctl, NULL, "instance_id", NULL);
+    char long_id[202];
+    memset(long_id, 'n', 201);
+    long_id[201] = '\0';
+    const char *inst_long[] = {"--jwt-secret", SECRET32, "--instance-id", long_id, NULL};
+    load_fails(inst_long, NULL, "instance_id", NULL);
+    const char *inst_utf8[] = {"--jwt-secret", SECRET32, "--instance-id", "n\xc3\xb6" "de", NULL};
+    load_fails(inst_utf8, NULL, "instance_id", NULL);
 
     struct jw_config cfg;
     const char *ok[] = {"--jwt-secret",

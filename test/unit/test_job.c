@@ -305,6 +305,47 @@ static void test_required_fields(void **state)
     assert_int_equal(err.status, 400);
 }
 
+/* jobwheel's own function and library names, in every spelling Redis
+ * takes for the same function, and a job's function read back. */
+static void test_stored_procedure_names(void **state)
+{
+    (void)state;
+    static const char *const reserved[] = {"jobwheel_", "jobwheel_0123abcd_sched_tick", "JOBWHEEL_0123ABCD_SCHED_TICK",
+                                           "JobWheel_x", "jOBWHEEL_sched_tick", "jobwheeL_"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (!jw_job_reserved_name(reserved[i]))
+            fail_msg("\"%s\" is jobwheel's", reserved[i]);
+        char text[200];
+        snprintf(text, sizeof(text),
+                 "{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+                 "{\"function\":\"%s\"}}",
+                 reserved[i]);
+        complete_fails(text, &STRICT, "job_configuration.function");
+    }
+    static const char *const free_names[] = {"", "jobwheel", "jobwheelx_f", "my_jobwheel_f", "incr_by", "job_wheel_f",
+                                             "_jobwheel_f"};
+    for (size_t i = 0; i < sizeof(free_names) / sizeof(free_names[0]); i++)
+        if (jw_job_reserved_name(free_names[i]))
+            fail_msg("\"%s\" is not jobwheel's", free_names[i]);
+    assert_false(jw_job_reserved_name(NULL));
+
+    struct jw_job job;
+    char fn[80];
+    create_ok(&job,
+              "{\"name\":\"s\",\"job_type\":\"StoredProcedure\",\"job_configuration\":"
+              "{\"function\":\"incr_by\",\"keys\":[\"k\"]}}",
+              &STRICT);
+    assert_true(jw_job_function(&job, fn, sizeof(fn)));
+    assert_string_equal(fn, "incr_by");
+    assert_false(jw_job_function(&job, fn, 7)); /* does not fit */
+    assert_string_equal(fn, "");
+    jw_job_free(&job);
+    create_ok(&job, "{\"name\":\"h\",\"endpoint_url\":\"https://example.com/\"}", &STRICT);
+    assert_false(jw_job_function(&job, fn, sizeof(fn)));
+    assert_string_equal(fn, "");
+    jw_job_free(&job);
+}
+
 /* job_type and the job_configuration each type needs. */
 static void test_job_types(void **state)
 {
@@ -1606,6 +1647,7 @@ int main(void)
         cmocka_unit_test(test_stored_round_trip),
         cmocka_unit_test(test_stored_implied_fields),
         cmocka_unit_test(test_patch),
+        cmocka_unit_test(test_stored_procedure_names),
         cmocka_unit_test(test_patch_webhook_secret),
         cmocka_unit_test(test_differs),
         cmocka_unit_test(test_set_helpers),

@@ -5,6 +5,7 @@
 -- (ms). With params.dry_run true a handler counts what it would do and
 -- changes nothing.
 -- Returns {"ok", result JSON, runs to start...} | {"unknown"} | {"error", message}
+want_tenant(); want_time(4); want_int(6, 0, RETENTION_MAX, 'retention, ms')
 local handler, now, run_id, retention = ARGV[1], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local params = {}
 for _, text in ipairs({ARGV[2], ARGV[3]}) do

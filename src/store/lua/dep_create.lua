@@ -3,6 +3,7 @@
 -- "DEPENDS_ON_ID" placeholders for the resolved ids.
 -- Returns {"ok", json} | {"notfound", which} | {"conflict", existing id} |
 --         {"cycle"} | {"limit"}
+want_tenant()
 local job = resolve_job(ARGV[1])
 if not job then return {'notfound', 'job'} end
 local on = resolve_job(ARGV[2])

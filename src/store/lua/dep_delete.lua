@@ -1,5 +1,6 @@
 -- dep_delete: remove dependency ARGV[2] of job ARGV[1] (id or name).
 -- Returns "ok", "nojob" or "nodep".
+want_tenant()
 local job = resolve_job(ARGV[1])
 if not job then return 'nojob' end
 local json = redis.call('HGET', K_DEPS, ARGV[2])

@@ -1,5 +1,6 @@
 -- dep_list: the dependencies of a job, oldest first. ARGV: job id or name.
 -- Returns false when there is no such job, else the dependency JSONs.
+want_tenant()
 local job = resolve_job(ARGV[1])
 if not job then return false end
 local ids = redis.call('HVALS', k_job_deps(job))

@@ -6,6 +6,7 @@
 -- takes the new condition.
 -- Returns {"ok", dependency JSON...} | {"notfound", index (0 = the job)} |
 --         {"cycle", index} | {"limit"}
+want_tenant()
 local job = resolve_job(ARGV[1])
 if not job then return {'notfound', 0} end
 local cond, created = ARGV[2], ARGV[3]

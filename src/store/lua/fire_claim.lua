@@ -27,6 +27,26 @@
 --         (run_start's answer without the fields; its job JSON false when
 --         it is the caller's copy) or 0} | {"moved", current score or
 --         false} | {"gone"} | {"inactive"} | {"stale", job JSON}
+want_tenant(); want_shard(1); want_time(2); want_int(3, 0, RETENTION_MAX, 'retention, ms')
+want_instance(4, true); want_int(5, 0, RUN_LEASE_MAX, 'lease, ms'); want_int(6, 0, ROOM_MAX, 'room')
+want_int(8, 0, QUOTA_MAX, 'runs_per_minute quota'); want_int(9, 0, QUOTA_MAX, 'run_history quota')
+want_int(10, 0, QUOTA_MAX, 'inflight quota')
+do -- each job's arguments and its runs' fill the call exactly; ids name keys
+  local i = 11
+  for _ = 1, want_int(7, 1, 1000, 'number of jobs') do
+    local id = want_id(i, 'job id')
+    if ARGV[i + 1] ~= due_member(id) then bad_arg('ARGV[' .. (i + 1) .. '] must be the due member of job ' .. id) end
+    if ARGV[i + 6] ~= '-' then want_time(i + 6, 'next firing, ms') end
+    local np = want_int(i + 8, 0, 64, 'number of field/value pairs')
+    local r, nr = i + 10 + 2 * np, want_int(i + 9 + 2 * np, 0, 100000, 'number of runs')
+    for _ = 1, nr do
+      want_id(r, 'run id'); want_time(r + 1, 'nominal time, ms')
+      r = r + 3
+    end
+    i = r
+  end
+  if i ~= #ARGV + 1 then bad_arg('the jobs and runs counted do not fill ARGV') end
+end
 local shard, now, retention = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local instance, lease, room = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local now_n = tonumber(now)

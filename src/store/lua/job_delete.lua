@@ -2,6 +2,7 @@
 -- dependency that names it. ARGV: id or name, and "1" to remove its ended
 -- runs too (those not yet ended finish, then expire as usual).
 -- Returns the id, or false.
+want_tenant()
 local id = resolve_job(ARGV[1])
 if not id then return false end
 local job = job_decode(job_raw(id))

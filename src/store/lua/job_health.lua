@@ -2,6 +2,7 @@
 -- ARGV: job id or name, since (ms), at most how many runs to look at.
 -- Returns false when there is no such job, else {job id, then per run ended
 -- in the window: status, duration in ms (or -1)}.
+want_tenant(); want_int(3, 1, SCAN_MAX, 'limit')
 local job = resolve_job(ARGV[1])
 if not job then return false end
 local ids = redis.call('ZREVRANGEBYSCORE', k_job_runs(job), '+inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))

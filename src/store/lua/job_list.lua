@@ -8,6 +8,7 @@
 -- jobs deleted since have moved it. A page examines at most a bounded
 -- number of jobs; when filters reject many it can come back short with
 -- has_more = 1 and a cursor to continue from.
+want_tenant(); want_int(3, 1, PAGE_MAX, 'limit')
 local cpos, cid, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local project, group, tagk, tagv, enabled = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local with_deleted = ARGV[9] == '1'

@@ -10,6 +10,7 @@
 -- with l, each job's third item is its newest run {id, status, started_at,
 -- finished_at, created_at} (ms) or false.
 -- The total needs every job of the tenant looked at: one pass, no index.
+want_tenant(); want_int(1, 1, 1e7, 'page'); want_int(2, 1, PAGE_MAX, 'page size')
 local page, size = tonumber(ARGV[1]), tonumber(ARGV[2])
 local jtype, state, tag, search = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local sort, desc = ARGV[7], ARGV[8] == 'desc'

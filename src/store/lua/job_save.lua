@@ -13,6 +13,12 @@
 -- itself before the first write. A soft-deleted job (deleted_at set) keeps
 -- neither: its name and slug are free for others.
 local G, A = 5, 2 -- a group's size, and where the groups start (ARGV[A + 1])
+want_tenant(); want_int(1, 0, QUOTA_MAX, 'jobs quota'); want_int(2, 0, QUOTA_MAX, 'schedules quota')
+want_groups(A + 1, G, 'per job: id, version, JSON, secret, next firing')
+for i = A + 1, #ARGV, G do
+  want_id(i, 'job id'); want_int(i + 1, 0, TIME_MAX, 'expected version')
+  if ARGV[i + 4] ~= '' and ARGV[i + 4] ~= '-' then want_time(i + 4, 'next firing, ms') end
+end
 local n = (#ARGV - A) / G
 Q.defaults.jobs, Q.defaults.schedules = ARGV[1], ARGV[2]
 -- Commands that do not depend on each other go to Redis once per batch

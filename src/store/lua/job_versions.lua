@@ -1,6 +1,7 @@
 -- job_versions: a job's versions. ARGV: job id or name.
 -- Returns false when there is no such job, else {current JSON, earlier
 -- snapshots oldest first...}.
+want_tenant()
 local id = resolve_job(ARGV[1])
 if not id then return false end
 local out = {job_json(id)}

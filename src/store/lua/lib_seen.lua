@@ -6,6 +6,10 @@
 -- KEYS[1] = "jw:{sched}". ARGV: this build's library name, now (ms), how
 -- long a library may go unnamed (ms).
 -- Returns the names of the libraries to delete.
+want_sched(); want_clock(2); want_int(3, 3600000, 365 * 86400000, 'keep, ms')
+if type(ARGV[1]) ~= 'string' or #ARGV[1] > 64 or not string.find(ARGV[1], '^jobwheel_%x+$') then
+  bad_arg("ARGV[1] (library) must be a library of jobwheel's, jobwheel_<hex>")
+end
 local key = KEYS[1] .. ':libraries'
 local mine, now, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('HSET', key, mine, ARGV[2])

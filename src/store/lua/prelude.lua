@@ -96,6 +96,23 @@
 --                                  an instance last said it uses it (ms)
 -- Scripts that fire or change a job touch the tenant's slot and the job's
 -- shard slot together (single-Redis atomicity; see README "Redis").
+--
+-- Arguments are hostile until checked. Every function of this library can
+-- be called by anyone who can send FCALL to this Redis, with any KEYS and
+-- ARGV, so a script never builds a key name, a loop bound or a lifetime
+-- (TTL, lease) from an argument it has not checked first: KEYS is exactly
+-- one key of the shape its kind of script is called with (a tenant's
+-- "jw:{<tenant id>}", a shard's "jw:{s:<n>}" with n below the shard count
+-- of jw:{sched}:shards, or "jw:{sched}"); ids that name keys are lower-case
+-- UUIDs; shard numbers are below the shard count; counts, limits, leases
+-- and retentions are whole numbers within the bounds jobwheel itself uses
+-- (the want_* checks below); instance ids are 1 to 200 printable ASCII
+-- characters; a count of arguments must fit the arguments there are. A
+-- script checks all of it at its top, before its first write: a script
+-- that fails half-way is not rolled back. A bad argument is an error
+-- "jobwheel: ..." that names it. The checks are string and number
+-- comparisons (and one read of jw:{sched}:shards or of TIME where needed),
+-- so the hot scripts stay cheap.
 
 -- The library is loaded once, so its helpers are made once; what belongs
 -- to one call is set by begin(keys, args), which every function calls
@@ -394,6 +411,83 @@ local function nshards()
 end
 local function shard_of(member, n)
   return tonumber(string.sub(redis.sha1hex(member), 1, 8), 16) % n
+end
+
+-- ---- The checks of arguments (see "Arguments are hostile" above) ----------
+local SHARDS_MAX = 4096                 -- config schedule_shards
+local SCHED_LEASE_MAX = 60000           -- config schedule_lease_ms (ms)
+local RUN_LEASE_MAX = 600000            -- config run_lease_ms (ms)
+local RETENTION_MAX = 3650 * 86400000   -- config run_retention_days (ms)
+local TIME_MAX = 1e15                   -- an epoch time in ms (year 33658)
+local CLOCK_SKEW_MAX = 3600000          -- an instance's clock against Redis's (ms)
+local ROOM_MAX = 10000000               -- config max_inflight, with room to spare
+local PAGE_MAX = 1000                   -- a page of a list (the API's are at most 200)
+local SCAN_MAX = 100000                 -- items one call looks at (sweeps, health)
+local QUOTA_MAX = 1e12                   -- config quota_*, and a limit a super_admin sets
+-- (made of literals: the library's code may not call string functions
+-- while it loads)
+local H4 = '[0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
+local ID_PATTERN = '^' .. H4 .. H4 .. '%-' .. H4 .. '%-' .. H4 .. '%-' .. H4 .. '%-' .. H4 .. H4 .. H4 .. '$'
+local function bad_arg(what) error('jobwheel: ' .. what, 0) end
+-- a lower-case UUID (the ids jobwheel makes, and tenant ids)
+local function is_id(s) return type(s) == 'string' and #s == 36 and string.find(s, ID_PATTERN) ~= nil end
+-- KEYS: one key, a tenant's, a shard's (returns its number) or jw:{sched}
+local function want_tenant()
+  if #KEYS ~= 1 or not is_id(TENANT) then bad_arg('KEYS[1] must be jw:{<tenant id>}, and the only key') end
+end
+local function want_sched()
+  if #KEYS ~= 1 or T ~= 'jw:{sched}' then bad_arg('KEYS[1] must be jw:{sched}, and the only key') end
+end
+local function want_shard_key()
+  local n = #KEYS == 1 and tonumber(string.match(T, '^jw:{s:(%d%d?%d?%d?)}$'))
+  if not n or 'jw:{s:' .. n .. '}' ~= T or n >= nshards() then -- (no leading zeros)
+    bad_arg('KEYS[1] must be jw:{s:<n>}, n a shard (below ' .. nshards() .. '), and the only key')
+  end
+  return n
+end
+-- ARGV[i]: a whole number in decimal from lo to hi (the number)
+local function want_int(i, lo, hi, what)
+  local v = ARGV[i]
+  local n = type(v) == 'string' and #v <= 17 and string.find(v, '^%-?%d+$') and tonumber(v)
+  if not n or n < lo or n > hi then
+    bad_arg('ARGV[' .. i .. '] (' .. what .. ') must be a whole number from ' .. lo .. ' to ' .. hi)
+  end
+  return n
+end
+-- ARGV[i]: a time in ms (before 1970 too: a run may be asked for then)
+local function want_time(i, what) return want_int(i, -TIME_MAX, TIME_MAX, what or 'now, ms') end
+-- ARGV[i]: now, in ms, within CLOCK_SKEW_MAX of Redis's own clock (for what
+-- outlives the call and is shared: heartbeats, library use)
+local function want_clock(i)
+  local now = want_time(i)
+  local t = redis.call('TIME')
+  if math.abs(now - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))) > CLOCK_SKEW_MAX then
+    bad_arg('ARGV[' .. i .. '] (now, ms) is more than ' .. CLOCK_SKEW_MAX .. ' ms away from Redis\'s clock')
+  end
+  return now
+end
+-- ARGV[i]: an id that names keys
+local function want_id(i, what)
+  local v = ARGV[i]
+  if not is_id(v) then bad_arg('ARGV[' .. i .. '] (' .. what .. ') must be a lower-case UUID') end
+  return v
+end
+-- ARGV[i]: an instance id ("" too when none may be named)
+local function want_instance(i, none_ok)
+  local v = ARGV[i]
+  if none_ok and v == '' then return v end
+  if type(v) ~= 'string' or #v < 1 or #v > 200 or string.find(v, '[^ -~]') then
+    bad_arg('ARGV[' .. i .. '] (instance id) must be 1 to 200 printable ASCII characters')
+  end
+  return v
+end
+-- ARGV[i]: a shard number, below the shard count
+local function want_shard(i) return want_int(i, 0, nshards() - 1, 'shard') end
+-- the arguments from ARGV[i] on must be exactly groups of n
+local function want_groups(i, n, what)
+  if #ARGV < i or (#ARGV - i + 1) % n ~= 0 then
+    bad_arg('ARGV from ' .. i .. ' must be groups of ' .. n .. ' (' .. what .. ')')
+  end
 end
 -- A shard's key prefix "jw:{s:<n>}" (n a number or its text), kept for the
 -- library's life: there are few shards, and making the text of a number

@@ -3,6 +3,7 @@
 -- worker's next progress or heartbeat answers cancel_requested.
 -- ARGV: run id, now (ms). Returns {"ok", previous status, the run's
 -- HGETALL, members to start...} | {"ended", status} | {"gone"}
+want_tenant(); want_id(1, 'run id'); want_time(2)
 local run_id, now = ARGV[1], tonumber(ARGV[2])
 local key = k_run(run_id)
 local run = hgetall_table(key)

@@ -16,6 +16,28 @@
 -- run id} | {"quota", ...} (Q.over: the new runs would pass a quota) | {"ok", then per run: "new"|"hit", its shard, its HGETALL, and
 -- what starting it gave (run_start's answer without the run's fields) or
 -- 0 when it was not tried}.
+want_tenant(); want_time(2); want_int(4, 0, RETENTION_MAX, 'retention, ms'); want_instance(5, true)
+want_int(6, 0, RUN_LEASE_MAX, 'lease, ms'); want_int(7, 0, ROOM_MAX, 'room')
+want_int(8, 0, QUOTA_MAX, 'runs_per_minute quota'); want_int(9, 0, QUOTA_MAX, 'run_history quota')
+want_int(10, 0, QUOTA_MAX, 'inflight quota')
+do -- each run's arguments fill the call exactly; what names a key is short
+  local i = 11
+  while i <= #ARGV do
+    want_id(i, 'run id')
+    local nf = want_int(i + 4, 0, (#ARGV - i - 4) / 2, 'number of field/value pairs')
+    if #ARGV[i + 1] > 200 then bad_arg('ARGV[' .. (i + 1) .. '] (idempotency key) is longer than 200 bytes') end
+    if ARGV[i + 2] ~= '' and (#ARGV[i + 2] ~= 64 or string.find(ARGV[i + 2], '%X')) then
+      bad_arg('ARGV[' .. (i + 2) .. '] (dedup key) must be a hex SHA-256')
+    end
+    want_time(i + 3, 'start, ms')
+    local at = i + 5
+    i = at + 2 * nf
+    for f = at, i - 1, 2 do
+      if ARGV[f] == 'concurrency_key' and #ARGV[f + 1] > 200 then bad_arg('a concurrency_key is longer than 200 bytes') end
+      if ARGV[f] == 'priority' and not tonumber(ARGV[f + 1]) then bad_arg('a priority must be a number') end
+    end
+  end
+end
 local flags = ARGV[3]
 local job_id, job_json
 if string.find(flags, 'p', 1, true) then

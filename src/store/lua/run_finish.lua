@@ -14,6 +14,17 @@
 -- Returns per run: {"ok", members to start...} | {"fenced", status} | {"gone"}
 -- Members leaving the running zsets, by shard: removed together at the end
 -- (nothing in between reads them but a run's own lease, for its own member).
+want_tenant()
+do -- each run's arguments fill the call exactly, before any run is touched
+  local i = 1
+  while i <= #ARGV do
+    local n = want_int(i, 8, #ARGV - i, "number of a run's arguments")
+    if (n - 8) % 2 ~= 0 then bad_arg('ARGV[' .. i .. ']: the fields to set come in pairs') end
+    want_id(i + 1, 'run id'); want_time(i + 5)
+    if ARGV[i + 6] == 'delayed' or ARGV[i + 6] == 'worker' then want_time(i + 7, 'due, ms') end
+    i = i + 1 + n
+  end
+end
 local unrun = {}
 
 -- The run whose arguments start at ARGV[a] and end at ARGV[z].

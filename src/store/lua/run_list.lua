@@ -3,6 +3,7 @@
 -- ("" = any). Returns false when the job named does not exist.
 -- Returns {has_more, next_score, next_id, pairs of run 1, pairs of run 2...}
 -- (each run as its HGETALL array); see runs_page.
+want_tenant(); want_int(4, 1, PAGE_MAX, 'limit')
 local job, cscore, cid, limit, status = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local index = K_RUNS
 if job ~= '' then

@@ -1,6 +1,7 @@
 -- run_notice: what the notices of an ended run need. ARGV: run id.
 -- Returns {run HGETALL, job JSON or false, webhook secret or false}, or
 -- false when the run is gone or has not ended.
+want_tenant(); want_id(1, 'run id')
 local run = redis.call('HGETALL', k_run(ARGV[1]))
 if #run == 0 then return false end
 local status

@@ -2,6 +2,7 @@
 -- ARGV: job id or name, page (1-based), page size.
 -- Returns false when there is no such job, else {total, HGETALL of each
 -- run of the page...} (an empty array for a run whose history expired).
+want_tenant(); want_int(2, 1, 1e7, 'page'); want_int(3, 1, PAGE_MAX, 'page size')
 local id = resolve_job(ARGV[1])
 if not id then return false end
 local page, size = tonumber(ARGV[2]), tonumber(ARGV[3])

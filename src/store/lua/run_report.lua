@@ -11,6 +11,7 @@
 --   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
 --   {"ended", status} | {"gone"} | {"stale", attempt} (the token is for
 --   another attempt than the run's: the run has moved on)
+want_tenant(); want_id(1, 'run id'); want_time(3)
 local run_id, kind, now, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local token_attempt = tonumber(ARGV[5]) or -1
 local key = k_run(run_id)

@@ -12,6 +12,9 @@
 --       | {"ended", members to start...} (expired, or its job was deleted)
 --       | {"gone"} | {"skip", status}
 -- (The work is start_attempt's, in the prelude: run_create does it too.)
+want_tenant(); want_instance(1); want_time(2); want_int(3, 0, RUN_LEASE_MAX, 'lease, ms')
+want_int(4, 0, QUOTA_MAX, 'inflight quota')
+for i = 5, #ARGV do want_id(i, 'run id') end
 local instance, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 Q.defaults.inflight = ARGV[4]
 local jobs, decoded = {}, {} -- job id -> its JSON (false: gone), and decoded: once per step

@@ -4,6 +4,7 @@
 -- Delayed runs that are due become ready. Returns {count of runs to start,
 -- their members..., then per run whose lease lapsed: member, attempt,
 -- phase}. (Starting and finishing happen through run_start/run_finish.)
+want_shard_key(); want_time(1); want_int(2, 1, SCAN_MAX, 'limit'); want_int(3, 0, 86400000, 'stale, ms')
 local P = KEYS[1]
 local now, limit, stale = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {0}

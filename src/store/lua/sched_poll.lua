@@ -9,6 +9,8 @@
 -- Returns {number of range entries, then triples: the member's name
 -- "<tenant>:<job id>", score or false, job JSON or false}. Members whose job
 -- no longer exists are removed.
+want_shard_key(); want_time(3, 'to, ms'); want_int(4, 1, SCAN_MAX, 'limit')
+if ARGV[1] ~= 'full' then want_time(2, 'from, ms') end
 local P = KEYS[1]
 local due, changes = P .. ':due', P .. ':changes'
 local mode, from, to, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])

@@ -6,6 +6,12 @@
 -- renews the leases it holds, gives up any beyond its share, and takes free
 -- ones (starting at a place of its own, so instances do not collide).
 -- Returns the shard numbers this instance owns.
+want_sched(); want_instance(1); want_clock(2); want_int(3, 1, SCHED_LEASE_MAX, 'lease, ms')
+want_int(4, 1, RUN_LEASE_MAX, 'stale, ms')
+do -- the number of shards is the one fixed in jw:{sched}:shards (1 to 4096 while none is)
+  local fixed = redis.call('GET', 'jw:{sched}:shards')
+  want_int(6, fixed and tonumber(fixed) or 1, fixed and tonumber(fixed) or SHARDS_MAX, 'number of shards')
+end
 local me, now, lease, stale = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local draining, n = ARGV[5] == '1', tonumber(ARGV[6])
 local instances = KEYS[1] .. ':instances'

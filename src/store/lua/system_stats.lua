@@ -2,6 +2,7 @@
 -- one JSON object per name: {jobName, exists, enabled, schedule,
 -- nextRunAt, status (idle | queued | running), lastRun, counts,
 -- averageDurationMs, progress} over the job's last 1000 runs.
+want_tenant()
 local function iso(ms)
   ms = tonumber(ms)
   if not ms then return cjson.null end

@@ -6,6 +6,8 @@
 --   none), until ms ("" = none)
 --   -> {has_more, next score, next id, then per run: slug, HGETALL}
 -- (see runs_page).
+want_tenant()
+if ARGV[1] == 'get' then want_id(2, 'run id') else want_int(4, 1, PAGE_MAX, 'limit') end
 local jobs = {}
 local function job_of(id)
   local j = jobs[id]

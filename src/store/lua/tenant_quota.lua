@@ -7,6 +7,9 @@
 -- the tenant uses; the number of runs the inflight quota holds; then the
 -- members of runs a raised inflight limit let go, to start}.
 local NAMES = {'jobs', 'schedules', 'runs_per_minute', 'inflight', 'run_history'}
+want_tenant(); want_time(1)
+for i = 2, 6 do want_int(i, 0, QUOTA_MAX, 'default quota') end
+if #ARGV % 2 ~= 0 then bad_arg('quotas to set come in pairs: name, limit') end
 local now = tonumber(ARGV[1])
 local known = {}
 for i, name in ipairs(NAMES) do
@@ -16,11 +19,11 @@ end
 local key = T .. ':quota'
 for a = 7, #ARGV - 1, 2 do
   local name, limit = ARGV[a], ARGV[a + 1]
-  if not known[name] then return redis.error_reply('unknown quota ' .. name) end
+  if not known[name] then bad_arg('ARGV[' .. a .. '] names no quota') end
   if limit == '' then
     redis.call('HDEL', key, name)
-  elseif not string.match(limit, '^%d+$') or string.len(limit) > 13 then
-    return redis.error_reply('a limit is a whole number')
+  elseif not string.match(limit, '^%d+$') or tonumber(limit) > QUOTA_MAX then
+    bad_arg('ARGV[' .. (a + 1) .. '] (a limit) must be a whole number up to ' .. QUOTA_MAX)
   else
     redis.call('HSET', key, name, limit)
   end

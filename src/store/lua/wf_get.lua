@@ -1,5 +1,6 @@
 -- wf_get: a workflow by id or name (ARGV[1]), or every one by name (no
 -- ARGV). Returns the JSON (false when none), or the list of JSONs.
+want_tenant()
 if #ARGV == 0 then
   local names = redis.call('HGETALL', K_WORKFLOWS .. ':names')
   local sorted = {}

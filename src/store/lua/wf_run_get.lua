@@ -2,6 +2,7 @@
 -- workflow run id. Returns false when there is no such run, else
 -- {HGETALL of the run, then per step: key, job id, run id or "skipped" or
 -- false (not started), that run's status or false}.
+want_tenant(); want_id(2, 'workflow run id')
 local id = redis.call('HGET', K_WORKFLOWS .. ':names', ARGV[1]) or ARGV[1]
 local wkey = k_wfrun(ARGV[2])
 if redis.call('HGET', wkey, 'workflow_id') ~= id then return false end

@@ -3,6 +3,8 @@
 -- The JSON holds placeholders \1<i>\1 (raw bytes 1, which JSON strings
 -- cannot carry unescaped) for the steps' resolved job ids.
 -- Returns {"ok", JSON} | {"conflict"} | {"nojob", index} | {"gone"}
+want_tenant()
+if ARGV[1] ~= 'delete' then want_id(2, 'workflow id') end
 if ARGV[1] == 'delete' then
   local id = redis.call('HGET', K_WORKFLOWS .. ':names', ARGV[2]) or ARGV[2]
   local json = redis.call('HGET', K_WORKFLOWS, id)

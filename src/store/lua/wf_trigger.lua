@@ -4,6 +4,8 @@
 -- new workflow run counts as many runs as it has steps).
 -- Returns {"ok", workflow id, status, members to start...} | {"gone"} |
 -- {"quota", ...} (Q.over)
+want_tenant(); want_id(2, 'workflow run id'); want_time(3); want_int(4, 0, RETENTION_MAX, 'retention, ms')
+want_int(6, 0, QUOTA_MAX, 'runs_per_minute quota'); want_int(7, 0, QUOTA_MAX, 'run_history quota')
 local now = tonumber(ARGV[3])
 Q.defaults.runs_per_minute, Q.defaults.run_history = ARGV[6], ARGV[7]
 local id = redis.call('HGET', K_WORKFLOWS .. ':names', ARGV[1]) or ARGV[1]
