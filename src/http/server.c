@@ -41,7 +41,8 @@
  * is set, which uncounts it. Until then an extra reference keeps the
  * bufferevent, whose callbacks tell whether evhttp still owns it (freeing a
  * bufferevent clears them). A callback on the input buffer, on while idle,
- * sees the first byte of each request. A connection is cut by shutting its
+ * sees the first byte of each request (and, while an answer is written,
+ * bounds what the client sends ahead). A connection is cut by shutting its
  * socket down: evhttp sees the end of the stream and frees it as it would
  * for any client that left. A connection whose request is with a handler
  * is never cut (evhttp keeps that request until it is answered).
@@ -56,7 +57,7 @@ struct jw_conn {
     struct jw_http *h;
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* NULL until adopted */
-    struct evbuffer_cb_entry *watch; /* on the input buffer: the first byte */
+    struct evbuffer_cb_entry *watch; /* on the input buffer, while idle or sending (on_input) */
     struct jw_conn *next_unadopted;
     enum jw_conn_state state;
     int64_t since_ms; /* when it entered its state */
@@ -105,7 +106,7 @@ static void enter(struct jw_conn *cn, enum jw_conn_state st)
     TAILQ_INSERT_TAIL(&h->conns[st], cn, link);
     h->nconns[st]++;
     struct evbuffer *in = bufferevent_get_input(cn->bev);
-    if (st == JW_CONN_IDLE)
+    if (st == JW_CONN_IDLE || st == JW_CONN_SENDING)
         evbuffer_cb_set_flags(in, cn->watch, EVBUFFER_CB_ENABLED);
     else
         evbuffer_cb_clear_flags(in, cn->watch, EVBUFFER_CB_ENABLED);
@@ -141,11 +142,21 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     forget(arg);
 }
 
+/* Bytes arrived while idle (a request starts) or while an answer is being
+ * written: evhttp then reads on, to see the client leave, but parses nothing
+ * until the answer is out, so a client reading slowly and sending fast would
+ * fill memory. More than the largest request evhttp holds whole (header and
+ * body) cuts it. (Otherwise evhttp's own limits bound what it holds.) */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct jw_conn *cn = arg;
-    if (info->n_added > 0 && cn->state == JW_CONN_IDLE) {
+    if (info->n_added == 0)
+        return;
+    if (cn->state == JW_CONN_IDLE) {
         enter(cn, JW_CONN_READING); /* the request's deadline starts */
+        update_listening(cn->h);
+    } else if (cn->state == JW_CONN_SENDING && evbuffer_get_length(buf) > cn->h->max_unparsed) {
+        cut(cn);
         update_listening(cn->h);
     }
 }
@@ -165,11 +176,6 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     cn->h = h;
     cn->bev = bev;
     cn->fd = -1;
-    /* While evhttp writes an answer it keeps reading, to see the client
-     * leave, without parsing: unbounded, a client reading slowly and sending
-     * fast would fill memory. Reading pauses when this much waits unparsed;
-     * it is more than the largest request evhttp holds whole (header, body). */
-    bufferevent_setwatermark(bev, EV_READ, 0, h->max_unparsed);
     /* a client connects to send a request: its deadline runs from now (and
      * a connection that never had one is not idle, or a burst of new
      * clients would shed each other before sending a byte) */
