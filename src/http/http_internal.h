@@ -42,6 +42,7 @@ struct jw_http {
     size_t max_unparsed;        /* bytes a connection reads ahead of evhttp's parser at most */
     struct jw_conn *unadopted;  /* accepted, evhttp's connection not yet known */
     struct event *adopt_ev;     /* adopts them, right after the accept */
+    struct event *reap_ev;      /* frees the connections cut */
     struct event *janitor_ev;   /* cuts connections past their deadline */
     struct jw_conn **by_fd;     /* adopted connections by socket */
     size_t by_fd_len;

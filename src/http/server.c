@@ -40,12 +40,12 @@
  * right after the accept, from the loop (adopt_ev): then its close callback
  * is set, which uncounts it. Until then an extra reference keeps the
  * bufferevent, whose callbacks tell whether evhttp still owns it (freeing a
- * bufferevent clears them). A callback on the input buffer, on while idle,
- * sees the first byte of each request (and, while an answer is written,
- * bounds what the client sends ahead). A connection is cut by shutting its
- * socket down: evhttp sees the end of the stream and frees it as it would
- * for any client that left. A connection whose request is with a handler
- * is never cut (evhttp keeps that request until it is answered).
+ * bufferevent clears them). A callback on the input buffer sees the first
+ * byte of each request, and bounds what a client sends ahead of evhttp's
+ * parser. A connection is cut by shutting its
+ * socket down and freeing it from the loop (on_reap). A connection whose
+ * request is with a handler is never cut (evhttp keeps that request until
+ * it is answered).
  *
  * Deadlines are kept by a janitor (pgbouncer's): each state is a list in
  * the order connections entered it, so the ones due are at the front. */
@@ -57,9 +57,10 @@ struct jw_conn {
     struct jw_http *h;
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* NULL until adopted */
-    struct evbuffer_cb_entry *watch; /* on the input buffer, while idle or sending (on_input) */
+    struct evbuffer_cb_entry *watch; /* on the input buffer while idle or sending, or NULL */
     struct jw_conn *next_unadopted;
     enum jw_conn_state state;
+    bool in_handler;  /* cut, yet a handler got its request (evhttp frees it) */
     int64_t since_ms; /* when it entered its state */
     int fd;           /* once adopted */
 };
@@ -95,6 +96,23 @@ static void update_listening(struct jw_http *h)
     set_listening(h, open_conns(h) < h->max_conns || h->nconns[JW_CONN_IDLE] > 0);
 }
 
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+/* The input callback, while idle or sending. It is taken off, not just
+ * disabled, otherwise: a buffer with any callback makes each of evhttp's
+ * reads and line drains run the callback list (~900 instructions per
+ * request). It may be taken off from inside itself. */
+static void watch(struct jw_conn *cn, bool on)
+{
+    struct evbuffer *in = bufferevent_get_input(cn->bev);
+    if (on && !cn->watch)
+        cn->watch = evbuffer_add_cb(in, on_input, cn); /* NULL (no memory): not watched */
+    else if (!on && cn->watch) {
+        evbuffer_remove_cb_entry(in, cn->watch);
+        cn->watch = NULL;
+    }
+}
+
 /* The one place a connection changes state: to the end of its new list. */
 static void enter(struct jw_conn *cn, enum jw_conn_state st)
 {
@@ -105,15 +123,12 @@ static void enter(struct jw_conn *cn, enum jw_conn_state st)
     cn->since_ms = jw_time_mono_ms();
     TAILQ_INSERT_TAIL(&h->conns[st], cn, link);
     h->nconns[st]++;
-    struct evbuffer *in = bufferevent_get_input(cn->bev);
-    if (st == JW_CONN_IDLE || st == JW_CONN_SENDING)
-        evbuffer_cb_set_flags(in, cn->watch, EVBUFFER_CB_ENABLED);
-    else
-        evbuffer_cb_clear_flags(in, cn->watch, EVBUFFER_CB_ENABLED);
+    watch(cn, st == JW_CONN_IDLE || st == JW_CONN_SENDING);
 }
 
-/* Cut a connection: evhttp sees the end of its stream and frees it. One
- * not yet adopted has its socket shut down when it is. */
+/* Cut a connection: its socket is shut down at once (the client sees the
+ * end of the stream), and it is freed from the loop (reap). One not yet
+ * adopted is shut down and reaped once it is. */
 static void cut(struct jw_conn *cn)
 {
     if (cn->state == JW_CONN_CLOSING)
@@ -122,6 +137,24 @@ static void cut(struct jw_conn *cn)
     int fd = bufferevent_getfd(cn->bev);
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR);
+    event_active(cn->h->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* Free the connections cut. Waiting for evhttp to see the end of the stream
+ * is not enough: a shut-down socket still yields what the kernel had queued
+ * (megabytes, from a client that sends fast), and evhttp would read it all
+ * in first. Freeing a connection is safe from here, outside evhttp's
+ * callbacks, unless a handler holds its request (then evhttp frees it when
+ * the answer cannot be written). */
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_http *h = arg;
+    struct jw_conn *cn, *next;
+    for (cn = TAILQ_FIRST(&h->conns[JW_CONN_CLOSING]); cn; cn = next) {
+        next = TAILQ_NEXT(cn, link);
+        if (cn->evcon && !cn->in_handler)
+            evhttp_connection_free(cn->evcon); /* its close callback forgets cn */
+    }
 }
 
 /* evhttp let go of the connection (or never took it): forget it. */
@@ -132,7 +165,7 @@ static void forget(struct jw_conn *cn)
     h->nconns[cn->state]--;
     if (cn->fd >= 0 && (size_t)cn->fd < h->by_fd_len && h->by_fd[cn->fd] == cn)
         h->by_fd[cn->fd] = NULL;
-    evbuffer_remove_cb_entry(bufferevent_get_input(cn->bev), cn->watch);
+    watch(cn, false);
     free(cn);
     update_listening(h);
 }
@@ -142,23 +175,33 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     forget(arg);
 }
 
-/* Bytes arrived while idle (a request starts) or while an answer is being
- * written: evhttp then reads on, to see the client leave, but parses nothing
- * until the answer is out, so a client reading slowly and sending fast would
- * fill memory. More than the largest request evhttp holds whole (header and
- * body) cuts it. (Otherwise evhttp's own limits bound what it holds.) */
+/* What a client sends ahead of evhttp's parser: evhttp reads on while it
+ * writes an answer (to see the client leave) without parsing, and parses
+ * one request per turn however much is buffered behind it, so a client that
+ * pipelines and sends fast, reading slowly, would fill memory. More
+ * unparsed than the largest request evhttp must hold whole (header and
+ * body) cuts the connection; it is checked as bytes arrive while idle or
+ * sending (the input callback is off otherwise: it would run at every line
+ * evhttp parses) and after each answer, which bounds the one read per
+ * request that can come in while a request is read. */
+static bool overfull(const struct jw_conn *cn)
+{
+    return evbuffer_get_length(bufferevent_get_input(cn->bev)) > cn->h->max_unparsed;
+}
+
+/* Bytes arrived while idle (a request starts) or sending. */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct jw_conn *cn = arg;
     if (info->n_added == 0)
         return;
-    if (cn->state == JW_CONN_IDLE) {
-        enter(cn, JW_CONN_READING); /* the request's deadline starts */
-        update_listening(cn->h);
-    } else if (cn->state == JW_CONN_SENDING && evbuffer_get_length(buf) > cn->h->max_unparsed) {
+    if (overfull(cn))
         cut(cn);
-        update_listening(cn->h);
-    }
+    else if (cn->state == JW_CONN_IDLE)
+        enter(cn, JW_CONN_READING); /* the request's deadline starts */
+    else
+        return;
+    update_listening(cn->h);
 }
 
 static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
@@ -168,11 +211,6 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     if (!bev)
         return NULL; /* evhttp makes one itself, uncounted */
     struct jw_conn *cn = jw_calloc(1, sizeof(*cn));
-    cn->watch = evbuffer_add_cb(bufferevent_get_input(bev), on_input, cn);
-    if (!cn->watch) {
-        free(cn);
-        return bev;
-    }
     cn->h = h;
     cn->bev = bev;
     cn->fd = -1;
@@ -183,7 +221,6 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     cn->since_ms = jw_time_mono_ms();
     TAILQ_INSERT_TAIL(&h->conns[JW_CONN_READING], cn, link);
     h->nconns[JW_CONN_READING]++;
-    evbuffer_cb_clear_flags(bufferevent_get_input(bev), cn->watch, EVBUFFER_CB_ENABLED);
     bufferevent_incref(bev); /* until adopted */
     cn->next_unadopted = h->unadopted;
     h->unadopted = cn;
@@ -224,8 +261,11 @@ static void adopt(struct jw_http *h)
             h->by_fd[cn->fd] = cn;
         }
         evhttp_connection_set_closecb(cn->evcon, on_conn_close, cn);
-        if (cn->state == JW_CONN_CLOSING && cn->fd >= 0)
-            shutdown(cn->fd, SHUT_RDWR); /* cut before it was adopted */
+        if (cn->state == JW_CONN_CLOSING) { /* cut before it was adopted */
+            if (cn->fd >= 0)
+                shutdown(cn->fd, SHUT_RDWR);
+            event_active(h->reap_ev, EV_TIMEOUT, 0);
+        }
         bufferevent_decref(bev);
     }
 }
@@ -271,8 +311,10 @@ static void on_sent(struct evhttp_request *ev, void *arg)
     struct jw_conn *cn = arg;
     if (cn->state != JW_CONN_SENDING)
         return;
-    /* bytes of the next request may already be here */
-    enter(cn, evbuffer_get_length(bufferevent_get_input(cn->bev)) ? JW_CONN_READING : JW_CONN_IDLE);
+    if (overfull(cn))
+        cut(cn);
+    else /* bytes of the next request may already be here */
+        enter(cn, evbuffer_get_length(bufferevent_get_input(cn->bev)) ? JW_CONN_READING : JW_CONN_IDLE);
     update_listening(cn->h);
 }
 
@@ -335,7 +377,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->method = map_method(evhttp_request_get_command(ev));
     h->inflight++;
     r->conn = conn_of(h, ev);
-    if (r->conn && r->conn->state != JW_CONN_CLOSING) {
+    if (r->conn && r->conn->state == JW_CONN_CLOSING) {
+        r->conn->in_handler = true; /* the last bytes came in as it was cut */
+        r->conn = NULL;
+    } else if (r->conn) {
         enter(r->conn, JW_CONN_BUSY);
         update_listening(h);
     }
@@ -422,9 +467,10 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
         TAILQ_INIT(&h->conns[i]);
     h->http = evhttp_new(base);
     h->adopt_ev = event_new(base, -1, 0, on_adopt, h);
+    h->reap_ev = event_new(base, -1, 0, on_reap, h);
     h->janitor_ev = event_new(base, -1, EV_PERSIST, on_janitor, h);
     struct timeval every = {0, JANITOR_MS * 1000};
-    if (!h->http || !h->adopt_ev || !h->janitor_ev || event_add(h->janitor_ev, &every) != 0) {
+    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || event_add(h->janitor_ev, &every) != 0) {
         snprintf(err, errlen, "listen: cannot set up the HTTP server");
         jw_http_free(h);
         return NULL;
@@ -513,6 +559,8 @@ void jw_http_free(struct jw_http *h)
         evhttp_free(h->http); /* closes connections: their close callbacks forget them */
     if (h->adopt_ev)
         event_free(h->adopt_ev);
+    if (h->reap_ev)
+        event_free(h->reap_ev);
     if (h->janitor_ev)
         event_free(h->janitor_ev);
     free(h->by_fd);
