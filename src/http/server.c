@@ -26,13 +26,13 @@
 
 /* ---- client connections: the cap, deadlines, shedding ------------------- */
 /* Slow clients must not hold connections: each connection is counted from
- * accept to close, a request must arrive whole (header and body) within
+ * accept to close; a request must arrive whole (header and body) within
  * timeout_ms of its first byte (of the accept, for a connection's first
- * request), and an answer must be taken within
- * timeout_ms of being given; evhttp's own timeout, which each byte resets,
- * then only closes idle connections. While the cap is reached the oldest
- * idle connection is shed for a new one; with nothing idle to shed the
- * listener is paused (new clients wait in the kernel's backlog).
+ * request), and an answer must be taken within timeout_ms of being given;
+ * evhttp's own timeout, which each byte resets, then only closes idle
+ * connections. While the cap is reached the oldest idle connection is shed
+ * for a new one; with nothing idle to shed the listener is paused (new
+ * clients wait in the kernel's backlog).
  *
  * evhttp 2.1 has no accept hook, but it asks on_new_bev for the bufferevent
  * of every connection it accepts; that is where a connection is counted. The
@@ -42,10 +42,9 @@
  * bufferevent, whose callbacks tell whether evhttp still owns it (freeing a
  * bufferevent clears them). A callback on the input buffer sees the first
  * byte of each request, and bounds what a client sends ahead of evhttp's
- * parser. A connection is cut by shutting its
- * socket down and freeing it from the loop (on_reap). A connection whose
- * request is with a handler is never cut (evhttp keeps that request until
- * it is answered).
+ * parser. A connection is cut by shutting its socket down and freeing it
+ * from the loop (on_reap). A connection whose request is with a handler is
+ * never cut (evhttp keeps that request until it is answered).
  *
  * Deadlines are kept by a janitor (pgbouncer's): each state is a list in
  * the order connections entered it, so the ones due are at the front. */
