@@ -14,7 +14,6 @@ max_connections, and cut at their request's deadline; at the cap the oldest
 idle connection is closed for a new client.
 
 Bounds and order only, with generous slack: the machine is shared."""
-import json
 import os
 import select
 import socket
@@ -165,9 +164,19 @@ def wait_run(c, run_id, timeout=60):
 def engine(tmp_path_factory):
     d = tmp_path_factory.mktemp("engine")
     r = Redis(d / "redis")
-    s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets"])
-    yield s
-    assert s.stop() == 0
+    try:
+        s = Jobwheel(d, redis_url=r.url, args=["--allow-private-targets"])
+        yield s
+        assert s.stop() == 0
+    finally:
+        r.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis for a jobwheel configured otherwise than the engine."""
+    r = Redis(tmp_path / "redis")
+    yield r
     r.stop()
 
 
@@ -237,11 +246,10 @@ def slow_big_answer(size):
     return answer
 
 
-def test_answers_in_flight_share_one_memory_budget(tmp_path):
+def test_answers_in_flight_share_one_memory_budget(tmp_path, own_redis):
     """60 slow answers of ~1 MB at once would hold ~60 MB; with a 2 MiB
     budget the calls that would pass it fail, and memory stays bounded."""
-    r = Redis(tmp_path / "redis")
-    s = Jobwheel(tmp_path, redis_url=r.url,
+    s = Jobwheel(tmp_path, redis_url=own_redis.url,
                  args=["--allow-private-targets", "--max-inflight-response-bytes", str(2 << 20)])
     srv = RawServer(slow_big_answer(1000000))
     try:
@@ -262,7 +270,6 @@ def test_answers_in_flight_share_one_memory_budget(tmp_path):
     finally:
         srv.close()
         assert s.stop() == 0
-        r.stop()
 
 
 # ---- hole 4: slow clients ------------------------------------------------------------------
@@ -465,10 +472,9 @@ class Relay:
 
 
 @pytest.mark.parametrize("talk", [relay_endless_line, relay_endless_reply], ids=["endless-line", "endless-reply"])
-def test_a_relay_that_never_stops_talking_fails_the_mail(tmp_path, sink, talk):
+def test_a_relay_that_never_stops_talking_fails_the_mail(tmp_path, own_redis, sink, talk):
     relay = Relay(talk)
-    r = Redis(tmp_path / "redis")
-    s = Jobwheel(tmp_path, redis_url=r.url,
+    s = Jobwheel(tmp_path, redis_url=own_redis.url,
                  args=["--allow-private-targets", "--smtp-relay", f"127.0.0.1:{relay.port}"])
     try:
         c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
@@ -484,7 +490,6 @@ def test_a_relay_that_never_stops_talking_fails_the_mail(tmp_path, sink, talk):
     finally:
         relay.close()
         assert s.stop() == 0
-        r.stop()
 
 
 def test_a_client_that_sends_and_never_reads_is_bounded_and_cut(redis, tmp_path):
