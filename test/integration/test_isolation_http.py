@@ -6,12 +6,14 @@ answers with a huge number of tiny headers, one whose header line never
 ends — as a job's endpoint and as its completion webhook — fail the call
 with a clear error while jobwheel's memory stays bounded; slow answers near
 max_response_bytes, many at once, fail the calls that would pass the
-budget for answers in flight, and memory stays bounded.
+budget for answers in flight, and memory stays bounded; a mail relay that
+never stops talking fails the mail.
 
 Incoming connections: clients trickling a request header a byte at a time
 (each byte well within an idle timeout) are counted from accept, held to
 max_connections, and cut at their request's deadline; at the cap the oldest
-idle connection is closed for a new client.
+idle connection is closed for a new client; a client that pipelines, sends
+fast and never reads is held to a bounded read-ahead and cut.
 
 Bounds and order only, with generous slack: the machine is shared."""
 import os
