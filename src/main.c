@@ -375,6 +375,9 @@ static int start(struct app *a)
         .allow_private = cfg->allow_private_targets,
         .ca_file = cfg->tls_ca_file,
         .max_response = (size_t)cfg->max_response_bytes,
+        .max_response_header_bytes = (size_t)cfg->max_response_header_bytes,
+        .max_response_headers = (size_t)cfg->max_response_headers,
+        .max_inflight_response_bytes = (size_t)cfg->max_inflight_response_bytes,
         .max_inflight = cfg->max_inflight,
         .quota_inflight = cfg->quota_inflight,
     };

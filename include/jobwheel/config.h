@@ -47,6 +47,9 @@ struct jw_config {
     int64_t run_retention_days;
     int64_t run_lease_ms;
     int64_t max_response_bytes;
+    int64_t max_response_header_bytes;
+    int64_t max_response_headers;
+    int64_t max_inflight_response_bytes;
     int64_t max_inflight;
     char *tls_ca_file;
     /* default quotas of every tenant (0: none); a super_admin sets a tenant's own */

@@ -27,6 +27,9 @@ struct jw_exec_options {
     bool allow_private;    /* SSRF guard off */
     const char *ca_file;   /* extra trusted CA for https targets */
     size_t max_response;   /* response body cap */
+    size_t max_response_header_bytes;   /* an answer's header block(s), in bytes */
+    size_t max_response_headers;        /* an answer's header lines */
+    size_t max_inflight_response_bytes; /* all answers in flight together */
     int64_t max_inflight;  /* attempts running here at once; more wait their turn */
     const char *file_root; /* FileOperation root */
     const char *self_exe;  /* this program (FileOperation runs as its child) */

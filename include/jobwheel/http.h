@@ -23,8 +23,9 @@ struct jw_http_options {
     const char *listen; /* "host:port" or "unix:/path" */
     int64_t max_body_bytes;
     int64_t max_header_bytes;
-    int64_t max_connections;
-    int64_t timeout_secs;
+    int64_t max_connections; /* open client connections, counted from accept */
+    int64_t timeout_secs;    /* a request must arrive whole within it of its first byte, an
+                              * answer be taken within it; an idle connection closes after it */
 };
 
 /* Bind and serve. Returns NULL with a message in err. */
@@ -37,8 +38,8 @@ const char *jw_http_address(const struct jw_http *h);
 void jw_http_stop_accepting(struct jw_http *h);
 /* Requests received and not yet answered. */
 size_t jw_http_inflight(const struct jw_http *h);
-/* Answers given but not yet fully written to their clients. (A client that
- * vanishes mid-write may leave one counted: callers wait with a limit.) */
+/* Answers given but not yet fully written to their clients (each is cut
+ * at the answer's deadline, timeout_secs after it was given). */
 size_t jw_http_sending(const struct jw_http *h);
 void jw_http_free(struct jw_http *h);
 

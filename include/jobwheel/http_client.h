@@ -3,8 +3,14 @@
  * connected to (so DNS rebinding cannot reach a private one); the request
  * goes to that address with the original Host header, over TLS with SNI and
  * certificate + hostname verification for https. Connections are reused
- * per target; each call has a deadline and a response size cap; redirects
- * are not followed (a 3xx is just an answer). */
+ * per target; each call has a deadline; redirects are not followed (a 3xx
+ * is just an answer).
+ *
+ * What an endpoint sends back is bounded as it arrives, before evhttp
+ * parses it: the header block(s) in bytes and in lines, the body in bytes,
+ * and all calls in flight together in bytes held (a call whose bytes would
+ * take the client past that budget fails). A call that breaks a bound fails
+ * with an error naming it, like any other failed call. */
 #ifndef JOBWHEEL_HTTP_CLIENT_H
 #define JOBWHEEL_HTTP_CLIENT_H
 
@@ -19,7 +25,10 @@ struct jw_http_call;
 struct jw_http_client_options {
     bool allow_private;  /* let calls reach loopback/private addresses */
     const char *ca_file; /* extra trusted CA (PEM), or NULL: the system's */
-    size_t max_response; /* bytes of response body at most */
+    size_t max_response;       /* bytes of response body at most */
+    size_t max_header_bytes;   /* bytes of an answer's header block(s) at most */
+    size_t max_headers;        /* header lines in an answer at most */
+    size_t max_inflight_bytes; /* answer bytes all calls in flight hold together at most */
 };
 
 struct jw_http_header {

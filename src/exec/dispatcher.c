@@ -1037,9 +1037,10 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 static void on_notice_sent(void *arg, const struct jw_http_response *resp)
 {
     char *run_id = arg;
-    if (!(resp->status >= 200 && resp->status < 300))
-        jw_warn("exec: the webhook for run %s was not accepted (%s%d)", run_id,
-                resp->error ? resp->error : "HTTP ", resp->error ? 0 : resp->status);
+    if (resp->error)
+        jw_warn("exec: the webhook for run %s was not accepted (%s)", run_id, resp->error);
+    else if (!(resp->status >= 200 && resp->status < 300))
+        jw_warn("exec: the webhook for run %s was not accepted (HTTP %d)", run_id, resp->status);
     free(run_id);
 }
 
@@ -1228,7 +1229,14 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     x->opt = *o;
     x->instance = jw_strdup(o->instance_id);
     x->opt.instance_id = x->instance;
-    struct jw_http_client_options ho = {o->allow_private, o->ca_file, o->max_response};
+    struct jw_http_client_options ho = {
+        .allow_private = o->allow_private,
+        .ca_file = o->ca_file,
+        .max_response = o->max_response,
+        .max_header_bytes = o->max_response_header_bytes,
+        .max_headers = o->max_response_headers,
+        .max_inflight_bytes = o->max_inflight_response_bytes,
+    };
     x->http = jw_http_client_new(base, &ho, err, errlen);
     if (!x->http) {
         free(x->instance);

@@ -34,6 +34,7 @@ struct pool;
 struct conn {
     struct evhttp_connection *evcon;
     struct pool *pool;
+    struct jw_http_call *call; /* the call on it now, or NULL */
     bool busy;
     bool dead; /* closed: never used again, freed from the loop */
 };
@@ -57,6 +58,9 @@ struct jw_http_client {
     SSL_CTX *ssl;
     bool allow_private;
     size_t max_response;
+    size_t max_header_bytes, max_headers; /* per answer */
+    size_t max_held; /* answer bytes all calls may hold together */
+    size_t held;     /* answer bytes the calls in flight hold now */
     struct jw_map *pools;
     size_t owed; /* ended calls evdns or a deferred step still holds */
 };
@@ -90,6 +94,16 @@ struct jw_http_call {
     const char *resolve_err; /* …or why it failed */
     enum evhttp_request_error error_kind;
     bool had_error;
+    /* the answer as it arrives (see watch_input) */
+    size_t got;              /* bytes received, counted in client->held */
+    size_t hdr_bytes;        /* bytes of header block(s) seen */
+    size_t hdr_lines;        /* header lines seen (not status lines, not blank) */
+    size_t line_len;         /* bytes of the line being scanned */
+    char last;               /* its last byte */
+    bool status_next;        /* the next line is a status line */
+    bool in_body;            /* past the blank line: no more scanning */
+    const char *limit_err;   /* the bound the answer broke, or NULL */
+    struct event *limit_ev;  /* fails the call from the loop once a bound broke */
     /* the answer, copied out of evhttp */
     int status;
     char *rbody;
@@ -101,10 +115,13 @@ struct jw_http_call {
 
 static void call_free(struct jw_http_call *c)
 {
+    c->client->held -= c->got;
     if (c->timer)
         event_free(c->timer);
     if (c->connect_ev)
         event_free(c->connect_ev);
+    if (c->limit_ev)
+        event_free(c->limit_ev);
     for (size_t i = 0; i < c->nheaders; i++) {
         free((char *)c->headers[i].name);
         free((char *)c->headers[i].value);
@@ -189,17 +206,19 @@ static void fail_later(struct jw_http_call *c, const char *error)
 
 /* ---- connections ------------------------------------------------------------ */
 
-static void free_evcon(struct evhttp_connection *evcon)
+static void watch_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+static void free_conn_now(struct conn *k)
 {
-    evhttp_connection_set_closecb(evcon, NULL, NULL); /* freeing calls it */
-    evhttp_connection_free(evcon);
+    evbuffer_remove_cb(bufferevent_get_input(evhttp_connection_get_bufferevent(k->evcon)), watch_input, k);
+    evhttp_connection_set_closecb(k->evcon, NULL, NULL); /* freeing calls it */
+    evhttp_connection_free(k->evcon);
+    free(k);
 }
 
 static void on_free_conn(evutil_socket_t fd, short what, void *arg)
 {
-    struct conn *k = arg;
-    free_evcon(k->evcon);
-    free(k);
+    free_conn_now(arg);
 }
 
 static void drop_conn(struct conn *k)
@@ -263,11 +282,16 @@ static struct conn *new_conn(struct jw_http_client *cl, struct pool *p)
         bufferevent_free(bev);
         return NULL;
     }
-    evhttp_connection_set_max_body_size(evcon, (ev_ssize_t)cl->max_response);
-    evhttp_connection_set_retries(evcon, 0);
     struct conn *k = jw_calloc(1, sizeof(*k));
     k->evcon = evcon;
     k->pool = p;
+    /* sees every byte of an answer before evhttp does (watch_input) */
+    if (evbuffer_add_cb(bufferevent_get_input(bev), watch_input, k) == NULL) {
+        evhttp_connection_free(evcon);
+        free(k);
+        return NULL;
+    }
+    evhttp_connection_set_retries(evcon, 0);
     evhttp_connection_set_closecb(evcon, on_conn_close, k);
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 4;
@@ -275,6 +299,130 @@ static struct conn *new_conn(struct jw_http_client *cl, struct pool *p)
     }
     p->conns[p->n++] = k;
     return k;
+}
+
+/* ---- bounding the answer ---------------------------------------------------------- */
+
+/* Every byte an endpoint sends lands in its connection's input buffer before
+ * evhttp parses it (even while evhttp is still writing the request and not
+ * parsing at all); watch_input sees it there first. It counts the bytes
+ * against the client's budget for all calls in flight, and scans the header
+ * block (and any 100 Continue blocks before it) for its size and line count,
+ * so a bound breaks before evhttp has stored what broke it: evhttp's own
+ * parser keeps no count of header lines, and by default no limit on a
+ * response's header size. watch_input runs inside evhttp's read path, so it
+ * only marks the call (trip): evhttp's limits drop to 0, which makes its
+ * parser fail at the next byte, and the call is failed from the loop
+ * (on_limit) in case evhttp is not parsing. The bytes a call received stay
+ * counted until the call is freed; the header lines a call may hold are
+ * bounded by max_headers, the body by max_response. */
+
+#define ERR_HEADER_BYTES "the answer's headers were larger than allowed (max_response_header_bytes)"
+#define ERR_HEADER_LINES "the answer had more header lines than allowed (max_response_headers)"
+#define ERR_BUDGET                                                                                           \
+    "the answers of the calls in flight already hold all the memory allowed for them "                       \
+    "(max_inflight_response_bytes)"
+
+static void unwind(struct jw_http_call *c);
+
+static void on_limit(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_http_call *c = arg;
+    if (c->done)
+        return;
+    unwind(c);
+    deliver(c, c->limit_err, false);
+}
+
+static void trip(struct jw_http_call *c, struct conn *k, const char *why)
+{
+    if (c->limit_err)
+        return;
+    c->limit_err = why;
+    evhttp_connection_set_max_headers_size(k->evcon, 0);
+    evhttp_connection_set_max_body_size(k->evcon, 0);
+    c->limit_ev = evtimer_new(c->client->base, on_limit, c);
+    if (!c->limit_ev)
+        abort();
+    event_active(c->limit_ev, EV_TIMEOUT, 0);
+}
+
+static bool headers_too_big(const struct jw_http_call *c)
+{
+    return c->hdr_bytes > c->client->max_header_bytes || c->hdr_lines > c->client->max_headers;
+}
+
+/* Scan header bytes: status line, header lines, the blank line that ends
+ * the block (then stop). Lines end in LF, with or without CR, as evhttp
+ * reads them. */
+static void scan_bytes(struct jw_http_call *c, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !c->in_body; i++) {
+        c->hdr_bytes++;
+        if (p[i] != '\n') {
+            c->line_len++;
+            c->last = p[i];
+            continue;
+        }
+        bool blank = c->line_len == 0 || (c->line_len == 1 && c->last == '\r');
+        if (c->status_next)
+            c->status_next = false;
+        else if (blank)
+            c->in_body = true;
+        else
+            c->hdr_lines++;
+        c->line_len = 0;
+        if (headers_too_big(c))
+            return;
+    }
+}
+
+/* Scan buf from offset `from` to its end. */
+static void scan_buffer(struct jw_http_call *c, struct evbuffer *buf, size_t from)
+{
+    struct evbuffer_ptr pos;
+    size_t len = evbuffer_get_length(buf);
+    if (from >= len || evbuffer_ptr_set(buf, &pos, from, EVBUFFER_PTR_SET) != 0)
+        return;
+    size_t left = len - from;
+    while (left > 0 && !c->in_body && !headers_too_big(c)) {
+        struct evbuffer_iovec v[8];
+        int nv = evbuffer_peek(buf, (ev_ssize_t)left, &pos, v, 8);
+        size_t seen = 0;
+        for (int i = 0; i < nv && i < 8 && seen < left; i++) {
+            size_t m = v[i].iov_len < left - seen ? v[i].iov_len : left - seen;
+            scan_bytes(c, v[i].iov_base, m);
+            seen += m;
+            if (c->in_body || headers_too_big(c))
+                return;
+        }
+        if (seen == 0 || evbuffer_ptr_set(buf, &pos, seen, EVBUFFER_PTR_ADD) != 0)
+            return;
+        left -= seen;
+    }
+}
+
+static void watch_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *k = arg;
+    struct jw_http_call *c = k->call;
+    if (!c || info->n_added == 0)
+        return;
+    struct jw_http_client *cl = c->client;
+    c->got += info->n_added;
+    cl->held += info->n_added;
+    if (c->limit_err)
+        return;
+    if (cl->held > cl->max_held) {
+        trip(c, k, ERR_BUDGET);
+        return;
+    }
+    if (c->in_body)
+        return;
+    size_t len = evbuffer_get_length(buf);
+    scan_buffer(c, buf, len > info->n_added ? len - info->n_added : 0);
+    if (headers_too_big(c))
+        trip(c, k, c->hdr_bytes > cl->max_header_bytes ? ERR_HEADER_BYTES : ERR_HEADER_LINES);
 }
 
 /* ---- the request ---------------------------------------------------------------- */
@@ -306,6 +454,22 @@ static void on_error(enum evhttp_request_error e, void *arg)
 static int on_headers(struct evhttp_request *req, void *arg)
 {
     struct jw_http_call *c = arg;
+    if (c->limit_err)
+        return -1; /* evhttp fails the call now */
+    if (evhttp_request_get_response_code(req) == 100 && c->conn) {
+        /* evhttp reads on for the final answer: its header block counts too,
+         * and what of it already arrived was not scanned yet */
+        struct conn *k = c->conn;
+        c->in_body = false;
+        c->status_next = true;
+        c->line_len = 0;
+        scan_buffer(c, bufferevent_get_input(evhttp_connection_get_bufferevent(k->evcon)), 0);
+        if (headers_too_big(c)) {
+            trip(c, k, c->hdr_bytes > c->client->max_header_bytes ? ERR_HEADER_BYTES : ERR_HEADER_LINES);
+            return -1;
+        }
+        return 0;
+    }
     c->t_headers = jw_time_mono_us();
     if (!c->t_connect)
         c->t_connect = c->t_headers;
@@ -325,7 +489,15 @@ static void on_done(struct evhttp_request *req, void *arg)
     c->ev = NULL; /* evhttp frees it after this returns */
     struct conn *k = c->conn;
     c->conn = NULL;
+    if (k)
+        k->call = NULL;
     int code = req ? evhttp_request_get_response_code(req) : 0;
+    if (c->limit_err) {
+        if (k)
+            release_conn(k);
+        deliver(c, c->limit_err, false);
+        return;
+    }
     if (code > 0 && !c->had_error) {
         c->status = code;
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -358,15 +530,17 @@ static void unwind(struct jw_http_call *c)
         c->zombie = true;
     }
     struct conn *k = c->conn;
+    if (k) { /* idle before the cancel, so that its close callback drops it */
+        c->conn = NULL;
+        k->call = NULL;
+        k->busy = false;
+    }
     if (c->ev) {
         evhttp_cancel_request(c->ev); /* frees it; on_done is not called */
         c->ev = NULL;
     }
-    if (k) {
-        c->conn = NULL;
-        k->busy = false;
+    if (k)
         drop_conn(k); /* its state is unknown after a cancel */
-    }
     if (c->pool) {
         unlink_waiting(c->pool, c);
         c->pool = NULL;
@@ -397,11 +571,17 @@ static enum evhttp_cmd_type method_of(const char *m)
 
 static void send_on(struct jw_http_call *c, struct conn *k)
 {
+    struct jw_http_client *cl = c->client;
     c->pool = NULL;
     c->conn = k;
     k->busy = true;
+    k->call = c;
+    c->status_next = true;
+    evhttp_connection_set_max_headers_size(k->evcon, (ev_ssize_t)cl->max_header_bytes);
+    evhttp_connection_set_max_body_size(k->evcon, (ev_ssize_t)cl->max_response);
     struct evhttp_request *req = evhttp_request_new(on_done, c);
     if (!req) {
+        k->call = NULL;
         release_conn(k);
         c->conn = NULL;
         fail_later(c, "out of memory");
@@ -426,6 +606,7 @@ static void send_on(struct jw_http_call *c, struct conn *k)
     if (evhttp_make_request(k->evcon, req, method_of(c->method), c->url.path) != 0) {
         c->ev = NULL; /* evhttp freed it */
         c->conn = NULL;
+        k->call = NULL;
         k->busy = false;
         drop_conn(k);
         fail_later(c, "cannot send the request");
@@ -434,7 +615,7 @@ static void send_on(struct jw_http_call *c, struct conn *k)
     if (c->fresh_conn) {
         int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(k->evcon));
         if (fd >= 0) {
-            c->connect_ev = event_new(c->client->base, fd, EV_WRITE, on_connected, c);
+            c->connect_ev = event_new(cl->base, fd, EV_WRITE, on_connected, c);
             if (c->connect_ev)
                 event_add(c->connect_ev, NULL);
         }
@@ -672,6 +853,9 @@ struct jw_http_client *jw_http_client_new(struct event_base *base, const struct 
     cl->base = base;
     cl->allow_private = o->allow_private;
     cl->max_response = o->max_response ? o->max_response : 1 << 20;
+    cl->max_header_bytes = o->max_header_bytes ? o->max_header_bytes : 64 << 10;
+    cl->max_headers = o->max_headers ? o->max_headers : 256;
+    cl->max_held = o->max_inflight_bytes ? o->max_inflight_bytes : (size_t)256 << 20;
     cl->pools = jw_map_new();
     cl->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!cl->dns) {
@@ -703,10 +887,8 @@ struct jw_http_client *jw_http_client_new(struct event_base *base, const struct 
 static void free_pool(void *value, void *arg)
 {
     struct pool *p = value;
-    for (size_t i = 0; i < p->n; i++) {
-        free_evcon(p->conns[i]->evcon);
-        free(p->conns[i]);
-    }
+    for (size_t i = 0; i < p->n; i++)
+        free_conn_now(p->conns[i]);
     free(p->conns);
     free(p);
 }

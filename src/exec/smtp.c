@@ -28,6 +28,12 @@ struct jw_smtp {
     struct msg *live; /* messages in flight, for jw_smtp_free */
 };
 
+/* What the relay may send, in all, for one message: replies are short (a
+ * line is at most 512 bytes, RFC 5321 4.5.3.1.5), even multi-line EHLO
+ * ones. More is a broken relay, not mail: the message fails. */
+#define MAX_REPLY_LINE 1024
+#define MAX_REPLY_BYTES (64 * 1024)
+
 /* Where a conversation is: the reply we wait for says what to send next. */
 enum step { S_GREETING, S_EHLO, S_MAIL, S_RCPT, S_DATA, S_BODY, S_QUIT };
 
@@ -36,6 +42,8 @@ struct msg {
     struct msg *next;
     struct bufferevent *bev;
     enum step step;
+    struct event *deadline; /* the whole conversation's (the bufferevent's are idle timeouts) */
+    size_t got;             /* bytes the relay sent */
     char *to;
     struct jw_buf data; /* the message, dot-stuffed, ending in CRLF.CRLF */
 };
@@ -97,6 +105,8 @@ static void msg_free(struct msg *m)
         }
     if (m->bev)
         bufferevent_free(m->bev);
+    if (m->deadline)
+        event_free(m->deadline);
     free(m->to);
     jw_buf_free(&m->data);
     free(m);
@@ -143,6 +153,13 @@ static void on_read(struct bufferevent *bev, void *arg)
     char *line;
     size_t n;
     while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF))) {
+        m->got += n + 2;
+        if (n > MAX_REPLY_LINE || m->got > MAX_REPLY_BYTES) {
+            jw_warn("smtp: mail to %s not sent: the relay's replies are longer than any SMTP reply", m->to);
+            free(line);
+            msg_free(m);
+            return;
+        }
         /* "250-..." continues a multi-line reply; "250 ..." ends it */
         bool last = n < 4 || line[3] != '-';
         int code = n >= 3 ? atoi(line) : 0;
@@ -165,6 +182,17 @@ static void on_read(struct bufferevent *bev, void *arg)
         }
         free(line);
     }
+    if (evbuffer_get_length(in) > MAX_REPLY_LINE) { /* a line that does not end */
+        jw_warn("smtp: mail to %s not sent: the relay's replies are longer than any SMTP reply", m->to);
+        msg_free(m);
+    }
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct msg *m = arg;
+    jw_warn("smtp: mail to %s not sent: the relay did not finish in time", m->to);
+    msg_free(m);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -221,14 +249,15 @@ int jw_smtp_send(struct jw_smtp *s, const char *to, const char *subject, const c
     put_text(&m->data, body);
     jw_buf_puts(&m->data, ".\r\n");
     m->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!m->bev) {
+    m->deadline = evtimer_new(s->base, on_deadline, m);
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    if (!m->bev || !m->deadline || evtimer_add(m->deadline, &tv) != 0) {
         msg_free(m);
         return -1;
     }
     m->next = s->live;
     s->live = m;
     bufferevent_setcb(m->bev, on_read, NULL, on_event, m);
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(m->bev, &tv, &tv);
     bufferevent_enable(m->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(m->bev, (struct sockaddr *)&s->addr, (int)s->addr_len) != 0) {

@@ -65,13 +65,6 @@ static void free_cleanup(const void *data, size_t len, void *arg)
     free(arg);
 }
 
-static void on_sent(struct evhttp_request *ev, void *arg)
-{
-    struct jw_http *h = arg;
-    if (h->sending > 0)
-        h->sending--;
-}
-
 /* Send with body (owned: freed by evbuffer when sent), log, free r. */
 static void finish(struct jw_req *r, int status, const char *content_type, char *owned, size_t len)
 {
@@ -88,11 +81,8 @@ static void finish(struct jw_req *r, int status, const char *content_type, char 
     } else {
         free(owned);
     }
-    if (evhttp_request_get_connection(r->ev)) {
-        /* counted until written out, so shutdown does not cut answers off */
-        r->srv->sending++;
-        evhttp_request_set_on_complete_cb(r->ev, on_sent, r->srv);
-    }
+    /* counted until written out, so shutdown does not cut answers off */
+    jw_http_conn_answered(r);
     evhttp_send_reply(r->ev, status, jw_http_reason(status), NULL);
 
     struct jw_log_request line = {

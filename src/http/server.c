@@ -1,10 +1,12 @@
-/* server: evhttp set-up and limits, the connection cap, the request context
- * and routing. One request = one jw_req, freed by its one reply (reply.c). */
+/* server: evhttp set-up and limits, client connections (the cap, request
+ * and answer deadlines, shedding), the request context and routing. One
+ * request = one jw_req, freed by its one reply (reply.c). */
 #include "http_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -22,72 +24,45 @@
 #include "jobwheel/log.h"
 #include "jobwheel/time.h"
 
-/* ---- the set of open client connections (for the cap) ------------------- */
-/* evhttp 2.1 has no accept hook: a connection is counted from its first
- * request until evhttp closes it; idle ones are closed by the timeout. While
- * the count is at the cap the listener is paused (new clients wait in the
- * kernel's backlog). */
+/* ---- client connections: the cap, deadlines, shedding ------------------- */
+/* Slow clients must not hold connections: each connection is counted from
+ * accept to close; a request must arrive whole (header and body) within
+ * timeout_ms of its first byte (of the accept, for a connection's first
+ * request), and an answer must be taken within timeout_ms of being given;
+ * evhttp's own timeout, which each byte resets, then only closes idle
+ * connections. While the cap is reached the oldest idle connection is shed
+ * for a new one; with nothing idle to shed the listener is paused (new
+ * clients wait in the kernel's backlog).
+ *
+ * evhttp 2.1 has no accept hook, but it asks on_new_bev for the bufferevent
+ * of every connection it accepts; that is where a connection is counted. The
+ * evhttp connection is only made after on_new_bev returns, so it is adopted
+ * right after the accept, from the loop (adopt_ev): then its close callback
+ * is set, which uncounts it. Until then an extra reference keeps the
+ * bufferevent, whose callbacks tell whether evhttp still owns it (freeing a
+ * bufferevent clears them). A callback on the input buffer sees the first
+ * byte of each request, and bounds what a client sends ahead of evhttp's
+ * parser. A connection is cut by shutting its socket down and freeing it
+ * from the loop (on_reap). A connection whose request is with a handler is
+ * never cut (evhttp keeps that request until it is answered).
+ *
+ * Deadlines are kept by a janitor (pgbouncer's): each state is a list in
+ * the order connections entered it, so the ones due are at the front. */
 
-static size_t ptr_hash(const void *p, size_t cap)
-{
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 17;
-    x *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 7) & (cap - 1);
-}
+#define JANITOR_MS 250
 
-static void conns_rehash(struct jw_http *h, size_t cap);
-
-static bool conns_insert(struct jw_http *h, void *p)
-{
-    if ((h->nconns + h->ntomb + 1) * 2 > h->conncap)
-        conns_rehash(h, h->conncap ? (h->nconns * 4 > h->conncap ? h->conncap * 2 : h->conncap) : 64);
-    size_t i = ptr_hash(p, h->conncap);
-    size_t tomb = SIZE_MAX;
-    while (h->conns[i]) {
-        if (h->conns[i] == p)
-            return false;
-        if (h->conns[i] == CONN_TOMB && tomb == SIZE_MAX)
-            tomb = i;
-        i = (i + 1) & (h->conncap - 1);
-    }
-    if (tomb != SIZE_MAX) {
-        i = tomb;
-        h->ntomb--;
-    }
-    h->conns[i] = p;
-    h->nconns++;
-    return true;
-}
-
-static void conns_remove(struct jw_http *h, void *p)
-{
-    if (!h->conncap)
-        return;
-    size_t i = ptr_hash(p, h->conncap);
-    while (h->conns[i]) {
-        if (h->conns[i] == p) {
-            h->conns[i] = CONN_TOMB;
-            h->nconns--;
-            h->ntomb++;
-            return;
-        }
-        i = (i + 1) & (h->conncap - 1);
-    }
-}
-
-static void conns_rehash(struct jw_http *h, size_t cap)
-{
-    void **old = h->conns;
-    size_t oldcap = h->conncap;
-    h->conns = jw_calloc(cap, sizeof(void *));
-    h->conncap = cap;
-    h->nconns = h->ntomb = 0;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i] && old[i] != CONN_TOMB)
-            conns_insert(h, old[i]);
-    free(old);
-}
+struct jw_conn {
+    TAILQ_ENTRY(jw_conn) link; /* in h->conns[state] */
+    struct jw_http *h;
+    struct bufferevent *bev;
+    struct evhttp_connection *evcon; /* NULL until adopted */
+    struct evbuffer_cb_entry *watch; /* on the input buffer while idle or sending, or NULL */
+    struct jw_conn *next_unadopted;
+    enum jw_conn_state state;
+    bool in_handler;  /* cut, yet a handler got its request (evhttp frees it) */
+    int64_t since_ms; /* when it entered its state */
+    int fd;           /* once adopted */
+};
 
 static void set_listening(struct jw_http *h, bool on)
 {
@@ -102,16 +77,253 @@ static void set_listening(struct jw_http *h, bool on)
     } else if (!on && !h->paused) {
         evconnlistener_disable(l);
         h->paused = true;
-        jw_warn("connection cap of %zu reached: not accepting until one closes", h->max_conns);
+        jw_warn("connection cap of %zu reached with no idle connection to close: not accepting until one "
+                "closes",
+                h->max_conns);
     }
+}
+
+static size_t open_conns(const struct jw_http *h)
+{
+    return h->nconns[JW_CONN_IDLE] + h->nconns[JW_CONN_READING] + h->nconns[JW_CONN_BUSY] +
+           h->nconns[JW_CONN_SENDING];
+}
+
+/* Accept while there is room, or an idle connection to make room. */
+static void update_listening(struct jw_http *h)
+{
+    set_listening(h, open_conns(h) < h->max_conns || h->nconns[JW_CONN_IDLE] > 0);
+}
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+/* The input callback, while idle or sending. It is taken off, not just
+ * disabled, otherwise: a buffer with any callback makes each of evhttp's
+ * reads and line drains run the callback list (~900 instructions per
+ * request). It may be taken off from inside itself. */
+static void watch(struct jw_conn *cn, bool on)
+{
+    struct evbuffer *in = bufferevent_get_input(cn->bev);
+    if (on && !cn->watch)
+        cn->watch = evbuffer_add_cb(in, on_input, cn); /* NULL (no memory): not watched */
+    else if (!on && cn->watch) {
+        evbuffer_remove_cb_entry(in, cn->watch);
+        cn->watch = NULL;
+    }
+}
+
+/* The one place a connection changes state: to the end of its new list. */
+static void enter(struct jw_conn *cn, enum jw_conn_state st)
+{
+    struct jw_http *h = cn->h;
+    TAILQ_REMOVE(&h->conns[cn->state], cn, link);
+    h->nconns[cn->state]--;
+    cn->state = st;
+    cn->since_ms = jw_time_mono_ms();
+    TAILQ_INSERT_TAIL(&h->conns[st], cn, link);
+    h->nconns[st]++;
+    watch(cn, st == JW_CONN_IDLE || st == JW_CONN_SENDING);
+}
+
+/* Cut a connection: its socket is shut down at once (the client sees the
+ * end of the stream), and it is freed from the loop (reap). One not yet
+ * adopted is shut down and reaped once it is. */
+static void cut(struct jw_conn *cn)
+{
+    if (cn->state == JW_CONN_CLOSING)
+        return;
+    enter(cn, JW_CONN_CLOSING);
+    int fd = bufferevent_getfd(cn->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    event_active(cn->h->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* Free the connections cut. Waiting for evhttp to see the end of the stream
+ * is not enough: a shut-down socket still yields what the kernel had queued
+ * (megabytes, from a client that sends fast), and evhttp would read it all
+ * in first. Freeing a connection is safe from here, outside evhttp's
+ * callbacks, unless a handler holds its request (then evhttp frees it when
+ * the answer cannot be written). */
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_http *h = arg;
+    struct jw_conn *cn, *next;
+    for (cn = TAILQ_FIRST(&h->conns[JW_CONN_CLOSING]); cn; cn = next) {
+        next = TAILQ_NEXT(cn, link);
+        if (cn->evcon && !cn->in_handler)
+            evhttp_connection_free(cn->evcon); /* its close callback forgets cn */
+    }
+}
+
+/* evhttp let go of the connection (or never took it): forget it. */
+static void forget(struct jw_conn *cn)
+{
+    struct jw_http *h = cn->h;
+    TAILQ_REMOVE(&h->conns[cn->state], cn, link);
+    h->nconns[cn->state]--;
+    if (cn->fd >= 0 && (size_t)cn->fd < h->by_fd_len && h->by_fd[cn->fd] == cn)
+        h->by_fd[cn->fd] = NULL;
+    watch(cn, false);
+    free(cn);
+    update_listening(h);
 }
 
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
+    forget(arg);
+}
+
+/* What a client sends ahead of evhttp's parser: evhttp reads on while it
+ * writes an answer (to see the client leave) without parsing, and parses
+ * one request per turn however much is buffered behind it, so a client that
+ * pipelines and sends fast, reading slowly, would fill memory. More
+ * unparsed than the largest request evhttp must hold whole (header and
+ * body) cuts the connection; it is checked as bytes arrive while idle or
+ * sending (the input callback is off otherwise: it would run at every line
+ * evhttp parses) and after each answer, which bounds the one read per
+ * request that can come in while a request is read. */
+static bool overfull(const struct jw_conn *cn)
+{
+    return evbuffer_get_length(bufferevent_get_input(cn->bev)) > cn->h->max_unparsed;
+}
+
+/* Bytes arrived while idle (a request starts) or sending. */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct jw_conn *cn = arg;
+    if (info->n_added == 0)
+        return;
+    if (overfull(cn))
+        cut(cn);
+    else if (cn->state == JW_CONN_IDLE)
+        enter(cn, JW_CONN_READING); /* the request's deadline starts */
+    else
+        return;
+    update_listening(cn->h);
+}
+
+static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
+{
     struct jw_http *h = arg;
-    conns_remove(h, evcon);
-    if (h->nconns < h->max_conns)
-        set_listening(h, true);
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        return NULL; /* evhttp makes one itself, uncounted */
+    struct jw_conn *cn = jw_calloc(1, sizeof(*cn));
+    cn->h = h;
+    cn->bev = bev;
+    cn->fd = -1;
+    /* a client connects to send a request: its deadline runs from now (and
+     * a connection that never had one is not idle, or a burst of new
+     * clients would shed each other before sending a byte) */
+    cn->state = JW_CONN_READING;
+    cn->since_ms = jw_time_mono_ms();
+    TAILQ_INSERT_TAIL(&h->conns[JW_CONN_READING], cn, link);
+    h->nconns[JW_CONN_READING]++;
+    bufferevent_incref(bev); /* until adopted */
+    cn->next_unadopted = h->unadopted;
+    h->unadopted = cn;
+    event_active(h->adopt_ev, EV_TIMEOUT, 0);
+    if (open_conns(h) > h->max_conns) { /* make room: the oldest idle goes */
+        struct jw_conn *oldest = TAILQ_FIRST(&h->conns[JW_CONN_IDLE]);
+        cut(oldest ? oldest : cn);
+    }
+    update_listening(h);
+    return bev;
+}
+
+static void adopt(struct jw_http *h)
+{
+    struct jw_conn *cn;
+    while ((cn = h->unadopted)) {
+        h->unadopted = cn->next_unadopted;
+        struct bufferevent *bev = cn->bev;
+        bufferevent_event_cb eventcb = NULL;
+        void *cbarg = NULL;
+        bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+        if (!eventcb || !cbarg) { /* evhttp gave the connection up while setting it up */
+            forget(cn);
+            bufferevent_decref(bev);
+            continue;
+        }
+        cn->evcon = cbarg; /* evhttp's callbacks all carry its connection */
+        cn->fd = bufferevent_getfd(bev);
+        if (cn->fd >= 0) {
+            if ((size_t)cn->fd >= h->by_fd_len) {
+                size_t n = h->by_fd_len ? h->by_fd_len : 64;
+                while (n <= (size_t)cn->fd)
+                    n *= 2;
+                h->by_fd = jw_realloc(h->by_fd, n * sizeof(*h->by_fd));
+                memset(h->by_fd + h->by_fd_len, 0, (n - h->by_fd_len) * sizeof(*h->by_fd));
+                h->by_fd_len = n;
+            }
+            h->by_fd[cn->fd] = cn;
+        }
+        evhttp_connection_set_closecb(cn->evcon, on_conn_close, cn);
+        if (cn->state == JW_CONN_CLOSING) { /* cut before it was adopted */
+            if (cn->fd >= 0)
+                shutdown(cn->fd, SHUT_RDWR);
+            event_active(h->reap_ev, EV_TIMEOUT, 0);
+        }
+        bufferevent_decref(bev);
+    }
+}
+
+static void on_adopt(evutil_socket_t fd, short what, void *arg)
+{
+    adopt(arg);
+}
+
+static struct jw_conn *conn_of(struct jw_http *h, struct evhttp_request *ev)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    if (!evcon)
+        return NULL;
+    int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+    struct jw_conn *cn = fd >= 0 && (size_t)fd < h->by_fd_len ? h->by_fd[fd] : NULL;
+    return cn && cn->evcon == evcon ? cn : NULL;
+}
+
+static void on_janitor(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_http *h = arg;
+    int64_t now = jw_time_mono_ms();
+    size_t n = 0;
+    struct jw_conn *cn;
+    while ((cn = TAILQ_FIRST(&h->conns[JW_CONN_READING])) && now - cn->since_ms >= h->timeout_ms) {
+        cut(cn);
+        n++;
+    }
+    while ((cn = TAILQ_FIRST(&h->conns[JW_CONN_SENDING])) && now - cn->since_ms >= h->timeout_ms) {
+        cut(cn);
+        n++;
+    }
+    if (n) {
+        jw_debug("closed %zu client connections past their %lld ms deadline", n, (long long)h->timeout_ms);
+        update_listening(h);
+    }
+}
+
+/* The answer was taken whole: wait for the next request. */
+static void on_sent(struct evhttp_request *ev, void *arg)
+{
+    struct jw_conn *cn = arg;
+    if (cn->state != JW_CONN_SENDING)
+        return;
+    if (overfull(cn))
+        cut(cn);
+    else /* bytes of the next request may already be here */
+        enter(cn, evbuffer_get_length(bufferevent_get_input(cn->bev)) ? JW_CONN_READING : JW_CONN_IDLE);
+    update_listening(cn->h);
+}
+
+void jw_http_conn_answered(struct jw_req *r)
+{
+    struct jw_conn *cn = r->conn;
+    if (!cn || cn->state != JW_CONN_BUSY)
+        return;
+    enter(cn, JW_CONN_SENDING);
+    evhttp_request_set_on_complete_cb(r->ev, on_sent, cn);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -163,6 +375,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->start_us = jw_time_mono_us();
     r->method = map_method(evhttp_request_get_command(ev));
     h->inflight++;
+    r->conn = conn_of(h, ev);
+    if (r->conn && r->conn->state == JW_CONN_CLOSING) {
+        r->conn->in_handler = true; /* the last bytes came in as it was cut */
+        r->conn = NULL;
+    } else if (r->conn) {
+        enter(r->conn, JW_CONN_BUSY);
+        update_listening(h);
+    }
 
     const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "x-request-id");
     if (rid && valid_request_id(rid))
@@ -180,18 +400,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
         return;
     }
 
-    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
-    if (evcon && conns_insert(h, evcon)) {
-        evhttp_connection_set_closecb(evcon, on_conn_close, h);
-        if (h->nconns >= h->max_conns)
-            set_listening(h, false);
-        if (h->nconns > h->max_conns) {
-            jw_req_add_header(r, "Connection", "close");
-            jw_req_add_header(r, "Retry-After", "1");
-            jw_reply_problemf(r, 503, "", "too many open connections; retry shortly");
-            return;
-        }
-    }
     if (h->stopped)
         jw_req_add_header(r, "Connection", "close");
 
@@ -252,12 +460,21 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
     h->dispatch = dispatch;
     h->dispatch_arg = arg;
     h->max_conns = (size_t)opt->max_connections;
+    h->timeout_ms = opt->timeout_secs * 1000;
+    h->max_unparsed = (size_t)(opt->max_body_bytes + opt->max_header_bytes) + 64 * 1024;
+    for (int i = 0; i < JW_CONN_NSTATES; i++)
+        TAILQ_INIT(&h->conns[i]);
     h->http = evhttp_new(base);
-    if (!h->http) {
-        snprintf(err, errlen, "listen: evhttp_new failed");
-        free(h);
+    h->adopt_ev = event_new(base, -1, 0, on_adopt, h);
+    h->reap_ev = event_new(base, -1, 0, on_reap, h);
+    h->janitor_ev = event_new(base, -1, EV_PERSIST, on_janitor, h);
+    struct timeval every = {0, JANITOR_MS * 1000};
+    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || event_add(h->janitor_ev, &every) != 0) {
+        snprintf(err, errlen, "listen: cannot set up the HTTP server");
+        jw_http_free(h);
         return NULL;
     }
+    evhttp_set_bevcb(h->http, on_new_bev, h);
     evhttp_set_max_body_size(h->http, opt->max_body_bytes);
     evhttp_set_max_headers_size(h->http, opt->max_header_bytes);
     struct timeval tv = {.tv_sec = opt->timeout_secs};
@@ -328,16 +545,24 @@ size_t jw_http_inflight(const struct jw_http *h)
 
 size_t jw_http_sending(const struct jw_http *h)
 {
-    return h->sending;
+    return h->nconns[JW_CONN_SENDING];
 }
 
 void jw_http_free(struct jw_http *h)
 {
     if (!h)
         return;
+    h->bound = NULL; /* evhttp_free frees the listener first */
+    adopt(h);
     if (h->http)
-        evhttp_free(h->http); /* closes connections: their close callbacks run here */
-    free(h->conns);
+        evhttp_free(h->http); /* closes connections: their close callbacks forget them */
+    if (h->adopt_ev)
+        event_free(h->adopt_ev);
+    if (h->reap_ev)
+        event_free(h->reap_ev);
+    if (h->janitor_ev)
+        event_free(h->janitor_ev);
+    free(h->by_fd);
     free(h->unix_path);
     free(h);
 }

@@ -81,6 +81,12 @@ static const struct key keys[] = {
      "a running attempt's lease: another instance retries it this long after its instance dies"},
     {"max_response_bytes", I(max_response_bytes), "1048576", 1024, 64 << 20,
      "largest answer an endpoint may send (a larger one fails the attempt)"},
+    {"max_response_header_bytes", I(max_response_header_bytes), "65536", 1024, 1 << 20,
+     "largest header block an endpoint may answer with (a larger one fails the attempt)"},
+    {"max_response_headers", I(max_response_headers), "256", 8, 100000,
+     "most header lines an endpoint may answer with (more fail the attempt)"},
+    {"max_inflight_response_bytes", I(max_inflight_response_bytes), "268435456", 1 << 20, (int64_t)1 << 40,
+     "answer bytes all calls in flight may hold together (a call that would pass it fails)"},
     {"max_inflight", I(max_inflight), "1024", 1, 1000000,
      "attempts an instance runs at once; more wait their turn"},
     {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
@@ -303,6 +309,14 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
         printable = *p >= 0x20 && *p <= 0x7e;
     if (!printable) {
         snprintf(err, errlen, "instance_id: at most 200 printable ASCII characters");
+        return -1;
+    }
+    if (cfg->max_inflight_response_bytes < cfg->max_response_bytes + cfg->max_response_header_bytes) {
+        snprintf(err, errlen,
+                 "max_inflight_response_bytes: must hold at least one whole answer (max_response_bytes + "
+                 "max_response_header_bytes = %lld), got %lld",
+                 (long long)(cfg->max_response_bytes + cfg->max_response_header_bytes),
+                 (long long)cfg->max_inflight_response_bytes);
         return -1;
     }
     return 0;

@@ -122,6 +122,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.json_max_depth, 32);
     assert_int_equal(cfg.redis_timeout_ms, 2000);
     assert_int_equal(cfg.shutdown_timeout_secs, 10);
+    assert_int_equal(cfg.max_response_bytes, 1048576);
+    assert_int_equal(cfg.max_response_header_bytes, 65536);
+    assert_int_equal(cfg.max_response_headers, 256);
+    assert_int_equal(cfg.max_inflight_response_bytes, 268435456);
     jw_config_free(&cfg);
     /* free resets the strings, so a second free is harmless */
     assert_null(cfg.listen);
@@ -494,6 +498,14 @@ static void test_bad_values(void **state)
         {"allow_private_targets", ""},
         {"code_execution", "2"},
         {"code_execution", "enabled"},
+        {"max_response_header_bytes", "1023"},
+        {"max_response_header_bytes", "1048577"},
+        {"max_response_header_bytes", "-1"},
+        {"max_response_headers", "7"},
+        {"max_response_headers", "100001"},
+        {"max_inflight_response_bytes", "1048575"},
+        {"max_inflight_response_bytes", "1099511627777"},
+        {"max_inflight_response_bytes", "1e9"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *key = bad[i].key, *val = bad[i].val;
@@ -537,6 +549,52 @@ static void test_bad_values(void **state)
     assert_int_equal(cfg.json_max_depth, 60);
     assert_int_equal(cfg.max_body_bytes, 1024);
     assert_int_equal(cfg.shutdown_timeout_secs, 0);
+    jw_config_free(&cfg);
+}
+
+/* The budget for answers in flight must hold one whole answer. */
+static void test_response_bounds(void **state)
+{
+    (void)state;
+    const char *small[] = {"--jwt-secret", SECRET32, "--max-inflight-response-bytes", "1048576", NULL};
+    load_fails(small, NULL, "max_inflight_response_bytes", "1114112"); /* 1 MiB + 64 KiB */
+    const char *env[] = {ENV_SECRET, "JOBWHEEL_MAX_RESPONSE_BYTES=4194304",
+                         "JOBWHEEL_MAX_INFLIGHT_RESPONSE_BYTES=4194304", NULL};
+    load_fails(NULL, env, "max_inflight_response_bytes", "max_response_bytes");
+
+    struct jw_config cfg;
+    const char *edge[] = {"--jwt-secret",
+                          SECRET32,
+                          "--max-response-bytes",
+                          "1024",
+                          "--max-response-header-bytes",
+                          "1024",
+                          "--max-response-headers",
+                          "8",
+                          "--max-inflight-response-bytes",
+                          "1048576",
+                          NULL};
+    load_ok(&cfg, edge, NULL);
+    assert_int_equal(cfg.max_response_bytes, 1024);
+    assert_int_equal(cfg.max_response_header_bytes, 1024);
+    assert_int_equal(cfg.max_response_headers, 8);
+    assert_int_equal(cfg.max_inflight_response_bytes, 1048576);
+    jw_config_free(&cfg);
+    const char *exact[] = {"--jwt-secret", SECRET32, "--max-inflight-response-bytes", "1114112", NULL};
+    load_ok(&cfg, exact, NULL);
+    assert_int_equal(cfg.max_inflight_response_bytes, 1114112);
+    jw_config_free(&cfg);
+    const char *wide[] = {"--jwt-secret",
+                          SECRET32,
+                          "--max-response-header-bytes",
+                          "1048576",
+                          "--max-response-headers",
+                          "100000",
+                          "--max-inflight-response-bytes",
+                          "1099511627776",
+                          NULL};
+    load_ok(&cfg, wide, NULL);
+    assert_int_equal(cfg.max_inflight_response_bytes, (int64_t)1 << 40);
     jw_config_free(&cfg);
 }
 
@@ -754,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_other_validation),
+        cmocka_unit_test(test_response_bounds),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_secret_file_long_key),
         cmocka_unit_test(test_split_listen),
