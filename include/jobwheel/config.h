@@ -45,6 +45,7 @@ struct jw_config {
     int64_t run_lease_ms;
     int64_t max_response_bytes;
     int64_t max_inflight;
+    int64_t max_inflight_per_tenant; /* 0 in the sources: resolved to the default */
     char *tls_ca_file;
 };
 
