@@ -18,9 +18,13 @@ local DELAYED_TENANTS = P .. ':delayed_tenants'
 -- A member "<tenant>:<run>" names its tenant and run.
 local function parts(m) return string.match(m, '^(.*):([^:]*)$') end
 local function k_run_of(tenant, run_id) return 'jw:{' .. tenant .. '}:run:' .. run_id end
+local ready_listed = {} -- tenants this call listed
 local function ready(tenant, score, m)
   redis.call('ZADD', P .. ':ready:' .. tenant, score, m)
-  redis.call('ZADD', READY_TENANTS, 0, tenant)
+  if not ready_listed[tenant] then
+    ready_listed[tenant] = true
+    redis.call('ZADD', READY_TENANTS, 0, tenant)
+  end
 end
 
 -- Runs earlier builds queued in one set for all tenants go to their
