@@ -76,12 +76,13 @@ static void on_scheduler_stopped(void *arg)
 
 /* Firings hand their runs to the execution engine (struct jw_fire_hooks):
  * fire_claim starts what this instance has room for, the rest start here. */
-static size_t fire_reserve(void *arg, size_t want, const char **instance, int64_t *lease_ms)
+static size_t fire_reserve(void *arg, const char *tenant, size_t want, const char **instance,
+                           int64_t *lease_ms)
 {
     struct app *a = arg;
     *instance = jw_exec_instance(a->exec);
     *lease_ms = jw_exec_lease_ms(a->exec);
-    return jw_exec_reserve(a->exec, want);
+    return jw_exec_reserve(a->exec, tenant, want);
 }
 
 static void fire_started(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
@@ -91,10 +92,10 @@ static void fire_started(void *arg, const char *tenant, const char *run_id, cons
     jw_exec_started(a->exec, tenant, run_id, start, NULL, known, sent_us);
 }
 
-static void fire_release(void *arg, size_t n)
+static void fire_release(void *arg, const char *tenant, size_t n)
 {
     struct app *a = arg;
-    jw_exec_release(a->exec, n);
+    jw_exec_release(a->exec, tenant, n);
 }
 
 static void fire_pending(void *arg, const char *tenant, const char *run_id)
@@ -380,6 +381,7 @@ static int start(struct app *a)
         .max_inflight_response_bytes = (size_t)cfg->max_inflight_response_bytes,
         .max_inflight = cfg->max_inflight,
         .quota_inflight = cfg->quota_inflight,
+        .max_inflight_per_tenant = cfg->max_inflight_per_tenant,
     };
     a->exec = jw_exec_new(a->base, a->store, a->scheduler, &xo, err, sizeof(err));
     if (!a->exec) {

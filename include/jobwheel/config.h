@@ -51,6 +51,7 @@ struct jw_config {
     int64_t max_response_headers;
     int64_t max_inflight_response_bytes;
     int64_t max_inflight;
+    int64_t max_inflight_per_tenant; /* 0 in the sources: resolved to the default */
     char *tls_ca_file;
     /* default quotas of every tenant (0: none); a super_admin sets a tenant's own */
     int64_t quota_jobs;

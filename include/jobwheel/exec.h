@@ -31,6 +31,7 @@ struct jw_exec_options {
     size_t max_response_headers;        /* an answer's header lines */
     size_t max_inflight_response_bytes; /* all answers in flight together */
     int64_t max_inflight;  /* attempts running here at once; more wait their turn */
+    int64_t max_inflight_per_tenant; /* ... of one tenant (1..max_inflight; else max_inflight) */
     const char *file_root; /* FileOperation root */
     const char *self_exe;  /* this program (FileOperation runs as its child) */
     bool code_execution;   /* CodeExecution jobs may run */
@@ -44,22 +45,24 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
                             const struct jw_exec_options *o, char *err, size_t errlen);
 /* Start a ready run now, from this instance (if its limits allow). */
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
-/* Starting a run as it is made (run_create): reserve room for up to `want`
- * attempts here (0 while stopping, before the token key is loaded, or when
- * runs already wait here for room); each reserved slot is then given back
+/* Starting a run as it is made (run_create, fire_claim): reserve room for
+ * up to `want` attempts of `tenant` here (0 while stopping, before the
+ * token key is loaded, or when runs wait here that go first: the tenant's
+ * own, or another tenant's that may start; at most what the tenant's cap,
+ * max_inflight_per_tenant, leaves); each reserved slot is then given back
  * by jw_exec_started (with what starting the run gave: run_start's answer
  * without the run's fields, which come apart as `pairs`, or, from a
  * firing, what the scheduler knows of the run as `known` instead; r NULL
  * when the store failed) or by jw_exec_release. sent_us: when the call
  * went out (jw_time_mono_us), for the run's execution trace. */
-size_t jw_exec_reserve(struct jw_exec *x, size_t want);
+size_t jw_exec_reserve(struct jw_exec *x, const char *tenant, size_t want);
 const char *jw_exec_instance(const struct jw_exec *x);
 int64_t jw_exec_lease_ms(const struct jw_exec *x);
 struct jw_reply;
 struct jw_fired_run;
 void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
                      const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us);
-void jw_exec_release(struct jw_exec *x, size_t n);
+void jw_exec_release(struct jw_exec *x, const char *tenant, size_t n);
 /* Start the runs named "<tenant>:<run>" by a store reply's elements from
  * index `from` on (what an ended run let go). */
 struct jw_reply;

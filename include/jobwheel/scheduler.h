@@ -52,18 +52,18 @@ struct jw_fired_run {
 
 /* How the runs a firing makes reach the execution engine (the caller wires
  * these to it; all called on the loop, with `arg`):
- * - reserve: room for up to `want` attempts that fire_claim may start at
- *   once, as jw_exec_reserve; sets the instance and the lease they start
- *   with. Each slot comes back through started or release.
+ * - reserve: room for up to `want` attempts of `tenant` that fire_claim
+ *   may start at once, as jw_exec_reserve; sets the instance and the lease
+ *   they start with. Each slot comes back through started or release.
  * - started: a run fire_claim started (its answer, as jw_exec_started
  *   takes it, and what the scheduler knows of the run).
  * - release: slots not used.
  * - fired: a run made pending and not started: start it. */
 struct jw_fire_hooks {
-    size_t (*reserve)(void *arg, size_t want, const char **instance, int64_t *lease_ms);
+    size_t (*reserve)(void *arg, const char *tenant, size_t want, const char **instance, int64_t *lease_ms);
     void (*started)(void *arg, const char *tenant, const char *run_id, const struct jw_reply *start,
                     const struct jw_fired_run *known, int64_t sent_us);
-    void (*release)(void *arg, size_t n);
+    void (*release)(void *arg, const char *tenant, size_t n);
     void (*fired)(void *arg, const char *tenant, const char *run_id);
     void *arg;
 };

@@ -353,7 +353,7 @@ struct trig {
 
 static void trig_fail(struct trig *t, const struct jw_error *e)
 {
-    jw_exec_release(t->c->exec, t->room);
+    jw_exec_release(t->c->exec, t->tenant, t->room);
     t->room = 0;
     t->cb(t->arg, e, NULL, false);
     free(t->ref);
@@ -650,7 +650,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         jw_jsonw_kint(&w, "created", (int64_t)created);
         jw_jsonw_obj_close(&w);
     }
-    jw_exec_release(t->c->exec, t->room);
+    jw_exec_release(t->c->exec, t->tenant, t->room);
     t->room = 0;
     t->cb(t->arg, NULL, &t->body, t->bulk || any_new);
     free(t->ref);
@@ -684,7 +684,7 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
      * by the answer (trig_fail gives back what is left on any error) */
     const struct jw_json *items = bulk ? jw_json_get(body, "items") : NULL;
     size_t want = !bulk ? 1 : items && items->type == JW_JSON_ARRAY ? items->len : 0;
-    t->room = jw_exec_reserve(c->exec, want);
+    t->room = jw_exec_reserve(c->exec, t->tenant, want);
     jw_args_adds(&args, t->room ? jw_exec_instance(c->exec) : "");
     jw_args_addi(&args, jw_exec_lease_ms(c->exec));
     jw_args_addi(&args, (int64_t)t->room);

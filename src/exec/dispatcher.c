@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jobwheel/buf.h"
+#include "jobwheel/fair.h"
 #include "jobwheel/http_client.h"
 #include "jobwheel/id.h"
 #include "jobwheel/job.h"
@@ -27,7 +28,10 @@
 #define RENEW_MS 1000
 #define SWEEP_LIMIT 200
 #define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
-#define QUEUE_MAX 100000    /* runs waiting here for a free slot; more wait in Redis */
+#define QUEUE_MAX 100000    /* runs waiting here for a slot (more wait ready in Redis), */
+#define QUEUE_TENANT 25000  /* ... of one tenant, so one cannot fill the queue; */
+#define QUEUE_FLOOR 16      /* ... but a tenant may queue this many even when it is full */
+#define TRIM_TICKS 5        /* idle tenants' accounts are freed every TRIM_TICKS sweeps */
 #define HOLD_MS 1000        /* outcomes held back during a burst of firings, at most */
 #define HOLD_CHECK_MS 2
 
@@ -46,12 +50,14 @@ struct jw_exec {
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;
-    /* Runs asked to start while max_inflight attempts run here wait in a
-     * FIFO (deduplicated); the rest stay ready in Redis for a sweep. */
-    size_t starting; /* run_start calls in flight */
-    char **queue;
-    size_t qhead, qlen, qcap;
-    struct jw_map *queued;
+    /* The attempt slots (max_inflight), shared between tenants: a run
+     * starts when its tenant gets a slot, else it waits in its tenant's
+     * queue here (see fair.h); runs beyond the queues stay ready in Redis
+     * for a sweep. A slot is held from the start's request (run_start, or
+     * the room reserved for run_create and fire_claim) to the attempt's
+     * end. */
+    struct jw_fair *fair;
+    int trim_ticks;
     struct event *sweep, *renew, *stop_check;
     struct batch **batches; /* run_start / run_finish calls gathering this turn of the loop */
     size_t nbatches;
@@ -72,7 +78,8 @@ struct jw_exec {
 /* An attempt in progress on this instance. */
 struct flight {
     struct jw_exec *x;
-    char member[80]; /* map key */
+    struct jw_fair_tenant *acct; /* its tenant's account, where it holds a slot */
+    char member[80];             /* map key */
     char tenant[40], run_id[40];
     int shard;
     int attempt;
@@ -94,6 +101,7 @@ struct flight {
 };
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id);
+static void send_start(struct jw_exec *x, const char *tenant, const char *run_id);
 static void start_queued(struct jw_exec *x);
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -514,40 +522,25 @@ static void flight_free(struct flight *fl)
 
 static void check_stopped(struct jw_exec *x);
 
-static bool busy(const struct jw_exec *x)
+/* The attempt of flight fl ended here (or never began): its slot is free. */
+static void flight_end(struct jw_exec *x, struct flight *fl)
 {
-    return jw_map_count(x->flights) + x->starting >= (size_t)x->opt.max_inflight;
+    jw_fair_give(x->fair, fl->acct, 1);
+    flight_free(fl);
 }
 
-static void enqueue(struct jw_exec *x, const char *member)
-{
-    if (x->qlen == QUEUE_MAX || jw_map_get(x->queued, member))
-        return;
-    if (x->qlen == x->qcap) { /* grow the ring, unrolled */
-        size_t cap = x->qcap ? x->qcap * 2 : 256;
-        char **q = jw_calloc(cap, sizeof(char *));
-        for (size_t i = 0; i < x->qlen; i++)
-            q[i] = x->queue[(x->qhead + i) % x->qcap];
-        free(x->queue);
-        x->queue = q;
-        x->qcap = cap;
-        x->qhead = 0;
-    }
-    char *m = jw_strdup(member);
-    x->queue[(x->qhead + x->qlen) % x->qcap] = m;
-    x->qlen++;
-    jw_map_put(x->queued, m, m);
-}
-
-/* Start waiting runs while there is room. */
+/* Start waiting runs, the tenants in turn, while slots are free. */
 static void start_queued(struct jw_exec *x)
 {
-    while (x->qlen && !busy(x) && !x->stopping) {
-        char *m = x->queue[x->qhead];
-        x->qhead = (x->qhead + 1) % x->qcap;
-        x->qlen--;
-        jw_map_del(x->queued, m);
-        start_member(x, m);
+    struct jw_fair_tenant *acct;
+    char *m;
+    while (!x->stopping && (m = jw_fair_next(x->fair, &acct))) {
+        char tenant[40], run[40];
+        split_member(m, tenant, sizeof(tenant), run, sizeof(run));
+        if (tenant[0] && run[0] && !jw_map_get(x->flights, m))
+            send_start(x, tenant, run);
+        else /* already running here: the slot is not needed */
+            jw_fair_give(x->fair, acct, 1);
         free(m);
     }
 }
@@ -571,7 +564,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     struct outcome o = {.resp = resp, .notify = fl->notify};
     finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
                    &o, x->instance, false, trace, fl->started_ms, NULL, NULL);
-    flight_free(fl);
+    flight_end(x, fl);
     start_queued(x);
     check_stopped(x);
 }
@@ -669,13 +662,14 @@ struct start_ctx {
 };
 
 /* What starting a run gave (run_start's answer, r; NULL: Redis failed),
- * for a start this instance asked for and counted in x->starting; pairs:
+ * for a start this instance asked for with a slot of its tenant's; pairs:
  * the run's fields, or NULL and known: what its firing knows of it. */
 static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
                     const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
-    x->starting--;
+    struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
     if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
+        jw_fair_give(x->fair, acct, 1);
         start_queued(x);
         if (r && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
@@ -685,6 +679,7 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     }
     struct flight *fl = jw_calloc(1, sizeof(*fl));
     fl->x = x;
+    fl->acct = acct;
     snprintf(fl->tenant, sizeof(fl->tenant), "%s", tenant);
     snprintf(fl->run_id, sizeof(fl->run_id), "%s", run_id);
     snprintf(fl->member, sizeof(fl->member), "%s:%s", tenant, run_id);
@@ -717,7 +712,8 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
         memset(&empty, 0, sizeof(empty));
         finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &empty, false, 1, &p, &o, x->instance, false,
                        NULL, fl->started_ms, NULL, NULL);
-        flight_free(fl);
+        flight_end(x, fl);
+        start_queued(x);
         return;
     }
     const struct jw_fval *f = fl->job.f;
@@ -746,16 +742,11 @@ static void start_prefix(struct jw_exec *x, struct jw_args *a)
     jw_args_addi(a, x->opt.quota_inflight);
 }
 
-size_t jw_exec_reserve(struct jw_exec *x, size_t want)
+size_t jw_exec_reserve(struct jw_exec *x, const char *tenant, size_t want)
 {
-    if (!x || x->stopping || !x->token_key_len || x->qlen)
-        return 0; /* runs queued here go first */
-    size_t used = jw_map_count(x->flights) + x->starting, cap = (size_t)x->opt.max_inflight;
-    size_t n = used >= cap ? 0 : cap - used;
-    if (n > want)
-        n = want;
-    x->starting += n;
-    return n;
+    if (!x || !want || x->stopping || !x->token_key_len)
+        return 0;
+    return jw_fair_take(x->fair, jw_fair_tenant(x->fair, tenant), want);
 }
 
 const char *jw_exec_instance(const struct jw_exec *x)
@@ -775,13 +766,27 @@ void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, 
         started(x, tenant, run_id, r, pairs, known, sent_us);
 }
 
-void jw_exec_release(struct jw_exec *x, size_t n)
+void jw_exec_release(struct jw_exec *x, const char *tenant, size_t n)
 {
     if (!x || !n)
         return;
-    x->starting -= n;
+    jw_fair_give(x->fair, jw_fair_tenant(x->fair, tenant), n);
     start_queued(x);
     check_stopped(x);
+}
+
+/* Ask run_start for the run, with a slot its tenant holds. */
+static void send_start(struct jw_exec *x, const char *tenant, const char *run_id)
+{
+    struct start_ctx *s = jw_calloc(1, sizeof(*s));
+    s->x = x;
+    snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+    snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
+    s->sent_us = jw_time_mono_us();
+    struct batch *b = batch_for(x, JW_LUA_RUN_START, tenant, on_started, start_prefix);
+    jw_args_adds(&b->args, run_id);
+    b->ctx[b->n++] = s;
+    batch_added(x, b);
 }
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
@@ -801,20 +806,15 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
     snprintf(member, sizeof(member), "%s:%s", tenant, run_id);
     if (jw_map_get(x->flights, member))
         return;
-    if (busy(x)) {
-        enqueue(x, member);
+    struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
+    if (jw_fair_take(x->fair, acct, 1)) {
+        send_start(x, tenant, run_id);
         return;
     }
-    x->starting++;
-    struct start_ctx *s = jw_calloc(1, sizeof(*s));
-    s->x = x;
-    snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
-    snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
-    s->sent_us = jw_time_mono_us();
-    struct batch *b = batch_for(x, JW_LUA_RUN_START, tenant, on_started, start_prefix);
-    jw_args_adds(&b->args, run_id);
-    b->ctx[b->n++] = s;
-    batch_added(x, b);
+    /* no slot for it now: it waits its tenant's turn here (when there is
+     * room; else it stays ready in Redis for a sweep) */
+    if (jw_fair_queue(x->fair, acct, member))
+        start_queued(x);
 }
 
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id)
@@ -833,7 +833,7 @@ void jw_exec_cancelled(struct jw_exec *x, const char *tenant, const char *run_id
     if (!fl)
         return;
     flight_cancel(fl);
-    flight_free(fl);
+    flight_end(x, fl);
     start_queued(x);
     check_stopped(x);
 }
@@ -1212,6 +1212,10 @@ static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
     struct jw_exec *x = arg;
     load_token_key(x);
     on_sweep_timer(fd, what, arg);
+    if (++x->trim_ticks >= TRIM_TICKS) {
+        x->trim_ticks = 0;
+        jw_fair_trim(x->fair);
+    }
 }
 
 static void runner_started(void *arg, const struct jw_reply *r, size_t from)
@@ -1254,9 +1258,16 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
                                    .start_arg = x};
     x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
-    x->queued = jw_map_new();
     if (x->opt.max_inflight <= 0)
         x->opt.max_inflight = 1024;
+    struct jw_fair_limits fl = {
+        .slots = (size_t)x->opt.max_inflight,
+        .per_tenant = (size_t)x->opt.max_inflight_per_tenant,
+        .queue_max = QUEUE_MAX,
+        .tenant_queue_max = QUEUE_TENANT,
+        .queue_floor = QUEUE_FLOOR,
+    };
+    x->fair = jw_fair_new(&fl);
     x->flush = event_new(base, -1, 0, on_flush, x);
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
@@ -1353,10 +1364,7 @@ void jw_exec_free(struct jw_exec *x)
     for (size_t i = 0; i < x->nearly; i++)
         free(x->early[i]);
     free(x->early);
-    for (size_t i = 0; i < x->qlen; i++)
-        free(x->queue[(x->qhead + i) % x->qcap]);
-    free(x->queue);
-    jw_map_free(x->queued);
+    jw_fair_free(x->fair);
     free(x->sweeping);
     free(x->instance);
     free(x);

@@ -356,7 +356,7 @@ struct claim {
 static void release_room(struct jw_scheduler *s, struct claim *c)
 {
     if (c->room)
-        s->hooks.release(s->hooks.arg, c->room);
+        s->hooks.release(s->hooks.arg, c->tenant, c->room);
     c->room = 0;
 }
 
@@ -538,7 +538,7 @@ static void claim_send(struct jw_scheduler *s, struct claim *c)
     struct jw_args a = JW_ARGS_INIT;
     const char *instance = "";
     int64_t lease = 0;
-    c->room = c->npending ? s->hooks.reserve(s->hooks.arg, c->npending, &instance, &lease) : 0;
+    c->room = c->npending ? s->hooks.reserve(s->hooks.arg, c->tenant, c->npending, &instance, &lease) : 0;
     jw_args_addi(&a, c->shard);
     jw_args_addi(&a, c->now);
     jw_args_addi(&a, s->opt.retention_ms);

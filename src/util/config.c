@@ -89,6 +89,8 @@ static const struct key keys[] = {
      "answer bytes all calls in flight may hold together (a call that would pass it fails)"},
     {"max_inflight", I(max_inflight), "1024", 1, 1000000,
      "attempts an instance runs at once; more wait their turn"},
+    {"max_inflight_per_tenant", I(max_inflight_per_tenant), "0", 0, 1000000,
+     "attempts of one tenant an instance runs at once, up to max_inflight (0: half of max_inflight)"},
     {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
     {"quota_jobs", I(quota_jobs), "0", 0, 1000000000000, "live jobs a tenant may have (0: no limit)"},
     {"quota_schedules", I(quota_schedules), "0", 0, 1000000000000,
@@ -317,6 +319,21 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
                  "max_response_header_bytes = %lld), got %lld",
                  (long long)(cfg->max_response_bytes + cfg->max_response_header_bytes),
                  (long long)cfg->max_inflight_response_bytes);
+        return -1;
+    }
+    /* A slot cannot be taken back from a call in flight, so only a cap
+     * below max_inflight keeps slots for the other tenants while one
+     * tenant's endpoints hang. By default a tenant may hold half: one
+     * tenant whose calls never end leaves the other half to the rest (who
+     * take turns at it), while a tenant alone still runs 512 calls at once
+     * with the default max_inflight, far more than fast endpoints need to
+     * keep the loop busy. A deployment serving one tenant whose endpoints
+     * are slow sets it to max_inflight. */
+    if (cfg->max_inflight_per_tenant == 0)
+        cfg->max_inflight_per_tenant = cfg->max_inflight > 1 ? cfg->max_inflight / 2 : 1;
+    if (cfg->max_inflight_per_tenant > cfg->max_inflight) {
+        snprintf(err, errlen, "max_inflight_per_tenant: must not exceed max_inflight (%lld), got %lld",
+                 (long long)cfg->max_inflight, (long long)cfg->max_inflight_per_tenant);
         return -1;
     }
     return 0;

@@ -126,6 +126,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_response_header_bytes, 65536);
     assert_int_equal(cfg.max_response_headers, 256);
     assert_int_equal(cfg.max_inflight_response_bytes, 268435456);
+    assert_int_equal(cfg.max_inflight, 1024);
+    assert_int_equal(cfg.max_inflight_per_tenant, 512); /* half of max_inflight */
     jw_config_free(&cfg);
     /* free resets the strings, so a second free is harmless */
     assert_null(cfg.listen);
@@ -642,6 +644,45 @@ static void test_other_validation(void **state)
     jw_config_free(&cfg);
 }
 
+/* A tenant's share of the attempt slots: half of max_inflight unless set,
+ * never above max_inflight. */
+static void test_max_inflight_per_tenant(void **state)
+{
+    (void)state;
+    struct jw_config cfg;
+    const char *twenty[] = {"--jwt-secret", SECRET32, "--max-inflight", "20", NULL};
+    load_ok(&cfg, twenty, NULL);
+    assert_int_equal(cfg.max_inflight_per_tenant, 10);
+    jw_config_free(&cfg);
+    const char *one[] = {"--jwt-secret", SECRET32, "--max-inflight", "1", NULL};
+    load_ok(&cfg, one, NULL);
+    assert_int_equal(cfg.max_inflight_per_tenant, 1);
+    jw_config_free(&cfg);
+    const char *three[] = {"--jwt-secret", SECRET32, "--max-inflight", "3", NULL};
+    load_ok(&cfg, three, NULL);
+    assert_int_equal(cfg.max_inflight_per_tenant, 1);
+    jw_config_free(&cfg);
+    const char *set[] = {"--jwt-secret", SECRET32, "--max-inflight=20", "--max-inflight-per-tenant=20", NULL};
+    load_ok(&cfg, set, NULL);
+    assert_int_equal(cfg.max_inflight_per_tenant, 20);
+    jw_config_free(&cfg);
+    const char *env[] = {ENV_SECRET, "JOBWHEEL_MAX_INFLIGHT_PER_TENANT=7", NULL};
+    load_ok(&cfg, NULL, env);
+    assert_int_equal(cfg.max_inflight_per_tenant, 7);
+    jw_config_free(&cfg);
+    const char *above[] = {"--jwt-secret", SECRET32, "--max-inflight=20", "--max-inflight-per-tenant=21",
+                           NULL};
+    load_fails(above, NULL, "max_inflight_per_tenant", "max_inflight (20)");
+    const char *above_default[] = {"--jwt-secret", SECRET32, "--max-inflight-per-tenant", "1025", NULL};
+    load_fails(above_default, NULL, "max_inflight_per_tenant", "1025");
+    const char *neg[] = {"--jwt-secret", SECRET32, "--max-inflight-per-tenant", "-1", NULL};
+    load_fails(neg, NULL, "max_inflight_per_tenant", "-1");
+    const char *word[] = {"--jwt-secret", SECRET32, "--max-inflight-per-tenant", "half", NULL};
+    load_fails(word, NULL, "max_inflight_per_tenant", "half");
+    const char *huge[] = {"--jwt-secret", SECRET32, "--max-inflight-per-tenant=99999999999999999999", NULL};
+    load_fails(huge, NULL, "max_inflight_per_tenant", NULL);
+}
+
 /* Run load() with stdout captured into out (NUL-terminated). */
 static int load_capturing_stdout(struct jw_config *cfg, const char *const *args, char *out, size_t outlen)
 {
@@ -813,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_other_validation),
         cmocka_unit_test(test_response_bounds),
+        cmocka_unit_test(test_max_inflight_per_tenant),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_secret_file_long_key),
         cmocka_unit_test(test_split_listen),

@@ -16,7 +16,7 @@ if deps_satisfied(job) then
   local shard = job_shard(job)
   for _, id in ipairs(redis.call('ZRANGE', k_job_depwait(job), 0, -1)) do
     redis.call('HSET', k_run(id), 'status', 'pending')
-    redis.call('ZADD', k_ready(shard), 0, run_member(id))
+    ready_add(shard, 0, run_member(id))
   end
   redis.call('DEL', k_job_depwait(job))
 end

@@ -50,7 +50,7 @@ end
 local shard, now, retention = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local instance, lease, room = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local now_n = tonumber(now)
-local due, ready, running = k_due(shard), k_ready(shard), k_running(shard)
+local due, running = k_due(shard), k_running(shard)
 -- per job: where its arguments start, its id, due member and packed id
 local at, ids, members, packed = {}, {}, {}, {}
 Q.defaults.runs_per_minute, Q.defaults.run_history, Q.defaults.inflight = ARGV[8], ARGV[9], ARGV[10]
@@ -151,7 +151,7 @@ local function fire(a, json, job, last)
             job = job or job_decode(json)
             started = start_attempt(id, fields, json, job, instance, now_n, lease, true)
           else
-            redis.call('ZADD', ready, now, run_member(id))
+            ready_add(shard, now, run_member(id))
           end
         end
       end

@@ -83,9 +83,26 @@
 --   jw:{s:<n>}:changes       list  members whose firing changed, for the
 --                                  owner to pick up (at most 10000 kept)
 --   jw:{s:<n>}:lease         string  the instance that owns the shard (PX)
---   jw:{s:<n>}:ready         zset  "<tenant>:<run>" ready to start, score =
---                                  created_at - priority minutes
---   jw:{s:<n>}:delayed       zset  "<tenant>:<run>" -> when it may start
+--   jw:{s:<n>}:ready:<tenant> zset "<tenant>:<run>" of the tenant's runs
+--                                  ready to start, score = created_at -
+--                                  priority minutes (a queue per tenant, so
+--                                  that one tenant's backlog never stands
+--                                  before another's: run_sweep.lua)
+--   jw:{s:<n>}:ready_tenants zset  tenants whose ready queue in the shard may
+--                                  have runs (score 0: in name order; one
+--                                  whose queue is empty is dropped by the
+--                                  sweep), and
+--   jw:{s:<n>}:ready_turn    string  the last one the sweep served
+--   jw:{s:<n>}:ready         zset  "<tenant>:<run>": ready runs as earlier
+--                                  builds queued them (all tenants in one);
+--                                  the sweep moves them to their tenant's
+--   jw:{s:<n>}:delayed:<tenant> zset "<tenant>:<run>" of the tenant's
+--                                  delayed runs -> when each may start
+--   jw:{s:<n>}:delayed_tenants zset tenants whose delayed queue in the shard
+--                                  may have runs -> the earliest time there
+--                                  (or earlier: the sweep moves it on)
+--   jw:{s:<n>}:delayed       zset  the same as earlier builds queued them
+--                                  (the sweep moves them)
 --   jw:{s:<n>}:running       zset  "<tenant>:<run>" -> when its lease ends
 --                                  (renewed by its instance; for a run a
 --                                  worker took over, its heartbeat deadline)
@@ -123,6 +140,7 @@ local K_JOBS, K_JOB_ORDER, K_NAMES, K_JOB_SECRETS, K_DEPS, K_APIKEYS, K_APIKEY_H
 local K_FIRED, K_RUNS, K_WORKFLOWS
 local Q = {} -- quotas: the helpers (made below), and per call the tenant's limits
 local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, shards, change_near
+local listed
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
   TENANT = string.match(T, '^jw:{(.*)}$')
@@ -134,6 +152,7 @@ local function begin(keys, args)
   idx_nb, idx_n, idx_dirty = nil, nil, false
   nshards_known, shards, change_near = nil, {}, nil
   Q.limits, Q.defaults = nil, {}
+  listed = {}
 end
 local MAX_VERSIONS = 100
 
@@ -555,8 +574,29 @@ end
 local OPEN_STATES = {delayed = true, pending = true, waiting = true, running = true}
 
 local function run_member(run_id) return TENANT .. ':' .. run_id end
-local function k_ready(shard) return shard_tag(shard) .. ':ready' end
-local function k_delayed(shard) return shard_tag(shard) .. ':delayed' end
+-- The tenant's ready and delayed queues in a shard. A run joins one with
+-- ready_add / delayed_add, which also list the tenant for the sweep: in
+-- the ready list once per call and shard, in the delayed list at its
+-- earliest time (once per call, shard and earlier time; `listed` keeps
+-- what this call did). A run leaves with a ZREM; the sweep drops a tenant
+-- from a list once its queue is empty, and moves its time on.
+local function k_ready(shard) return shard_tag(shard) .. ':ready:' .. TENANT end
+local function k_delayed(shard) return shard_tag(shard) .. ':delayed:' .. TENANT end
+local function ready_add(shard, score, member)
+  redis.call('ZADD', k_ready(shard), score, member)
+  if not listed[shard] then
+    listed[shard] = true
+    redis.call('ZADD', shard_tag(shard) .. ':ready_tenants', 0, TENANT)
+  end
+end
+local function delayed_add(shard, due, member)
+  redis.call('ZADD', k_delayed(shard), due, member)
+  local key = -1 - shard -- the earliest time listed in this call
+  if not listed[key] or due < listed[key] then
+    listed[key] = due
+    redis.call('ZADD', shard_tag(shard) .. ':delayed_tenants', 'LT', due, TENANT)
+  end
+end
 local function k_running(shard) return shard_tag(shard) .. ':running' end
 local function k_job_open(id) return T .. ':job:' .. id .. ':open' end
 local function k_job_active(id) return T .. ':job:' .. id .. ':active' end
@@ -696,7 +736,7 @@ function Q.release(n, out)
     local shard = redis.call('HGET', k_run(id), '_shard')
     if shard then
       redis.call('HSET', k_run(id), 'status', 'pending')
-      redis.call('ZADD', k_ready(tonumber(shard)), 0, run_member(id))
+      ready_add(tonumber(shard), 0, run_member(id))
       out[#out + 1] = run_member(id)
     end
   end
@@ -745,7 +785,7 @@ local function trigger_dependent(dep_job, from, now, retention)
   redis.call('ZADD', K_RUNS, now, id)
   redis.call('ZADD', k_job_runs(dep_job), now, id)
   redis.call('SADD', k_job_open(dep_job), id)
-  redis.call('ZADD', k_ready(shard), now, run_member(id))
+  ready_add(shard, now, run_member(id))
   return run_member(id)
 end
 
@@ -761,7 +801,7 @@ local function release_dependents(job_id, run_id, now, retention, out)
       local shard = job_shard(d)
       for _, id in ipairs(held) do
         redis.call('HSET', k_run(id), 'status', 'pending')
-        redis.call('ZADD', k_ready(shard), now, run_member(id))
+        ready_add(shard, now, run_member(id))
         out[#out + 1] = run_member(id)
       end
       local json = job_raw(d)
@@ -799,7 +839,7 @@ local function start_step(wfrun_id, step, now, retention, who)
   redis.call('ZADD', K_RUNS, now, id)
   redis.call('ZADD', k_job_runs(step.job_id), now, id)
   redis.call('SADD', k_job_open(step.job_id), id)
-  redis.call('ZADD', k_ready(shard), now, run_member(id))
+  ready_add(shard, now, run_member(id))
   redis.call('HSET', steps_key, step.key, id)
   return run_member(id)
 end
@@ -932,7 +972,7 @@ local function run_ended(run_id, run, now, freed)
   if next then
     redis.call('ZREM', k_job_waiting(job), next)
     redis.call('HSET', k_run(next), 'status', 'pending')
-    redis.call('ZADD', k_ready(shard), 0, run_member(next))
+    ready_add(shard, 0, run_member(next))
     out[#out + 1] = run_member(next)
   end
   now = now or tonumber(redis.call('TIME')[1]) * 1000
@@ -1054,7 +1094,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   if free_at > 0 then
     redis.call('HSET', key, 'status', 'delayed')
     if not fresh then redis.call('ZREM', k_ready(shard), member) end
-    redis.call('ZADD', k_delayed(shard), free_at, member)
+    delayed_add(shard, free_at, member)
     return {'delayed', free_at}
   end
   -- the tenant's calls in flight (its inflight quota)

@@ -142,9 +142,9 @@ while i <= #ARGV do
     local member = run_member(id)
     local start_now = not delayed and room > 0 and instance ~= ''
     if delayed then
-      redis.call('ZADD', k_delayed(shard), start, member)
+      delayed_add(shard, start, member)
     elseif not start_now then
-      redis.call('ZADD', k_ready(shard), now - tonumber(fields.priority or '0') * 60000, member)
+      ready_add(shard, now - tonumber(fields.priority or '0') * 60000, member)
     end
     if idem ~= '' then redis.call('SET', T .. ':idem:' .. idem, id, 'EX', 86400) end
     if dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then

@@ -77,13 +77,13 @@ local function finish(a, z)
   if status == 'delayed' then
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
     redis.call('HSET', key, unpack(set))
-    redis.call('ZADD', k_delayed(shard), tonumber(due), member)
+    delayed_add(shard, tonumber(due), member)
     local out = {'ok'}
     local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
     if next then
       redis.call('ZREM', k_job_waiting(job_id), next)
       redis.call('HSET', k_run(next), 'status', 'pending')
-      redis.call('ZADD', k_ready(shard), 0, run_member(next))
+      ready_add(shard, 0, run_member(next))
       out[2] = run_member(next)
     end
     Q.done(run_id, out)

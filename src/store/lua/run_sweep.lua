@@ -1,27 +1,103 @@
 -- run_sweep: the chores of one shard's owner, a few times a second.
 -- KEYS[1] = "jw:{s:<n>}". ARGV: now (ms), limit, how long a ready run may
 -- wait for the instance that made it before the owner starts it (ms).
--- Delayed runs that are due become ready. Returns {count of runs to start,
--- their members..., then per run whose lease lapsed: member, attempt,
--- phase}. (Starting and finishing happen through run_start/run_finish.)
+-- Delayed runs that are due become ready; ready runs nobody started are
+-- offered again. Both come from the tenants' own queues, each tenant with
+-- work getting its share of `limit` in every sweep (the ready ones in
+-- turn, from the tenant after the one served last, when more tenants have
+-- work than `limit`), so one tenant's backlog never stands before another
+-- tenant's runs. Returns {count of runs to start, their members..., then
+-- per run whose lease lapsed: member, attempt, phase}. (Starting and
+-- finishing happen through run_start/run_finish.)
 want_shard_key(); want_time(1); want_int(2, 1, SCAN_MAX, 'limit'); want_int(3, 0, 86400000, 'stale, ms')
 local P = KEYS[1]
-local now, limit, stale = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, stale = tonumber(ARGV[1]), tonumber(ARGV[3])
+local limit = math.max(1, math.min(tonumber(ARGV[2]) or 1, 1000)) -- a loop bound: capped
 local out = {0}
-local due = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now, 'LIMIT', 0, limit)
-for _, m in ipairs(due) do
-  local tenant, run_id = string.match(m, '^(.*):([^:]*)$')
-  local rk = 'jw:{' .. tenant .. '}:run:' .. run_id
-  redis.call('ZREM', P .. ':delayed', m)
-  if redis.call('HGET', rk, 'status') == 'delayed' then
-    redis.call('HSET', rk, 'status', 'pending')
-    redis.call('ZADD', P .. ':ready', now, m)
-    out[#out + 1] = m
+local READY_TENANTS, TURN = P .. ':ready_tenants', P .. ':ready_turn'
+local DELAYED_TENANTS = P .. ':delayed_tenants'
+-- A member "<tenant>:<run>" names its tenant and run.
+local function parts(m) return string.match(m, '^(.*):([^:]*)$') end
+local function k_run_of(tenant, run_id) return 'jw:{' .. tenant .. '}:run:' .. run_id end
+local ready_listed = {} -- tenants this call listed
+local function ready(tenant, score, m)
+  redis.call('ZADD', P .. ':ready:' .. tenant, score, m)
+  if not ready_listed[tenant] then
+    ready_listed[tenant] = true
+    redis.call('ZADD', READY_TENANTS, 0, tenant)
   end
 end
-local ready = redis.call('ZRANGEBYSCORE', P .. ':ready', '-inf', now - stale, 'LIMIT', 0, limit)
-for _, m in ipairs(ready) do out[#out + 1] = m end
+
+-- Runs earlier builds queued in one set for all tenants go to their
+-- tenant's queue (a rolling upgrade: they keep coming while old instances run).
+for _, kind in ipairs({'ready', 'delayed'}) do
+  local old = redis.call('ZRANGE', P .. ':' .. kind, 0, limit - 1, 'WITHSCORES')
+  for i = 1, #old, 2 do
+    local m, score = old[i], old[i + 1]
+    local tenant = parts(m)
+    if tenant and kind == 'ready' then
+      ready(tenant, score, m)
+    elseif tenant then
+      redis.call('ZADD', P .. ':delayed:' .. tenant, score, m)
+      redis.call('ZADD', DELAYED_TENANTS, 'LT', score, tenant)
+    end
+    redis.call('ZREM', P .. ':' .. kind, m)
+  end
+end
+
+-- Due delayed runs: every tenant with some due, its share of them.
+local due = redis.call('ZRANGEBYSCORE', DELAYED_TENANTS, '-inf', now, 'LIMIT', 0, limit)
+local share = math.floor(limit / math.max(#due, 1))
+for _, tenant in ipairs(due) do
+  local q = P .. ':delayed:' .. tenant
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, share)) do
+    local _, run_id = parts(m)
+    redis.call('ZREM', q, m)
+    if redis.call('HGET', k_run_of(tenant, run_id), 'status') == 'delayed' then
+      redis.call('HSET', k_run_of(tenant, run_id), 'status', 'pending')
+      ready(tenant, now, m)
+      out[#out + 1] = m
+    end
+  end
+  local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+  if first[2] then
+    redis.call('ZADD', DELAYED_TENANTS, first[2], tenant)
+  else
+    redis.call('ZREM', DELAYED_TENANTS, tenant)
+  end
+end
+
+-- Ready runs waiting longer than `stale`: the tenants in turn, each its
+-- oldest, up to its share. A run found there that is no longer pending
+-- (an earlier build started or ended it) leaves the queue.
+if redis.call('ZCARD', READY_TENANTS) > 0 then
+  local last = redis.call('GET', TURN)
+  local from = last and '(' .. last or '-'
+  local turn = redis.call('ZRANGE', READY_TENANTS, from, '+', 'BYLEX', 'LIMIT', 0, limit)
+  if last and #turn < limit then -- on from the first
+    local more = redis.call('ZRANGE', READY_TENANTS, '-', '[' .. last, 'BYLEX', 'LIMIT', 0, limit - #turn)
+    for _, t in ipairs(more) do turn[#turn + 1] = t end
+  end
+  share = math.floor(limit / math.max(#turn, 1))
+  local served = last
+  for _, tenant in ipairs(turn) do
+    local q = P .. ':ready:' .. tenant
+    local found = redis.call('ZRANGEBYSCORE', q, '-inf', now - stale, 'LIMIT', 0, share)
+    for _, m in ipairs(found) do
+      local _, run_id = parts(m)
+      if redis.call('HGET', k_run_of(tenant, run_id), 'status') == 'pending' then
+        out[#out + 1] = m
+      else
+        redis.call('ZREM', q, m)
+      end
+    end
+    if #found == 0 and redis.call('EXISTS', q) == 0 then redis.call('ZREM', READY_TENANTS, tenant) end
+    served = tenant
+  end
+  if served ~= last then redis.call('SET', TURN, served) end
+end
 out[1] = #out - 1
+
 local lapsed = redis.call('ZRANGEBYSCORE', P .. ':running', '-inf', now, 'LIMIT', 0, limit)
 for _, m in ipairs(lapsed) do
   local tenant, run_id = string.match(m, '^(.*):([^:]*)$')
