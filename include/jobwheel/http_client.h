@@ -43,6 +43,9 @@ struct jw_http_request {
     const char *body;
     size_t body_len;
     int64_t timeout_ms; /* for everything: resolve, connect, answer */
+    const char *owner;  /* the tenant the call is for (NULL: jobwheel's own):
+                           connections are pooled per owner, and an owner's
+                           answers hold at most half of the answer budget */
 };
 
 struct jw_http_response {

@@ -648,6 +648,7 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
         .body = bodiless ? NULL : body,
         .body_len = bodiless ? 0 : strlen(body),
         .timeout_ms = fl->timeout_ms,
+        .owner = fl->tenant,
     };
     fl->call = jw_http_call_start(x->http, &req, on_response, fl);
     free(h);
@@ -1045,7 +1046,7 @@ static void on_notice_sent(void *arg, const struct jw_http_response *resp)
 }
 
 /* The final run, signed, to the job's webhook_url. */
-static void send_webhook(struct jw_exec *x, const char *run_id, const char *url, const char *secret,
+static void send_webhook(struct jw_exec *x, const char *tenant, const char *run_id, const char *url, const char *secret,
                          const struct jw_buf *body)
 {
     char msg_id[64], ts[24], sig[64];
@@ -1061,7 +1062,7 @@ static void send_webhook(struct jw_exec *x, const char *run_id, const char *url,
     if (secret && jw_webhook_sign(secret, msg_id, now, body->data, body->len, sig) == 0)
         h[nh++] = (struct jw_http_header){"webhook-signature", sig};
     h[nh++] = (struct jw_http_header){"x-jobwheel-run-id", run_id};
-    struct jw_http_request req = {url, "POST", h, nh, body->data, body->len, 10000};
+    struct jw_http_request req = {url, "POST", h, nh, body->data, body->len, 10000, tenant};
     jw_http_call_start(x->http, &req, on_notice_sent, jw_strdup(run_id));
 }
 
@@ -1088,7 +1089,7 @@ static void send_mail(struct jw_exec *x, const struct jw_reply *pairs, const cha
 
 struct notice {
     struct jw_exec *x;
-    char run_id[40];
+    char tenant[40], run_id[40];
 };
 
 static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, void *arg)
@@ -1123,7 +1124,7 @@ static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, voi
         free(values);
         free(lens);
         if (url)
-            send_webhook(x, nt->run_id, url, jw_reply_str(jw_reply_at(r, 2), NULL), &body);
+            send_webhook(x, nt->tenant, nt->run_id, url, jw_reply_str(jw_reply_at(r, 2), NULL), &body);
         if (mail)
             send_mail(x, pairs, job.f[JW_JOB_NAME].s, to, &body);
         jw_buf_free(&body);
@@ -1138,6 +1139,7 @@ void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id
         return;
     struct notice *nt = jw_calloc(1, sizeof(*nt));
     nt->x = x;
+    snprintf(nt->tenant, sizeof(nt->tenant), "%s", tenant);
     snprintf(nt->run_id, sizeof(nt->run_id), "%s", run_id);
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, run_id);

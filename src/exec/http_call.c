@@ -39,10 +39,23 @@ struct conn {
     bool dead; /* closed: never used again, freed from the loop */
 };
 
-/* The connections to one target: scheme, address, port and host name. */
+/* Whose calls these are: a tenant, or "" for jobwheel's own. Connections
+ * are pooled per owner and target, so one tenant's hanging calls never hold
+ * the connections another tenant's calls to the same host would use; and
+ * an owner's answers may hold at most half of the budget for all answers in
+ * flight, so one tenant's slow, large answers cannot use it all. Made with
+ * an owner's first call, freed with its last. */
+struct owner {
+    char id[40];
+    size_t held;  /* answer bytes its calls in flight hold */
+    size_t calls; /* its calls not yet freed */
+};
+
+/* The connections of one owner to one target: scheme, address, port and
+ * host name. */
 struct pool {
     struct jw_http_client *cl;
-    char key[400];
+    char key[440];
     bool https;
     char ip[64];
     int port;
@@ -61,12 +74,14 @@ struct jw_http_client {
     size_t max_header_bytes, max_headers; /* per answer */
     size_t max_held; /* answer bytes all calls may hold together */
     size_t held;     /* answer bytes the calls in flight hold now */
+    struct jw_map *owners;
     struct jw_map *pools;
     size_t owed; /* ended calls evdns or a deferred step still holds */
 };
 
 struct jw_http_call {
     struct jw_http_client *client;
+    struct owner *owner;
     jw_http_response_fn fn;
     void *arg;
     struct jw_url url;
@@ -116,6 +131,11 @@ struct jw_http_call {
 static void call_free(struct jw_http_call *c)
 {
     c->client->held -= c->got;
+    c->owner->held -= c->got;
+    if (--c->owner->calls == 0) {
+        jw_map_del(c->client->owners, c->owner->id);
+        free(c->owner);
+    }
     if (c->timer)
         event_free(c->timer);
     if (c->connect_ev)
@@ -322,6 +342,9 @@ static struct conn *new_conn(struct jw_http_client *cl, struct pool *p)
 #define ERR_BUDGET                                                                                           \
     "the answers of the calls in flight already hold all the memory allowed for them "                       \
     "(max_inflight_response_bytes)"
+#define ERR_BUDGET_OWNER                                                                                     \
+    "the answers of this tenant's calls in flight already hold half of the memory allowed for all "          \
+    "answers (max_inflight_response_bytes)"
 
 static void unwind(struct jw_http_call *c);
 
@@ -411,10 +434,15 @@ static void watch_input(struct evbuffer *buf, const struct evbuffer_cb_info *inf
     struct jw_http_client *cl = c->client;
     c->got += info->n_added;
     cl->held += info->n_added;
+    c->owner->held += info->n_added;
     if (c->limit_err)
         return;
     if (cl->held > cl->max_held) {
         trip(c, k, ERR_BUDGET);
+        return;
+    }
+    if (c->owner->id[0] && c->owner->held > cl->max_held / 2) {
+        trip(c, k, ERR_BUDGET_OWNER);
         return;
     }
     if (c->in_body)
@@ -666,8 +694,9 @@ static void release_conn(struct conn *k)
 static void connect_to(struct jw_http_call *c, const char *ip)
 {
     struct jw_http_client *cl = c->client;
-    char key[400];
-    snprintf(key, sizeof(key), "%s|%s|%d|%s", c->url.https ? "https" : "http", ip, c->url.port, c->url.host);
+    char key[440];
+    snprintf(key, sizeof(key), "%s|%s|%s|%d|%s", c->owner->id, c->url.https ? "https" : "http", ip, c->url.port,
+             c->url.host);
     struct pool *p = jw_map_get(cl->pools, key);
     if (!p) {
         p = jw_calloc(1, sizeof(*p));
@@ -784,6 +813,14 @@ struct jw_http_call *jw_http_call_start(struct jw_http_client *cl, const struct 
 {
     struct jw_http_call *c = jw_calloc(1, sizeof(*c));
     c->client = cl;
+    const char *who = req->owner ? req->owner : "";
+    c->owner = jw_map_get(cl->owners, who);
+    if (!c->owner) {
+        c->owner = jw_calloc(1, sizeof(*c->owner));
+        snprintf(c->owner->id, sizeof(c->owner->id), "%s", who);
+        jw_map_put(cl->owners, c->owner->id, c->owner);
+    }
+    c->owner->calls++;
     c->fn = fn;
     c->arg = arg;
     c->t0 = jw_time_mono_us();
@@ -857,6 +894,7 @@ struct jw_http_client *jw_http_client_new(struct event_base *base, const struct 
     cl->max_headers = o->max_headers ? o->max_headers : 256;
     cl->max_held = o->max_inflight_bytes ? o->max_inflight_bytes : (size_t)256 << 20;
     cl->pools = jw_map_new();
+    cl->owners = jw_map_new();
     cl->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!cl->dns) {
         /* no resolv.conf: names from /etc/hosts still resolve */
@@ -893,6 +931,11 @@ static void free_pool(void *value, void *arg)
     free(p);
 }
 
+static void free_owner(void *value, void *arg)
+{
+    free(value);
+}
+
 void jw_http_client_free(struct jw_http_client *cl)
 {
     if (!cl)
@@ -902,7 +945,11 @@ void jw_http_client_free(struct jw_http_client *cl)
         jw_map_free(cl->pools);
     }
     if (cl->dns)
-        evdns_base_free(cl->dns, 1);
+        evdns_base_free(cl->dns, 1); /* (calls it still held are freed now) */
+    if (cl->owners) {
+        jw_map_each(cl->owners, free_owner, NULL);
+        jw_map_free(cl->owners);
+    }
     if (cl->ssl)
         SSL_CTX_free(cl->ssl);
     free(cl);

@@ -274,6 +274,98 @@ def test_answers_in_flight_share_one_memory_budget(tmp_path, own_redis):
         assert s.stop() == 0
 
 
+def held_answer(size, send):
+    """Headers and `send` bytes of a `size`-byte body at once, then nothing."""
+    def answer(c, stopped):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % size)
+        c.sendall(b"x" * send)
+        stopped.wait(60)
+    return answer
+
+
+def whole_answer(size):
+    def answer(c, stopped):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size)
+        c.sendall(b'"' + b"y" * (size - 2) + b'"')
+    return answer
+
+
+def test_one_tenant_holds_at_most_half_of_the_answer_budget(tmp_path, own_redis):
+    """Tenant A's answers that arrive and then stall hold what they got;
+    they may hold half of max_inflight_response_bytes, never all of it, so
+    tenant B's call still has room for its answer."""
+    s = Jobwheel(tmp_path, redis_url=own_redis.url,
+                 args=["--allow-private-targets", "--max-inflight-response-bytes", str(4 << 20)])
+    stall, whole = RawServer(held_answer(1000000, 900000)), RawServer(whole_answer(900000))
+    try:
+        a = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        b = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        ja = a.post("/v1/jobs", job_body(endpoint_url=stall.url("/a"), timeout_secs=60, max_attempts=1)).json()
+        jb = b.post("/v1/jobs", job_body(endpoint_url=whole.url("/b"), timeout_secs=30, max_attempts=1)).json()
+        ids = [x["id"] for x in a.post(f"/v1/jobs/{ja['id']}/trigger/bulk",
+                                       {"items": [{} for _ in range(8)]}).json()["results"]]
+        wait_until(lambda: stall.served == 8, timeout=20, what="A's eight calls to be answered")
+
+        def over():
+            return [i for i in ids if a.get(f"/v1/runs/{i}").json()["status"] == "failed"]
+        wait_until(lambda: len(over()) >= 4, timeout=20, what="A's calls past its share to fail")
+        assert all("half of the memory" in a.get(f"/v1/runs/{i}").json()["error"] for i in over())
+        run = b.post(f"/v1/jobs/{jb['id']}/trigger").json()
+        done = wait_run(b, run["id"], timeout=30)
+        assert done["status"] == "completed", done
+        assert len(done["result"]) == 900000 - 2
+    finally:
+        stall.close()
+        whole.close()
+        assert s.stop() == 0
+
+
+class PathServer(RawServer):
+    """RawServer whose answer depends on the request's path."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        super().__init__(None)
+
+    def _serve(self, c):
+        try:
+            c.settimeout(60)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            path = data.split(b" ", 2)[1].decode()
+            self.served += 1
+            self.answers[path](c, self.stopped)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+def test_hanging_calls_of_one_tenant_take_no_connection_of_anothers(tmp_path, own_redis):
+    """Tenant A's 300 calls to a host that never answers would hold every
+    connection jobwheel keeps to that host (256); tenant B's calls to the
+    same host have connections of their own."""
+    s = Jobwheel(tmp_path, redis_url=own_redis.url,
+                 args=["--allow-private-targets", "--max-inflight", "700", "--max-inflight-per-tenant", "350"])
+    srv = PathServer({"/hang": lambda c, stopped: stopped.wait(120), "/fast": whole_answer(20)})
+    try:
+        a = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        b = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        ja = a.post("/v1/jobs", job_body(endpoint_url=srv.url("/hang"), timeout_secs=120, max_attempts=1)).json()
+        jb = b.post("/v1/jobs", job_body(endpoint_url=srv.url("/fast"), timeout_secs=10, max_attempts=1)).json()
+        assert a.post(f"/v1/jobs/{ja['id']}/trigger/bulk", {"items": [{} for _ in range(300)]}).status == 201
+        wait_until(lambda: srv.served >= 256, timeout=30, what="A's calls to hold the connections")
+        run = b.post(f"/v1/jobs/{jb['id']}/trigger").json()
+        assert wait_run(b, run["id"], timeout=30)["status"] == "completed"
+    finally:
+        srv.close()
+        assert s.stop() == 0
+
+
 # ---- hole 4: slow clients ------------------------------------------------------------------
 
 def client_sockets(pid, port):
