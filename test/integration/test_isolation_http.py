@@ -110,11 +110,14 @@ class RawServer:
                             return
                         rest += chunk
             self.served += 1
-            self.answer(c, self.stopped)
+            self.respond(c, head)
         except OSError:
             pass  # jobwheel gave up on the answer: that is the point
         finally:
             c.close()
+
+    def respond(self, c, head):
+        self.answer(c, self.stopped)
 
     def close(self):
         self.stopped.set()
@@ -327,22 +330,8 @@ class PathServer(RawServer):
         self.answers = answers
         super().__init__(None)
 
-    def _serve(self, c):
-        try:
-            c.settimeout(60)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            path = data.split(b" ", 2)[1].decode()
-            self.served += 1
-            self.answers[path](c, self.stopped)
-        except OSError:
-            pass
-        finally:
-            c.close()
+    def respond(self, c, head):
+        self.answers[head.split(b" ", 2)[1].decode()](c, self.stopped)
 
 
 def test_hanging_calls_of_one_tenant_take_no_connection_of_anothers(tmp_path, own_redis):
