@@ -709,6 +709,19 @@ function Q.room(n)
   return true
 end
 
+-- A request is about to make n runs: nil when the runs_per_minute and
+-- run_history quotas let them be made (counted, and room made), else the
+-- Q.over answer (nothing of the request's own is written; ended runs past
+-- the history may have been dropped).
+function Q.make(now, n)
+  local ok, limit, used = Q.rpm_check(now, n)
+  if not ok then return Q.over('runs_per_minute', limit, used, Q.rpm_wait(now)) end
+  ok, limit, used = Q.room(n)
+  if not ok then return Q.over('run_history', limit, used, 60000) end
+  Q.rpm_add(now, n)
+  return nil
+end
+
 -- Calls in flight: <T>:inflight holds the runs whose attempt is running
 -- here or on another instance (not a worker's: a 202 hands the run over).
 local function k_inflight() return T .. ':inflight' end

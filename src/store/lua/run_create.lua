@@ -85,11 +85,8 @@ if Q.limit('runs_per_minute') > 0 or Q.limit('run_history') > 0 then
     end
     a = a + 5 + 2 * tonumber(ARGV[a + 4])
   end
-  local ok, limit, used = Q.rpm_check(now, fresh)
-  if not ok then return Q.over('runs_per_minute', limit, used, Q.rpm_wait(now)) end
-  ok, limit, used = Q.room(fresh)
-  if not ok then return Q.over('run_history', limit, used, 60000) end
-  Q.rpm_add(now, fresh)
+  local over = Q.make(now, fresh)
+  if over then return over end
 end
 local out = {'ok'}
 local i = 11

@@ -11,11 +11,7 @@ Q.defaults.runs_per_minute, Q.defaults.run_history = ARGV[6], ARGV[7]
 local id = redis.call('HGET', K_WORKFLOWS .. ':names', ARGV[1]) or ARGV[1]
 local json = redis.call('HGET', K_WORKFLOWS, id)
 if json and redis.call('EXISTS', k_wfrun(ARGV[2])) == 0 then
-  local n = #cjson.decode(json).steps
-  local ok, limit, used = Q.rpm_check(now, n)
-  if not ok then return Q.over('runs_per_minute', limit, used, Q.rpm_wait(now)) end
-  ok, limit, used = Q.room(n)
-  if not ok then return Q.over('run_history', limit, used, 60000) end
-  Q.rpm_add(now, n)
+  local over = Q.make(now, #cjson.decode(json).steps)
+  if over then return over end
 end
 return trigger_workflow(ARGV[1], ARGV[2], now, tonumber(ARGV[4]), ARGV[5]) or {'gone'}
