@@ -18,6 +18,7 @@
 #include "jobwheel/error.h"
 #include "jobwheel/job.h"
 #include "jobwheel/json.h"
+#include "jobwheel/workflow.h"
 
 struct event_base;
 struct jw_store;
@@ -211,8 +212,6 @@ void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, 
 
 /* ---- workflows (core/workflows.c) ---- */
 
-#define JW_WORKFLOW_STEPS_MAX 100
-
 /* Create a workflow: {name, description, steps: [{key, job_id (id or name),
  * depends_on: [keys], condition}]}, the steps a DAG. body = the workflow
  * with the steps' job ids resolved; 409 when the name is taken, 404 when a
@@ -264,8 +263,5 @@ bool jw_apikey_looks_like(const char *token);
 
 /* The error for a store failure: 503 (Redis away or slow) or 500. */
 void jw_core_store_error(int store_status, struct jw_error *err);
-/* A dependency condition as stored (AllSucceeded / AnySucceeded) from its
- * accepted spellings (seed 002's too); NULL when unknown. */
-const char *jw_core_condition(const char *s);
 
 #endif

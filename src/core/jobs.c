@@ -1185,7 +1185,7 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, 
     }
     const char *condition = "AllSucceeded";
     if (cond && cond->type != JW_JSON_NULL) {
-        condition = cond->type == JW_JSON_STRING ? jw_core_condition(cond->u.str) : NULL;
+        condition = cond->type == JW_JSON_STRING ? jw_dep_condition(cond->u.str) : NULL;
         if (!condition) {
             op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
             return;
@@ -1245,7 +1245,7 @@ void jw_deps_set(struct jw_core *c, const char *tenant, const char *job_ref, con
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(job_ref);
-    const char *cond = condition ? jw_core_condition(condition) : "AllSucceeded";
+    const char *cond = condition ? jw_dep_condition(condition) : "AllSucceeded";
     if (!cond) {
         op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
         return;
