@@ -143,13 +143,9 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_file(struct jw_config *cfg, const char *path, char *err, size_t errlen)
+/* The `key = value` lines of f; path names it in messages. */
+static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
     char line[4096];
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -180,6 +176,32 @@ static int load_file(struct jw_config *cfg, const char *path, char *err, size_t 
         }
         rc = set_key(cfg, k, val, where, err, errlen);
     }
+    return rc;
+}
+
+static int load_file(struct jw_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(cfg, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+/* The same lines from memory, read exactly as from a file. */
+static int load_text(struct jw_config *cfg, const char *text, size_t len, char *err, size_t errlen)
+{
+    if (len == 0)
+        return 0;
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (!f) {
+        snprintf(err, errlen, "config: cannot read the text: %s", strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(cfg, f, "(text)", err, errlen);
     fclose(f);
     return rc;
 }
@@ -284,7 +306,9 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+/* text: the config file's content, or NULL to read the file named. */
+static int load(struct jw_config *cfg, int argc, char **argv, char **envp, const char *text, size_t len,
+                char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NKEYS; i++)
@@ -315,7 +339,10 @@ int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, ch
             file = argv[i] + 9;
         }
     }
-    if (file && file[0]) {
+    if (text) {
+        if (load_text(cfg, text, len, err, errlen) != 0)
+            return -1;
+    } else if (file && file[0]) {
         cfg->config_file = jw_strdup(file);
         if (load_file(cfg, file, err, errlen) != 0)
             return -1;
@@ -393,6 +420,17 @@ int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, ch
             return -1;
     }
     return validate(cfg, err, errlen);
+}
+
+int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+{
+    return load(cfg, argc, argv, envp, NULL, 0, err, errlen);
+}
+
+int jw_config_load_text(struct jw_config *cfg, const char *text, size_t len, int argc, char **argv,
+                        char **envp, char *err, size_t errlen)
+{
+    return load(cfg, argc, argv, envp, text, len, err, errlen);
 }
 
 void jw_config_free(struct jw_config *cfg)
