@@ -143,13 +143,22 @@ static char *trim(char *s)
     return s;
 }
 
-/* The `key = value` lines of f; path names it in messages. */
+/* The `key = value` lines of f; path names it in messages. Each line is
+ * read whole, however long (a fixed buffer once cut long lines and read
+ * their tails as lines of their own). */
 static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            snprintf(err, errlen, "%.200s:%d: the line contains a NUL byte", path, lineno);
+            rc = -1;
+            break;
+        }
         char *s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
             continue;
@@ -176,6 +185,7 @@ static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *e
         }
         rc = set_key(cfg, k, val, where, err, errlen);
     }
+    free(line);
     return rc;
 }
 
