@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "jobwheel/buf.h"
+#include "jobwheel/json.h"
 
 enum kind { K_STR, K_BOOL, K_INT };
 
@@ -54,7 +55,7 @@ static const struct key keys[] = {
     {"max_connections", I(max_connections), "4096", 1, 1000000, "open client connections at most"},
     {"http_timeout_secs", I(http_timeout_secs), "30", 1, 3600,
      "idle/read/write timeout of client connections"},
-    {"json_max_depth", I(json_max_depth), "32", 2, 60, "deepest JSON nesting accepted"},
+    {"json_max_depth", I(json_max_depth), "32", 2, JW_JSON_MAX_DEPTH, "deepest JSON nesting accepted"},
     {"redis_timeout_ms", I(redis_timeout_ms), "2000", 50, 600000,
      "a Redis command slower than this fails and reconnects"},
     {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600,
