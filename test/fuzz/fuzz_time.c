@@ -1,6 +1,7 @@
 /* fuzz_time: libFuzzer target for the times and time zones a tenant gives:
  * the ISO 8601, date and relative-duration parsers of util/time.c (run_at,
- * start_at, scheduled_at, effective_from, exclusion dates, since/until),
+ * start_at, scheduled_at, effective_from, exclusion dates, since/until) and
+ * the Retry-After reader of exec/policy.c (a tenant's endpoint answers it),
  * zone names as a job's `timezone` (looked up in the real tz database, as
  * fuzz_cron loads it) and the UTC <-> local conversions of sched/tz.c, and a
  * schedule made with an arbitrary zone name.
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "jobwheel/error.h"
+#include "jobwheel/policy.h"
 #include "jobwheel/schedule.h"
 #include "jobwheel/time.h"
 #include "jobwheel/tz.h"
@@ -127,6 +129,10 @@ static void parsers(const char *s)
         if ((rc == 0) != (jw_time_parse(s, &ms) == 0) || (rc == 0 && p != ms))
             die("\"%s\" as a point is not the time it parses to", s);
     }
+    /* a Retry-After header from a tenant's endpoint: -1, or a wait */
+    int64_t ra = jw_retry_after_ms(s, NOW_MS);
+    if (ra < -1)
+        die("Retry-After \"%s\" gave %lld", s, (long long)ra);
     int y, m, dd;
     if (jw_time_parse_date(s, &y, &m, &dd) == 0) {
         int64_t days = jw_days_from_civil(y, m, dd), yy;
