@@ -114,8 +114,10 @@ static void parsers(const char *s)
             jw_time_format(ms, out);
             if (jw_time_parse(out, &back) != 0 || back != ms)
                 die("\"%s\" -> %lld -> \"%s\" does not parse back", s, (long long)ms, out);
-            /* the canonical form (what the API writes) is a fixed point */
-            if (strlen(s) == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z' && strcmp(out, s) != 0)
+            /* the canonical form (what the API writes) is a fixed point; a
+             * leap second (:60) is not canonical: it reads as :59.999 */
+            if (strlen(s) == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z' && strncmp(s + 17, "60", 2) &&
+                strcmp(out, s) != 0)
                 die("\"%s\" formats back as \"%s\"", s, out);
         }
     }
