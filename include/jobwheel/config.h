@@ -66,6 +66,11 @@ struct jw_config {
  * err naming the key (exit 2). */
 int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same, with text (len bytes) as the config file's content in place of
+ * the file --config or JOBWHEEL_CONFIG would name (which is not read): the
+ * parser alone, for tests and the fuzzer. */
+int jw_config_load_text(struct jw_config *cfg, const char *text, size_t len, int argc, char **argv,
+                        char **envp, char *err, size_t errlen) __attribute__((warn_unused_result));
 void jw_config_free(struct jw_config *cfg);
 
 /* Parse "host:port" / "[v6]:port" / "unix:/path". 0 or -1. */

@@ -19,6 +19,7 @@
 #include "jobwheel/job.h"
 #include "jobwheel/json.h"
 #include "jobwheel/quota.h"
+#include "jobwheel/workflow.h"
 
 struct event_base;
 struct jw_store;
@@ -213,8 +214,6 @@ void jw_deps_delete(struct jw_core *c, const char *tenant, const char *job_ref, 
 
 /* ---- workflows (core/workflows.c) ---- */
 
-#define JW_WORKFLOW_STEPS_MAX 100
-
 /* Create a workflow: {name, description, steps: [{key, job_id (id or name),
  * depends_on: [keys], condition}]}, the steps a DAG. body = the workflow
  * with the steps' job ids resolved; 409 when the name is taken, 404 when a
@@ -280,8 +279,5 @@ void jw_core_store_error(int store_status, struct jw_error *err);
  * err; false (err untouched) when r is not one. */
 struct jw_reply;
 bool jw_core_quota_error(const struct jw_reply *r, struct jw_error *err);
-/* A dependency condition as stored (AllSucceeded / AnySucceeded) from its
- * accepted spellings (seed 002's too); NULL when unknown. */
-const char *jw_core_condition(const char *s);
 
 #endif

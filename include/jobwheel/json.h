@@ -44,6 +44,13 @@ struct jw_json {
 
 struct jw_json_doc; /* owns every node of one parse */
 
+/* The deepest nesting a request body may have (json_max_depth's upper
+ * bound), and the depth at which jobwheel reads back JSON it stored from
+ * such bodies (jobs, their job_configuration): what was accepted once must
+ * always read again, whatever levels the stored form wraps around it. */
+#define JW_JSON_MAX_DEPTH 60
+#define JW_JSON_STORED_DEPTH (JW_JSON_MAX_DEPTH + 4)
+
 /* Parse len bytes of text. Returns the document (free with jw_json_doc_free)
  * or NULL with a message in err ("invalid JSON: nesting deeper than 32 levels"). */
 struct jw_json_doc *jw_json_parse(const char *text, size_t len, int max_depth, char *err, size_t errlen);

@@ -1,5 +1,5 @@
 /* common: what every core module shares — store errors and quota
- * refusals as API errors, dependency condition names. */
+ * refusals as API errors. */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,20 +31,4 @@ bool jw_core_quota_error(const struct jw_reply *r, struct jw_error *err)
     err->used = used;
     err->retry_after_s = retry_ms > 0 ? (int)((retry_ms + 999) / 1000) : 1;
     return true;
-}
-
-const char *jw_core_condition(const char *s)
-{
-    static const struct {
-        const char *in, *out;
-    } map[] = {
-        {"AllSucceeded", "AllSucceeded"}, {"all_succeeded", "AllSucceeded"},
-        {"success", "AllSucceeded"},      {"succeeded", "AllSucceeded"},
-        {"AnySucceeded", "AnySucceeded"}, {"any_succeeded", "AnySucceeded"},
-        {"any_success", "AnySucceeded"},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(map[i].in, s))
-            return map[i].out;
-    return NULL;
 }

@@ -217,7 +217,7 @@ static int load_stored(const char *json, size_t len, struct jw_job *j)
 {
     char why[160];
     memset(j, 0, sizeof(*j));
-    struct jw_json_doc *doc = jw_json_parse(json, len, 16, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(json, len, JW_JSON_STORED_DEPTH, why, sizeof(why));
     if (!doc) {
         jw_error("store: a stored job is not valid JSON: %s", why);
         return -1;
@@ -962,7 +962,7 @@ static void write_version(struct jw_jsonw *w, const struct jw_job *j)
     struct jw_buf full = JW_BUF_INIT;
     jw_job_encode(j, &full, JW_JOB_VIEW_API);
     char why[64];
-    struct jw_json_doc *doc = jw_json_parse(full.data, full.len, 16, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(full.data, full.len, JW_JSON_STORED_DEPTH, why, sizeof(why));
     jw_buf_free(&full);
     jw_jsonw_obj_open(w);
     jw_jsonw_kstr(w, "id", j->f[JW_JOB_VERSION_ID].s);
@@ -1254,7 +1254,7 @@ void jw_deps_create(struct jw_core *c, const char *tenant, const char *job_ref, 
     }
     const char *condition = "AllSucceeded";
     if (cond && cond->type != JW_JSON_NULL) {
-        condition = cond->type == JW_JSON_STRING ? jw_core_condition(cond->u.str) : NULL;
+        condition = cond->type == JW_JSON_STRING ? jw_dep_condition(cond->u.str) : NULL;
         if (!condition) {
             op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
             return;
@@ -1314,7 +1314,7 @@ void jw_deps_set(struct jw_core *c, const char *tenant, const char *job_ref, con
 {
     struct op *o = op_new(c, tenant, NULL, cb, arg);
     o->ref = jw_strdup(job_ref);
-    const char *cond = condition ? jw_core_condition(condition) : "AllSucceeded";
+    const char *cond = condition ? jw_dep_condition(condition) : "AllSucceeded";
     if (!cond) {
         op_error(o, 400, "condition", "condition must be AllSucceeded or AnySucceeded");
         return;

@@ -161,7 +161,7 @@ static int decode_job(const char *json, size_t n, struct jw_job *job)
 {
     char why[128];
     memset(job, 0, sizeof(*job));
-    struct jw_json_doc *doc = jw_json_parse(json, n, 32, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(json, n, JW_JSON_STORED_DEPTH, why, sizeof(why));
     struct jw_error err;
     int rc = doc ? jw_job_decode(job, jw_json_root(doc), JW_JOB_STORED, &err) : -1;
     jw_json_doc_free(doc);
@@ -609,7 +609,7 @@ static void launch(struct flight *fl, const struct jw_reply *pairs)
     if (f[JW_JOB_JOB_CONFIGURATION].set) {
         char why[64];
         const char *t = f[JW_JOB_JOB_CONFIGURATION].s;
-        cfg = jw_json_parse(t, strlen(t), 32, why, sizeof(why));
+        cfg = jw_json_parse(t, strlen(t), JW_JSON_STORED_DEPTH, why, sizeof(why));
         const struct jw_json *m = cfg ? jw_json_get(jw_json_root(cfg), "method") : NULL;
         if (m && m->type == JW_JSON_STRING)
             method = m->u.str;

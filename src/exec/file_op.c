@@ -1033,7 +1033,7 @@ int jw_file_op_main(int argc, char **argv)
         jw_buf_append(&in, chunk, (size_t)n);
     }
     char err[512];
-    struct jw_json_doc *doc = jw_json_parse(jw_buf_str(&in), in.len, 32, err, sizeof(err));
+    struct jw_json_doc *doc = jw_json_parse(jw_buf_str(&in), in.len, JW_JSON_STORED_DEPTH, err, sizeof(err));
     jw_buf_free(&in);
     if (!doc) {
         fprintf(stderr, "%s\n", err);

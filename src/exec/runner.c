@@ -461,7 +461,7 @@ struct jw_runner_call *jw_runner_start(struct jw_runner *r, const struct jw_runn
     const struct jw_fval *cf = &a->job->f[JW_JOB_JOB_CONFIGURATION];
     const char *text = cf->set ? cf->s : "{}";
     char why[128];
-    struct jw_json_doc *doc = jw_json_parse(text, strlen(text), 32, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(text, strlen(text), JW_JSON_STORED_DEPTH, why, sizeof(why));
     if (!doc) {
         fail_later(c, "job_configuration could not be read");
         return c;

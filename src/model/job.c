@@ -700,7 +700,8 @@ int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct
         return jw_fail(err, 400, "endpoint_url", "endpoint_url is required (for an HttpCall job)");
     const char *cfg = job->f[JW_JOB_JOB_CONFIGURATION].s;
     char why[160];
-    struct jw_json_doc *doc = cfg ? jw_json_parse(cfg, strlen(cfg), 32, why, sizeof(why)) : NULL;
+    struct jw_json_doc *doc =
+        cfg ? jw_json_parse(cfg, strlen(cfg), JW_JSON_STORED_DEPTH, why, sizeof(why)) : NULL;
     if (cfg && !doc)
         return jw_fail(err, 400, "job_configuration", "job_configuration: %s", why);
     int rc = jw_job_config_check(type, doc ? jw_json_root(doc) : NULL, rules, err);
@@ -780,7 +781,7 @@ void jw_job_encode(const struct jw_job *job, struct jw_buf *out, enum jw_job_vie
 int jw_job_api_from_stored(struct jw_buf *out, const char *stored, size_t len, int64_t next_ms)
 {
     char why[160];
-    struct jw_json_doc *doc = jw_json_parse(stored, len, 32, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(stored, len, JW_JSON_STORED_DEPTH, why, sizeof(why));
     struct jw_job job;
     memset(&job, 0, sizeof(job));
     struct jw_error err;

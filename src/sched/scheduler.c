@@ -186,7 +186,7 @@ static void entry_update(struct jw_scheduler *s, int shard, const char *member, 
     if (e && e->firing)
         return; /* its fire_claim will tell what is current */
     char why[160];
-    struct jw_json_doc *doc = jw_json_parse(json, len, 32, why, sizeof(why));
+    struct jw_json_doc *doc = jw_json_parse(json, len, JW_JSON_STORED_DEPTH, why, sizeof(why));
     struct jw_job job;
     memset(&job, 0, sizeof(job));
     struct jw_error err;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "jobwheel/buf.h"
+#include "jobwheel/json.h"
 
 enum kind { K_STR, K_BOOL, K_INT };
 
@@ -61,7 +62,7 @@ static const struct key keys[] = {
     {"max_connections", I(max_connections), "4096", 1, 1000000, "open client connections at most"},
     {"http_timeout_secs", I(http_timeout_secs), "30", 1, 3600,
      "idle/read/write timeout of client connections"},
-    {"json_max_depth", I(json_max_depth), "32", 2, 60, "deepest JSON nesting accepted"},
+    {"json_max_depth", I(json_max_depth), "32", 2, JW_JSON_MAX_DEPTH, "deepest JSON nesting accepted"},
     {"redis_timeout_ms", I(redis_timeout_ms), "2000", 50, 600000,
      "a Redis command slower than this fails and reconnects"},
     {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600,
@@ -167,17 +168,22 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_file(struct jw_config *cfg, const char *path, char *err, size_t errlen)
+/* The `key = value` lines of f; path names it in messages. Each line is
+ * read whole, however long (a fixed buffer once cut long lines and read
+ * their tails as lines of their own). */
+static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            snprintf(err, errlen, "%.200s:%d: the line contains a NUL byte", path, lineno);
+            rc = -1;
+            break;
+        }
         char *s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
             continue;
@@ -204,6 +210,33 @@ static int load_file(struct jw_config *cfg, const char *path, char *err, size_t 
         }
         rc = set_key(cfg, k, val, where, err, errlen);
     }
+    free(line);
+    return rc;
+}
+
+static int load_file(struct jw_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(cfg, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+/* The same lines from memory, read exactly as from a file. */
+static int load_text(struct jw_config *cfg, const char *text, size_t len, char *err, size_t errlen)
+{
+    if (len == 0)
+        return 0;
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (!f) {
+        snprintf(err, errlen, "config: cannot read the text: %s", strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(cfg, f, "(text)", err, errlen);
     fclose(f);
     return rc;
 }
@@ -339,7 +372,9 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+/* text: the config file's content, or NULL to read the file named. */
+static int load(struct jw_config *cfg, int argc, char **argv, char **envp, const char *text, size_t len,
+                char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NKEYS; i++)
@@ -370,7 +405,10 @@ int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, ch
             file = argv[i] + 9;
         }
     }
-    if (file && file[0]) {
+    if (text) {
+        if (load_text(cfg, text, len, err, errlen) != 0)
+            return -1;
+    } else if (file && file[0]) {
         cfg->config_file = jw_strdup(file);
         if (load_file(cfg, file, err, errlen) != 0)
             return -1;
@@ -448,6 +486,17 @@ int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, ch
             return -1;
     }
     return validate(cfg, err, errlen);
+}
+
+int jw_config_load(struct jw_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+{
+    return load(cfg, argc, argv, envp, NULL, 0, err, errlen);
+}
+
+int jw_config_load_text(struct jw_config *cfg, const char *text, size_t len, int argc, char **argv,
+                        char **envp, char *err, size_t errlen)
+{
+    return load(cfg, argc, argv, envp, text, len, err, errlen);
 }
 
 void jw_config_free(struct jw_config *cfg)

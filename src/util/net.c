@@ -16,7 +16,9 @@ int jw_net_parse_ip(const char *host, struct sockaddr_storage *out)
     memset(out, 0, sizeof(*out));
     struct in_addr a4;
     struct in6_addr a6;
-    if (host[0] && inet_aton(host, &a4)) {
+    /* inet_aton stops at white space and ignores the rest ("8.8.8.8 x"):
+     * only its own characters may be there */
+    if (host[0] && !host[strspn(host, "0123456789abcdefABCDEFxX.")] && inet_aton(host, &a4)) {
         struct sockaddr_in *s = (struct sockaddr_in *)out;
         s->sin_family = AF_INET;
         s->sin_addr = a4;

@@ -460,6 +460,21 @@ def test_patch_validates_the_result(client):
     assert_problem(client.patch(f"/v1/jobs/{uuid.uuid4()}", {"name": "x"}), 404)
 
 
+def test_a_job_with_deep_values_can_be_changed_after_creation(client):
+    # A payload_schema 20 levels deep fits the default json_max_depth (32),
+    # but stored jobs were read back at depth 16: the job was created (201)
+    # and every later change answered 500 "the stored job is damaged".
+    deep = 1
+    for _ in range(20):
+        deep = {"a": deep}
+    a = client.post("/v1/jobs", job_body(payload_schema=deep, cron="0 3 * * *")).json()
+    r = client.patch(f"/v1/jobs/{a['id']}", {"description": "changed"})
+    assert r.status == 200, r
+    assert r.json()["payload_schema"] == deep and r.json()["version"] == 2
+    assert client.post(f"/v1/jobs/{a['id']}/pause", {}).status == 200
+    assert client.get(f"/v1/jobs/{a['id']}/versions").status == 200
+
+
 def test_patch_secret_rotation(client):
     a = client.post("/v1/jobs", job_body(webhook_url="https://h.example.com/")).json()
     r = client.patch(f"/v1/jobs/{a['id']}", {"webhook_secret": FULL["webhook_secret"]})

@@ -328,6 +328,45 @@ static void test_file_syntax_errors(void **state)
     remove_file(path);
 }
 
+/* A line longer than the reader's 4095-byte buffer used to be cut there and
+ * its tail read as a line of its own, so a long value could set another key
+ * (found by test/fuzz/fuzz_config.c: a long instance_id given as a flag was
+ * not the same when written as a file line). Lines are read whole; a NUL
+ * byte, after which the rest of a line used to be ignored, is refused. */
+static void test_file_long_line(void **state)
+{
+    (void)state;
+    /* "jwt_issuer = aaa…" filling the old buffer, then what was its tail */
+    char cut[4200], text[4400];
+    int n = snprintf(cut, sizeof(cut), "jwt_issuer = ");
+    memset(cut + n, 'a', 4095 - (size_t)n);
+    strcpy(cut + 4095, "code_execution = true");
+    snprintf(text, sizeof(text), "jwt_secret = %s\n%s\nlog_level = warn\n", SECRET32, cut);
+    char *path = temp_file(text);
+    const char *args[] = {"--config", path, NULL};
+    struct jw_config cfg;
+    load_ok(&cfg, args, NULL);
+    assert_false(cfg.code_execution);
+    assert_int_equal(strlen(cfg.jwt_issuer), 4095 - 13 + 21);
+    assert_string_equal(cfg.log_level, "warn");
+    jw_config_free(&cfg);
+    remove_file(path);
+
+    /* the same text from memory reads the same */
+    char err[512];
+    char *argv[] = {(char *)"jobwheel", NULL};
+    assert_int_equal(jw_config_load_text(&cfg, text, strlen(text), 1, argv, NULL, err, sizeof(err)), 0);
+    assert_false(cfg.code_execution);
+    assert_int_equal(strlen(cfg.jwt_issuer), 4095 - 13 + 21);
+    jw_config_free(&cfg);
+
+    static const char nul[] = "jwt_secret = " SECRET32 "\njwt_issuer = x\0code_execution = true\n";
+    assert_int_equal(jw_config_load_text(&cfg, nul, sizeof(nul) - 1, 1, argv, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "(text):2"));
+    assert_non_null(strstr(err, "NUL"));
+    jw_config_free(&cfg);
+}
+
 /* ---- precedence: file < environment < flags -------------------------------------- */
 
 static void test_precedence(void **state)
@@ -848,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_file_values),
         cmocka_unit_test(test_file_selection),
         cmocka_unit_test(test_file_syntax_errors),
+        cmocka_unit_test(test_file_long_line),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_flag_forms),
         cmocka_unit_test(test_unknown_keys),

@@ -1300,6 +1300,66 @@ static void assert_same_fields(const struct jw_job *a, const struct jw_job *b)
     }
 }
 
+/* A body as deep as json_max_depth allows, its structured values (here
+ * payload_schema and job_configuration.body) nested to the limit. */
+static char *deep_body(int depth)
+{
+    struct jw_buf b = JW_BUF_INIT;
+    jw_buf_puts(&b, "{\"name\":\"deep\",\"endpoint_url\":\"https://example.com/\",\"payload_schema\":");
+    for (int i = 1; i < depth; i++)
+        jw_buf_puts(&b, "{\"a\":");
+    jw_buf_puts(&b, "1");
+    for (int i = 1; i < depth; i++)
+        jw_buf_putc(&b, '}');
+    jw_buf_puts(&b, ",\"job_configuration\":{\"body\":");
+    for (int i = 2; i < depth; i++)
+        jw_buf_putc(&b, '[');
+    for (int i = 2; i < depth; i++)
+        jw_buf_putc(&b, ']');
+    jw_buf_puts(&b, "}}");
+    return jw_buf_detach(&b);
+}
+
+/* What a body at the deepest json_max_depth accepted is stored as must
+ * read back: stored jobs were read at depth 32 here (and 16 in core/jobs.c,
+ * so a job with a payload_schema 16 levels deep, accepted with 201 at the
+ * default json_max_depth, could not be changed or paused afterwards: "the
+ * stored job is damaged"). Found by test/fuzz/fuzz_json.c's stored-form
+ * property. */
+static void test_stored_deep_values(void **state)
+{
+    (void)state;
+    char *body = deep_body(JW_JSON_MAX_DEPTH);
+    char perr[256];
+    struct jw_json_doc *doc = jw_json_parse(body, strlen(body), JW_JSON_MAX_DEPTH, perr, sizeof(perr));
+    if (!doc)
+        fail_msg("the deep body does not parse: %s", perr);
+    struct jw_job job;
+    struct jw_error err;
+    memset(&job, 0, sizeof(job));
+    if (jw_job_decode(&job, jw_json_root(doc), JW_JOB_CREATE, &err) != 0 ||
+        jw_job_complete(&job, &STRICT, &err) != 0)
+        fail_msg("the deep job is refused (%s: %s)", err.field, err.detail);
+    jw_json_doc_free(doc);
+    set_server_fields(&job);
+    char *text = encode(&job, JW_JOB_VIEW_STORED);
+    char *read = as_read(text);
+    doc = jw_json_parse(read, strlen(read), JW_JSON_STORED_DEPTH, perr, sizeof(perr));
+    if (!doc)
+        fail_msg("the stored form does not parse at JW_JSON_STORED_DEPTH: %s", perr);
+    jw_json_doc_free(doc);
+    struct jw_buf via = JW_BUF_INIT;
+    assert_int_equal(jw_job_api_from_stored(&via, read, strlen(read), -1), 0);
+    char *api = encode(&job, JW_JOB_VIEW_API);
+    assert_string_equal(jw_buf_str(&via), api);
+    jw_buf_free(&via);
+    free(api);
+    free(read);
+    free(text);
+    free(body);
+    jw_job_free(&job);
+}
+
 static void test_stored_round_trip(void **state)
 {
     (void)state;
@@ -1645,6 +1705,7 @@ int main(void)
         cmocka_unit_test(test_webhook_secret_generated),
         cmocka_unit_test(test_webhook_secret_given),
         cmocka_unit_test(test_stored_round_trip),
+        cmocka_unit_test(test_stored_deep_values),
         cmocka_unit_test(test_stored_implied_fields),
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_stored_procedure_names),

@@ -280,6 +280,35 @@ static void test_parse_ip(void **state)
     }
 }
 
+/* inet_aton stops at white space and ignores what follows: a host such as
+ * "8.8.8.8 evil.example" or "0\n" must not pass as an address (found by
+ * test/fuzz/fuzz_url.c: the URL was accepted with a newline in its host,
+ * which then went into the outgoing Host header). */
+static void test_ip_trailing_junk(void **state)
+{
+    (void)state;
+    static const char *const hosts[] = {
+        "127.0.0.1 ", "8.8.8.8 evil.example", "8.8.8.8\tx", "0\n", "1.2.3.4\r\n\tX-Injected: 1", "127.1\v",
+    };
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        struct sockaddr_storage ss;
+        if (jw_net_parse_ip(hosts[i], &ss) == 0)
+            fail_msg("jw_net_parse_ip(\"%s\") accepted", hosts[i]);
+    }
+    static const char *const urls[] = {
+        "http://8.8.8.8 evil.example/",
+        "http://0\n?x",
+        "http://1.2.3.4\r\n\tX-Injected: 1/",
+        "https://8.8.8.8\t:443/",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        struct jw_url u;
+        char err[160];
+        if (jw_url_parse(urls[i], &u, err, sizeof(err)) == 0)
+            fail_msg("jw_url_parse(\"%s\") accepted, host \"%s\"", urls[i], u.host);
+    }
+}
+
 /* ---- jw_net_addr_is_public ----------------------------------------------------- */
 
 static bool public_addr(const char *host)
@@ -645,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_iana_embedded_ipv4),
         cmocka_unit_test(test_name_is_local),
         cmocka_unit_test(test_url_encode),
+        cmocka_unit_test(test_ip_trailing_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
