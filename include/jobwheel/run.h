@@ -44,4 +44,38 @@ const char *jw_run_team_statuses(const char *team_status);
 /* One stored field's value, or NULL. */
 const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *len);
 
+/* A trigger: one run asked for (the native body, and what the other
+ * surfaces translate theirs to), each field checked. fields holds what the
+ * run stores, as name/value pairs (JSON values as their text; the names
+ * are the stored ones, e.g. max_attempts_override); start_ms is when it may
+ * start; idem its idempotency key ("" for none, pointing into fields); sha
+ * the SHA-256 of its payload's JSON (of "null" without one), for
+ * dedup_window_secs. */
+struct jw_trigger_field {
+    const char *name; /* static */
+    char *value;
+    size_t len;
+};
+struct jw_trigger {
+    struct jw_trigger_field *fields;
+    size_t n, cap;
+    int64_t start_ms;
+    const char *idem;
+    char sha[65];
+};
+/* Decode a trigger object made at now_ms; email: the caller's address (a
+ * notify trigger mails it), or NULL. 0, or -1 with a 400 naming the field
+ * (t then holds nothing). Free with jw_trigger_free either way. */
+struct jw_error;
+int jw_trigger_decode(const struct jw_json *item, const char *email, int64_t now_ms, struct jw_trigger *t,
+                      struct jw_error *e) __attribute__((warn_unused_result));
+void jw_trigger_free(struct jw_trigger *t);
+
+/* A worker's progress report {processed, total, message} (each optional)
+ * as the JSON the run keeps in `progress`, appended to out. 0, or -1 with a
+ * 400 naming the field. */
+struct jw_buf;
+int jw_progress_decode(const struct jw_json *body, struct jw_buf *out, struct jw_error *e)
+    __attribute__((warn_unused_result));
+
 #endif

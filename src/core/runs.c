@@ -361,198 +361,36 @@ static void trig_fail(struct trig *t, const struct jw_error *e)
     free(t);
 }
 
-static int bad(struct jw_error *e, const char *field, const char *msg)
-{
-    return jw_fail(e, 400, field, "%s %s", field, msg);
-}
-
-/* An object of short strings (metadata, tags) as JSON text. */
-static int string_map(const struct jw_json *v, const char *field, struct jw_buf *out, struct jw_error *e)
-{
-    if (v->type != JW_JSON_OBJECT)
-        return bad(e, field, "must be an object of strings");
-    if (v->len > 50)
-        return bad(e, field, "may have at most 50 entries");
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, out);
-    jw_jsonw_obj_open(&w);
-    for (size_t i = 0; i < v->len; i++) {
-        const struct jw_json *x = v->u.members[i].val;
-        if (x->type != JW_JSON_STRING || x->len > 1000 || strlen(v->u.members[i].key) > 64 ||
-            !v->u.members[i].key[0])
-            return bad(e, field, "must map keys of 1-64 characters to strings of at most 1000");
-        jw_jsonw_kstr(&w, v->u.members[i].key, x->u.str);
-    }
-    jw_jsonw_obj_close(&w);
-    return 0;
-}
-
-static int int_field(const struct jw_json *v, const char *field, int64_t min, int64_t max, int64_t *out,
-                     struct jw_error *e)
-{
-    if (v->type != JW_JSON_NUMBER || jw_json_int(v, out) != 0 || *out < min || *out > max)
-        return jw_fail(e, 400, field, "%s must be a whole number from %lld to %lld", field, (long long)min,
-                       (long long)max);
-    return 0;
-}
-
-static int short_string(const struct jw_json *v, const char *field, struct jw_error *e)
-{
-    if (v->type != JW_JSON_STRING || v->len == 0 || v->len > 200)
-        return bad(e, field, "must be a string of 1 to 200 characters");
-    for (size_t i = 0; i < v->len; i++)
-        if ((unsigned char)v->u.str[i] < 0x20)
-            return bad(e, field, "must not contain control characters");
-    return 0;
-}
-
 /* One trigger item into run_create's arguments. */
 static int add_item(struct jw_args *a, const struct jw_json *item, const struct jw_actor *actor, int64_t now,
                     const char *batch_id, struct jw_error *e)
 {
-    if (!item || item->type != JW_JSON_OBJECT)
-        return jw_fail(e, 400, "", "a trigger is a JSON object");
-    struct jw_args f = JW_ARGS_INIT;
-    int64_t start = now;
-    const char *idem = "";
-    char sha[65] = "";
-    bool have_payload = false;
-    for (size_t i = 0; i < item->len; i++) {
-        const char *k = item->u.members[i].key;
-        const struct jw_json *v = item->u.members[i].val;
-        int64_t n;
-        int rc = 0;
-        if (v->type == JW_JSON_NULL)
-            continue;
-        if (!strcmp(k, "payload")) {
-            struct jw_buf b = JW_BUF_INIT;
-            struct jw_jsonw w;
-            jw_jsonw_init(&w, &b);
-            jw_jsonw_value(&w, v);
-            jw_sha256_hex(b.data, b.len, sha);
-            jw_args_adds(&f, "payload");
-            jw_args_add(&f, b.data, b.len);
-            jw_buf_free(&b);
-            have_payload = true;
-        } else if (!strcmp(k, "metadata") || !strcmp(k, "tags")) {
-            struct jw_buf b = JW_BUF_INIT;
-            rc = string_map(v, k, &b, e);
-            if (rc == 0) {
-                jw_args_adds(&f, k);
-                jw_args_add(&f, b.data, b.len);
-            }
-            jw_buf_free(&b);
-        } else if (!strcmp(k, "params")) {
-            if (v->type != JW_JSON_OBJECT) {
-                rc = bad(e, k, "must be an object");
-            } else {
-                struct jw_buf b = JW_BUF_INIT;
-                struct jw_jsonw w;
-                jw_jsonw_init(&w, &b);
-                jw_jsonw_value(&w, v);
-                jw_args_adds(&f, k);
-                jw_args_add(&f, b.data, b.len);
-                jw_buf_free(&b);
-            }
-        } else if (!strcmp(k, "priority")) {
-            rc = int_field(v, k, -1000, 1000, &n, e);
-            if (rc == 0) {
-                jw_args_adds(&f, k);
-                jw_args_addi(&f, n);
-            }
-        } else if (!strcmp(k, "delay") || !strcmp(k, "delay_secs")) {
-            rc = int_field(v, k, 0, 31536000, &n, e);
-            start = now + n * 1000;
-        } else if (!strcmp(k, "scheduled_at")) {
-            if (v->type != JW_JSON_STRING || jw_time_parse(v->u.str, &start) != 0)
-                rc = bad(e, k, "must be an ISO 8601 date-time");
-        } else if (!strcmp(k, "idempotency_key") || !strcmp(k, "concurrency_key")) {
-            rc = short_string(v, k, e);
-            if (rc == 0) {
-                jw_args_adds(&f, k);
-                jw_args_adds(&f, v->u.str);
-                if (k[0] == 'i')
-                    idem = v->u.str;
-            }
-        } else if (!strcmp(k, "max_attempts") || !strcmp(k, "max_attempts_override")) {
-            rc = int_field(v, k, 1, 100, &n, e);
-            if (rc == 0) {
-                jw_args_adds(&f, "max_attempts_override");
-                jw_args_addi(&f, n);
-            }
-        } else if (!strcmp(k, "timeout_secs") || !strcmp(k, "timeout_secs_override")) {
-            rc = int_field(v, k, 1, 86400, &n, e);
-            if (rc == 0) {
-                jw_args_adds(&f, "timeout_secs_override");
-                jw_args_addi(&f, n);
-            }
-        } else if (!strcmp(k, "retry_backoff")) {
-            if (v->type != JW_JSON_STRING ||
-                (strcmp(v->u.str, "fixed") && strcmp(v->u.str, "linear") && strcmp(v->u.str, "exponential")))
-                rc = bad(e, k, "must be fixed, linear or exponential");
-            else {
-                jw_args_adds(&f, k);
-                jw_args_adds(&f, v->u.str);
-            }
-        } else if (!strcmp(k, "retry_initial_delay_secs") || !strcmp(k, "retry_max_delay_secs")) {
-            rc = int_field(v, k, 0, 86400, &n, e);
-            if (rc == 0) {
-                jw_args_adds(&f, k);
-                jw_args_addi(&f, n);
-            }
-        } else if (!strcmp(k, "debug_mode") || !strcmp(k, "notify")) {
-            if (v->type != JW_JSON_BOOL)
-                rc = bad(e, k, "must be true or false");
-            else {
-                jw_args_adds(&f, k);
-                jw_args_adds(&f, v->u.b ? "1" : "0");
-                /* the mail goes to the caller (the token's email claim) */
-                if (k[0] == 'n' && v->u.b && actor->email && actor->email[0]) {
-                    jw_args_adds(&f, "_notify_to");
-                    jw_args_adds(&f, actor->email);
-                }
-            }
-        } else if (!strcmp(k, "parent_run_id")) {
-            if (v->type != JW_JSON_STRING || !jw_id_is_uuid(v->u.str))
-                rc = bad(e, k, "must be a run id");
-            else {
-                jw_args_adds(&f, k);
-                jw_args_adds(&f, v->u.str);
-            }
-        } else if (!strcmp(k, "project_id")) {
-            rc = short_string(v, k, e);
-            if (rc == 0) {
-                jw_args_adds(&f, k);
-                jw_args_adds(&f, v->u.str);
-            }
-        } else {
-            rc = jw_fail(e, 400, k, "unknown field \"%.60s\"", k);
-        }
-        if (rc != 0) {
-            jw_args_free(&f);
-            return -1;
-        }
+    struct jw_trigger t;
+    if (jw_trigger_decode(item, actor->email, now, &t, e) != 0) {
+        jw_trigger_free(&t);
+        return -1;
     }
-    if (!have_payload)
-        jw_sha256_hex("null", 4, sha);
     char id[JW_UUID_SIZE];
     jw_id_new(id);
-    jw_args_adds(&f, "triggered_by");
-    jw_args_addf(&f, "manual:%s", actor->who);
-    jw_args_adds(&f, "created_by");
-    jw_args_adds(&f, actor->who);
-    if (batch_id) {
-        jw_args_adds(&f, "batch_id");
-        jw_args_adds(&f, batch_id);
-    }
+    size_t extra = batch_id ? 3 : 2;
     jw_args_adds(a, id);
-    jw_args_adds(a, idem);
-    jw_args_adds(a, sha);
-    jw_args_addi(a, start);
-    jw_args_addi(a, f.n / 2);
-    for (int i = 0; i < f.n; i++)
-        jw_args_add(a, f.v[i], f.len[i]);
-    jw_args_free(&f);
+    jw_args_adds(a, t.idem);
+    jw_args_adds(a, t.sha);
+    jw_args_addi(a, t.start_ms);
+    jw_args_addi(a, (int64_t)(t.n + extra));
+    for (size_t i = 0; i < t.n; i++) {
+        jw_args_adds(a, t.fields[i].name);
+        jw_args_add(a, t.fields[i].value, t.fields[i].len);
+    }
+    jw_args_adds(a, "triggered_by");
+    jw_args_addf(a, "manual:%s", actor->who);
+    jw_args_adds(a, "created_by");
+    jw_args_adds(a, actor->who);
+    if (batch_id) {
+        jw_args_adds(a, "batch_id");
+        jw_args_adds(a, batch_id);
+    }
+    jw_trigger_free(&t);
     return 0;
 }
 
@@ -896,32 +734,11 @@ void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, co
         return;
     }
     if (!strcmp(kind, "progress")) {
-        struct jw_jsonw w;
-        jw_jsonw_init(&w, &data);
-        jw_jsonw_obj_open(&w);
-        static const char *const nums[] = {"processed", "total"};
-        for (int i = 0; i < 2; i++) {
-            const struct jw_json *v = jw_json_get(body, nums[i]);
-            int64_t n = 0;
-            if (v && v->type != JW_JSON_NULL && int_field(v, nums[i], 0, INT64_MAX / 2, &n, &e) != 0) {
-                jw_buf_free(&data);
-                report_error(rp, 400, e.detail);
-                return;
-            }
-            jw_jsonw_key(&w, nums[i]);
-            if (v && v->type != JW_JSON_NULL)
-                jw_jsonw_int(&w, n);
-            else
-                jw_jsonw_null(&w);
-        }
-        const struct jw_json *m = jw_json_get(body, "message");
-        if (m && m->type != JW_JSON_NULL && (m->type != JW_JSON_STRING || m->len > 1000)) {
+        if (jw_progress_decode(body, &data, &e) != 0) {
             jw_buf_free(&data);
-            report_error(rp, 400, "message must be a string of at most 1000 characters");
+            report_error(rp, 400, e.detail);
             return;
         }
-        jw_jsonw_kstr(&w, "message", m && m->type == JW_JSON_STRING ? m->u.str : NULL);
-        jw_jsonw_obj_close(&w);
     } else if (!strcmp(kind, "complete")) {
         const struct jw_json *res = jw_json_get(body, "result");
         if (res) {

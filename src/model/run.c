@@ -1,8 +1,16 @@
-/* run: the run schema's field table and the run's JSON from its stored fields. */
+/* run: the run schema's field table, the run's JSON from its stored
+ * fields, and the check of a trigger's fields. */
 #include "jobwheel/run.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jobwheel/buf.h"
+#include "jobwheel/error.h"
+#include "jobwheel/id.h"
+#include "jobwheel/time.h"
 
 enum kind { R_STR, R_INT, R_BOOL, R_TIME, R_JSON };
 
@@ -159,4 +167,249 @@ void jw_run_write_team(struct jw_jsonw *w, const struct jw_run_pairs *p, const c
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         write_field(w, names[i][0], field_named(names[i][1]), p);
     jw_jsonw_obj_close(w);
+}
+
+/* ---- triggers --------------------------------------------------------------------- */
+
+static void put(struct jw_trigger *t, const char *name, const char *value, size_t len)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->fields = jw_realloc(t->fields, t->cap * sizeof(*t->fields));
+    }
+    t->fields[t->n++] = (struct jw_trigger_field){name, jw_strndup(value, len), len};
+}
+
+static void put_json(struct jw_trigger *t, const char *name, const struct jw_json *v)
+{
+    struct jw_buf b = JW_BUF_INIT;
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, &b);
+    jw_jsonw_value(&w, v);
+    put(t, name, b.data ? b.data : "", b.len);
+    jw_buf_free(&b);
+}
+
+static void put_int(struct jw_trigger *t, const char *name, int64_t n)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)n);
+    put(t, name, v, strlen(v));
+}
+
+static int bad(struct jw_error *e, const char *field, const char *msg)
+{
+    return jw_fail(e, 400, field, "%s %s", field, msg);
+}
+
+static int int_field(const struct jw_json *v, const char *field, int64_t min, int64_t max, int64_t *out,
+                     struct jw_error *e)
+{
+    if (v->type != JW_JSON_NUMBER || jw_json_int(v, out) != 0 || *out < min || *out > max)
+        return jw_fail(e, 400, field, "%s must be a whole number from %lld to %lld", field, (long long)min,
+                       (long long)max);
+    return 0;
+}
+
+static int short_string(const struct jw_json *v, const char *field, struct jw_error *e)
+{
+    if (v->type != JW_JSON_STRING || v->len == 0 || v->len > 200)
+        return bad(e, field, "must be a string of 1 to 200 characters");
+    for (size_t i = 0; i < v->len; i++)
+        if ((unsigned char)v->u.str[i] < 0x20)
+            return bad(e, field, "must not contain control characters");
+    return 0;
+}
+
+/* An object of short strings (metadata, tags), stored as JSON text. */
+static int string_map(struct jw_trigger *t, const char *field, const struct jw_json *v, struct jw_error *e)
+{
+    if (v->type != JW_JSON_OBJECT)
+        return bad(e, field, "must be an object of strings");
+    if (v->len > 50)
+        return bad(e, field, "may have at most 50 entries");
+    for (size_t i = 0; i < v->len; i++) {
+        const struct jw_json *x = v->u.members[i].val;
+        if (x->type != JW_JSON_STRING || x->len > 1000 || strlen(v->u.members[i].key) > 64 ||
+            !v->u.members[i].key[0])
+            return bad(e, field, "must map keys of 1-64 characters to strings of at most 1000");
+    }
+    put_json(t, field, v);
+    return 0;
+}
+
+/* A field a trigger may give and what it is stored as: its checks are in
+ * jw_trigger_decode, by kind. */
+enum tkind { T_PAYLOAD, T_MAP, T_PARAMS, T_PRIORITY, T_DELAY, T_SCHEDULED_AT, T_KEY, T_ATTEMPTS, T_TIMEOUT,
+             T_BACKOFF, T_RETRY_DELAY, T_FLAG, T_PARENT, T_PROJECT };
+static const struct {
+    const char *name, *stored;
+    enum tkind kind;
+} trigger_fields[] = {
+    {"payload", "payload", T_PAYLOAD},
+    {"metadata", "metadata", T_MAP},
+    {"tags", "tags", T_MAP},
+    {"params", "params", T_PARAMS},
+    {"priority", "priority", T_PRIORITY},
+    {"delay", NULL, T_DELAY},
+    {"delay_secs", NULL, T_DELAY},
+    {"scheduled_at", NULL, T_SCHEDULED_AT},
+    {"idempotency_key", "idempotency_key", T_KEY},
+    {"concurrency_key", "concurrency_key", T_KEY},
+    {"max_attempts", "max_attempts_override", T_ATTEMPTS},
+    {"max_attempts_override", "max_attempts_override", T_ATTEMPTS},
+    {"timeout_secs", "timeout_secs_override", T_TIMEOUT},
+    {"timeout_secs_override", "timeout_secs_override", T_TIMEOUT},
+    {"retry_backoff", "retry_backoff", T_BACKOFF},
+    {"retry_initial_delay_secs", "retry_initial_delay_secs", T_RETRY_DELAY},
+    {"retry_max_delay_secs", "retry_max_delay_secs", T_RETRY_DELAY},
+    {"debug_mode", "debug_mode", T_FLAG},
+    {"notify", "notify", T_FLAG},
+    {"parent_run_id", "parent_run_id", T_PARENT},
+    {"project_id", "project_id", T_PROJECT},
+};
+
+int jw_trigger_decode(const struct jw_json *item, const char *email, int64_t now_ms, struct jw_trigger *t,
+                      struct jw_error *e)
+{
+    memset(t, 0, sizeof(*t));
+    t->start_ms = now_ms;
+    t->idem = "";
+    if (!item || item->type != JW_JSON_OBJECT)
+        return jw_fail(e, 400, "", "a trigger is a JSON object");
+    bool have_payload = false;
+    for (size_t i = 0; i < item->len; i++) {
+        const char *k = item->u.members[i].key;
+        const struct jw_json *v = item->u.members[i].val;
+        if (v->type == JW_JSON_NULL) /* null: as if absent */
+            continue;
+        size_t f = 0, nf = sizeof(trigger_fields) / sizeof(trigger_fields[0]);
+        while (f < nf && strcmp(trigger_fields[f].name, k))
+            f++;
+        if (f == nf) {
+            jw_trigger_free(t);
+            return jw_fail(e, 400, k, "unknown field \"%.60s\"", k);
+        }
+        const char *name = trigger_fields[f].stored;
+        int64_t n;
+        int rc = 0;
+        switch (trigger_fields[f].kind) {
+        case T_PAYLOAD:
+            put_json(t, name, v);
+            jw_sha256_hex(t->fields[t->n - 1].value, t->fields[t->n - 1].len, t->sha);
+            have_payload = true;
+            break;
+        case T_MAP: rc = string_map(t, name, v, e); break;
+        case T_PARAMS:
+            if (v->type != JW_JSON_OBJECT)
+                rc = bad(e, k, "must be an object");
+            else
+                put_json(t, name, v);
+            break;
+        case T_PRIORITY:
+            if ((rc = int_field(v, k, -1000, 1000, &n, e)) == 0)
+                put_int(t, name, n);
+            break;
+        case T_DELAY:
+            if ((rc = int_field(v, k, 0, 31536000, &n, e)) == 0)
+                t->start_ms = now_ms + n * 1000;
+            break;
+        case T_SCHEDULED_AT:
+            if (v->type != JW_JSON_STRING || jw_time_parse(v->u.str, &t->start_ms) != 0)
+                rc = bad(e, k, "must be an ISO 8601 date-time");
+            break;
+        case T_KEY:
+            if ((rc = short_string(v, k, e)) == 0)
+                put(t, name, v->u.str, v->len);
+            break;
+        case T_ATTEMPTS:
+            if ((rc = int_field(v, k, 1, 100, &n, e)) == 0)
+                put_int(t, name, n);
+            break;
+        case T_TIMEOUT:
+            if ((rc = int_field(v, k, 1, 86400, &n, e)) == 0)
+                put_int(t, name, n);
+            break;
+        case T_BACKOFF:
+            if (v->type != JW_JSON_STRING ||
+                (strcmp(v->u.str, "fixed") && strcmp(v->u.str, "linear") && strcmp(v->u.str, "exponential")))
+                rc = bad(e, k, "must be fixed, linear or exponential");
+            else
+                put(t, name, v->u.str, v->len);
+            break;
+        case T_RETRY_DELAY:
+            if ((rc = int_field(v, k, 0, 86400, &n, e)) == 0)
+                put_int(t, name, n);
+            break;
+        case T_FLAG:
+            if (v->type != JW_JSON_BOOL) {
+                rc = bad(e, k, "must be true or false");
+                break;
+            }
+            put(t, name, v->u.b ? "1" : "0", 1);
+            /* the mail goes to the caller (the token's email claim) */
+            if (!strcmp(name, "notify") && v->u.b && email && email[0])
+                put(t, "_notify_to", email, strlen(email));
+            break;
+        case T_PARENT:
+            if (v->type != JW_JSON_STRING || !jw_id_is_uuid(v->u.str))
+                rc = bad(e, k, "must be a run id");
+            else
+                put(t, name, v->u.str, v->len);
+            break;
+        case T_PROJECT:
+            if ((rc = short_string(v, k, e)) == 0)
+                put(t, name, v->u.str, v->len);
+            break;
+        }
+        if (rc != 0) {
+            jw_trigger_free(t);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->fields[i].name, "idempotency_key"))
+            t->idem = t->fields[i].value;
+    if (!have_payload)
+        jw_sha256_hex("null", 4, t->sha);
+    return 0;
+}
+
+void jw_trigger_free(struct jw_trigger *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->fields[i].value);
+    free(t->fields);
+    t->fields = NULL;
+    t->n = t->cap = 0;
+    t->idem = "";
+}
+
+int jw_progress_decode(const struct jw_json *body, struct jw_buf *out, struct jw_error *e)
+{
+    static const char *const nums[] = {"processed", "total"};
+    int64_t n[2] = {0, 0};
+    bool has[2] = {false, false};
+    for (int i = 0; i < 2; i++) {
+        const struct jw_json *v = body ? jw_json_get(body, nums[i]) : NULL;
+        has[i] = v && v->type != JW_JSON_NULL;
+        if (has[i] && int_field(v, nums[i], 0, INT64_MAX / 2, &n[i], e) != 0)
+            return -1;
+    }
+    const struct jw_json *m = body ? jw_json_get(body, "message") : NULL;
+    if (m && m->type != JW_JSON_NULL && (m->type != JW_JSON_STRING || m->len > 1000))
+        return jw_fail(e, 400, "message", "message must be a string of at most 1000 characters");
+    struct jw_jsonw w;
+    jw_jsonw_init(&w, out);
+    jw_jsonw_obj_open(&w);
+    for (int i = 0; i < 2; i++) {
+        jw_jsonw_key(&w, nums[i]);
+        if (has[i])
+            jw_jsonw_int(&w, n[i]);
+        else
+            jw_jsonw_null(&w);
+    }
+    jw_jsonw_kstr(&w, "message", m && m->type == JW_JSON_STRING ? m->u.str : NULL);
+    jw_jsonw_obj_close(&w);
+    return 0;
 }

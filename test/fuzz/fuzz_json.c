@@ -5,7 +5,10 @@
  * and URL rules, its schedule: cron, zone, execution window, exclusions,
  * misfire policy), a job changed (patch mode, over a job made by the input
  * and over a fixed one), each job type's job_configuration rules, the
- * exclusions alone, and a workflow (jw_workflow_check).
+ * exclusions alone, a workflow (jw_workflow_check), a run trigger
+ * (jw_trigger_decode: native triggers, bulk items and what the other
+ * surfaces translate theirs to) and a worker's progress report
+ * (jw_progress_decode).
  *
  * Beyond "does not crash or leak", it checks:
  * - the reader never returns nesting deeper than the limit (json_max_depth's
@@ -18,8 +21,14 @@
  *   view as the job itself;
  * - a schedule accepted fires strictly after the instant asked, and its
  *   catch-up answers stay within what was asked;
+ * - a trigger accepted has named fields, its idempotency key is one of
+ *   them, and its payload's digest is 64 hex digits; a refused one keeps
+ *   nothing;
+ * - a progress report accepted is a JSON object of exactly processed,
+ *   total and message;
  * - every refusal is a 400 with a message. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +40,7 @@
 #include "jobwheel/id.h"
 #include "jobwheel/job.h"
 #include "jobwheel/json.h"
+#include "jobwheel/run.h"
 #include "jobwheel/schedule.h"
 #include "jobwheel/tz.h"
 #include "jobwheel/workflow.h"
@@ -297,6 +307,50 @@ static void exclusions(const struct jw_buf *text)
     jw_schedule_free(s);
 }
 
+/* The value as a run trigger, and as a progress report. */
+static void trigger(const struct jw_json *root)
+{
+    struct jw_trigger t;
+    struct jw_error e;
+    memset(&e, 0, sizeof(e));
+    if (jw_trigger_decode(root, "fuzz@example.com", NOW_MS, &t, &e) != 0) {
+        refused("a trigger", &e);
+        if (t.n != 0)
+            die("a refused trigger kept %zu fields", t.n);
+    } else {
+        if (strlen(t.sha) != 64 || strspn(t.sha, "0123456789abcdef") != 64)
+            die("a trigger's payload digest is \"%s\"", t.sha);
+        if (t.idem[0]) {
+            bool found = false;
+            for (size_t i = 0; i < t.n; i++)
+                found |= t.fields[i].value == t.idem && !strcmp(t.fields[i].name, "idempotency_key");
+            if (!found)
+                die("a trigger's idempotency key is not one of its fields");
+        }
+        for (size_t i = 0; i < t.n; i++)
+            if (!t.fields[i].name || !t.fields[i].name[0] || strlen(t.fields[i].value) > t.fields[i].len)
+                die("a trigger field is malformed");
+    }
+    jw_trigger_free(&t);
+
+    struct jw_buf out = JW_BUF_INIT;
+    memset(&e, 0, sizeof(e));
+    if (root->type == JW_JSON_OBJECT) {
+        if (jw_progress_decode(root, &out, &e) != 0) {
+            refused("a progress report", &e);
+        } else {
+            char why[160];
+            struct jw_json_doc *doc = jw_json_parse(out.data, out.len, 4, why, sizeof(why));
+            const struct jw_json *p = doc ? jw_json_root(doc) : NULL;
+            if (!p || p->type != JW_JSON_OBJECT || p->len != 3 || !jw_json_get(p, "processed") ||
+                !jw_json_get(p, "total") || !jw_json_get(p, "message"))
+                die("a progress report reads back as \"%.200s\"", jw_buf_str(&out));
+            jw_json_doc_free(doc);
+        }
+    }
+    jw_buf_free(&out);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -360,6 +414,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&e, 0, sizeof(e));
     if (jw_workflow_check(root, &e) != 0)
         refused("a workflow", &e);
+    trigger(root);
 
     jw_buf_free(&enc);
     jw_json_doc_free(doc);

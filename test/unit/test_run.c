@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "jobwheel/buf.h"
+#include "jobwheel/error.h"
+#include "jobwheel/id.h"
 #include "jobwheel/json.h"
 #include "jobwheel/run.h"
 
@@ -66,11 +68,122 @@ static void test_team_statuses(void **state)
     assert_null(jw_run_team_statuses("delayed")); /* ours, not seed 001's */
 }
 
+static struct jw_json_doc *parse(const char *json)
+{
+    char why[128];
+    struct jw_json_doc *doc = jw_json_parse(json, strlen(json), 16, why, sizeof(why));
+    assert_non_null(doc);
+    return doc;
+}
+
+static const char *field_of(const struct jw_trigger *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->fields[i].name, name))
+            return t->fields[i].value;
+    return NULL;
+}
+
+static void test_trigger_fields(void **state)
+{
+    (void)state;
+    struct jw_json_doc *doc =
+        parse("{\"payload\": {\"a\": [1, 2]}, \"max_attempts\": 3, \"timeout_secs\": 60, \"delay\": 30, "
+              "\"idempotency_key\": \"k-1\", \"metadata\": {\"m\": \"v\"}, \"notify\": true, \"tags\": null}");
+    struct jw_trigger t;
+    struct jw_error e;
+    assert_int_equal(jw_trigger_decode(jw_json_root(doc), "me@example.com", 1000, &t, &e), 0);
+    assert_string_equal(field_of(&t, "payload"), "{\"a\":[1,2]}");
+    assert_string_equal(field_of(&t, "max_attempts_override"), "3");
+    assert_string_equal(field_of(&t, "timeout_secs_override"), "60");
+    assert_string_equal(field_of(&t, "metadata"), "{\"m\":\"v\"}");
+    assert_string_equal(field_of(&t, "notify"), "1");
+    assert_string_equal(field_of(&t, "_notify_to"), "me@example.com");
+    assert_null(field_of(&t, "tags")); /* null: as if absent */
+    assert_string_equal(t.idem, "k-1");
+    assert_int_equal(t.start_ms, 31000);
+    char want[65];
+    jw_sha256_hex("{\"a\":[1,2]}", 11, want);
+    assert_string_equal(t.sha, want);
+    jw_trigger_free(&t);
+    jw_json_doc_free(doc);
+
+    doc = parse("{\"scheduled_at\": \"2026-01-01T00:00:00Z\"}");
+    assert_int_equal(jw_trigger_decode(jw_json_root(doc), NULL, 1000, &t, &e), 0);
+    assert_int_equal(t.start_ms, INT64_C(1767225600000));
+    assert_int_equal(t.n, 0);
+    assert_string_equal(t.idem, "");
+    jw_sha256_hex("null", 4, want);
+    assert_string_equal(t.sha, want);
+    jw_trigger_free(&t);
+    jw_json_doc_free(doc);
+}
+
+static void test_trigger_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *field;
+    } bad[] = {
+        {"[]", ""},
+        {"{\"priority\": 1001}", "priority"},
+        {"{\"delay\": -1}", "delay"},
+        {"{\"scheduled_at\": \"tomorrow\"}", "scheduled_at"},
+        {"{\"idempotency_key\": \"\"}", "idempotency_key"},
+        {"{\"concurrency_key\": \"a\\nb\"}", "concurrency_key"},
+        {"{\"max_attempts\": 0}", "max_attempts"},
+        {"{\"timeout_secs\": 1.5}", "timeout_secs"},
+        {"{\"retry_backoff\": \"random\"}", "retry_backoff"},
+        {"{\"notify\": \"yes\"}", "notify"},
+        {"{\"parent_run_id\": \"r-1\"}", "parent_run_id"},
+        {"{\"metadata\": {\"k\": 1}}", "metadata"},
+        {"{\"params\": [1]}", "params"},
+        {"{\"payload\": 1, \"sneaky\": 2}", "sneaky"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct jw_json_doc *doc = parse(bad[i].json);
+        struct jw_trigger t;
+        struct jw_error e;
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(jw_trigger_decode(jw_json_root(doc), NULL, 0, &t, &e), -1);
+        assert_int_equal(e.status, 400);
+        assert_string_equal(e.field, bad[i].field);
+        assert_int_equal(t.n, 0);
+        jw_trigger_free(&t);
+        jw_json_doc_free(doc);
+    }
+}
+
+static void test_progress(void **state)
+{
+    (void)state;
+    struct jw_json_doc *doc = parse("{\"processed\": 5, \"message\": \"half\"}");
+    struct jw_buf out = JW_BUF_INIT;
+    struct jw_error e;
+    assert_int_equal(jw_progress_decode(jw_json_root(doc), &out, &e), 0);
+    assert_string_equal(jw_buf_str(&out), "{\"processed\":5,\"total\":null,\"message\":\"half\"}");
+    jw_buf_free(&out);
+    jw_json_doc_free(doc);
+    doc = parse("{\"total\": -1}");
+    assert_int_equal(jw_progress_decode(jw_json_root(doc), &out, &e), -1);
+    assert_string_equal(e.field, "total");
+    jw_buf_free(&out);
+    jw_json_doc_free(doc);
+    doc = parse("{\"message\": 7}");
+    assert_int_equal(jw_progress_decode(jw_json_root(doc), &out, &e), -1);
+    assert_string_equal(e.field, "message");
+    jw_buf_free(&out);
+    jw_json_doc_free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_team_view_fields_in_order),
         cmocka_unit_test(test_team_statuses),
+        cmocka_unit_test(test_trigger_fields),
+        cmocka_unit_test(test_trigger_refused),
+        cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
