@@ -39,6 +39,10 @@ struct jw_exec_options {
     int64_t file_quota_bytes, file_quota_entries; /* per tenant, for FileOperation */
     struct jw_smtp *smtp;  /* notify mail goes here; NULL: none (not owned) */
     int64_t quota_inflight; /* the configured default inflight quota of every tenant (0: none) */
+    /* the run-token key is derived from this (the JWT HMAC secret, which
+     * every instance shares), else kept in Redis (not owned) */
+    const char *token_secret;
+    size_t token_secret_len;
 };
 
 struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, struct jw_scheduler *sched,

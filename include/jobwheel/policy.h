@@ -31,6 +31,11 @@ int jw_run_token_parse(const char *token, char tenant[37], int *attempt);
  * time; false for NULL and any other length) */
 bool jw_run_token_check(const unsigned char *key, size_t keylen, const char *tenant, const char *run_id,
                         int attempt, const char *token);
+/* The run-token key derived from a secret every instance is configured
+ * with (the JWT HMAC secret): HMAC-SHA256(secret, a label of its own), so
+ * the key is not the secret and needs no storing. */
+#define JW_RUN_TOKEN_KEY_LEN 32
+void jw_run_token_key_derive(const void *secret, size_t len, unsigned char out[JW_RUN_TOKEN_KEY_LEN]);
 
 /* Delta-seconds (up to a year) or an IMF-fixdate, as milliseconds from
  * now_ms (0 for a date gone by); -1 if neither. */

@@ -47,6 +47,7 @@ struct jw_exec {
     size_t token_key_len;
     bool loading_key;
     int64_t key_read_ms;    /* monotonic: when the token key was last read */
+    bool key_derived;       /* the token key comes from configuration, not Redis */
     struct jw_map *flights; /* "<tenant>:<run>" -> struct flight, calls in progress here */
     char **early;           /* "<tenant>:<run>" asked to start before the token key came */
     size_t nearly;
@@ -1148,9 +1149,11 @@ void jw_exec_run_ended(struct jw_exec *x, const char *tenant, const char *run_id
 
 /* ---- life -------------------------------------------------------------------------------------- */
 
-/* The run-token key lives in Redis (jw:{sched}:token_key), made by the
- * first instance with SET NX, so that every instance signs and checks run
- * tokens alike. It is read again every KEY_READ_MS, not only at start-up:
+/* Every instance must sign and check run tokens alike. With an HMAC JWT
+ * secret (which every instance shares, or tokens would not work across
+ * them), the key is derived from it (jw_exec_new): nothing in Redis, so
+ * nothing Redis can lose. Otherwise the key lives in Redis
+ * (jw:{sched}:token_key), made by the first instance with SET NX. It is read again every KEY_READ_MS, not only at start-up:
  * should Redis lose its data (FLUSHALL, a restart without persistence),
  * the first instance to look makes a new key and every instance adopts it
  * within about a second — the same holds after a reconnect — instead of
@@ -1189,7 +1192,7 @@ static void on_token_key(enum jw_store_status st, const struct jw_reply *r, void
 static void load_token_key(struct jw_exec *x)
 {
     int64_t now = jw_time_mono_ms();
-    if (x->loading_key || (x->token_key_len && now - x->key_read_ms < KEY_READ_MS))
+    if (x->key_derived || x->loading_key || (x->token_key_len && now - x->key_read_ms < KEY_READ_MS))
         return;
     x->key_read_ms = now;
     unsigned char raw[32];
@@ -1277,6 +1280,12 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
     event_add(x->sweep, &sweep);
     event_add(x->renew, &renew);
+    if (o->token_secret && o->token_secret_len) {
+        jw_run_token_key_derive(o->token_secret, o->token_secret_len, x->token_key);
+        x->token_key_len = JW_RUN_TOKEN_KEY_LEN;
+        x->key_derived = true;
+        x->opt.token_secret = NULL; /* not kept */
+    }
     load_token_key(x);
     return x;
 }

@@ -224,3 +224,14 @@ struct jw_next jw_next_step(const struct jw_attempt_outcome *o, int attempt, int
     }
     return n;
 }
+
+void jw_run_token_key_derive(const void *secret, size_t len, unsigned char out[JW_RUN_TOKEN_KEY_LEN])
+{
+    static const char label[] = "jobwheel run-token key v1";
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), secret, (int)len, (const unsigned char *)label, sizeof(label) - 1, out, &n) ||
+        n != JW_RUN_TOKEN_KEY_LEN) {
+        fprintf(stderr, "jobwheel: HMAC failed\n");
+        abort();
+    }
+}

@@ -7,6 +7,7 @@ attempt's token; the run-token key after Redis loses its data, with two
 instances; and job endpoints that are literals in special-purpose address
 ranges."""
 import os
+import subprocess
 import time
 import uuid
 
@@ -344,14 +345,43 @@ def accepted_across(src, dst, token, sink, timeout=10.0):
         time.sleep(0.3)
 
 
-def test_token_key_agrees_between_instances_after_redis_loses_its_data(tmp_path, sink):
+def jwt_setup(kind, d):
+    """Instance arguments and a token of a fresh tenant: an HMAC secret (the
+    run-token key is derived from it) or an RS256 public key (the key lives
+    in Redis)."""
+    claims = claims_for(str(uuid.uuid4()))
+    if kind == "hmac":
+        return {"args": ["--allow-private-targets"]}, make_token(claims)
+    d.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(d / "rsa.pem")], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(d / "rsa.pem"), "-pubout", "-out", str(d / "rsa.pub")],
+                   check=True, capture_output=True)
+    return ({"secret": None, "args": ["--allow-private-targets", "--jwt-algorithm", "RS256",
+                                      "--jwt-public-key-file", str(d / "rsa.pub")]},
+            make_token(claims, alg="RS256", key_path=d / "rsa.pem"))
+
+
+@pytest.mark.parametrize("kind", ["hmac", "rsa"])
+def test_token_key_agrees_between_instances_after_redis_loses_its_data(tmp_path, sink, kind):
     r = Redis(tmp_path / "redis")
-    token = make_token(claims_for(str(uuid.uuid4())))
+    how, token = jwt_setup(kind, tmp_path / "keys")
     one = two = None
     try:
-        one = Jobwheel(tmp_path / "one", redis_url=r.url, args=["--allow-private-targets"])
-        two = Jobwheel(tmp_path / "two", redis_url=r.url, args=["--allow-private-targets"])
+        one = Jobwheel(tmp_path / "one", redis_url=r.url, **how)
+        two = Jobwheel(tmp_path / "two", redis_url=r.url, **how)
         accepted_across(one, two, token, sink, timeout=2)
+        # FLUSHALL under both: with an HMAC secret the key never was in
+        # Redis, so they agree at every moment; else within about a second
+        # (each re-reads it every second, when its own timer says)
+        assert r.cmd("FLUSHALL") == "OK"
+        if kind == "hmac":
+            end = time.monotonic() + 2
+            while time.monotonic() < end:
+                accepted_across(one, two, token, sink, timeout=0)
+                accepted_across(two, one, token, sink, timeout=0)
+        else:
+            accepted_across(one, two, token, sink, timeout=10)
         # FLUSHALL, then an instance restarts: it makes a new key
         assert r.cmd("FLUSHALL") == "OK"
         two.stop()

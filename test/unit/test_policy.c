@@ -1027,6 +1027,23 @@ static void test_next_on_fallback(void **state)
     assert_true(n.timed_out);
 }
 
+static void test_run_token_key_derive(void **state)
+{
+    (void)state;
+    unsigned char a[JW_RUN_TOKEN_KEY_LEN], b[JW_RUN_TOKEN_KEY_LEN], c[JW_RUN_TOKEN_KEY_LEN];
+    const char *s1 = "integration-secret-0123456789abcdef-xyz", *s2 = "integration-secret-0123456789abcdef-xyZ";
+    jw_run_token_key_derive(s1, strlen(s1), a);
+    jw_run_token_key_derive(s1, strlen(s1), b);
+    jw_run_token_key_derive(s2, strlen(s2), c);
+    assert_memory_equal(a, b, sizeof(a));         /* every instance derives the same */
+    assert_memory_not_equal(a, c, sizeof(a));     /* another secret, another key */
+    assert_memory_not_equal(a, s1, sizeof(a));    /* not the secret itself */
+    char t1[96], t2[96];
+    jw_run_token(a, sizeof(a), "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e", "0190f3a2-0000-7000-8000-000000000001", 1, t1);
+    jw_run_token(c, sizeof(c), "0190f3a1-7c2e-7d4b-9a10-3f5e8c2b1d0e", "0190f3a2-0000-7000-8000-000000000001", 1, t2);
+    assert_string_not_equal(t1, t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1069,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_next_retry_after_never_shortens),
         cmocka_unit_test(test_next_last_attempt),
         cmocka_unit_test(test_next_on_fallback),
+        cmocka_unit_test(test_run_token_key_derive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
