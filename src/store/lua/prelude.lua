@@ -106,7 +106,8 @@
 --   jw:{s:<n>}:running       zset  "<tenant>:<run>" -> when its lease ends
 --                                  (renewed by its instance; for a run a
 --                                  worker took over, its heartbeat deadline)
---   jw:{sched}:token_key     string  the key run tokens are derived from
+--   jw:{sched}:token_key     string  the key run tokens are signed with, when it is
+--                                  not derived from the JWT HMAC secret
 --   jw:{sched}:shards        string  the number of shards, fixed at first start
 --   jw:{sched}:instances     zset  instance id -> last heartbeat (ms)
 --   jw:{sched}:libraries     hash  function library (one per build) -> when
