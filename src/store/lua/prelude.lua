@@ -446,11 +446,15 @@ local SCAN_MAX = 100000                 -- items one call looks at (sweeps, heal
 local QUOTA_MAX = 1e12                   -- config quota_*, and a limit a super_admin sets
 -- (made of literals: the library's code may not call string functions
 -- while it loads)
-local H4 = '[0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
-local ID_PATTERN = '^' .. H4 .. H4 .. '%-' .. H4 .. '%-' .. H4 .. '%-' .. H4 .. '%-' .. H4 .. H4 .. H4 .. '$'
 local function bad_arg(what) error('jobwheel: ' .. what, 0) end
--- a lower-case UUID (the ids jobwheel makes, and tenant ids)
-local function is_id(s) return type(s) == 'string' and #s == 36 and string.find(s, ID_PATTERN) ~= nil end
+-- a lower-case UUID (the ids jobwheel makes, and tenant ids): five runs of
+-- hex digits joined by dashes, the dashes where a UUID has them (which
+-- fixes the runs' lengths) — a third cheaper than one class per digit
+local ID_RUNS = '^[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+$'
+local function is_id(s)
+  return type(s) == 'string' and #s == 36 and string.byte(s, 9) == 45 and string.byte(s, 14) == 45 and
+         string.byte(s, 19) == 45 and string.byte(s, 24) == 45 and string.find(s, ID_RUNS) ~= nil
+end
 -- KEYS: one key, a tenant's, a shard's (returns its number) or jw:{sched}
 local function want_tenant()
   if #KEYS ~= 1 or not is_id(TENANT) then bad_arg('KEYS[1] must be jw:{<tenant id>}, and the only key') end
