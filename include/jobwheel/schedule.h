@@ -141,4 +141,18 @@ const char *jw_schedule_timezone(const struct jw_schedule *s);
 size_t jw_schedule_catch_up(const struct jw_schedule *s, int64_t due_ms, int64_t now_ms, int64_t threshold_ms,
                             int64_t *out, size_t cap, int64_t *skipped, int64_t *next_ms);
 
+/* ---- a job's schedule and first due time (the scheduler and core) ---- */
+
+struct jw_job;
+
+/* The job's schedule (400 naming the field when invalid). Caller frees. */
+struct jw_schedule *jw_job_schedule(const struct jw_job *j, struct jw_error *err);
+/* The first nominal firing a job should have from now: -1 when it has no
+ * schedule, is disabled, paused or deleted, or its one time has gone by...
+ * except that a one-time job's run_at stays due even when past (it fires
+ * late, once: the fire ledger knows whether it already did). */
+int64_t jw_job_first_due(const struct jw_job *j, const struct jw_schedule *s, int64_t now_ms);
+/* Do a and b differ in anything that decides when the job fires? */
+bool jw_job_timing_differs(const struct jw_job *a, const struct jw_job *b);
+
 #endif

@@ -91,16 +91,4 @@ bool jw_scheduler_backlogged(const struct jw_scheduler *s);
 int jw_scheduler_owned(const struct jw_scheduler *s);
 size_t jw_scheduler_queued(const struct jw_scheduler *s);
 
-/* ---- shared with core: a job's schedule and first due time ---- */
-
-/* The job's schedule (400 naming the field when invalid). Caller frees. */
-struct jw_schedule *jw_job_schedule(const struct jw_job *j, struct jw_error *err);
-/* The first nominal firing a job should have from now: -1 when it has no
- * schedule, is disabled, paused or deleted, or its one time has gone by...
- * except that a one-time job's run_at stays due even when past (it fires
- * late, once: the fire ledger knows whether it already did). */
-int64_t jw_job_first_due(const struct jw_job *j, const struct jw_schedule *s, int64_t now_ms);
-/* Do a and b differ in anything that decides when the job fires? */
-bool jw_job_timing_differs(const struct jw_job *a, const struct jw_job *b);
-
 #endif

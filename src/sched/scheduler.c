@@ -89,51 +89,6 @@ static void arm(struct jw_scheduler *s);
 static void fire(struct jw_scheduler *s, struct entry *e);
 static void fire_lanes(struct jw_scheduler *s);
 
-/* ---- a job's schedule (shared with core) ------------------------------------ */
-
-struct jw_schedule *jw_job_schedule(const struct jw_job *j, struct jw_error *err)
-{
-    const struct jw_fval *f = j->f;
-    struct jw_schedule_spec spec = {
-        .cron = f[JW_JOB_CRON].set ? f[JW_JOB_CRON].s : NULL,
-        .interval_seconds = f[JW_JOB_INTERVAL_SECONDS].set ? f[JW_JOB_INTERVAL_SECONDS].i : 0,
-        .start_at_ms = f[JW_JOB_START_AT].set ? f[JW_JOB_START_AT].i : -1,
-        .run_at_ms = f[JW_JOB_RUN_AT].set ? f[JW_JOB_RUN_AT].i : -1,
-        .timezone = f[JW_JOB_TIMEZONE].set ? f[JW_JOB_TIMEZONE].s : NULL,
-        .window_cron = f[JW_JOB_EXECUTION_WINDOW_CRON].set ? f[JW_JOB_EXECUTION_WINDOW_CRON].s : NULL,
-        .exclusions_json = f[JW_JOB_EXCLUSIONS].set ? f[JW_JOB_EXCLUSIONS].s : NULL,
-        .misfire_policy = f[JW_JOB_MISFIRE_POLICY].set ? f[JW_JOB_MISFIRE_POLICY].s : NULL,
-        .misfire_max_runs = f[JW_JOB_MISFIRE_MAX_RUNS].set ? f[JW_JOB_MISFIRE_MAX_RUNS].i : 0,
-        .catchup_window_secs = f[JW_JOB_CATCHUP_WINDOW_SECS].set ? f[JW_JOB_CATCHUP_WINDOW_SECS].i : 0,
-    };
-    return jw_schedule_new(&spec, err);
-}
-
-int64_t jw_job_first_due(const struct jw_job *j, const struct jw_schedule *sch, int64_t now_ms)
-{
-    const struct jw_fval *f = j->f;
-    if (!f[JW_JOB_ENABLED].b || f[JW_JOB_PAUSED].b || f[JW_JOB_DELETED_AT].set || !jw_schedule_fires(sch))
-        return -1;
-    if (f[JW_JOB_RUN_AT].set)
-        return f[JW_JOB_RUN_AT].i;
-    return jw_schedule_next(sch, now_ms);
-}
-
-bool jw_job_timing_differs(const struct jw_job *a, const struct jw_job *b)
-{
-    static const enum jw_job_field timing[] = {
-        JW_JOB_CRON,     JW_JOB_INTERVAL_SECONDS, JW_JOB_START_AT, JW_JOB_RUN_AT,
-        JW_JOB_TIMEZONE, JW_JOB_ENABLED,          JW_JOB_PAUSED,   JW_JOB_DELETED_AT,
-    };
-    for (size_t i = 0; i < sizeof(timing) / sizeof(timing[0]); i++) {
-        const struct jw_fval *x = &a->f[timing[i]], *y = &b->f[timing[i]];
-        if (x->set != y->set ||
-            (x->set && (x->i != y->i || x->b != y->b || (x->s && (!y->s || strcmp(x->s, y->s))))))
-            return true;
-    }
-    return false;
-}
-
 /* ---- entries ------------------------------------------------------------------- */
 
 static struct entry *entry_of(struct jw_wheel_entry *we)

@@ -117,25 +117,6 @@ static void check_reader(const struct jw_json *root, int max_depth, struct jw_bu
     jw_json_doc_free(again);
 }
 
-/* The job's schedule, as sched/scheduler.c's jw_job_schedule() makes it. */
-static struct jw_schedule *job_schedule(const struct jw_job *j, struct jw_error *err)
-{
-    const struct jw_fval *f = j->f;
-    struct jw_schedule_spec spec = {
-        .cron = f[JW_JOB_CRON].set ? f[JW_JOB_CRON].s : NULL,
-        .interval_seconds = f[JW_JOB_INTERVAL_SECONDS].set ? f[JW_JOB_INTERVAL_SECONDS].i : 0,
-        .start_at_ms = f[JW_JOB_START_AT].set ? f[JW_JOB_START_AT].i : -1,
-        .run_at_ms = f[JW_JOB_RUN_AT].set ? f[JW_JOB_RUN_AT].i : -1,
-        .timezone = f[JW_JOB_TIMEZONE].set ? f[JW_JOB_TIMEZONE].s : NULL,
-        .window_cron = f[JW_JOB_EXECUTION_WINDOW_CRON].set ? f[JW_JOB_EXECUTION_WINDOW_CRON].s : NULL,
-        .exclusions_json = f[JW_JOB_EXCLUSIONS].set ? f[JW_JOB_EXCLUSIONS].s : NULL,
-        .misfire_policy = f[JW_JOB_MISFIRE_POLICY].set ? f[JW_JOB_MISFIRE_POLICY].s : NULL,
-        .misfire_max_runs = f[JW_JOB_MISFIRE_MAX_RUNS].set ? f[JW_JOB_MISFIRE_MAX_RUNS].i : 0,
-        .catchup_window_secs = f[JW_JOB_CATCHUP_WINDOW_SECS].set ? f[JW_JOB_CATCHUP_WINDOW_SECS].i : 0,
-    };
-    return jw_schedule_new(&spec, err);
-}
-
 /* What the scheduler asks of a schedule: the next firing, whether it is
  * suppressed, its local time, and a catch-up over the last hour. */
 static void exercise_schedule(const struct jw_schedule *s, const char *what)
@@ -229,15 +210,13 @@ static int plan(struct jw_job *j)
         jw_job_set_int(j, JW_JOB_START_AT, NOW_MS);
     struct jw_error e;
     memset(&e, 0, sizeof(e));
-    struct jw_schedule *s = job_schedule(j, &e);
+    struct jw_schedule *s = jw_job_schedule(j, &e);
     if (!s) {
         refused("the job's schedule", &e);
         return -1;
     }
     exercise_schedule(s, "job");
-    int64_t next = -1;
-    if (j->f[JW_JOB_ENABLED].b && !j->f[JW_JOB_PAUSED].b && jw_schedule_fires(s))
-        next = j->f[JW_JOB_RUN_AT].set ? j->f[JW_JOB_RUN_AT].i : jw_schedule_next(s, NOW_MS);
+    int64_t next = jw_job_first_due(j, s, NOW_MS);
     j->has_next = next >= 0;
     j->next_run_at = next;
     jw_schedule_free(s);

@@ -105,6 +105,16 @@ def fast_job(c, sink, **fields):
     return r.json()
 
 
+def trigger(c, job, n):
+    """n runs of job triggered one by one; their ids."""
+    ids = []
+    for _ in range(n):
+        got = c.post(f"/v1/jobs/{job['id']}/trigger", {})
+        assert got.status == 201, got
+        ids.append(got.json()["id"])
+    return ids
+
+
 def wait_all_done(c, run_ids, timeout):
     """Every run ended within timeout seconds; returns their statuses."""
     deadline = time.monotonic() + timeout
@@ -141,19 +151,11 @@ def test_a_tenants_hanging_calls_do_not_starve_another_tenants_triggers(tmp_path
         s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=ARGS + ["--max-inflight", "20"])
         a, b = new_client(s), new_client(s)
         ja = hanging_job(a, hang)
-        a_runs = []
-        for _ in range(60):
-            got = a.post(f"/v1/jobs/{ja['id']}/trigger", {})
-            assert got.status == 201, got
-            a_runs.append(got.json()["id"])
+        a_runs = trigger(a, ja, 60)
         wait_until(lambda: hang.requests >= 10, timeout=10, what="A's calls to reach the hanging endpoint")
         jb = fast_job(b, sink)
         t0 = time.monotonic()
-        b_runs = []
-        for _ in range(5):
-            got = b.post(f"/v1/jobs/{jb['id']}/trigger", {})
-            assert got.status == 201, got
-            b_runs.append(got.json()["id"])
+        b_runs = trigger(b, jb, 5)
         statuses = wait_all_done(b, b_runs, timeout=10)
         assert set(statuses.values()) == {"completed"}, statuses
         assert time.monotonic() - t0 < 10
@@ -235,11 +237,7 @@ def test_a_ready_backlog_in_redis_does_not_starve_another_tenant(tmp_path):
         wait_until(lambda: hang.requests >= 11, timeout=10, what="A's call from y")
         jb = fast_job(by, sink)
         t0 = time.monotonic()
-        b_runs = []
-        for _ in range(5):
-            got = by.post(f"/v1/jobs/{jb['id']}/trigger", {})
-            assert got.status == 201, got
-            b_runs.append(got.json()["id"])
+        b_runs = trigger(by, jb, 5)
         assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
         statuses = wait_all_done(by, b_runs, timeout=10)
         assert set(statuses.values()) == {"completed"}, statuses
