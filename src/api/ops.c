@@ -1,7 +1,9 @@
 /* ops: what operators and load balancers ask — /healthz (the process is up)
- * and /readyz (Redis reachable and scripts loaded; not while draining). */
+ * and /readyz (Redis reachable, scripts loaded, runs startable and the
+ * scheduler set up; not while draining). */
 #include "api_internal.h"
 #include "jobwheel/exec.h"
+#include "jobwheel/scheduler.h"
 #include "jobwheel/store.h"
 
 static void healthz(struct jw_call *c)
@@ -13,8 +15,12 @@ static void healthz(struct jw_call *c)
 static void readyz(struct jw_call *c)
 {
     size_t keylen;
-    /* ready: Redis answers with the scripts loaded, and runs can be started */
-    bool redis = jw_store_ready(c->api->store) && jw_exec_token_key(c->api->core->exec, &keylen) != NULL;
+    /* ready: Redis answers with the scripts loaded, runs can be started,
+     * and the scheduler knows the shard count (until then a job saved here
+     * would not be fired from here at once, and its runs would be placed
+     * by a guessed count) */
+    bool redis = jw_store_ready(c->api->store) && jw_exec_token_key(c->api->core->exec, &keylen) != NULL &&
+                 (!c->api->core->scheduler || jw_scheduler_shards(c->api->core->scheduler) > 0);
     struct jw_buf b = JW_BUF_INIT;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &b);
