@@ -733,9 +733,7 @@ static void send_tick(struct jw_scheduler *s, bool draining)
 {
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, s->instance);
-    jw_args_addi(&a, jw_time_now_ms());
     jw_args_addi(&a, s->opt.lease_ms);
-    jw_args_addi(&a, s->opt.lease_ms * 2);
     jw_args_adds(&a, draining ? "1" : "0");
     jw_args_addi(&a, s->nshards);
     s->ticking = true;

@@ -266,20 +266,19 @@ THIRTY_ONE_YEARS_MS = 31 * 365 * 86400 * 1000
 def test_sched_tick_refuses_hostile_arguments(rig):
     r = rig["redis"]
     # the attack as found: every lease, for 31 years
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms(), THIRTY_ONE_YEARS_MS, 6000, "0", SHARDS)
+    refuses(r, "sched_tick", "jw:{sched}", "evil", THIRTY_ONE_YEARS_MS, "0", SHARDS)
     # a huge shard count: ~300k keys and Redis blocked, once
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms(), 3000, 6000, "0", 200000)
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms(), 3000, 6000, "0", SHARDS + 1)
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms(), 3000, 6000, "0", -5)
+    refuses(r, "sched_tick", "jw:{sched}", "evil", 3000, "0", 200000)
+    refuses(r, "sched_tick", "jw:{sched}", "evil", 3000, "0", SHARDS + 1)
+    refuses(r, "sched_tick", "jw:{sched}", "evil", 3000, "0", -5)
     # an instance id that is not one
-    refuses(r, "sched_tick", "jw:{sched}", "evil\r\n" + "x" * 100000, now_ms(), 3000, 6000, "0", SHARDS)
-    refuses(r, "sched_tick", "jw:{sched}", "", now_ms(), 3000, 6000, "0", SHARDS)
-    # a heartbeat from the far future would count a ghost instance for years
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms() + THIRTY_ONE_YEARS_MS, 3000, 6000, "0", SHARDS)
-    # a staleness that never lets a dead instance go
-    refuses(r, "sched_tick", "jw:{sched}", "evil", now_ms(), 3000, THIRTY_ONE_YEARS_MS, "0", SHARDS)
+    refuses(r, "sched_tick", "jw:{sched}", "evil\r\n" + "x" * 100000, 3000, "0", SHARDS)
+    refuses(r, "sched_tick", "jw:{sched}", "", 3000, "0", SHARDS)
     # the key a StoredProcedure call would give it (keys are namespaced jwu:{tenant}:…)
-    refuses(r, "sched_tick", "jwu:{%s}:x" % uuid.uuid4(), "evil", now_ms(), 3000, 6000, "0", SHARDS)
+    refuses(r, "sched_tick", "jwu:{%s}:x" % uuid.uuid4(), "evil", 3000, "0", SHARDS)
+    # (a heartbeat from the far future or a staleness that never lets a dead
+    # instance go cannot be asked for: the script keeps time by Redis's clock
+    # and an instance is live exactly as long as its lease)
     assert_shards_intact(r)
 
 
@@ -362,6 +361,11 @@ def test_tenant_scripts_refuse_hostile_arguments(rig, c):
     refuses(r, "run_finish", t, 3, run_id, 1, INSTANCE)
     refuses(r, "run_finish", t, 8, "../x", 1, INSTANCE, "", now_ms(), "failed", "", "")
     refuses(r, "run_finish", t, 9, run_id, 1, INSTANCE, "", now_ms(), "failed", "", "", "odd")
+    # run_renew: a lease beyond the longest, a pair that does not fit, a bad run id
+    refuses(r, "run_renew", t, INSTANCE, now_ms(), now_ms() + THIRTY_ONE_YEARS_MS, run_id, 1)
+    refuses(r, "run_renew", t, INSTANCE, now_ms(), now_ms() + 5000, run_id)
+    refuses(r, "run_renew", t, INSTANCE, now_ms(), now_ms() + 5000, "../x", 1)
+    refuses(r, "run_renew", t, "evil\n", now_ms(), now_ms() + 5000, run_id, 1)
     # job_save: an id that is not one, a firing that is not a time
     refuses(r, "job_save", t, "../x", 0, '{"n":"a"}', "", "")
     refuses(r, "job_save", t, job_id, 0, '{"n":"a"}', "", "soon")

@@ -109,7 +109,7 @@
 --   jw:{sched}:token_key     string  the key run tokens are signed with, when it is
 --                                  not derived from the JWT HMAC secret
 --   jw:{sched}:shards        string  the number of shards, fixed at first start
---   jw:{sched}:instances     zset  instance id -> last heartbeat (ms)
+--   jw:{sched}:instances     zset  instance id -> last heartbeat (ms, by Redis's clock)
 --   jw:{sched}:libraries     hash  function library (one per build) -> when
 --                                  an instance last said it uses it (ms)
 -- Scripts that fire or change a job touch the tenant's slot and the job's
@@ -433,6 +433,12 @@ local function shard_of(member, n)
   return tonumber(string.sub(redis.sha1hex(member), 1, 8), 16) % n
 end
 
+-- Redis's own clock, in ms: what key expiry (leases) goes by.
+local function redis_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- ---- The checks of arguments (see "Arguments are hostile" above) ----------
 local SHARDS_MAX = 4096                 -- config schedule_shards
 local SCHED_LEASE_MAX = 60000           -- config schedule_lease_ms (ms)
@@ -484,8 +490,7 @@ local function want_time(i, what) return want_int(i, -TIME_MAX, TIME_MAX, what o
 -- outlives the call and is shared: heartbeats, library use)
 local function want_clock(i)
   local now = want_time(i)
-  local t = redis.call('TIME')
-  if math.abs(now - (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))) > CLOCK_SKEW_MAX then
+  if math.abs(now - redis_ms()) > CLOCK_SKEW_MAX then
     bad_arg('ARGV[' .. i .. '] (now, ms) is more than ' .. CLOCK_SKEW_MAX .. ' ms away from Redis\'s clock')
   end
   return now
@@ -562,8 +567,7 @@ local function set_due(job_id, due, fresh)
     redis.call('ZREM', k_due(shard), member)
   end
   if not change_near then
-    local now = redis.call('TIME')
-    change_near = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + CHANGE_HORIZON_MS
+    change_near = redis_ms() + CHANGE_HORIZON_MS
   end
   local near = change_near
   if (old and tonumber(old) <= near) or (due and tonumber(due) <= near) then
