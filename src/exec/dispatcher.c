@@ -25,7 +25,7 @@
 #include "jobwheel/time.h"
 
 #define SWEEP_MS 200
-#define RENEW_MS 1000
+#define RENEW_MS 1000 /* leases are renewed this often, or three times a lease if shorter */
 #define SWEEP_LIMIT 200
 #define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
 #define QUEUE_MAX 100000    /* runs waiting here for a slot (more wait ready in Redis), */
@@ -71,6 +71,7 @@ struct jw_exec {
     int nsweeping;
     bool stopping;
     bool calls_abandoned; /* stopping took too long: in-flight calls were cancelled */
+    uint64_t superseded;  /* attempts dropped here because the run had moved on (see run_renew) */
     int64_t stop_deadline;
     void (*stop_done)(void *);
     void *stop_arg;
@@ -995,43 +996,66 @@ static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-struct renew_ctx {
-    struct jw_args *per_shard;
-    int n;
-    int64_t until;
+/* Renewals are fenced by attempt (run_renew): an instance that was away
+ * longer than a lease (stopped, paused, starved) may find its attempts
+ * superseded — retried elsewhere, handed on, ended. It drops them: their
+ * calls are closed and their slots freed; their outcome is no longer ours. */
+struct renewal {
+    char member[80];
+    int attempt;
 };
+
+static void on_renewed(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
+                       void *arg, int64_t sent_us)
+{
+    struct renewal *rn = arg;
+    (void)sent_us;
+    struct flight *fl = jw_map_get(x->flights, rn->member);
+    const char *what = jw_reply_str(jw_reply_at(r, 0), NULL);
+    if (st == JW_STORE_OK && fl && fl->attempt == rn->attempt && what && strcmp(what, "ok") != 0) {
+        const char *status = jw_reply_str(jw_reply_at(r, 1), NULL);
+        const char *now_at = jw_reply_str(jw_reply_at(r, 2), NULL);
+        x->superseded++;
+        jw_warn("exec: tenant=%s run=%s attempt=%d superseded (the run is %s at attempt %s): its call is dropped "
+                "(%" PRIu64 " superseded attempts dropped here so far)",
+                tenant, fl->run_id, fl->attempt, status ? status : "gone", now_at ? now_at : "-", x->superseded);
+        jw_map_del(x->flights, fl->member);
+        flight_cancel(fl);
+        flight_end(x, fl);
+        start_queued(x);
+        check_stopped(x);
+    }
+    free(rn);
+}
+
+static void renew_prefix(struct jw_exec *x, struct jw_args *a)
+{
+    int64_t now = jw_time_now_ms();
+    jw_args_adds(a, x->instance);
+    jw_args_addi(a, now);
+    jw_args_addi(a, now + x->opt.lease_ms);
+}
 
 static void add_renewal(void *value, void *arg)
 {
     struct flight *fl = value;
-    struct renew_ctx *rc = arg;
-    if (fl->shard < 0 || fl->shard >= rc->n)
-        return;
-    struct jw_args *a = &rc->per_shard[fl->shard];
-    if (a->n == 0) {
-        char key[32];
-        snprintf(key, sizeof(key), "jw:{s:%d}:running", fl->shard);
-        jw_args_adds(a, "ZADD");
-        jw_args_adds(a, key);
-        jw_args_adds(a, "XX");
-    }
-    jw_args_addi(a, rc->until);
-    jw_args_adds(a, fl->member);
+    struct jw_exec *x = arg;
+    struct renewal *rn = jw_calloc(1, sizeof(*rn));
+    snprintf(rn->member, sizeof(rn->member), "%s", fl->member);
+    rn->attempt = fl->attempt;
+    struct batch *b = batch_for(x, JW_LUA_RUN_RENEW, fl->tenant, on_renewed, renew_prefix);
+    jw_args_adds(&b->args, fl->run_id);
+    jw_args_addi(&b->args, fl->attempt);
+    b->ctx[b->n++] = rn;
+    batch_added(x, b);
 }
 
 static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_exec *x = arg;
-    int n = jw_scheduler_shards(x->sched);
-    if (n <= 0 || jw_map_count(x->flights) == 0)
-        return;
-    struct renew_ctx rc = {jw_calloc((size_t)n, sizeof(struct jw_args)), n,
-                           jw_time_now_ms() + x->opt.lease_ms};
-    jw_map_each(x->flights, add_renewal, &rc);
-    for (int s = 0; s < n; s++)
-        if (rc.per_shard[s].n)
-            jw_store_cmd(x->store, &rc.per_shard[s], NULL, NULL);
-    free(rc.per_shard);
+    /* batches are sent at the end of this turn (a full one at once): the
+     * map is not changed while it is walked */
+    jw_map_each(x->flights, add_renewal, x);
 }
 
 /* ---- notices of an ended run: webhook_url, notify mail -------------------------------------- */
@@ -1277,7 +1301,8 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
-    struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {RENEW_MS / 1000, (RENEW_MS % 1000) * 1000};
+    int64_t every = x->opt.lease_ms / 3 < RENEW_MS ? x->opt.lease_ms / 3 : RENEW_MS;
+    struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {every / 1000, (every % 1000) * 1000};
     event_add(x->sweep, &sweep);
     event_add(x->renew, &renew);
     if (o->token_secret && o->token_secret_len) {
