@@ -1,5 +1,6 @@
 """A real HTTP(S) sink for webhook tests: records every request, answers
-from a per-path script of responses (status, headers, body, delay)."""
+from a per-path script of responses (status, headers, body, delay — in
+seconds, or a threading.Event the answer waits for)."""
 import http.server
 import json
 import socket
@@ -38,7 +39,9 @@ class Sink:
                     if script == [] and len(step) > 4 and step[4]:  # sticky last step
                         script.append(step)
                 status, headers, out, delay = step[:4]
-                if delay:
+                if isinstance(delay, threading.Event):  # answer when the test says so
+                    delay.wait(120)
+                elif delay:
                     time.sleep(delay)
                 data = out if isinstance(out, bytes) else json.dumps(out).encode()
                 try:
