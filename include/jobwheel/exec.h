@@ -1,9 +1,11 @@
 /* exec: the execution engine. Starts ready runs (run_start.lua: limits,
  * attempt, lease), calls their endpoint without blocking, records the
  * outcome (run_finish.lua: complete, hand to a worker, retry, fallback,
- * fail), and keeps its runs' leases alive. For the shards its instance owns
- * it also sweeps the run queues (run_sweep.lua): due retries and delayed
- * runs start, ready runs nobody started start, and runs whose lease lapsed
+ * fail), and keeps its runs' leases alive. Delayed runs and retries start
+ * at their time from a millisecond clock of due times (due.h). For the
+ * shards its instance owns it also sweeps the run queues (run_sweep.lua):
+ * due runs the clock missed and ready runs nobody started start (the
+ * backstop), it learns each shard's next due time, and runs whose lease lapsed
  * (their instance died, or their worker stopped heartbeating) are retried
  * as a new attempt. Every write is fenced by the attempt number, so a late
  * answer from a stale instance changes nothing. */
@@ -49,6 +51,9 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
                             const struct jw_exec_options *o, char *err, size_t errlen);
 /* Start a ready run now, from this instance (if its limits allow). */
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id);
+/* A delayed run of `shard` is due at when_ms: it starts then, to the
+ * millisecond (due.h), whichever instance owns the shard. */
+void jw_exec_due(struct jw_exec *x, int shard, int64_t when_ms);
 /* Starting a run as it is made (run_create, fire_claim): reserve room for
  * up to `want` attempts of `tenant` here (0 while stopping, before the
  * token key is loaded, or when runs wait here that go first: the tenant's

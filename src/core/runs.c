@@ -449,12 +449,14 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
         bool is_new = jw_reply_is(jw_reply_at(r, i), "new");
         const struct jw_reply *pairs = jw_reply_at(r, i + 2);
         const struct jw_reply *start = jw_reply_at(r, i + 3); /* run_create started it: what that gave */
-        const char *id = NULL, *status = NULL;
+        const char *id = NULL, *status = NULL, *due = NULL;
         for (size_t k = 0; k + 1 < jw_reply_count(pairs); k += 2) {
             if (jw_reply_is(jw_reply_at(pairs, k), "id"))
                 id = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
             else if (jw_reply_is(jw_reply_at(pairs, k), "status"))
                 status = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
+            else if (jw_reply_is(jw_reply_at(pairs, k), "scheduled_at"))
+                due = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
         }
         total++;
         created += is_new;
@@ -464,6 +466,8 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
             jw_exec_started(t->c->exec, t->tenant, id, start, pairs, NULL, t->sent_us);
         } else if (is_new && id && status && !strcmp(status, "pending")) {
             jw_exec_start(t->c->exec, t->tenant, id);
+        } else if (is_new && due && status && !strcmp(status, "delayed")) {
+            jw_exec_due(t->c->exec, (int)jw_reply_int(jw_reply_at(r, i + 1)), strtoll(due, NULL, 10));
         }
         if (!t->bulk) {
             write_view(&w, pairs, t->team_job_type, t->tenant);

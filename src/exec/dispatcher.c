@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jobwheel/buf.h"
+#include "jobwheel/due.h"
 #include "jobwheel/fair.h"
 #include "jobwheel/http_client.h"
 #include "jobwheel/id.h"
@@ -58,6 +59,7 @@ struct jw_exec {
      * the room reserved for run_create and fire_claim) to the attempt's
      * end. */
     struct jw_fair *fair;
+    struct jw_due *due; /* the clock of delayed runs (due.h) */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
     struct batch **batches; /* run_start / run_finish calls gathering this turn of the loop */
@@ -350,6 +352,9 @@ static void on_finished(struct jw_exec *x, const char *tenant, enum jw_store_sta
         start_members(f->x, r, 1);
         if (f->notice)
             jw_exec_run_ended(f->x, f->tenant, f->run_id);
+    } else if (jw_reply_is(jw_reply_at(r, 0), "delayed")) { /* a retry: it starts at its time */
+        jw_due_at(x->due, (int)jw_reply_int(jw_reply_at(r, 1)), jw_reply_int(jw_reply_at(r, 2)));
+        start_members(f->x, r, 3);
     } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
         jw_debug("exec: outcome of run %s refused: the run moved on", f->run_id);
         status = 401;
@@ -677,6 +682,8 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
         if (r && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
             jw_exec_run_ended(x, tenant, run_id);
+        } else if (r && jw_reply_is(jw_reply_at(r, 0), "delayed")) { /* a rate limit: it starts then */
+            jw_due_at(x->due, (int)jw_reply_int(jw_reply_at(r, 2)), jw_reply_int(jw_reply_at(r, 1)));
         }
         return;
     }
@@ -820,6 +827,19 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
         start_queued(x);
 }
 
+static void due_start(void *arg, const char *member)
+{
+    struct jw_exec *x = arg;
+    if (!x->stopping)
+        start_member(x, member);
+}
+
+void jw_exec_due(struct jw_exec *x, int shard, int64_t when_ms)
+{
+    if (x)
+        jw_due_at(x->due, shard, when_ms);
+}
+
 void jw_exec_start(struct jw_exec *x, const char *tenant, const char *run_id)
 {
     if (x)
@@ -938,6 +958,7 @@ static void on_swept(enum jw_store_status st, const struct jw_reply *r, void *ar
 {
     struct sweep_ctx *sc = arg;
     struct jw_exec *x = sc->x;
+    int shard = sc->shard;
     if (sc->shard < x->nsweeping)
         x->sweeping[sc->shard] = false;
     free(sc);
@@ -945,12 +966,15 @@ static void on_swept(enum jw_store_status st, const struct jw_reply *r, void *ar
         return;
     size_t nstart = (size_t)jw_reply_int(jw_reply_at(r, 0));
     size_t count = jw_reply_count(r);
-    for (size_t i = 1; i <= nstart && i < count; i++) {
+    long long next_due = jw_reply_int(jw_reply_at(r, 1));
+    if (count >= 2 && next_due >= 0)
+        jw_due_at(x->due, shard, next_due);
+    for (size_t i = 2; i < 2 + nstart && i < count; i++) {
         const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
         if (m)
             start_member(x, m);
     }
-    for (size_t i = 1 + nstart; i + 3 <= count; i += 3) {
+    for (size_t i = 2 + nstart; i + 3 <= count; i += 3) {
         const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
         const char *phase = jw_reply_str(jw_reply_at(r, i + 2), NULL);
         if (!m)
@@ -1297,6 +1321,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
         .queue_floor = QUEUE_FLOOR,
     };
     x->fair = jw_fair_new(&fl);
+    x->due = jw_due_new(base, store, due_start, x);
     x->flush = event_new(base, -1, 0, on_flush, x);
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
@@ -1366,6 +1391,7 @@ void jw_exec_stop(struct jw_exec *x, int64_t timeout_ms, void (*done)(void *), v
     x->stop_arg = arg;
     x->stop_deadline = jw_time_mono_ms() + timeout_ms;
     event_del(x->sweep);
+    jw_due_stop(x->due);
     x->stop_check = event_new(x->base, -1, EV_PERSIST, on_stop_check, x);
     struct timeval tv = {0, 50000};
     event_add(x->stop_check, &tv);
@@ -1401,6 +1427,7 @@ void jw_exec_free(struct jw_exec *x)
         free(x->early[i]);
     free(x->early);
     jw_fair_free(x->fair);
+    jw_due_free(x->due);
     free(x->sweeping);
     free(x->instance);
     free(x);

@@ -301,7 +301,7 @@ def test_every_function_refuses_a_key_of_another_shape(rig, c):
     jobwheel's functions takes one, nor a key of another function's shape."""
     r = rig["redis"]
     lib, fns = own_library(r)
-    shard_scripts = {"sched_poll", "run_sweep"}
+    shard_scripts = {"sched_poll", "run_sweep", "run_promote"}
     sched_scripts = {"sched_tick", "lib_seen"}
     for f in fns:
         script = f[len(lib) + 1:]
@@ -327,6 +327,9 @@ def test_shard_scripts_refuse_hostile_arguments(rig):
     refuses(r, "sched_poll", "jw:{s:0}", "full", "0", now_ms(), 10 ** 9)
     refuses(r, "sched_poll", "jw:{s:0}", "full", "0", "soon", 100)
     refuses(r, "run_sweep", "jw:{s:0}", now_ms(), 10 ** 9, 1000)
+    refuses(r, "run_promote", "jw:{s:0}", now_ms(), 10 ** 9)
+    refuses(r, "run_promote", "jw:{s:0}", "soon", 100)
+    refuses(r, "run_promote", "jw:{s:%d}" % SHARDS, now_ms(), 100)
     refuses(r, "run_sweep", "jw:{s:0}", "now", 100, 1000)
     assert_shards_intact(r)
 

@@ -607,6 +607,51 @@ local function delayed_add(shard, due, member)
   end
 end
 local function k_running(shard) return shard_tag(shard) .. ':running' end
+
+-- For the scripts of one shard, P = "jw:{s:<n>}" (run_sweep, run_promote),
+-- where runs of every tenant meet. A member "<tenant>:<run>" names both.
+local function member_parts(m) return string.match(m, '^(.*):([^:]*)$') end
+-- Run member m of tenant joins its ready queue in shard P (`seen`: the
+-- tenants this call listed already).
+local function shard_ready(P, tenant, score, m, seen)
+  redis.call('ZADD', P .. ':ready:' .. tenant, score, m)
+  if not seen[tenant] then
+    seen[tenant] = true
+    redis.call('ZADD', P .. ':ready_tenants', 0, tenant)
+  end
+end
+-- Shard P's delayed runs due by `now` become ready (pending), every tenant
+-- with some due getting its share of `limit`, the earliest first; their
+-- members are appended to out. Each tenant's time in the delayed list moves
+-- on to its next run. Returns whether runs are still due (call again) and
+-- the shard's next due time (-1: none).
+local function shard_promote(P, now, limit, out, seen)
+  seen = seen or {}
+  local listed_at = P .. ':delayed_tenants'
+  local due = redis.call('ZRANGEBYSCORE', listed_at, '-inf', now, 'LIMIT', 0, limit)
+  local share = math.floor(limit / math.max(#due, 1))
+  for _, tenant in ipairs(due) do
+    local q = P .. ':delayed:' .. tenant
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, share)) do
+      redis.call('ZREM', q, m)
+      local rk = 'jw:{' .. tenant .. '}:run:' .. string.sub(m, #tenant + 2)
+      if redis.call('HGET', rk, 'status') == 'delayed' then
+        redis.call('HSET', rk, 'status', 'pending')
+        shard_ready(P, tenant, now, m, seen)
+        out[#out + 1] = m
+      end
+    end
+    local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+    if first[2] then
+      redis.call('ZADD', listed_at, first[2], tenant)
+    else
+      redis.call('ZREM', listed_at, tenant)
+    end
+  end
+  local next_due = redis.call('ZRANGE', listed_at, 0, 0, 'WITHSCORES')[2]
+  next_due = next_due and tonumber(next_due) or -1
+  return next_due >= 0 and next_due <= now, next_due
+end
 local function k_job_open(id) return T .. ':job:' .. id .. ':open' end
 local function k_job_active(id) return T .. ':job:' .. id .. ':active' end
 local function k_job_waiting(id) return T .. ':job:' .. id .. ':waiting' end
@@ -1117,7 +1162,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     redis.call('HSET', key, 'status', 'delayed')
     if not fresh then redis.call('ZREM', k_ready(shard), member) end
     delayed_add(shard, free_at, member)
-    return {'delayed', free_at}
+    return {'delayed', free_at, shard}
   end
   -- the tenant's calls in flight (its inflight quota)
   if Q.busy() then

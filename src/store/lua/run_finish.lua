@@ -11,7 +11,8 @@
 --       (retry at `due`) | worker (a worker took it over; its heartbeat is
 --       due by `due`), due (ms or ""), attempt log entry (JSON object),
 --       then field/value pairs to set (result, error, execution_trace, ...).
--- Returns per run: {"ok", members to start...} | {"fenced", status} | {"gone"}
+-- Returns per run: {"ok", members to start...} | {"delayed", shard, due,
+--   members to start...} (a retry: due then) | {"fenced", status} | {"gone"}
 -- Members leaving the running zsets, by shard: removed together at the end
 -- (nothing in between reads them but a run's own lease, for its own member).
 want_tenant()
@@ -78,13 +79,13 @@ local function finish(a, z)
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
     redis.call('HSET', key, unpack(set))
     delayed_add(shard, tonumber(due), member)
-    local out = {'ok'}
+    local out = {'delayed', shard, tonumber(due)}
     local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
     if next then
       redis.call('ZREM', k_job_waiting(job_id), next)
       redis.call('HSET', k_run(next), 'status', 'pending')
       ready_add(shard, 0, run_member(next))
-      out[2] = run_member(next)
+      out[4] = run_member(next)
     end
     Q.done(run_id, out)
     return out

@@ -6,7 +6,8 @@
 -- Returns per run: {"started", attempt, job JSON, webhook secret or false,
 --         run HGETALL}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
---         run of its job ends) | {"delayed", when} (a rate limit: ready then)
+--         run of its job ends) | {"delayed", when, shard} (a rate limit:
+--         ready then)
 --       | {"waiting"} also while its job's prerequisites are not satisfied
 --         (it becomes ready when one of their runs ends and they are)
 --       | {"ended", members to start...} (expired, or its job was deleted)

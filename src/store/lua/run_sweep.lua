@@ -6,27 +6,20 @@
 -- work getting its share of `limit` in every sweep (the ready ones in
 -- turn, from the tenant after the one served last, when more tenants have
 -- work than `limit`), so one tenant's backlog never stands before another
--- tenant's runs. Returns {count of runs to start, their members..., then
--- per run whose lease lapsed: member, attempt, phase}. (Starting and
--- finishing happen through run_start/run_finish.)
+-- tenant's runs. Returns {count of runs to start, the shard's next due
+-- time of a delayed run (ms, -1: none), the members of the runs to
+-- start..., then per run whose lease lapsed: member, attempt, phase}.
+-- (Starting and finishing happen through run_start/run_finish.)
 want_shard_key(); want_time(1); want_int(2, 1, SCAN_MAX, 'limit'); want_int(3, 0, 86400000, 'stale, ms')
 local P = KEYS[1]
 local now, stale = tonumber(ARGV[1]), tonumber(ARGV[3])
 local limit = math.max(1, math.min(tonumber(ARGV[2]) or 1, 1000)) -- a loop bound: capped
-local out = {0}
+local out = {0, -1}
 local READY_TENANTS, TURN = P .. ':ready_tenants', P .. ':ready_turn'
-local DELAYED_TENANTS = P .. ':delayed_tenants'
--- A member "<tenant>:<run>" names its tenant and run.
-local function parts(m) return string.match(m, '^(.*):([^:]*)$') end
+local parts = member_parts
 local function k_run_of(tenant, run_id) return 'jw:{' .. tenant .. '}:run:' .. run_id end
 local ready_listed = {} -- tenants this call listed
-local function ready(tenant, score, m)
-  redis.call('ZADD', P .. ':ready:' .. tenant, score, m)
-  if not ready_listed[tenant] then
-    ready_listed[tenant] = true
-    redis.call('ZADD', READY_TENANTS, 0, tenant)
-  end
-end
+local function ready(tenant, score, m) shard_ready(P, tenant, score, m, ready_listed) end
 
 -- Runs earlier builds queued in one set for all tenants go to their
 -- tenant's queue (a rolling upgrade: they keep coming while old instances run).
@@ -39,33 +32,17 @@ for _, kind in ipairs({'ready', 'delayed'}) do
       ready(tenant, score, m)
     elseif tenant then
       redis.call('ZADD', P .. ':delayed:' .. tenant, score, m)
-      redis.call('ZADD', DELAYED_TENANTS, 'LT', score, tenant)
+      redis.call('ZADD', P .. ':delayed_tenants', 'LT', score, tenant)
     end
     redis.call('ZREM', P .. ':' .. kind, m)
   end
 end
 
--- Due delayed runs: every tenant with some due, its share of them.
-local due = redis.call('ZRANGEBYSCORE', DELAYED_TENANTS, '-inf', now, 'LIMIT', 0, limit)
-local share = math.floor(limit / math.max(#due, 1))
-for _, tenant in ipairs(due) do
-  local q = P .. ':delayed:' .. tenant
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, share)) do
-    local _, run_id = parts(m)
-    redis.call('ZREM', q, m)
-    if redis.call('HGET', k_run_of(tenant, run_id), 'status') == 'delayed' then
-      redis.call('HSET', k_run_of(tenant, run_id), 'status', 'pending')
-      ready(tenant, now, m)
-      out[#out + 1] = m
-    end
-  end
-  local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-  if first[2] then
-    redis.call('ZADD', DELAYED_TENANTS, first[2], tenant)
-  else
-    redis.call('ZREM', DELAYED_TENANTS, tenant)
-  end
-end
+-- Due delayed runs: every tenant with some due, its share of them (the
+-- instances' clocks of due times promote them at their time; this is the
+-- backstop), and the shard's next due time for this owner's clock.
+local _, next_due = shard_promote(P, now, limit, out, ready_listed)
+out[2] = next_due
 
 -- Ready runs waiting longer than `stale`: the tenants in turn, each its
 -- oldest, up to its share. A run found there that is no longer pending
@@ -78,7 +55,7 @@ if redis.call('ZCARD', READY_TENANTS) > 0 then
     local more = redis.call('ZRANGE', READY_TENANTS, '-', '[' .. last, 'BYLEX', 'LIMIT', 0, limit - #turn)
     for _, t in ipairs(more) do turn[#turn + 1] = t end
   end
-  share = math.floor(limit / math.max(#turn, 1))
+  local share = math.floor(limit / math.max(#turn, 1))
   local served = last
   for _, tenant in ipairs(turn) do
     local q = P .. ':ready:' .. tenant
@@ -96,7 +73,7 @@ if redis.call('ZCARD', READY_TENANTS) > 0 then
   end
   if served ~= last then redis.call('SET', TURN, served) end
 end
-out[1] = #out - 1
+out[1] = #out - 2
 
 local lapsed = redis.call('ZRANGEBYSCORE', P .. ':running', '-inf', now, 'LIMIT', 0, limit)
 for _, m in ipairs(lapsed) do

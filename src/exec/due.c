@@ -1,0 +1,158 @@
+/* due: the clock of delayed runs — one timer-wheel entry per shard, at the
+ * earliest time one of its delayed runs is due; when it expires, the
+ * shard's due runs are promoted to ready (run_promote.lua) and handed on to
+ * be started. See due.h. */
+#include "jobwheel/due.h"
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "jobwheel/store.h"
+#include "jobwheel/time.h"
+#include "jobwheel/buf.h"
+#include "jobwheel/wheel.h"
+#include "lua_scripts.h"
+
+#define SHARDS_MAX 4096     /* as the scheduler's */
+#define PROMOTE_LIMIT 1000  /* runs one promotion moves; more: it goes again at once */
+
+struct shard_due {
+    struct jw_wheel_entry we; /* first: queued at the shard's earliest due time */
+    struct jw_due *d;
+    int shard;
+    bool busy;  /* a promotion is in flight */
+    bool again; /* the shard came due again meanwhile */
+};
+
+struct jw_due {
+    struct jw_store *store;
+    void (*start)(void *, const char *);
+    void *arg;
+    struct jw_wheel wheel;
+    struct event *timer;
+    int64_t armed_at;
+    bool stopped;
+    struct shard_due *shards[SHARDS_MAX]; /* made when first used */
+};
+
+static void promote(struct jw_due *d, struct shard_due *sd);
+
+static void on_expired(struct jw_wheel_entry *we, void *arg)
+{
+    promote(arg, (struct shard_due *)we);
+}
+
+static void arm(struct jw_due *d)
+{
+    int64_t next = jw_wheel_next(&d->wheel);
+    if (next < 0 || next == d->armed_at)
+        return;
+    int64_t wait = next * 1000 - jw_time_now_us(); /* to the microsecond, as the scheduler's */
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
+    event_add(d->timer, &tv);
+    d->armed_at = next;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_due *d = arg;
+    (void)fd;
+    (void)what;
+    d->armed_at = -1;
+    jw_wheel_expire(&d->wheel, jw_time_now_ms(), on_expired, d);
+    arm(d);
+}
+
+static void on_promoted(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct shard_due *sd = arg;
+    struct jw_due *d = sd->d;
+    sd->busy = false;
+    if (d->stopped || st != JW_STORE_OK)
+        return; /* the owner's sweep promotes what is left */
+    bool more = jw_reply_int(jw_reply_at(r, 0)) != 0;
+    long long next = jw_reply_int(jw_reply_at(r, 1));
+    for (size_t i = 2; i < jw_reply_count(r); i++) {
+        const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
+        if (m)
+            d->start(d->arg, m);
+    }
+    if (more || sd->again) {
+        sd->again = false;
+        promote(d, sd);
+    } else if (next >= 0) {
+        jw_due_at(d, sd->shard, next);
+    }
+}
+
+static void promote(struct jw_due *d, struct shard_due *sd)
+{
+    if (sd->busy) {
+        sd->again = true;
+        return;
+    }
+    sd->busy = true;
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_addi(&a, jw_time_now_ms());
+    jw_args_addi(&a, PROMOTE_LIMIT);
+    char tag[16];
+    snprintf(tag, sizeof(tag), "s:%d", sd->shard);
+    jw_store_eval(d->store, JW_LUA_RUN_PROMOTE, tag, &a, on_promoted, sd);
+}
+
+void jw_due_at(struct jw_due *d, int shard, int64_t when_ms)
+{
+    if (!d || d->stopped || shard < 0 || shard >= SHARDS_MAX)
+        return;
+    struct shard_due *sd = d->shards[shard];
+    if (!sd) {
+        sd = jw_calloc(1, sizeof(*sd));
+        sd->d = d;
+        sd->shard = shard;
+        d->shards[shard] = sd;
+    }
+    if (sd->we.queued && sd->we.when_ms <= when_ms)
+        return; /* it goes off earlier: the promotion then answers the next time */
+    /* bring the wheel's time to now first (an entry beyond its span is refused) */
+    jw_wheel_expire(&d->wheel, jw_time_now_ms(), on_expired, d);
+    if (sd->we.queued && sd->we.when_ms <= when_ms)
+        return;
+    if (jw_wheel_add(&d->wheel, &sd->we, when_ms) != 0)
+        return; /* beyond the span: the owner's sweep sets it when it comes near */
+    arm(d);
+}
+
+struct jw_due *jw_due_new(struct event_base *base, struct jw_store *store,
+                          void (*start)(void *arg, const char *member), void *arg)
+{
+    struct jw_due *d = jw_calloc(1, sizeof(*d));
+    d->store = store;
+    d->start = start;
+    d->arg = arg;
+    d->armed_at = -1;
+    jw_wheel_init(&d->wheel, jw_time_now_ms());
+    d->timer = evtimer_new(base, on_timer, d);
+    return d;
+}
+
+void jw_due_stop(struct jw_due *d)
+{
+    if (!d)
+        return;
+    d->stopped = true;
+    event_del(d->timer);
+}
+
+void jw_due_free(struct jw_due *d)
+{
+    if (!d)
+        return;
+    event_free(d->timer);
+    for (int i = 0; i < SHARDS_MAX; i++)
+        free(d->shards[i]);
+    free(d);
+}
