@@ -12,6 +12,10 @@
   dispatch N URL       trigger N runs of a job calling URL (bulk, 1000 at a
                        time) and time until every one has completed; prints
                        runs/s and Redis script calls per run
+  delayed SPREAD_S N   N runs of one job triggered in bulk with scheduled_at
+                       over SPREAD_S seconds (0: all at one instant); prints
+                       their lateness as the sink records it, and the Redis
+                       time per run of each script while they ran (SLOWLOG)
 
 Needs: BENCH_BASE (http://127.0.0.1:port), BENCH_TOKEN, BENCH_REDIS_PORT,
 BENCH_PID (jobwheel's pid)."""
@@ -224,6 +228,52 @@ def dispatch(n, url):
           f"(triggering alone {n / triggered:8.0f}/s); Redis script calls per run {scripts / n:.2f}")
 
 
+def redis_cli(*args):
+    return subprocess.run(["redis-cli", "-p", REDIS_PORT, *map(str, args)], capture_output=True, text=True).stdout
+
+
+def script_times():
+    """Redis microseconds and calls per jobwheel function since the SLOWLOG
+    was reset (every command is logged while slowlog-log-slower-than is 0)."""
+    out = redis_cli("--no-raw", "slowlog", "get", "-1").splitlines()
+    times, calls = {}, {}
+    for i, line in enumerate(out):  # an entry: id, time, microseconds, then its arguments
+        if line.strip().endswith('"FCALL"') or line.strip().endswith('"fcall"'):
+            us = int(out[i - 1].split(")")[-1].strip().split()[-1])
+            name = out[i + 1].split('"')[1].split("_", 2)[-1]
+            times[name] = times.get(name, 0) + us
+            calls[name] = calls.get(name, 0) + 1
+    return times, calls
+
+
+def delayed(spread_s, n):
+    sink = SINK.rstrip("/")
+    job, _ = call("POST", "/v1/jobs", {"name": f"delayed-{time.time()}", "endpoint_url": sink + "/late",
+                                       "max_attempts": 1})
+    urllib.request.urlopen(sink + "/late-report", timeout=30).read()  # forget earlier arrivals
+    start = int(time.time() * 1000) + 5000 + (n // 2000) * 1000
+    step = spread_s * 1000 / n if spread_s else 0
+    for k in range(0, n, 500):
+        call("POST", f"/v1/jobs/{job['id']}/trigger/bulk",
+             {"items": [{"scheduled_at": iso(int(start + i * step)), "payload": {"i": i}}
+                        for i in range(k, min(n, k + 500))]})
+    if time.time() * 1000 > start - 1000:
+        print("  (triggering took too long: too close to the first due time)")
+    redis_cli("config", "set", "slowlog-log-slower-than", 0)
+    redis_cli("config", "set", "slowlog-max-len", 50 * n)
+    time.sleep(max(0, start / 1000 - time.time() - 0.5))
+    redis_cli("slowlog", "reset")
+    time.sleep(max(0, (start + spread_s * 1000) / 1000 - time.time()) + 3)
+    redis_cli("config", "set", "slowlog-log-slower-than", 10000)
+    times, calls = script_times()
+    late = json.loads(urllib.request.urlopen(sink + "/late-report", timeout=30).read())
+    label = f"{n} delayed runs over {spread_s} s" if spread_s else f"{n} delayed runs due at one instant"
+    print(f"  {label:38s} arrived {len(late):6d}  lateness p50 {pct(late, 50):4d} ms  "
+          f"p99 {pct(late, 99):4d} ms  max {max(late):4d} ms")
+    print("      Redis us per run while they ran: " + "  ".join(
+        f"{k} {v / n:.1f} ({calls[k]} calls)" for k, v in sorted(times.items(), key=lambda kv: -kv[1])))
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "firings":
@@ -232,3 +282,5 @@ if __name__ == "__main__":
         schedules(int(sys.argv[2]))
     elif what == "dispatch":
         dispatch(int(sys.argv[2]), sys.argv[3])
+    elif what == "delayed":
+        delayed(int(sys.argv[2]), int(sys.argv[3]))
