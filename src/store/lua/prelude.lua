@@ -1090,6 +1090,12 @@ end
 -- Shared by run_start and by run_create, which starts a run it makes when
 -- the instance that triggers it has room (one step instead of two); fresh:
 -- the run was just made and put in no queue yet.
+-- The fields of a started run the execution engine reads (exec/dispatcher.c
+-- started() and launch(); keep in step): run_start answers only these, as
+-- every other field is only weight on the wire and in the reply's making.
+local START_FIELDS = {'payload', 'params', '_shard', '_fallback', 'notify', 'scheduled_at', 'created_at',
+                      'next_retry_at', 'retry_backoff', 'retry_initial_delay_secs', 'retry_max_delay_secs',
+                      'timeout_secs_override', 'max_attempts_override'}
 local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh)
   local key = k_run(run_id)
   local shard, member = tonumber(run._shard), run_member(run_id)

@@ -4,7 +4,7 @@
 -- ARGV: instance id, now (ms), lease (ms), the instance's default inflight
 -- quota (see the prelude's Quotas), then the run ids.
 -- Returns per run: {"started", attempt, job JSON, webhook secret or false,
---         run HGETALL}
+--         the run's fields the engine reads (START_FIELDS), as pairs}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
 --         run of its job ends) | {"delayed", when, shard} (a rate limit:
 --         ready then)
@@ -35,9 +35,12 @@ local function start(run_id)
     if jobs[id] then decoded[id] = job_decode(jobs[id]) end
   end
   local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, now, lease)
-  if out[1] == 'started' then -- the run's fields, as HGETALL would give them (start_attempt keeps `run` so)
+  if out[1] == 'started' then -- the fields the engine reads (start_attempt keeps `run` as the hash is)
     local flat = {}
-    for k, v in pairs(run) do flat[#flat + 1] = k; flat[#flat + 1] = v end
+    for _, k in ipairs(START_FIELDS) do
+      local v = run[k]
+      if v then flat[#flat + 1] = k; flat[#flat + 1] = v end
+    end
     out[5] = flat
   end
   return out
