@@ -330,6 +330,15 @@ class Client:
 
 # ---- fixtures ----------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def sink():
+    """A webhook sink (sink.py) for the tests of one module."""
+    from sink import Sink
+    s = Sink()
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def redis(tmp_path_factory):
     r = Redis(tmp_path_factory.mktemp("redis"))

@@ -17,18 +17,10 @@ import uuid
 import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
-from sink import Sink
 
 RUN_LEASE_MS = 2000
 SCHED_LEASE_MS = 1500
 TICK_S = 0.5  # the scheduler's tick (src/sched/scheduler.c)
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 @pytest.fixture(params=[0, 2], ids=["quiet", "two-cpu-burners"])
@@ -109,57 +101,59 @@ def clients(a, b):
     return c_a, c_b
 
 
-def test_a_resumed_instance_keeps_the_next_attempts_deadline(pair, sink, burners):
+@pytest.fixture
+def frozen(pair, sink):
+    """Attempt 1 frozen with instance a, retried by b as attempt 2, a resumed
+    with attempt 1's call still open until `release` is set."""
     r, a, b = pair
     c_a, c_b = clients(a, b)
     release, p = threading.Event(), "/" + uuid.uuid4().hex
-    try:
-        rid, t1, t2 = freeze_through_a_retry(r, a, b, sink, c_a, c_b, p, release)
-        # a is back with attempt 1's call still open for a while (it would
-        # renew "its" lease); then the call ends; the worker stays silent
-        # for well over a run lease, within its timeout_secs (20 s)
-        time.sleep(2 * RUN_LEASE_MS / 1000)
-        release.set()
-        time.sleep(2 * RUN_LEASE_MS / 1000 + 1)
-        run = run_of(c_b, rid)
-        assert (run["status"], run["attempt"]) == ("running", 2), (run["status"], run["attempts"])
-        shard = r.cmd("HGET", f"jw:{{{c_a.tenant_id}}}:run:{rid}", "_shard")
-        deadline = float(r.cmd("ZSCORE", f"jw:{{s:{shard}}}:running", f"{c_a.tenant_id}:{rid}"))
-        assert deadline > time.time() * 1000 + 10000, "attempt 2's timeout_secs deadline was cut short"
-        check_completed_at_attempt_2(c_a, sink, p, rid, t2, a)
-    finally:
-        release.set()
+    rid, t1, t2 = freeze_through_a_retry(r, a, b, sink, c_a, c_b, p, release)
+    yield dict(r=r, a=a, c_a=c_a, c_b=c_b, p=p, rid=rid, t1=t1, t2=t2, release=release)
+    release.set()
 
 
-def test_progress_and_heartbeat_belong_to_their_attempt(pair, sink, burners):
-    r, a, b = pair
-    c_a, c_b = clients(a, b)
-    release, p = threading.Event(), "/" + uuid.uuid4().hex
-    try:
-        rid, t1, t2 = freeze_through_a_retry(r, a, b, sink, c_a, c_b, p, release)
-        # the worker of attempt 2 reports through the resumed instance
-        for i in range(3):
-            got = c_a.post(f"/v1/runs/{rid}/progress", {"processed": i, "total": 10}, headers={"x-run-token": t2})
-            assert got.status == 200 and got.json()["cancel_requested"] is False, got
-            assert c_a.post(f"/v1/runs/{rid}/heartbeat", headers={"x-run-token": t2}).status == 200
-            # anything on behalf of attempt 1 is refused and changes nothing
-            for c in (c_a, c_b):
-                assert c.post(f"/v1/runs/{rid}/progress", {"processed": 9, "total": 10},
-                              headers={"x-run-token": t1}).status == 401
-                assert c.post(f"/v1/runs/{rid}/heartbeat", headers={"x-run-token": t1}).status == 401
-                assert c.post(f"/v1/runs/{rid}/complete", {"result": {}}, headers={"x-run-token": t1}).status == 401
-            progress = run_of(c_b, rid)["progress"]
-            assert (progress["processed"], progress["total"]) == (i, 10), progress
-            time.sleep(0.5)
-        # silent, while a would still renew attempt 1's lease; then its call ends
-        time.sleep(1.5)
-        release.set()
-        time.sleep(2 * RUN_LEASE_MS / 1000 + 1)
-        run = run_of(c_b, rid)
-        assert (run["status"], run["attempt"]) == ("running", 2), (run["status"], run["attempts"])
-        check_completed_at_attempt_2(c_b, sink, p, rid, t2, a)
-    finally:
-        release.set()
+def test_a_resumed_instance_keeps_the_next_attempts_deadline(frozen, sink, burners):
+    f = frozen
+    # a is back with attempt 1's call still open for a while (it would
+    # renew "its" lease); then the call ends; the worker stays silent for
+    # well over a run lease, within its timeout_secs (20 s)
+    time.sleep(2 * RUN_LEASE_MS / 1000)
+    f["release"].set()
+    time.sleep(2 * RUN_LEASE_MS / 1000 + 1)
+    run = run_of(f["c_b"], f["rid"])
+    assert (run["status"], run["attempt"]) == ("running", 2), (run["status"], run["attempts"])
+    tenant = f["c_a"].tenant_id
+    shard = f["r"].cmd("HGET", f"jw:{{{tenant}}}:run:{f['rid']}", "_shard")
+    deadline = float(f["r"].cmd("ZSCORE", f"jw:{{s:{shard}}}:running", f"{tenant}:{f['rid']}"))
+    assert deadline > time.time() * 1000 + 10000, "attempt 2's timeout_secs deadline was cut short"
+    check_completed_at_attempt_2(f["c_a"], sink, f["p"], f["rid"], f["t2"], f["a"])
+
+
+def test_progress_and_heartbeat_belong_to_their_attempt(frozen, sink, burners):
+    f = frozen
+    c_a, c_b, rid, t1, t2 = f["c_a"], f["c_b"], f["rid"], f["t1"], f["t2"]
+    # the worker of attempt 2 reports through the resumed instance
+    for i in range(3):
+        got = c_a.post(f"/v1/runs/{rid}/progress", {"processed": i, "total": 10}, headers={"x-run-token": t2})
+        assert got.status == 200 and got.json()["cancel_requested"] is False, got
+        assert c_a.post(f"/v1/runs/{rid}/heartbeat", headers={"x-run-token": t2}).status == 200
+        # anything on behalf of attempt 1 is refused and changes nothing
+        for c in (c_a, c_b):
+            assert c.post(f"/v1/runs/{rid}/progress", {"processed": 9, "total": 10},
+                          headers={"x-run-token": t1}).status == 401
+            assert c.post(f"/v1/runs/{rid}/heartbeat", headers={"x-run-token": t1}).status == 401
+            assert c.post(f"/v1/runs/{rid}/complete", {"result": {}}, headers={"x-run-token": t1}).status == 401
+        progress = run_of(c_b, rid)["progress"]
+        assert (progress["processed"], progress["total"]) == (i, 10), progress
+        time.sleep(0.5)
+    # silent, while a would still renew attempt 1's lease; then its call ends
+    time.sleep(1.5)
+    f["release"].set()
+    time.sleep(2 * RUN_LEASE_MS / 1000 + 1)
+    run = run_of(c_b, rid)
+    assert (run["status"], run["attempt"]) == ("running", 2), (run["status"], run["attempts"])
+    check_completed_at_attempt_2(c_b, sink, f["p"], rid, t2, f["a"])
 
 
 def lease_holders(r, n):

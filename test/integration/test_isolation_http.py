@@ -26,7 +26,6 @@ import uuid
 import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, http_request, job_body, make_token, wait_until
-from sink import Sink
 
 RSS_SLACK_KB = 48 * 1024  # growth allowed over the baseline, far below what the attacks reach unbounded
 
@@ -188,13 +187,6 @@ def own_redis(tmp_path):
 @pytest.fixture
 def c(engine):
     return Client(engine, make_token(claims_for(str(uuid.uuid4()))))
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 # ---- hole 3: answers are bounded as they arrive -------------------------------------------

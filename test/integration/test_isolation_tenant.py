@@ -14,17 +14,9 @@ import uuid
 import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
-from sink import Sink
 
 QUOTA_BYTES = 4096
 QUOTA_ENTRIES = 20
-
-
-@pytest.fixture(scope="module")
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")
