@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import Client, claims_for, job_body, make_token, wait_until
-from test_runs import c as engine_client, engine, path, sink, tls  # noqa: F401  (fixtures)
+from test_runs import c as engine_client, engine, path, tls  # noqa: F401  (fixtures)
 
 JOBS = "/api/v1/scheduler/jobs"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}

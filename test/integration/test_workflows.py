@@ -6,7 +6,7 @@ completed or failed. Validation: unique keys, known prerequisites, no cycle."""
 import uuid
 
 from conftest import Client, claims_for, job_body, make_token, wait_until
-from test_runs import c, engine, path, run_of, sink, tls  # noqa: F401  (fixtures)
+from test_runs import c, engine, path, run_of, tls  # noqa: F401  (fixtures)
 
 DONE = ("completed", "failed")
 
