@@ -29,8 +29,11 @@ void jw_random_bytes(void *buf, size_t n);
  * 4 * ((n + 2) / 3) + 1 bytes. Return the length written (without NUL). */
 size_t jw_base64_encode(const void *in, size_t n, char *out);
 size_t jw_base64url_encode(const void *in, size_t n, char *out);
-/* Standard base64 (padding optional). Returns the decoded length, or -1. */
+/* Standard base64 (padding optional); base64url without padding. Canonical
+ * only (a last character's unused bits zero). Return the decoded length,
+ * or -1. */
 long jw_base64_decode(const char *in, size_t n, void *out, size_t outcap);
+long jw_base64url_decode(const char *in, size_t n, void *out, size_t outcap);
 
 void jw_hex_encode(const void *in, size_t n, char *out); /* out: 2n + 1 */
 

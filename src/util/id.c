@@ -149,21 +149,20 @@ size_t jw_base64url_encode(const void *in, size_t n, char *out)
     return b64(in, n, out, url_alpha, false);
 }
 
-long jw_base64_decode(const char *in, size_t n, void *outv, size_t outcap)
+/* Decode n characters of `alpha` (no padding left), canonically: the bits
+ * a last partial character leaves over must be zero. */
+static long unb64(const char *in, size_t n, unsigned char *out, size_t outcap, const char *alpha)
 {
-    unsigned char *out = outv;
-    while (n > 0 && in[n - 1] == '=')
-        n--;
     if (n % 4 == 1)
         return -1;
     size_t o = 0;
     unsigned acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(std_alpha, in[i]);
+        const char *p = strchr(alpha, in[i]);
         if (!p || in[i] == '\0')
             return -1;
-        acc = (acc << 6) | (unsigned)(p - std_alpha);
+        acc = (acc << 6) | (unsigned)(p - alpha);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -176,6 +175,18 @@ long jw_base64_decode(const char *in, size_t n, void *outv, size_t outcap)
     if (acc != 0) /* non-canonical trailing bits */
         return -1;
     return (long)o;
+}
+
+long jw_base64_decode(const char *in, size_t n, void *out, size_t outcap)
+{
+    while (n > 0 && in[n - 1] == '=')
+        n--;
+    return unb64(in, n, out, outcap, std_alpha);
+}
+
+long jw_base64url_decode(const char *in, size_t n, void *out, size_t outcap)
+{
+    return unb64(in, n, out, outcap, url_alpha);
 }
 
 void jw_hex_encode(const void *in, size_t n, char *out)

@@ -37,6 +37,7 @@
 #include "jobwheel/auth.h"
 #include "jobwheel/buf.h"
 #include "jobwheel/error.h"
+#include "jobwheel/fs.h"
 #include "jobwheel/id.h"
 #include "jobwheel/json.h"
 
@@ -76,16 +77,10 @@ static char *read_text(const char *dir, const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char *text = jw_read_file(path, 1 << 20, NULL);
+    if (!text)
         die("cannot read %s (run test/fuzz/build-and-run.sh, which makes the keys)", path);
-    struct jw_buf b = JW_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        jw_buf_append(&b, chunk, n);
-    fclose(f);
-    return jw_buf_detach(&b);
+    return text;
 }
 
 static EVP_PKEY *read_key(const char *dir, const char *name, bool private)
@@ -207,43 +202,6 @@ static void make_token(enum signer who, const char *header, size_t hlen, const c
 
 /* ---- an independent check of a token as sent ---- */
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
-/* Canonical base64url without padding (unused bits zero); -1 otherwise. */
-static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val(s[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    return (long)o;
-}
-
 static bool verify_pkey(EVP_PKEY *k, const char *msg, size_t n, const unsigned char *sig, size_t slen)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -261,7 +219,7 @@ static bool signature_valid(int i, const char *tok)
         return false;
     size_t mlen = (size_t)(d2 - tok);
     unsigned char sig[1024];
-    long slen = b64url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof(sig));
+    long slen = jw_base64url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof(sig));
     if (slen < 0)
         return false;
     if (i == 0) {

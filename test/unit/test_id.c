@@ -1,4 +1,4 @@
-/* Unit tests for id: packing a UUID as the store keeps job ids. */
+/* Unit tests for id: packing a UUID as the store keeps job ids; base64. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,10 +40,38 @@ static void test_id_pack(void **state)
     assert_string_equal(hex, joined);
 }
 
+/* Both alphabets decode what they encode, canonically only: no other
+ * alphabet's characters, no padding in base64url, no set unused bits. */
+static void test_base64_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    unsigned char in[64], out[64];
+    char enc[100];
+    for (size_t n = 0; n < sizeof(in); n++) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = (unsigned char)(i * 37 + n * 11 + 0xf8);
+        size_t len = jw_base64url_encode(in, n, enc);
+        assert_int_equal(jw_base64url_decode(enc, len, out, sizeof(out)), (long)n);
+        assert_memory_equal(out, in, n);
+        len = jw_base64_encode(in, n, enc);
+        assert_int_equal(jw_base64_decode(enc, len, out, sizeof(out)), (long)n);
+        assert_memory_equal(out, in, n);
+    }
+    assert_int_equal(jw_base64url_decode("-_8", 3, out, sizeof(out)), 2);     /* fb ff */
+    assert_int_equal(jw_base64url_decode("+/8", 3, out, sizeof(out)), -1);    /* the other alphabet */
+    assert_int_equal(jw_base64_decode("-_8", 3, out, sizeof(out)), -1);
+    assert_int_equal(jw_base64url_decode("-_8=", 4, out, sizeof(out)), -1);   /* padding */
+    assert_int_equal(jw_base64url_decode("-_9", 3, out, sizeof(out)), -1);    /* unused bits set */
+    assert_int_equal(jw_base64url_decode("A", 1, out, sizeof(out)), -1);      /* no whole byte */
+    assert_int_equal(jw_base64url_decode("AAAA", 4, out, 2), -1);             /* no room */
+    assert_int_equal(jw_base64url_decode("A\0AA", 4, out, sizeof(out)), -1); /* a NUL inside */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_pack),
+        cmocka_unit_test(test_base64_round_trip_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
