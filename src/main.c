@@ -227,21 +227,6 @@ static int token_command(int argc, char **argv)
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct jw_buf b = JW_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1 << 20))
-        jw_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return jw_buf_detach(&b);
-}
-
 static int start(struct app *a)
 {
     char err[512];
@@ -263,7 +248,7 @@ static int start(struct app *a)
                             cfg->jwt_audience, err, sizeof(err));
     } else {
         size_t len = 0;
-        char *pem = read_file(cfg->jwt_public_key_file, &len);
+        char *pem = jw_read_file(cfg->jwt_public_key_file, 1 << 20, &len);
         if (!pem) {
             fprintf(stderr, "jobwheel: jwt_public_key_file: cannot read %s: %s\n", cfg->jwt_public_key_file,
                     strerror(errno));

@@ -26,6 +26,7 @@
 
 #include "jobwheel/buf.h"
 #include "jobwheel/file_op.h"
+#include "jobwheel/fs.h"
 #include "jobwheel/json.h"
 
 /* The tree each test starts from, root being TENANT's directory under the
@@ -72,16 +73,7 @@ static char *get_file(const char *dir, const char *rel)
 {
     char p[PATH_MAX];
     path_of(p, sizeof(p), dir, rel);
-    FILE *fp = fopen(p, "r");
-    if (!fp)
-        return NULL;
-    struct jw_buf b = JW_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        jw_buf_append(&b, chunk, n);
-    fclose(fp);
-    return jw_buf_detach(&b);
+    return jw_read_file(p, SIZE_MAX, NULL);
 }
 
 static void expect_content(const char *dir, const char *rel, const char *want)
