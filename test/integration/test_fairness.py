@@ -10,6 +10,9 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
 
 from conftest import Client, Jobwheel, Redis, claims_for, job_body, make_token, wait_until
 from sink import Sink
@@ -134,79 +137,74 @@ def one_shard(r):
                timeout=10, what="the shard to be set up")
 
 
-def stop_all(*procs):
-    for p in procs:
-        if p is not None:
-            p.stop()
+@pytest.fixture
+def rig(tmp_path):
+    """A Redis, a fast sink and an endpoint that never answers;
+    rig.start(name, *args) starts a jobwheel on that Redis, stopped after
+    the test (the last started first)."""
+    r, sink, hang, started = Redis(tmp_path / "redis"), Sink(), HangServer(), []
+
+    def start(name, *args):
+        s = Jobwheel(tmp_path / name, redis_url=r.url, args=ARGS + list(args))
+        started.append(s)
+        return s
+    yield SimpleNamespace(redis=r, sink=sink, hang=hang, start=start)
+    for s in reversed(started):
+        s.stop()
+    hang.close()
+    sink.close()
+    r.stop()
 
 
-def test_a_tenants_hanging_calls_do_not_starve_another_tenants_triggers(tmp_path):
+def test_a_tenants_hanging_calls_do_not_starve_another_tenants_triggers(rig):
     """The issue's check: A triggers 60 runs at an endpoint that never
     answers, on an instance with --max-inflight 20; B's 5 runs at a fast
     endpoint all complete within a few seconds while A's calls still hang."""
-    r = Redis(tmp_path / "redis")
-    sink, hang = Sink(), HangServer()
-    s = None
-    try:
-        s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=ARGS + ["--max-inflight", "20"])
-        a, b = new_client(s), new_client(s)
-        ja = hanging_job(a, hang)
-        a_runs = trigger(a, ja, 60)
-        wait_until(lambda: hang.requests >= 10, timeout=10, what="A's calls to reach the hanging endpoint")
-        jb = fast_job(b, sink)
-        t0 = time.monotonic()
-        b_runs = trigger(b, jb, 5)
-        statuses = wait_all_done(b, b_runs, timeout=10)
-        assert set(statuses.values()) == {"completed"}, statuses
-        assert time.monotonic() - t0 < 10
-        # A's calls are still hanging, and A holds no more than its share
-        # of the instance (by default half of max_inflight)
-        assert 1 <= hang.open() <= 10, hang.open()
-        a_statuses = [run_status(a, rid) for rid in a_runs]
-        assert not any(st in DONE for st in a_statuses), a_statuses
-        assert a_statuses.count("running") <= 10, a_statuses
-    finally:
-        stop_all(s)
-        hang.close()
-        sink.close()
-        r.stop()
+    sink, hang = rig.sink, rig.hang
+    s = rig.start("jw", "--max-inflight", "20")
+    a, b = new_client(s), new_client(s)
+    ja = hanging_job(a, hang)
+    a_runs = trigger(a, ja, 60)
+    wait_until(lambda: hang.requests >= 10, timeout=10, what="A's calls to reach the hanging endpoint")
+    jb = fast_job(b, sink)
+    t0 = time.monotonic()
+    b_runs = trigger(b, jb, 5)
+    statuses = wait_all_done(b, b_runs, timeout=10)
+    assert set(statuses.values()) == {"completed"}, statuses
+    assert time.monotonic() - t0 < 10
+    # A's calls are still hanging, and A holds no more than its share
+    # of the instance (by default half of max_inflight)
+    assert 1 <= hang.open() <= 10, hang.open()
+    a_statuses = [run_status(a, rid) for rid in a_runs]
+    assert not any(st in DONE for st in a_statuses), a_statuses
+    assert a_statuses.count("running") <= 10, a_statuses
 
-
-def test_a_tenants_hanging_schedules_do_not_starve_another_tenants_schedule(tmp_path):
+def test_a_tenants_hanging_schedules_do_not_starve_another_tenants_schedule(rig):
     """The same for firings: A's many every-second jobs at the hanging
     endpoint fill what they can; B's every-second job still runs, every
     second, to completion."""
-    r = Redis(tmp_path / "redis")
-    sink, hang = Sink(), HangServer()
-    s = None
-    try:
-        s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=ARGS + ["--max-inflight", "20"])
-        a, b = new_client(s), new_client(s)
-        bodies = [job_body(endpoint_url=hang.url(f"/hang/{i}"), max_attempts=1, timeout_secs=120,
-                           cron="* * * * * *") for i in range(30)]
-        made = a.post("/v1/jobs/batch", bodies)
-        assert made.status == 201, made
-        # A's firings hold every slot they may before B's job exists
-        wait_until(lambda: hang.requests >= 10, timeout=10, what="A's firings to reach the hanging endpoint")
-        time.sleep(2)
-        p = f"/fast/{uuid.uuid4().hex[:8]}"
-        jb = b.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=1, cron="* * * * * *"))
-        assert jb.status == 201, jb
-        t0 = time.monotonic()
-        sink.wait_for(lambda reqs: len([q for q in reqs if q["path"] == p]) >= 3, timeout=10)
-        assert time.monotonic() - t0 < 10
-        b.patch(f"/v1/jobs/{jb.json()['id']}", {"enabled": False})
-        runs = b.get(f"/v1/jobs/{jb.json()['id']}/runs?limit=200").json()
-        assert sum(1 for x in runs if x["status"] == "completed") >= 2, runs
-        assert 1 <= hang.open() <= 10, hang.open()
-    finally:
-        stop_all(s)
-        hang.close()
-        sink.close()
-        r.stop()
+    sink, hang = rig.sink, rig.hang
+    s = rig.start("jw", "--max-inflight", "20")
+    a, b = new_client(s), new_client(s)
+    bodies = [job_body(endpoint_url=hang.url(f"/hang/{i}"), max_attempts=1, timeout_secs=120,
+                       cron="* * * * * *") for i in range(30)]
+    made = a.post("/v1/jobs/batch", bodies)
+    assert made.status == 201, made
+    # A's firings hold every slot they may before B's job exists
+    wait_until(lambda: hang.requests >= 10, timeout=10, what="A's firings to reach the hanging endpoint")
+    time.sleep(2)
+    p = f"/fast/{uuid.uuid4().hex[:8]}"
+    jb = b.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=1, cron="* * * * * *"))
+    assert jb.status == 201, jb
+    t0 = time.monotonic()
+    sink.wait_for(lambda reqs: len([q for q in reqs if q["path"] == p]) >= 3, timeout=10)
+    assert time.monotonic() - t0 < 10
+    b.patch(f"/v1/jobs/{jb.json()['id']}", {"enabled": False})
+    runs = b.get(f"/v1/jobs/{jb.json()['id']}/runs?limit=200").json()
+    assert sum(1 for x in runs if x["status"] == "completed") >= 2, runs
+    assert 1 <= hang.open() <= 10, hang.open()
 
-
-def test_a_ready_backlog_in_redis_does_not_starve_another_tenant(tmp_path):
+def test_a_ready_backlog_in_redis_does_not_starve_another_tenant(rig):
     """Runs nobody started wait in their shard's ready queue until the
     shard's owner sweeps them. A has 2000 such runs ahead of B's 5 in the
     same (single) shard, and A is at its cap on the owner: B's runs are
@@ -214,109 +212,82 @@ def test_a_ready_backlog_in_redis_does_not_starve_another_tenant(tmp_path):
 
     B's runs reach Redis only, not the owner's queue: they are triggered on
     a second instance whose only slot A holds (a hanging call)."""
-    r = Redis(tmp_path / "redis")
-    sink, hang = Sink(), HangServer()
-    x = y = None
-    try:
-        x = Jobwheel(tmp_path / "x", redis_url=r.url,
-                     args=ARGS + ["--max-inflight", "20", "--schedule-shards", "1", "--instance-id", "owner"])
-        one_shard(r)
-        assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
-        y = Jobwheel(tmp_path / "y", redis_url=r.url,
-                     args=ARGS + ["--max-inflight", "1", "--instance-id", "busy"])
-        tenant_a = str(uuid.uuid4())
-        ax, ay = new_client(x, tenant_a), new_client(y, tenant_a)
-        by = new_client(y)
-        ja = hanging_job(ax, hang)
-        for _ in range(2):
-            got = ax.post(f"/v1/jobs/{ja['id']}/trigger/bulk", {"items": [{}] * 1000})
-            assert got.status == 201, got
-        wait_until(lambda: hang.requests >= 10, timeout=10, what="A's calls from x")
-        got = ay.post(f"/v1/jobs/{ja['id']}/trigger", {})  # y's only slot
+    r, sink, hang = rig.redis, rig.sink, rig.hang
+    x = rig.start("x", "--max-inflight", "20", "--schedule-shards", "1", "--instance-id", "owner")
+    one_shard(r)
+    assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
+    y = rig.start("y", "--max-inflight", "1", "--instance-id", "busy")
+    tenant_a = str(uuid.uuid4())
+    ax, ay = new_client(x, tenant_a), new_client(y, tenant_a)
+    by = new_client(y)
+    ja = hanging_job(ax, hang)
+    for _ in range(2):
+        got = ax.post(f"/v1/jobs/{ja['id']}/trigger/bulk", {"items": [{}] * 1000})
         assert got.status == 201, got
-        wait_until(lambda: hang.requests >= 11, timeout=10, what="A's call from y")
-        jb = fast_job(by, sink)
-        t0 = time.monotonic()
-        b_runs = trigger(by, jb, 5)
-        assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
-        statuses = wait_all_done(by, b_runs, timeout=10)
-        assert set(statuses.values()) == {"completed"}, statuses
-        assert time.monotonic() - t0 < 10
-        assert hang.open() >= 11  # A's calls still hang, on both instances
-        assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
-    finally:
-        stop_all(y, x)
-        hang.close()
-        sink.close()
-        r.stop()
-
+    wait_until(lambda: hang.requests >= 10, timeout=10, what="A's calls from x")
+    got = ay.post(f"/v1/jobs/{ja['id']}/trigger", {})  # y's only slot
+    assert got.status == 201, got
+    wait_until(lambda: hang.requests >= 11, timeout=10, what="A's call from y")
+    jb = fast_job(by, sink)
+    t0 = time.monotonic()
+    b_runs = trigger(by, jb, 5)
+    assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
+    statuses = wait_all_done(by, b_runs, timeout=10)
+    assert set(statuses.values()) == {"completed"}, statuses
+    assert time.monotonic() - t0 < 10
+    assert hang.open() >= 11  # A's calls still hang, on both instances
+    assert r.cmd("GET", "jw:{s:0}:lease") == "owner"
 
 def iso(t_ms):
     return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def test_a_delayed_backlog_does_not_hold_back_another_tenants_due_runs(tmp_path):
-    """Delayed runs become ready when due, in the shard owner's sweep. A
+def test_a_delayed_backlog_does_not_hold_back_another_tenants_due_runs(rig):
+    """Delayed runs become ready when due (the due-time clock, else the
+    shard owner's sweep). A
     has 15,000 runs due at one instant, B 5 runs due a millisecond later,
     in the same (single) shard: B's runs start as soon as they are due,
     not after A's backlog has been moved."""
-    r = Redis(tmp_path / "redis")
-    sink, hang = Sink(), HangServer()
-    s = None
-    try:
-        s = Jobwheel(tmp_path / "jw", redis_url=r.url,
-                     args=ARGS + ["--max-inflight", "20", "--schedule-shards", "1"])
-        one_shard(r)
-        a, b = new_client(s), new_client(s)
-        ja, jb = hanging_job(a, hang), fast_job(b, sink)
-        at = (int(time.time()) + 15) * 1000
-        for _ in range(15):
-            got = a.post(f"/v1/jobs/{ja['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(at)}] * 1000})
-            assert got.status == 201, got
-        b_runs = []
-        for _ in range(5):
-            got = b.post(f"/v1/jobs/{jb['id']}/trigger", {"scheduled_at": iso(at + 1)})
-            assert got.status == 201 and got.json()["status"] == "delayed", got
-            b_runs.append(got.json()["id"])
-        assert time.time() * 1000 < at - 500, "making the runs took too long for this test"
-        time.sleep(max(0, at / 1000 - time.time()))
-        statuses = wait_all_done(b, b_runs, timeout=8)
-        assert set(statuses.values()) == {"completed"}, statuses
-        assert 1 <= hang.open() <= 10
-    finally:
-        stop_all(s)
-        hang.close()
-        sink.close()
-        r.stop()
+    r, sink, hang = rig.redis, rig.sink, rig.hang
+    s = rig.start("jw", "--max-inflight", "20", "--schedule-shards", "1")
+    one_shard(r)
+    a, b = new_client(s), new_client(s)
+    ja, jb = hanging_job(a, hang), fast_job(b, sink)
+    at = (int(time.time()) + 15) * 1000
+    for _ in range(15):
+        got = a.post(f"/v1/jobs/{ja['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(at)}] * 1000})
+        assert got.status == 201, got
+    b_runs = []
+    for _ in range(5):
+        got = b.post(f"/v1/jobs/{jb['id']}/trigger", {"scheduled_at": iso(at + 1)})
+        assert got.status == 201 and got.json()["status"] == "delayed", got
+        b_runs.append(got.json()["id"])
+    assert time.time() * 1000 < at - 500, "making the runs took too long for this test"
+    time.sleep(max(0, at / 1000 - time.time()))
+    statuses = wait_all_done(b, b_runs, timeout=8)
+    assert set(statuses.values()) == {"completed"}, statuses
+    assert 1 <= hang.open() <= 10
 
-
-def test_runs_queued_by_an_earlier_build_still_start(tmp_path):
+def test_runs_queued_by_an_earlier_build_still_start(rig):
     """Earlier builds queued ready and delayed runs in one set per shard for
     all tenants; during a rolling upgrade they still do. The sweep moves
     them to their tenants' queues and they start."""
-    r = Redis(tmp_path / "redis")
-    sink = Sink()
-    s = None
-    try:
-        s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=ARGS + ["--schedule-shards", "1"])
-        one_shard(r)
-        tenant = str(uuid.uuid4())
-        c = new_client(s, tenant)
-        job = fast_job(c, sink)
-        runs = [c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 30}).json()["id"] for _ in range(2)]
-        now = int(time.time() * 1000)
-        members = [f"{tenant}:{run}" for run in runs]
-        # as an earlier build leaves them: one ready (pending, waiting for a
-        # while), one delayed and due
-        for m in members:
-            assert r.cmd("ZREM", f"jw:{{s:0}}:delayed:{tenant}", m) == 1
-        r.cmd("HSET", f"jw:{{{tenant}}}:run:{runs[0]}", "status", "pending")
-        r.cmd("ZADD", "jw:{s:0}:ready", now - 5000, members[0])
-        r.cmd("ZADD", "jw:{s:0}:delayed", now - 10, members[1])
-        statuses = wait_all_done(c, runs, timeout=10)
-        assert set(statuses.values()) == {"completed"}, statuses
-        assert r.cmd("EXISTS", "jw:{s:0}:ready", "jw:{s:0}:delayed") == 0
-    finally:
-        stop_all(s)
-        sink.close()
-        r.stop()
+    r, sink = rig.redis, rig.sink
+    s = rig.start("jw", "--schedule-shards", "1")
+    one_shard(r)
+    tenant = str(uuid.uuid4())
+    c = new_client(s, tenant)
+    job = fast_job(c, sink)
+    runs = [c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 30}).json()["id"] for _ in range(2)]
+    now = int(time.time() * 1000)
+    members = [f"{tenant}:{run}" for run in runs]
+    # as an earlier build leaves them: one ready (pending, waiting for a
+    # while), one delayed and due
+    for m in members:
+        assert r.cmd("ZREM", f"jw:{{s:0}}:delayed:{tenant}", m) == 1
+    r.cmd("HSET", f"jw:{{{tenant}}}:run:{runs[0]}", "status", "pending")
+    r.cmd("ZADD", "jw:{s:0}:ready", now - 5000, members[0])
+    r.cmd("ZADD", "jw:{s:0}:delayed", now - 10, members[1])
+    statuses = wait_all_done(c, runs, timeout=10)
+    assert set(statuses.values()) == {"completed"}, statuses
+    assert r.cmd("EXISTS", "jw:{s:0}:ready", "jw:{s:0}:delayed") == 0

@@ -65,18 +65,20 @@ class RssWatch:
         return self.peak - self.base
 
 
-class RawServer:
-    """A TCP server that reads a request and then runs `answer(sock)`."""
+class TcpServer:
+    """A loopback TCP server: each connection, on a thread of its own, is
+    given to serve(sock); `connected` is set at the first. Subclasses set
+    their own attributes before calling __init__ (connections may come at
+    once)."""
 
-    def __init__(self, answer):
-        self.answer = answer
+    def __init__(self, backlog):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
+        self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
         self.stopped = threading.Event()
-        self.served = 0
+        self.connected = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, path="/"):
@@ -88,39 +90,52 @@ class RawServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            self.connected.set()
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
         try:
-            c.settimeout(30)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, rest = data.partition(b"\r\n\r\n")
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    n = int(line.split(b":")[1])
-                    while len(rest) < n:
-                        chunk = c.recv(65536)
-                        if not chunk:
-                            return
-                        rest += chunk
-            self.served += 1
-            self.respond(c, head)
+            self.serve(c)
         except OSError:
-            pass  # jobwheel gave up on the answer: that is the point
+            pass  # jobwheel gave up on the conversation: that is the point
         finally:
             c.close()
-
-    def respond(self, c, head):
-        self.answer(c, self.stopped)
 
     def close(self):
         self.stopped.set()
         self.sock.close()
+
+
+class RawServer(TcpServer):
+    """A TCP server that reads a request and then runs `answer(sock)`."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.served = 0
+        super().__init__(512)
+
+    def serve(self, c):
+        c.settimeout(30)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+                while len(rest) < n:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        return
+                    rest += chunk
+        self.served += 1
+        self.respond(c, head)
+
+    def respond(self, c, head):
+        self.answer(c, self.stopped)
 
 
 def endless_header_lines(c, stopped):
@@ -511,39 +526,15 @@ def relay_endless_reply(c, stopped):
         c.sendall(chunk)
 
 
-class Relay:
+class Relay(TcpServer):
     """A mail relay that speaks first, as SMTP does, and never stops."""
 
     def __init__(self, talk):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.stopped = threading.Event()
-        self.connected = threading.Event()
         self.talk = talk
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(16)
 
-    def _accept(self):
-        while not self.stopped.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connected.set()
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        try:
-            self.talk(c, self.stopped)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def close(self):
-        self.stopped.set()
-        self.sock.close()
+    def serve(self, c):
+        self.talk(c, self.stopped)
 
 
 @pytest.mark.parametrize("talk", [relay_endless_line, relay_endless_reply], ids=["endless-line", "endless-reply"])
