@@ -1,9 +1,13 @@
-/* log: one line per event on stderr, as text or JSON lines. Each line is
- * written with a single write(2), so lines from concurrent processes never
- * interleave. Callers must never pass secrets. */
+/* log: one line per event on stderr, as text or JSON lines. Lines are
+ * written whole (never split across write(2) calls), so lines from
+ * concurrent processes never interleave. Request lines are held until
+ * jw_log_flush (the HTTP server calls it once a turn of the loop, and it
+ * runs at exit); any other line writes those held first, keeping the order.
+ * Callers must never pass secrets. */
 #ifndef JOBWHEEL_LOG_H
 #define JOBWHEEL_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum jw_log_level { JW_LOG_DEBUG, JW_LOG_INFO, JW_LOG_WARN, JW_LOG_ERROR };
@@ -28,5 +32,8 @@ struct jw_log_request {
     const char *principal; /* "user:<sub>" / "apikey:<id>", or NULL */
 };
 void jw_log_request(const struct jw_log_request *r);
+/* Write the request lines held; are some held? */
+void jw_log_flush(void);
+bool jw_log_held(void);
 
 #endif

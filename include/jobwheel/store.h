@@ -44,6 +44,7 @@ void jw_args_add(struct jw_args *a, const char *s, size_t len);
 void jw_args_adds(struct jw_args *a, const char *s); /* NULL adds "" */
 void jw_args_addi(struct jw_args *a, int64_t v);
 void jw_args_addf(struct jw_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jw_args_move(struct jw_args *dst, struct jw_args *src); /* appends src's, leaving src empty */
 void jw_args_free(struct jw_args *a);
 
 struct jw_store_options {
@@ -63,6 +64,18 @@ bool jw_store_ready(const struct jw_store *s);
  * once, always from the loop (never before this call returns). */
 void jw_store_eval(struct jw_store *s, enum jw_lua_id id, const char *tenant, struct jw_args *args,
                    jw_store_cb cb, void *arg);
+/* Group commit: calls of script `id` for one tenant joined in one turn of
+ * the loop go out as one call at the end of the turn (or once GROUP_MAX
+ * callers joined). The first caller's prefix(args, prefix_arg) writes the
+ * call's leading arguments; each caller then appends its own to the args
+ * this returns (valid until the caller returns to the loop). The script
+ * answers an array with one element per caller, in the order they joined;
+ * cb gets its own element (JW_STORE_ERROR with a NULL reply when the answer
+ * lacks it), or the status of the whole call when it failed. cb runs
+ * exactly once, from the loop. */
+struct jw_args *jw_store_join(struct jw_store *s, enum jw_lua_id id, const char *tenant,
+                              void (*prefix)(struct jw_args *args, void *prefix_arg), void *prefix_arg,
+                              jw_store_cb cb, void *arg);
 /* A plain command (args[0] is the command name). Same rules. */
 void jw_store_cmd(struct jw_store *s, struct jw_args *args, jw_store_cb cb, void *arg);
 

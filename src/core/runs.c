@@ -500,6 +500,18 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
     free(t);
 }
 
+/* run_create's leading arguments (see run_create.lua). */
+static void create_prefix(struct jw_args *args, void *arg)
+{
+    struct jw_core *c = arg;
+    jw_args_addi(args, c->retention_ms);
+    jw_args_adds(args, jw_exec_instance(c->exec));
+    jw_args_addi(args, jw_exec_lease_ms(c->exec));
+    jw_args_addi(args, c->quotas.limit[JW_QUOTA_RUNS_PER_MINUTE]);
+    jw_args_addi(args, c->quotas.limit[JW_QUOTA_RUN_HISTORY]);
+    jw_args_addi(args, c->quotas.limit[JW_QUOTA_INFLIGHT]);
+}
+
 void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *job_ref,
                      const struct jw_json *body, bool bulk, unsigned flags, jw_core_trigger_cb cb, void *arg)
 {
@@ -517,33 +529,16 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     struct jw_error e;
     int64_t now = jw_time_now_ms();
     struct jw_args args = JW_ARGS_INIT;
-    jw_args_adds(&args, job_ref);
-    jw_args_addi(&args, now);
-    jw_args_addf(&args, "%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
-                 (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "");
-    jw_args_addi(&args, c->retention_ms);
-    /* room to start runs here as they are made: reserved now, given back
-     * by the answer (trig_fail gives back what is left on any error) */
     const struct jw_json *items = bulk ? jw_json_get(body, "items") : NULL;
-    size_t want = !bulk ? 1 : items && items->type == JW_JSON_ARRAY ? items->len : 0;
-    t->room = jw_exec_reserve(c->exec, t->tenant, want);
-    jw_args_adds(&args, t->room ? jw_exec_instance(c->exec) : "");
-    jw_args_addi(&args, jw_exec_lease_ms(c->exec));
-    jw_args_addi(&args, (int64_t)t->room);
-    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUNS_PER_MINUTE]);
-    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_RUN_HISTORY]);
-    jw_args_addi(&args, c->quotas.limit[JW_QUOTA_INFLIGHT]);
     if (bulk) {
         if (!body || body->type != JW_JSON_OBJECT || !items || items->type != JW_JSON_ARRAY ||
             items->len == 0 || items->len > JW_BATCH_MAX) {
-            jw_args_free(&args);
             jw_fail(&e, 400, "items", "items is required: an array of 1 to %d triggers", JW_BATCH_MAX);
             trig_fail(t, &e);
             return;
         }
         for (size_t i = 0; i < body->len; i++)
             if (strcmp(body->u.members[i].key, "items")) {
-                jw_args_free(&args);
                 jw_fail(&e, 400, body->u.members[i].key, "unknown field \"%.60s\" (expected items)",
                         body->u.members[i].key);
                 trig_fail(t, &e);
@@ -565,8 +560,21 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
         trig_fail(t, &e);
         return;
     }
+    /* the trigger is good: it joins this turn's run_create call of its
+     * tenant (group commit), with room to start its runs here as they are
+     * made: reserved now, given back by the answer (trig_fail gives back
+     * what is left on any error) */
+    size_t nruns = bulk ? items->len : 1;
+    t->room = jw_exec_reserve(c->exec, t->tenant, nruns);
+    struct jw_args *call = jw_store_join(c->store, JW_LUA_RUN_CREATE, a->tenant, create_prefix, c, on_triggered, t);
+    jw_args_adds(call, job_ref);
+    jw_args_addi(call, now);
+    jw_args_addf(call, "%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
+                 (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "");
+    jw_args_addi(call, (int64_t)t->room);
+    jw_args_addi(call, (int64_t)nruns);
+    jw_args_move(call, &args);
     t->sent_us = jw_time_mono_us();
-    jw_store_eval(c->store, JW_LUA_RUN_CREATE, a->tenant, &args, on_triggered, t);
 }
 
 /* ---- cancel ------------------------------------------------------------------------- */

@@ -44,6 +44,7 @@ struct jw_http {
     struct event *adopt_ev;     /* adopts them, right after the accept */
     struct event *reap_ev;      /* frees the connections cut */
     struct event *janitor_ev;   /* cuts connections past their deadline */
+    struct event *log_ev;       /* writes the request lines of the turn */
     struct jw_conn **by_fd;     /* adopted connections by socket */
     size_t by_fd_len;
 };

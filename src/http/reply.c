@@ -1,5 +1,6 @@
 /* reply: the one way out of a request — send, log one line, free. */
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ static void finish(struct jw_req *r, int status, const char *content_type, char 
         .principal = r->principal[0] ? r->principal : NULL,
     };
     jw_log_request(&line);
+    if (jw_log_held())
+        event_active(r->srv->log_ev, EV_TIMEOUT, 0); /* written at the end of the turn */
 
     r->srv->inflight--;
     if (r->data_free)

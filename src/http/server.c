@@ -284,6 +284,11 @@ static struct jw_conn *conn_of(struct jw_http *h, struct evhttp_request *ev)
     return cn && cn->evcon == evcon ? cn : NULL;
 }
 
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    jw_log_flush();
+}
+
 static void on_janitor(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_http *h = arg;
@@ -468,8 +473,9 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
     h->adopt_ev = event_new(base, -1, 0, on_adopt, h);
     h->reap_ev = event_new(base, -1, 0, on_reap, h);
     h->janitor_ev = event_new(base, -1, EV_PERSIST, on_janitor, h);
+    h->log_ev = event_new(base, -1, 0, on_log_flush, h);
     struct timeval every = {0, JANITOR_MS * 1000};
-    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || event_add(h->janitor_ev, &every) != 0) {
+    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || !h->log_ev || event_add(h->janitor_ev, &every) != 0) {
         snprintf(err, errlen, "listen: cannot set up the HTTP server");
         jw_http_free(h);
         return NULL;
@@ -560,6 +566,9 @@ void jw_http_free(struct jw_http *h)
         event_free(h->adopt_ev);
     if (h->reap_ev)
         event_free(h->reap_ev);
+    if (h->log_ev)
+        event_free(h->log_ev);
+    jw_log_flush();
     if (h->janitor_ev)
         event_free(h->janitor_ev);
     free(h->by_fd);

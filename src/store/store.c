@@ -71,19 +71,28 @@ struct jw_store {
     struct pending *head, *tail;
     struct event *tick;
     struct event *reconnect;
+    struct group **groups; /* calls gathering callers this turn (jw_store_join) */
+    size_t ngroups;
+    struct event *flush;
     void (*close_done)(void *);
     void *close_arg;
 };
 
 /* ---- args ---------------------------------------------------------------- */
 
-void jw_args_add(struct jw_args *a, const char *s, size_t len)
+/* Room for one argument more. */
+static void args_room(struct jw_args *a)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 8;
         a->v = jw_realloc(a->v, (size_t)a->cap * sizeof(*a->v));
         a->len = jw_realloc(a->len, (size_t)a->cap * sizeof(*a->len));
     }
+}
+
+void jw_args_add(struct jw_args *a, const char *s, size_t len)
+{
+    args_room(a);
     a->v[a->n] = jw_strndup(s ? s : "", s ? len : 0);
     a->len[a->n] = s ? len : 0;
     a->n++;
@@ -109,6 +118,17 @@ void jw_args_addf(struct jw_args *a, const char *fmt, ...)
     va_end(ap);
     jw_args_add(a, jw_buf_str(&b), b.len);
     jw_buf_free(&b);
+}
+
+void jw_args_move(struct jw_args *dst, struct jw_args *src)
+{
+    for (int i = 0; i < src->n; i++) {
+        args_room(dst);
+        dst->v[dst->n] = src->v[i];
+        dst->len[dst->n++] = src->len[i];
+    }
+    src->n = 0;
+    jw_args_free(src);
 }
 
 void jw_args_free(struct jw_args *a)
@@ -566,6 +586,85 @@ static int parse_url(struct jw_store *s, const char *url, char *err, size_t errl
     return 0;
 }
 
+/* ---- group commit ------------------------------------------------------------------ */
+
+#define GROUP_MAX 64        /* callers in one call */
+#define GROUP_ARGS_MAX 8192 /* arguments in one call, beyond which the next caller starts another */
+
+struct group_caller {
+    jw_store_cb cb;
+    void *arg;
+};
+
+struct group {
+    enum jw_lua_id id;
+    char tenant[64];
+    struct jw_args args;
+    size_t n;
+    struct group_caller callers[GROUP_MAX];
+};
+
+static void on_group(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct group *g = arg;
+    bool whole = st == JW_STORE_OK && jw_reply_type(r) == JW_REPLY_ARRAY;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct jw_reply *item = whole && i < jw_reply_count(r) ? jw_reply_at(r, i) : NULL;
+        if (st == JW_STORE_OK && !item)
+            g->callers[i].cb(JW_STORE_ERROR, NULL, g->callers[i].arg);
+        else
+            g->callers[i].cb(st, st == JW_STORE_OK ? item : r, g->callers[i].arg);
+    }
+    free(g);
+}
+
+static void group_send(struct jw_store *s, size_t i)
+{
+    struct group *g = s->groups[i];
+    s->groups[i] = s->groups[--s->ngroups];
+    jw_store_eval(s, g->id, g->tenant, &g->args, on_group, g);
+}
+
+static void flush_groups(struct jw_store *s)
+{
+    while (s->ngroups)
+        group_send(s, s->ngroups - 1);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    flush_groups(arg);
+}
+
+struct jw_args *jw_store_join(struct jw_store *s, enum jw_lua_id id, const char *tenant,
+                              void (*prefix)(struct jw_args *args, void *prefix_arg), void *prefix_arg,
+                              jw_store_cb cb, void *arg)
+{
+    struct group *g = NULL;
+    for (size_t i = 0; i < s->ngroups && !g; i++) {
+        if (s->groups[i]->id != id || strcmp(s->groups[i]->tenant, tenant))
+            continue;
+        if (s->groups[i]->n < GROUP_MAX && s->groups[i]->args.n < GROUP_ARGS_MAX)
+            g = s->groups[i];
+        else
+            group_send(s, i); /* full: it goes now, and a new one starts */
+    }
+    if (!g) {
+        g = jw_calloc(1, sizeof(*g));
+        g->id = id;
+        snprintf(g->tenant, sizeof(g->tenant), "%s", tenant);
+        if (prefix)
+            prefix(&g->args, prefix_arg);
+        s->groups = jw_realloc(s->groups, (s->ngroups + 1) * sizeof(*s->groups));
+        s->groups[s->ngroups++] = g;
+        event_active(s->flush, EV_TIMEOUT, 0);
+    }
+    g->callers[g->n].cb = cb;
+    g->callers[g->n].arg = arg;
+    g->n++;
+    return &g->args;
+}
+
 /* ---- public --------------------------------------------------------------------- */
 
 struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_options *opt, char *err,
@@ -581,6 +680,7 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
     }
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->reconnect = evtimer_new(base, on_reconnect_timer, s);
+    s->flush = event_new(base, -1, 0, on_flush, s);
     struct timeval tv = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
     event_add(s->tick, &tv);
     connect_now(s);
@@ -629,6 +729,7 @@ void jw_store_cmd(struct jw_store *s, struct jw_args *args, jw_store_cb cb, void
 
 void jw_store_close(struct jw_store *s, void (*done)(void *), void *arg)
 {
+    flush_groups(s); /* what callers joined goes out before the connection closes */
     s->closing = true;
     event_del(s->reconnect);
     event_del(s->tick);
@@ -656,6 +757,10 @@ void jw_store_free(struct jw_store *s)
         event_free(s->tick);
     if (s->reconnect)
         event_free(s->reconnect);
+    flush_groups(s); /* (closing: each caller is told the store is unavailable) */
+    if (s->flush)
+        event_free(s->flush);
+    free(s->groups);
     free(s);
 }
 

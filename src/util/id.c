@@ -16,6 +16,21 @@
  * that starts at a random value each millisecond and counts up within it
  * (so ids made by one process sort in the order they were made), then 62
  * random bits. */
+/* Random bytes for ids, drawn from the kernel 480 at a time rather than a
+ * system call per id (no copy of this process is ever forked: programs
+ * are started with posix_spawn, so no two processes share the pool). */
+static void id_random(unsigned char *out, size_t n)
+{
+    static unsigned char pool[480];
+    static size_t left;
+    if (left < n) {
+        jw_random_bytes(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - left, n);
+    left -= n;
+}
+
 void jw_id_new(char out[JW_UUID_SIZE])
 {
     static uint64_t last_ms;
@@ -24,7 +39,7 @@ void jw_id_new(char out[JW_UUID_SIZE])
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     unsigned char r[10];
-    jw_random_bytes(r, sizeof(r));
+    id_random(r, sizeof(r));
     if (ms <= last_ms) {
         ms = last_ms; /* clock went back or same millisecond: keep counting */
         if (++counter > 0xFFF) {

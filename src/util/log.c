@@ -1,9 +1,11 @@
-/* log: text or JSON-lines logging to stderr, one write per line. */
+/* log: text or JSON-lines logging to stderr. A line is written whole by one
+ * write(2); request lines are held and written together (jw_log_flush). */
 #include "jobwheel/log.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,22 +20,50 @@ static const char *level_name[] = {"debug", "info", "warn", "error"};
 
 void jw_log_init(const char *format, const char *level)
 {
+    static bool once;
+    if (!once)
+        atexit(jw_log_flush); /* what is held is written at exit too */
+    once = true;
     log_json = format && !strcmp(format, "json");
     for (int i = 0; i < 4; i++)
         if (level && !strcmp(level, level_name[i]))
             log_min = (enum jw_log_level)i;
 }
 
-static void emit(struct jw_buf *b)
+/* Request lines not written yet: the HTTP server flushes them once a turn
+ * of the loop, so a busy instance writes its access log in few calls. */
+static struct jw_buf held = JW_BUF_INIT;
+#define HELD_MAX (64 * 1024)
+
+static void write_all(const char *p, size_t len)
 {
-    jw_buf_putc(b, '\n');
     size_t off = 0;
-    while (off < b->len) {
-        ssize_t n = write(STDERR_FILENO, b->data + off, b->len - off);
+    while (off < len) {
+        ssize_t n = write(STDERR_FILENO, p + off, len - off);
         if (n <= 0)
             break;
         off += (size_t)n;
     }
+}
+
+void jw_log_flush(void)
+{
+    if (held.len)
+        write_all(held.data, held.len);
+    jw_buf_reset(&held);
+}
+
+bool jw_log_held(void)
+{
+    return held.len > 0;
+}
+
+/* Every line but a request's is written at once, after those held. */
+static void emit(struct jw_buf *b)
+{
+    jw_buf_putc(b, '\n');
+    jw_log_flush();
+    write_all(b->data, b->len);
     jw_buf_free(b);
 }
 
@@ -113,5 +143,9 @@ void jw_log_request(const struct jw_log_request *r)
         text_field(&b, "request_id", r->request_id);
         text_field(&b, "principal", r->principal);
     }
-    emit(&b);
+    jw_buf_putc(&b, '\n');
+    jw_buf_append(&held, b.data, b.len);
+    jw_buf_free(&b);
+    if (held.len >= HELD_MAX)
+        jw_log_flush();
 }

@@ -352,14 +352,15 @@ def test_tenant_scripts_refuse_hostile_arguments(rig, c):
     refuses(r, "run_start", t, INSTANCE, now_ms(), THIRTY_ONE_YEARS_MS, run_id)
     refuses(r, "run_start", t, "evil\n", now_ms(), 5000, run_id)
     refuses(r, "run_start", t, INSTANCE, now_ms(), 5000, "../../x")
-    refuses(r, "run_create", t, job_id, now_ms(), "", 86400000, INSTANCE, THIRTY_ONE_YEARS_MS, 1,
-            run_id, "", "", now_ms(), 0)
-    refuses(r, "run_create", t, job_id, now_ms(), "", 86400000, INSTANCE, 5000, 1,
-            run_id, "", "", now_ms(), 10 ** 9)
-    refuses(r, "run_create", t, job_id, now_ms(), "", 86400000, INSTANCE, 5000, 1,
-            "../x", "", "", now_ms(), 0)
-    refuses(r, "run_create", t, job_id, now_ms(), "", 86400000, INSTANCE, 5000, 1,
-            run_id, "k" * 100000, "", now_ms(), 0)
+    head = [86400000, INSTANCE, 5000, 0, 0, 0]
+    trig = [job_id, now_ms(), "", 1, 1]
+    refuses(r, "run_create", t, 86400000, INSTANCE, THIRTY_ONE_YEARS_MS, 0, 0, 0, *trig, run_id, "", "", now_ms(), 0)
+    refuses(r, "run_create", t, *head, *trig, run_id, "", "", now_ms(), 10 ** 9)
+    refuses(r, "run_create", t, *head, *trig, "../x", "", "", now_ms(), 0)
+    refuses(r, "run_create", t, *head, *trig, run_id, "k" * 100000, "", now_ms(), 0)
+    refuses(r, "run_create", t, *head, job_id, now_ms(), "", 1, 10 ** 9, run_id, "", "", now_ms(), 0)
+    refuses(r, "run_create", t, *head, job_id, now_ms(), "", 1, 2, run_id, "", "", now_ms(), 0)
+    refuses(r, "run_create", t, *head, job_id, now_ms(), "zz", 1, 1, run_id, "", "", now_ms(), 0)
     # run_finish: a group that does not fit, a bad run id
     refuses(r, "run_finish", t, 3, run_id, 1, INSTANCE)
     refuses(r, "run_finish", t, 8, "../x", 1, INSTANCE, "", now_ms(), "failed", "", "")

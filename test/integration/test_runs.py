@@ -7,8 +7,10 @@ kill -9. Issue 14: delayed runs and retries start at their time."""
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
+import os
 import random
 import signal
 import socket
@@ -556,4 +558,64 @@ def test_delayed_runs_survive_the_crash_of_the_instance_that_made_them(tmp_path,
         if a.proc:
             a.stop()
         assert b.stop() == 0
+        r.stop()
+
+
+def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path):
+    """Group commit: triggers that arrive together go to Redis in one
+    run_create call per tenant, and each is answered with its own outcome —
+    a refused one fails alone. The instance is stopped while the requests
+    are written, so they are all waiting when it resumes."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path, redis_url=r.url)
+    token = make_token(claims_for(str(uuid.uuid4())))
+    c = Client(j, token)
+    try:
+        job = c.post("/v1/jobs", job_body(endpoint_url="https://example.com/hook")).json()["id"]
+        base = f"/v1/jobs/{job}/trigger"
+        reqs = [("POST", base, {"payload": {"i": i}, "delay": 3600}) for i in range(24)]
+        reqs += [("POST", base, {"idempotency_key": "same", "delay": 3600})] * 2
+        reqs += [("POST", f"/v1/jobs/{uuid.uuid4()}/trigger", {}),
+                 ("POST", base, {"delay": -1}),
+                 ("POST", base + "/bulk", {"items": [{"delay": 3600, "payload": {"b": k}} for k in range(3)]}),
+                 ("GET", f"/v1/jobs/{job}", None)]
+        conns = [http.client.HTTPConnection("127.0.0.1", j.port, timeout=20) for _ in reqs]
+        for k in conns:
+            k.connect()
+        r.cmd("CONFIG", "SET", "slowlog-max-len", "10000")
+        r.cmd("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        r.cmd("SLOWLOG", "RESET")
+        os.kill(j.proc.pid, signal.SIGSTOP)
+        try:
+            for k, (method, p, body) in zip(conns, reqs):
+                data = json.dumps(body).encode() if body is not None else None
+                k.request(method, p, body=data, headers={"Authorization": "Bearer " + token,
+                                                         "Content-Type": "application/json"})
+        finally:
+            os.kill(j.proc.pid, signal.SIGCONT)
+        answers = []
+        for k in conns:
+            a = k.getresponse()
+            answers.append((a.status, json.loads(a.read() or b"null")))
+            k.close()
+        calls = [e for e in r.cmd("SLOWLOG", "GET", "10000") if str(e[3][1]).endswith("_run_create")]
+        r.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+        runs = answers[:24]
+        assert all(s == 201 for s, _ in runs), runs
+        ids = [b["id"] for _, b in runs]
+        assert len(set(ids)) == 24
+        for i, rid in enumerate(ids):
+            got = run_of(c, rid)
+            assert got["payload"] == {"i": i} and got["status"] == "delayed", got
+        (s1, b1), (s2, b2) = answers[24:26]
+        assert sorted([s1, s2]) == [200, 201] and b1["id"] == b2["id"]
+        assert answers[26][0] == 404
+        assert answers[27][0] == 400 and "delay" in answers[27][1]["errors"]
+        assert answers[28][0] == 201 and answers[28][1]["created"] == 3
+        assert answers[29][0] == 200 and answers[29][1]["id"] == job
+        # 28 triggers reached Redis (the 400 did not); they went together
+        assert 1 <= len(calls) < 28, [len(e[3]) for e in calls]
+    finally:
+        j.stop()
         r.stop()
