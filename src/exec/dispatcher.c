@@ -62,10 +62,7 @@ struct jw_exec {
     struct jw_due *due; /* the clock of delayed runs (due.h) */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
-    struct batch **batches; /* run_start / run_finish calls gathering this turn of the loop */
-    size_t nbatches;
-    struct event *flush;
-    struct batch **held; /* run_finish calls held back (see holding) */
+    struct finish **held; /* outcomes held back (see holding) */
     size_t nheld;
     int64_t held_since;
     struct event *hold;
@@ -193,42 +190,15 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
     return p;
 }
 
-/* ---- batches ------------------------------------------------------------------------ */
+/* ---- outcomes held back ------------------------------------------------------------- */
 
-/* The starts and finishes asked for in one turn of the loop go to Redis
- * together, one run_start / run_finish call per tenant (each run is still
- * its own transition in the script): a call's fixed cost (FCALL, the
- * round trip, hiredis) is paid once for many runs when attempts end in
- * bursts. A batch goes out at the end of the turn, or when full. */
-#define BATCH_MAX 64
-
-typedef void (*batch_item_cb)(struct jw_exec *x, const char *tenant, enum jw_store_status st,
-                              const struct jw_reply *answer, void *ctx, int64_t sent_us);
-
-struct batch {
-    struct jw_exec *x;
-    enum jw_lua_id script;
-    char tenant[40];
-    struct jw_args args;
-    size_t n;
-    void *ctx[BATCH_MAX];
-    batch_item_cb cb;
-    int64_t sent_us;
-};
-
-static void on_batch(enum jw_store_status st, const struct jw_reply *r, void *arg)
-{
-    struct batch *b = arg;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct jw_reply *answer = st == JW_STORE_OK ? jw_reply_at(r, i) : NULL;
-        /* a reply without this run's answer is a failed call for it */
-        b->cb(b->x, b->tenant, answer ? st : (st == JW_STORE_OK ? JW_STORE_ERROR : st), answer, b->ctx[i],
-              b->sent_us);
-    }
-    free(b);
-}
-
-/* While a burst of firings waits for its claims (the scheduler's backlog),
+/* The starts, finishes and renewals asked for in one turn of the loop go
+ * to Redis together, one run_start / run_finish / run_renew call per tenant
+ * (jw_store_join; each run is still its own transition in the script): a
+ * call's fixed cost (FCALL, the round trip, hiredis) is paid once for many
+ * runs when attempts end in bursts.
+ *
+ * While a burst of firings waits for its claims (the scheduler's backlog),
  * outcomes wait here, for at most HOLD_MS: Redis serves first the claims
  * that start runs on time, and the outcomes follow in fewer, fuller calls.
  * Nothing is lost by the wait: the runs stay running in Redis, their
@@ -239,16 +209,12 @@ static bool holding(const struct jw_exec *x)
            (!x->nheld || jw_time_mono_ms() - x->held_since < HOLD_MS);
 }
 
-static void batch_go(struct jw_exec *x, struct batch *b)
-{
-    b->sent_us = jw_time_mono_us();
-    jw_store_eval(x->store, b->script, b->tenant, &b->args, on_batch, b);
-}
+static void finish_join(struct jw_exec *x, struct finish *f);
 
 static void send_held(struct jw_exec *x)
 {
     for (size_t i = 0; i < x->nheld; i++)
-        batch_go(x, x->held[i]);
+        finish_join(x, x->held[i]);
     x->nheld = 0;
 }
 
@@ -263,71 +229,6 @@ static void on_hold(evutil_socket_t fd, short what, void *arg)
     event_add(x->hold, &tv);
 }
 
-static void batch_send(struct jw_exec *x, size_t i)
-{
-    struct batch *b = x->batches[i];
-    x->batches[i] = x->batches[--x->nbatches];
-    if (b->script != JW_LUA_RUN_FINISH || !holding(x)) {
-        batch_go(x, b);
-        return;
-    }
-    if (!x->nheld) {
-        x->held_since = jw_time_mono_ms();
-        on_hold(-1, 0, x);
-    }
-    x->held = jw_realloc(x->held, (x->nheld + 1) * sizeof(*x->held));
-    x->held[x->nheld++] = b;
-}
-
-static void flush_batches(struct jw_exec *x)
-{
-    while (x->nbatches)
-        batch_send(x, x->nbatches - 1);
-    if (!holding(x))
-        send_held(x);
-}
-
-static void on_flush(evutil_socket_t fd, short what, void *arg)
-{
-    flush_batches(arg);
-}
-
-/* The batch of `script` for `tenant` with room for one more run; prefix
- * adds a new batch's leading arguments. */
-static struct batch *batch_for(struct jw_exec *x, enum jw_lua_id script, const char *tenant, batch_item_cb cb,
-                               void (*prefix)(struct jw_exec *, struct jw_args *))
-{
-    for (size_t i = 0; i < x->nbatches; i++) {
-        struct batch *b = x->batches[i];
-        if (b->script == script && !strcmp(b->tenant, tenant))
-            return b;
-    }
-    struct batch *b = jw_calloc(1, sizeof(*b));
-    b->x = x;
-    b->script = script;
-    snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
-    b->cb = cb;
-    if (prefix)
-        prefix(x, &b->args);
-    x->batches = jw_realloc(x->batches, (x->nbatches + 1) * sizeof(*x->batches));
-    x->batches[x->nbatches++] = b;
-    if (x->nbatches == 1)
-        event_active(x->flush, EV_TIMEOUT, 0);
-    return b;
-}
-
-/* A run joined batch b: send it if it is full. */
-static void batch_added(struct jw_exec *x, struct batch *b)
-{
-    if (b->n < BATCH_MAX)
-        return;
-    for (size_t i = 0; i < x->nbatches; i++)
-        if (x->batches[i] == b) {
-            batch_send(x, i);
-            return;
-        }
-}
-
 /* ---- finishing an attempt ----------------------------------------------------------- */
 
 struct finish {
@@ -336,12 +237,13 @@ struct finish {
     bool notice; /* the run ended and has notices to send */
     void (*done)(void *arg, int status, const char *msg);
     void *done_arg;
+    struct jw_args args; /* its group of run_finish's arguments, while held */
 };
 
-static void on_finished(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
-                        void *arg, int64_t sent_us)
+static void on_finished(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct finish *f = arg;
+    struct jw_exec *x = f->x;
     int status = 200;
     const char *msg = "ok";
     if (st != JW_STORE_OK) {
@@ -498,13 +400,25 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
                 (o->notify || job->f[JW_JOB_WEBHOOK_URL].set);
     f->done = done;
     f->done_arg = done_arg;
-    struct batch *b = batch_for(x, JW_LUA_RUN_FINISH, tenant, on_finished, NULL);
-    jw_args_addi(&b->args, a.n);
-    for (int i = 0; i < a.n; i++)
-        jw_args_add(&b->args, a.v[i], a.len[i]);
-    jw_args_free(&a);
-    b->ctx[b->n++] = f;
-    batch_added(x, b);
+    f->args = a;
+    if (!holding(x)) {
+        finish_join(x, f);
+        return;
+    }
+    if (!x->nheld) {
+        x->held_since = jw_time_mono_ms();
+        on_hold(-1, 0, x);
+    }
+    x->held = jw_realloc(x->held, (x->nheld + 1) * sizeof(*x->held));
+    x->held[x->nheld++] = f;
+}
+
+/* The outcome joins this turn's run_finish call of its tenant. */
+static void finish_join(struct jw_exec *x, struct finish *f)
+{
+    struct jw_args *call = jw_store_join(x->store, JW_LUA_RUN_FINISH, f->tenant, NULL, NULL, on_finished, f);
+    jw_args_addi(call, f->args.n);
+    jw_args_move(call, &f->args);
 }
 
 /* ---- flights ---------------------------------------------------------------------------- */
@@ -735,17 +649,17 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     launch(fl, pairs);
 }
 
-static void on_started(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
-                       void *arg, int64_t sent_us)
+static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct start_ctx *s = arg;
-    started(x, tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL, NULL,
+    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL, NULL,
             s->sent_us);
     free(s);
 }
 
-static void start_prefix(struct jw_exec *x, struct jw_args *a)
+static void start_prefix(struct jw_args *a, void *arg)
 {
+    struct jw_exec *x = arg;
     jw_args_adds(a, x->instance);
     jw_args_addi(a, jw_time_now_ms());
     jw_args_addi(a, x->opt.lease_ms);
@@ -793,10 +707,7 @@ static void send_start(struct jw_exec *x, const char *tenant, const char *run_id
     snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
     snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
     s->sent_us = jw_time_mono_us();
-    struct batch *b = batch_for(x, JW_LUA_RUN_START, tenant, on_started, start_prefix);
-    jw_args_adds(&b->args, run_id);
-    b->ctx[b->n++] = s;
-    batch_added(x, b);
+    jw_args_adds(jw_store_join(x->store, JW_LUA_RUN_START, tenant, start_prefix, x, on_started, s), run_id);
 }
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
@@ -1025,15 +936,16 @@ static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
  * superseded — retried elsewhere, handed on, ended. It drops them: their
  * calls are closed and their slots freed; their outcome is no longer ours. */
 struct renewal {
-    char member[80];
+    struct jw_exec *x;
+    char tenant[40], member[80];
     int attempt;
 };
 
-static void on_renewed(struct jw_exec *x, const char *tenant, enum jw_store_status st, const struct jw_reply *r,
-                       void *arg, int64_t sent_us)
+static void on_renewed(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct renewal *rn = arg;
-    (void)sent_us;
+    struct jw_exec *x = rn->x;
+    const char *tenant = rn->tenant;
     struct flight *fl = jw_map_get(x->flights, rn->member);
     const char *what = jw_reply_str(jw_reply_at(r, 0), NULL);
     if (st == JW_STORE_OK && fl && fl->attempt == rn->attempt && what && strcmp(what, "ok") != 0) {
@@ -1052,8 +964,9 @@ static void on_renewed(struct jw_exec *x, const char *tenant, enum jw_store_stat
     free(rn);
 }
 
-static void renew_prefix(struct jw_exec *x, struct jw_args *a)
+static void renew_prefix(struct jw_args *a, void *arg)
 {
+    struct jw_exec *x = arg;
     int64_t now = jw_time_now_ms();
     jw_args_adds(a, x->instance);
     jw_args_addi(a, now);
@@ -1065,19 +978,19 @@ static void add_renewal(void *value, void *arg)
     struct flight *fl = value;
     struct jw_exec *x = arg;
     struct renewal *rn = jw_calloc(1, sizeof(*rn));
+    rn->x = x;
+    snprintf(rn->tenant, sizeof(rn->tenant), "%s", fl->tenant);
     snprintf(rn->member, sizeof(rn->member), "%s", fl->member);
     rn->attempt = fl->attempt;
-    struct batch *b = batch_for(x, JW_LUA_RUN_RENEW, fl->tenant, on_renewed, renew_prefix);
-    jw_args_adds(&b->args, fl->run_id);
-    jw_args_addi(&b->args, fl->attempt);
-    b->ctx[b->n++] = rn;
-    batch_added(x, b);
+    struct jw_args *call = jw_store_join(x->store, JW_LUA_RUN_RENEW, fl->tenant, renew_prefix, x, on_renewed, rn);
+    jw_args_adds(call, fl->run_id);
+    jw_args_addi(call, fl->attempt);
 }
 
 static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_exec *x = arg;
-    /* batches are sent at the end of this turn (a full one at once): the
+    /* the calls go out at the end of this turn (a full one at once): the
      * map is not changed while it is walked */
     jw_map_each(x->flights, add_renewal, x);
 }
@@ -1322,7 +1235,6 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     };
     x->fair = jw_fair_new(&fl);
     x->due = jw_due_new(base, store, due_start, x);
-    x->flush = event_new(base, -1, 0, on_flush, x);
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
@@ -1373,7 +1285,7 @@ static void check_stopped(struct jw_exec *x)
     }
     if (jw_http_client_owed(x->http) > 0 && now < x->stop_deadline + 2000)
         return;
-    flush_batches(x); /* outcomes recorded before the store closes */
+    send_held(x); /* outcomes recorded before the store closes */
     void (*done)(void *) = x->stop_done;
     x->stop_done = NULL;
     done(x->stop_arg);
@@ -1414,10 +1326,8 @@ void jw_exec_free(struct jw_exec *x)
     jw_http_client_free(x->http);
     jw_runner_free(x->runner);
     x->stopping = true;
-    flush_batches(x);
-    free(x->batches);
+    send_held(x);
     free(x->held);
-    event_free(x->flush);
     event_free(x->hold);
     event_free(x->sweep);
     event_free(x->renew);
