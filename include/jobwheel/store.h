@@ -30,15 +30,15 @@ enum jw_store_status {
 
 typedef void (*jw_store_cb)(enum jw_store_status st, const struct jw_reply *reply, void *arg);
 
-/* Command arguments; each one is copied in. */
+/* Command arguments; each one is copied in (as the protocol sends it). */
 struct jw_args {
-    int n, cap;
-    char **v;
-    size_t *len;
+    int n;      /* how many */
+    char *resp; /* the arguments, encoded */
+    size_t len, cap;
 };
 #define JW_ARGS_INIT                                                                                         \
     {                                                                                                        \
-        0, 0, NULL, NULL                                                                                     \
+        0, NULL, 0, 0                                                                                        \
     }
 void jw_args_add(struct jw_args *a, const char *s, size_t len);
 void jw_args_adds(struct jw_args *a, const char *s); /* NULL adds "" */

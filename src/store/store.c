@@ -80,22 +80,30 @@ struct jw_store {
 
 /* ---- args ---------------------------------------------------------------- */
 
-/* Room for one argument more. */
-static void args_room(struct jw_args *a)
+/* Arguments are kept as the protocol sends them, each a RESP bulk string
+ * ("$<len>\r\n<bytes>\r\n") one after the other: adding one is a copy,
+ * and sending a call is one more (no string per argument). */
+static void args_put(struct jw_args *a, const char *s, size_t len)
 {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 8;
-        a->v = jw_realloc(a->v, (size_t)a->cap * sizeof(*a->v));
-        a->len = jw_realloc(a->len, (size_t)a->cap * sizeof(*a->len));
+    if (a->len + len + JW_I64_TEXT + 8 > a->cap) { /* $, the length (and its NUL), CRLF, bytes, CRLF */
+        a->cap = (a->len + len + JW_I64_TEXT + 8) * 2;
+        a->resp = jw_realloc(a->resp, a->cap);
     }
+    a->resp[a->len++] = '$';
+    a->len += jw_i64_text((int64_t)len, a->resp + a->len);
+    memcpy(a->resp + a->len, "\r\n", 2);
+    a->len += 2;
+    if (len)
+        memcpy(a->resp + a->len, s, len);
+    a->len += len;
+    memcpy(a->resp + a->len, "\r\n", 2);
+    a->len += 2;
+    a->n++;
 }
 
 void jw_args_add(struct jw_args *a, const char *s, size_t len)
 {
-    args_room(a);
-    a->v[a->n] = jw_strndup(s ? s : "", s ? len : 0);
-    a->len[a->n] = s ? len : 0;
-    a->n++;
+    args_put(a, s ? s : "", s ? len : 0);
 }
 
 void jw_args_adds(struct jw_args *a, const char *s)
@@ -122,22 +130,32 @@ void jw_args_addf(struct jw_args *a, const char *fmt, ...)
 
 void jw_args_move(struct jw_args *dst, struct jw_args *src)
 {
-    for (int i = 0; i < src->n; i++) {
-        args_room(dst);
-        dst->v[dst->n] = src->v[i];
-        dst->len[dst->n++] = src->len[i];
+    if (dst->len + src->len > dst->cap) {
+        dst->cap = (dst->len + src->len) * 2;
+        dst->resp = jw_realloc(dst->resp, dst->cap);
     }
-    src->n = 0;
+    if (src->len)
+        memcpy(dst->resp + dst->len, src->resp, src->len);
+    dst->len += src->len;
+    dst->n += src->n;
     jw_args_free(src);
 }
 
 void jw_args_free(struct jw_args *a)
 {
-    for (int i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    free(a->len);
+    free(a->resp);
     memset(a, 0, sizeof(*a));
+}
+
+/* The first argument's text (a plain command's name), for a log line. */
+static void args_first(const struct jw_args *a, char *out, size_t size)
+{
+    const char *crlf = a->n ? memchr(a->resp, '\r', a->len) : NULL;
+    size_t n = crlf ? (size_t)strtoull(a->resp + 1, NULL, 10) : 0;
+    if (crlf && (size_t)(crlf + 2 - a->resp) + n <= a->len)
+        snprintf(out, size, "%.*s", (int)n, crlf + 2);
+    else
+        snprintf(out, size, "command");
 }
 
 /* ---- pending list ---------------------------------------------------------- */
@@ -248,11 +266,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        jw_error("redis: %s answered: %.300s",
-                 p->script >= 0 ? jw_lua_scripts[p->script].name
-                 : p->args.n    ? p->args.v[0]
-                                : "command",
-                 reply->str);
+        char name[64];
+        args_first(&p->args, name, sizeof(name));
+        jw_error("redis: %s answered: %.300s", p->script >= 0 ? jw_lua_scripts[p->script].name : name, reply->str);
         deliver(p, JW_STORE_ERROR, reply);
     } else {
         deliver(p, JW_STORE_OK, reply);
@@ -265,33 +281,22 @@ static int send_pending(struct jw_store *s, struct pending *p)
 {
     if (!s->ac)
         return -1;
-    int argc;
-    const char **argv;
-    size_t *argvlen;
-    if (p->script >= 0) {
-        argc = p->args.n + 4;
-        argv = jw_malloc((size_t)argc * sizeof(*argv));
-        argvlen = jw_malloc((size_t)argc * sizeof(*argvlen));
-        argv[0] = "FCALL";
-        argv[1] = jw_lua_scripts[p->script].function;
-        argv[2] = "1";
-        argv[3] = p->key;
-        for (int i = 0; i < 4; i++)
-            argvlen[i] = strlen(argv[i]);
-        for (int i = 0; i < p->args.n; i++) {
-            argv[4 + i] = p->args.v[i];
-            argvlen[4 + i] = p->args.len[i];
-        }
+    struct jw_buf cmd = JW_BUF_INIT;
+    if (p->script >= 0) { /* FCALL <function> 1 <key> <ARGV...> */
+        struct jw_args head = JW_ARGS_INIT;
+        jw_args_adds(&head, "FCALL");
+        jw_args_adds(&head, jw_lua_scripts[p->script].function);
+        jw_args_adds(&head, "1");
+        jw_args_adds(&head, p->key);
+        jw_buf_printf(&cmd, "*%d\r\n", head.n + p->args.n);
+        jw_buf_append(&cmd, head.resp, head.len);
+        jw_args_free(&head);
     } else {
-        argc = p->args.n;
-        argv = (const char **)p->args.v;
-        argvlen = p->args.len;
+        jw_buf_printf(&cmd, "*%d\r\n", p->args.n);
     }
-    int rc = redisAsyncCommandArgv(s->ac, on_reply, p, argc, argv, argvlen);
-    if (p->script >= 0) {
-        free(argv);
-        free(argvlen);
-    }
+    jw_buf_append(&cmd, p->args.resp, p->args.len);
+    int rc = redisAsyncFormattedCommand(s->ac, on_reply, p, cmd.data, cmd.len);
+    jw_buf_free(&cmd);
     if (rc != REDIS_OK)
         return -1;
     p->sent_ms = s->last_send_ms = jw_time_mono_ms();
