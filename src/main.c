@@ -418,6 +418,7 @@ static int start(struct app *a)
 static void stop(struct app *a)
 {
     jw_http_free(a->http);
+    jw_api_spare_free();
     jw_exec_free(a->exec);
     jw_smtp_free(a->smtp); /* before the loop it lives on */
     jw_scheduler_free(a->scheduler);

@@ -28,5 +28,7 @@ struct jw_api {
 void jw_api_register_all(struct jw_router *r);
 /* The http dispatch function (arg = struct jw_api *). */
 void jw_api_dispatch(struct jw_req *req, const void *route_data, void *arg);
+/* Free the calls kept for reuse (after the HTTP server is freed). */
+void jw_api_spare_free(void);
 
 #endif

@@ -90,9 +90,13 @@ static bool write_view(struct jw_jsonw *w, const struct jw_reply *pairs, const c
     size_t n = jw_reply_count(pairs) / 2;
     if (n == 0)
         return false;
-    const char **names = jw_calloc(n, sizeof(char *));
-    const char **values = jw_calloc(n, sizeof(char *));
-    size_t *lens = jw_calloc(n, sizeof(size_t));
+    enum { ON_STACK = 64 }; /* a run has fewer fields: no allocation */
+    const char *names_s[ON_STACK], *values_s[ON_STACK];
+    size_t lens_s[ON_STACK];
+    bool big = n > ON_STACK;
+    const char **names = big ? jw_calloc(n, sizeof(char *)) : names_s;
+    const char **values = big ? jw_calloc(n, sizeof(char *)) : values_s;
+    size_t *lens = big ? jw_calloc(n, sizeof(size_t)) : lens_s;
     for (size_t i = 0; i < n; i++) {
         names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
         values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
@@ -106,9 +110,11 @@ static bool write_view(struct jw_jsonw *w, const struct jw_reply *pairs, const c
         jw_run_write_team(w, &p, job_type, team);
     else
         jw_run_write(w, &p);
-    free(names);
-    free(values);
-    free(lens);
+    if (big) {
+        free(names);
+        free(values);
+        free(lens);
+    }
     return true;
 }
 

@@ -76,19 +76,65 @@ const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *
     return NULL;
 }
 
-static const struct field *field_named(const char *name)
+static size_t field_named(const char *name)
 {
-    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
-        if (!strcmp(fields[f].name, name))
-            return &fields[f];
-    return NULL;
+    size_t f = 0;
+    while (f < sizeof(fields) / sizeof(fields[0]) - 1 && strcmp(fields[f].name, name))
+        f++;
+    return f; /* (every name asked for is in the table) */
 }
 
-/* "key": the stored field as its kind, its default or null when absent */
-static void write_field(struct jw_jsonw *w, const char *key, const struct field *fd, const struct jw_run_pairs *p)
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* The stored value of each field (NULL: absent), found in one pass over
+ * the pairs: each name is looked up in the field names, sorted once. */
+struct slots {
+    const char *v[NFIELDS];
+    size_t len[NFIELDS];
+};
+
+static int by_name(const void *a, const void *b)
 {
-    size_t len = 0;
-    const char *v = jw_run_pair(p, fd->name, &len);
+    return strcmp(fields[*(const unsigned char *)a].name, fields[*(const unsigned char *)b].name);
+}
+
+static void fill_slots(struct slots *s, const struct jw_run_pairs *p)
+{
+    static unsigned char sorted[NFIELDS];
+    static bool ready;
+    if (!ready) {
+        for (size_t f = 0; f < NFIELDS; f++)
+            sorted[f] = (unsigned char)f;
+        qsort(sorted, NFIELDS, 1, by_name);
+        ready = true;
+    }
+    memset(s->v, 0, sizeof(s->v));
+    for (size_t i = 0; i < p->n; i++) {
+        size_t lo = 0, hi = NFIELDS;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = strcmp(p->names[i], fields[sorted[mid]].name);
+            if (c == 0) {
+                if (!s->v[sorted[mid]]) { /* the first, as jw_run_pair finds */
+                    s->v[sorted[mid]] = p->values[i];
+                    s->len[sorted[mid]] = p->lens[i];
+                }
+                break;
+            }
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+}
+
+/* "key": field f as its kind, its default or null when absent */
+static void write_field(struct jw_jsonw *w, const char *key, size_t f, const struct slots *s)
+{
+    const struct field *fd = &fields[f];
+    size_t len = s->len[f];
+    const char *v = s->v[f];
     if (!v && fd->def) {
         v = fd->def;
         len = strlen(v);
@@ -109,9 +155,11 @@ static void write_field(struct jw_jsonw *w, const char *key, const struct field 
 
 void jw_run_write(struct jw_jsonw *w, const struct jw_run_pairs *p)
 {
+    struct slots s;
+    fill_slots(&s, p);
     jw_jsonw_obj_open(w);
-    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
-        write_field(w, fields[f].name, &fields[f], p);
+    for (size_t f = 0; f < NFIELDS; f++)
+        write_field(w, fields[f].name, f, &s);
     jw_jsonw_obj_close(w);
 }
 
@@ -157,15 +205,17 @@ void jw_run_write_team(struct jw_jsonw *w, const struct jw_run_pairs *p, const c
         {"notify", "notify"},         {"started_at", "started_at"},     {"completed_at", "finished_at"},
         {"created_at", "created_at"},
     };
+    struct slots s;
+    fill_slots(&s, p);
     size_t len = 0;
     const char *status = jw_run_pair(p, "status", &len);
     jw_jsonw_obj_open(w);
-    write_field(w, "id", field_named("id"), p);
+    write_field(w, "id", field_named("id"), &s);
     jw_jsonw_kstr(w, "job_type", job_type);
     jw_jsonw_kstr(w, "status", status ? team_status(status, len) : "pending");
     jw_jsonw_kstr(w, "team_id", team_id);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        write_field(w, names[i][0], field_named(names[i][1]), p);
+        write_field(w, names[i][0], field_named(names[i][1]), &s);
     jw_jsonw_obj_close(w);
 }
 

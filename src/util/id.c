@@ -215,15 +215,28 @@ void jw_hex_encode(const void *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* SHA-256 through one context, its digest fetched once: EVP_sha256() in a
+ * call looks the digest up again (a lock and a table search) and a context
+ * is made each time, which cost more than hashing a token. (jobwheel is one
+ * thread.) */
 void jw_sha256_hex(const void *data, size_t n, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+    static EVP_MD *md;
+    static EVP_MD_CTX *ctx;
+    if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        fprintf(stderr, "jobwheel: SHA-256 is not available\n");
+        abort();
+    }
+    if (!ctx)
+        ctx = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!ctx || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, data, n) ||
+        !EVP_DigestFinal_ex(ctx, digest, &len) || len != 32) {
         fprintf(stderr, "jobwheel: SHA-256 failed\n");
         abort();
     }
-    jw_hex_encode(md, 32, out);
+    jw_hex_encode(digest, 32, out);
 }
 
 bool jw_secure_equal(const void *a, const void *b, size_t n)

@@ -445,14 +445,33 @@ const char *jw_json_type_name(enum jw_json_type t)
 
 /* ---- writer ------------------------------------------------------------ */
 
+/* Bytes that cannot go into a JSON string as they are (control bytes,
+ * quote, backslash, DEL) or may start U+2028/U+2029 (0xE2). */
+static bool needs_care(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c == 0x7f || c == 0xE2;
+}
+
 void jw_json_quote(struct jw_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    jw_buf_reserve(b, n + 2);
-    jw_buf_putc(b, '"');
     size_t start = 0;
+    while (start < n && !needs_care((unsigned char)s[start]))
+        start++;
+    jw_buf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    if (start == n) { /* nothing to escape: most strings */
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len++] = '"';
+        b->data[b->len] = '\0';
+        return;
+    }
+    start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (!needs_care(c))
+            continue;
         const char *esc = NULL;
         char u[7];
         if (c == '"')
@@ -474,7 +493,7 @@ void jw_json_quote(struct jw_buf *b, const char *s, size_t n)
             u[5] = hex[c & 15];
             u[6] = '\0';
             esc = u;
-        } else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+        } else if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
                    ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
             /* U+2028/U+2029: valid JSON, but break JavaScript string literals */
             jw_buf_append(b, s + start, i - start);
@@ -482,12 +501,12 @@ void jw_json_quote(struct jw_buf *b, const char *s, size_t n)
             i += 2;
             start = i + 1;
             continue;
+        } else {
+            continue; /* 0xE2 starting another character */
         }
-        if (esc) {
-            jw_buf_append(b, s + start, i - start);
-            jw_buf_puts(b, esc);
-            start = i + 1;
-        }
+        jw_buf_append(b, s + start, i - start);
+        jw_buf_puts(b, esc);
+        start = i + 1;
     }
     jw_buf_append(b, s + start, n - start);
     jw_buf_putc(b, '"');

@@ -77,7 +77,10 @@ static void begin(struct jw_buf *b, struct jw_jsonw *w, enum jw_log_level level)
         jw_jsonw_kstr(w, "ts", ts);
         jw_jsonw_kstr(w, "level", level_name[level]);
     } else {
-        jw_buf_printf(b, "%s %-5s ", ts, level_name[level]);
+        static const char *const padded[] = {"debug ", "info  ", "warn  ", "error "}; /* %-5s, by hand */
+        jw_buf_puts(b, ts);
+        jw_buf_putc(b, ' ');
+        jw_buf_puts(b, padded[level]);
     }
 }
 
@@ -110,9 +113,17 @@ static void text_field(struct jw_buf *b, const char *k, const char *v)
 {
     if (!v)
         return;
-    jw_buf_printf(b, " %s=", k);
-    for (const char *c = v; *c; c++) /* values come from clients: keep one line, no spaces */
-        jw_buf_putc(b, (*c <= ' ' || *c == 0x7f) ? '_' : *c);
+    size_t kn = strlen(k), vn = strlen(v);
+    jw_buf_reserve(b, kn + vn + 2);
+    char *p = b->data + b->len;
+    *p++ = ' ';
+    memcpy(p, k, kn);
+    p += kn;
+    *p++ = '=';
+    for (size_t i = 0; i < vn; i++) /* values come from clients: keep one line, no spaces */
+        *p++ = ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) ? '_' : v[i];
+    *p = '\0';
+    b->len = (size_t)(p - b->data);
 }
 
 void jw_log_request(const struct jw_log_request *r)
@@ -138,7 +149,15 @@ void jw_log_request(const struct jw_log_request *r)
         jw_buf_puts(&b, "request");
         text_field(&b, "method", r->method);
         text_field(&b, "path", r->path);
-        jw_buf_printf(&b, " status=%d duration_ms=%.3f", r->status, ms);
+        /* " status=%d duration_ms=%.3f", by hand: a line per request */
+        int64_t us = r->duration_us < 0 ? 0 : r->duration_us;
+        char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10), '\0'};
+        jw_buf_puts(&b, " status=");
+        jw_buf_puti(&b, r->status);
+        jw_buf_puts(&b, " duration_ms=");
+        jw_buf_puti(&b, us / 1000);
+        jw_buf_putc(&b, '.');
+        jw_buf_puts(&b, frac);
         text_field(&b, "tenant", r->tenant);
         text_field(&b, "request_id", r->request_id);
         text_field(&b, "principal", r->principal);
