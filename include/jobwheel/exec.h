@@ -69,8 +69,9 @@ const char *jw_exec_instance(const struct jw_exec *x);
 int64_t jw_exec_lease_ms(const struct jw_exec *x);
 struct jw_reply;
 struct jw_fired_run;
+struct jw_run_pairs;
 void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                     const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us);
+                     const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us);
 void jw_exec_release(struct jw_exec *x, const char *tenant, size_t n);
 /* Start the runs named "<tenant>:<run>" by a store reply's elements from
  * index `from` on (what an ended run let go). */

@@ -32,6 +32,19 @@ struct jw_run_pairs {
     const size_t *lens;
 };
 
+/* Room for the pairs of one run (struct jw_run_pairs points into it). */
+#define JW_RUN_FIELDS_MAX 128
+struct jw_run_fields {
+    const char *names[JW_RUN_FIELDS_MAX], *values[JW_RUN_FIELDS_MAX];
+    size_t lens[JW_RUN_FIELDS_MAX];
+    struct jw_run_pairs p;
+};
+/* A run's fields as a script packs them into one string (names and values
+ * joined by NUL bytes: "name\0value\0name\0value", NUL-terminated as a
+ * reply string is), pointed into, not copied. 0, or -1 when it is not
+ * pairs (or more than JW_RUN_FIELDS_MAX). */
+int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len);
+
 /* The run's JSON: every field of the schema in order, null when absent. */
 void jw_run_write(struct jw_jsonw *w, const struct jw_run_pairs *p);
 /* Seed 001's job_run view: id, job_type, status (its five: pending,

@@ -100,6 +100,10 @@ long long jw_reply_int(const struct jw_reply *r);
 const char *jw_reply_str(const struct jw_reply *r, size_t *len);
 size_t jw_reply_count(const struct jw_reply *r); /* ARRAY */
 const struct jw_reply *jw_reply_at(const struct jw_reply *r, size_t i);
+/* The pairs of an array reply (HGETALL's name, value, ...): at most max,
+ * pointing into the reply; how many. */
+size_t jw_reply_pairs(const struct jw_reply *arr, const char **names, const char **values, size_t *lens,
+                      size_t max);
 /* A bulk string element equal to s? (Convenience for status words.) */
 bool jw_reply_is(const struct jw_reply *r, const char *s);
 /* In a FUNCTION LIST reply, the name of the library that defines Redis

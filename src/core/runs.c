@@ -83,39 +83,26 @@ static struct runop *runop_answered(enum jw_store_status st, void *arg)
     return NULL;
 }
 
-/* A run's JSON from its HGETALL array — seed 001's job_run view when
- * job_type is given; false when empty. */
+/* A run's JSON from its fields — seed 001's job_run view when job_type is
+ * given; false when it has none. */
+static bool write_pairs(struct jw_jsonw *w, const struct jw_run_pairs *p, const char *job_type, const char *team)
+{
+    if (!p || p->n == 0)
+        return false;
+    if (job_type)
+        jw_run_write_team(w, p, job_type, team);
+    else
+        jw_run_write(w, p);
+    return true;
+}
+
+/* The same from its HGETALL array. */
 static bool write_view(struct jw_jsonw *w, const struct jw_reply *pairs, const char *job_type, const char *team)
 {
-    size_t n = jw_reply_count(pairs) / 2;
-    if (n == 0)
-        return false;
-    enum { ON_STACK = 64 }; /* a run has fewer fields: no allocation */
-    const char *names_s[ON_STACK], *values_s[ON_STACK];
-    size_t lens_s[ON_STACK];
-    bool big = n > ON_STACK;
-    const char **names = big ? jw_calloc(n, sizeof(char *)) : names_s;
-    const char **values = big ? jw_calloc(n, sizeof(char *)) : values_s;
-    size_t *lens = big ? jw_calloc(n, sizeof(size_t)) : lens_s;
-    for (size_t i = 0; i < n; i++) {
-        names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
-        values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
-        if (!names[i])
-            names[i] = "";
-        if (!values[i])
-            values[i] = "";
-    }
-    struct jw_run_pairs p = {n, names, values, lens};
-    if (job_type)
-        jw_run_write_team(w, &p, job_type, team);
-    else
-        jw_run_write(w, &p);
-    if (big) {
-        free(names);
-        free(values);
-        free(lens);
-    }
-    return true;
+    struct jw_run_fields f;
+    size_t n = jw_reply_pairs(pairs, f.names, f.values, f.lens, JW_RUN_FIELDS_MAX);
+    f.p = (struct jw_run_pairs){n, f.names, f.values, f.lens};
+    return write_pairs(w, &f.p, job_type, team);
 }
 
 static bool write_run(struct jw_jsonw *w, const struct jw_reply *pairs)
@@ -453,17 +440,14 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
     bool any_new = false;
     for (size_t i = 1; i + 4 <= jw_reply_count(r); i += 4) {
         bool is_new = jw_reply_is(jw_reply_at(r, i), "new");
-        const struct jw_reply *pairs = jw_reply_at(r, i + 2);
+        struct jw_run_fields f; /* the run's fields, packed by the script */
+        size_t plen = 0;
+        const char *packed = jw_reply_str(jw_reply_at(r, i + 2), &plen);
+        const struct jw_run_pairs *pairs = packed && jw_run_fields_unpack(&f, packed, plen) == 0 ? &f.p : NULL;
         const struct jw_reply *start = jw_reply_at(r, i + 3); /* run_create started it: what that gave */
-        const char *id = NULL, *status = NULL, *due = NULL;
-        for (size_t k = 0; k + 1 < jw_reply_count(pairs); k += 2) {
-            if (jw_reply_is(jw_reply_at(pairs, k), "id"))
-                id = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
-            else if (jw_reply_is(jw_reply_at(pairs, k), "status"))
-                status = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
-            else if (jw_reply_is(jw_reply_at(pairs, k), "scheduled_at"))
-                due = jw_reply_str(jw_reply_at(pairs, k + 1), NULL);
-        }
+        const char *id = pairs ? jw_run_pair(pairs, "id", NULL) : NULL;
+        const char *status = pairs ? jw_run_pair(pairs, "status", NULL) : NULL;
+        const char *due = pairs ? jw_run_pair(pairs, "scheduled_at", NULL) : NULL;
         total++;
         created += is_new;
         any_new = any_new || is_new;
@@ -476,7 +460,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
             jw_exec_due(t->c->exec, (int)jw_reply_int(jw_reply_at(r, i + 1)), strtoll(due, NULL, 10));
         }
         if (!t->bulk) {
-            write_view(&w, pairs, t->team_job_type, t->tenant);
+            write_pairs(&w, pairs, t->team_job_type, t->tenant);
             continue;
         }
         jw_jsonw_obj_open(&w);

@@ -59,6 +59,7 @@ struct jw_exec {
      * the room reserved for run_create and fire_claim) to the attempt's
      * end. */
     struct jw_fair *fair;
+    struct jw_map *jobs; /* decoded jobs by their JSON (decode_job) */
     struct jw_due *due; /* the clock of delayed runs (due.h) */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
@@ -144,28 +145,67 @@ void jw_exec_start_members(struct jw_exec *x, const struct jw_reply *r, size_t f
 }
 
 /* Field name -> value of a HGETALL reply. */
-static const char *pair(const struct jw_reply *pairs, const char *name, size_t *len)
+static const char *pair(const struct jw_run_pairs *pairs, const char *name, size_t *len)
 {
-    for (size_t i = 0; i + 1 < jw_reply_count(pairs); i += 2)
-        if (jw_reply_is(jw_reply_at(pairs, i), name))
-            return jw_reply_str(jw_reply_at(pairs, i + 1), len);
-    return NULL;
+    return pairs ? jw_run_pair(pairs, name, len) : NULL;
 }
 
-static int64_t pair_int(const struct jw_reply *pairs, const char *name, int64_t def)
+static int64_t pair_int(const struct jw_run_pairs *pairs, const char *name, int64_t def)
 {
     const char *v = pair(pairs, name, NULL);
     return v ? strtoll(v, NULL, 10) : def;
 }
 
-static int decode_job(const char *json, size_t n, struct jw_job *job)
+/* Jobs decoded, by their stored JSON (its "id" first): every run of a job
+ * brings the same JSON until the job changes, and decoding it was much of
+ * what starting a run cost. Decoding depends on the text alone, so a hit is
+ * the same job. Bounded: past JOB_CACHE_MAX entries the cache starts over;
+ * longer texts are decoded each time. */
+#define JOB_CACHE_MAX 512
+#define JOB_CACHE_TEXT_MAX 8192
+
+struct cached_job {
+    char *json;
+    struct jw_job job;
+};
+
+static void cached_job_free(void *value, void *arg)
 {
+    struct cached_job *cj = value;
+    jw_job_free(&cj->job);
+    free(cj->json);
+    free(cj);
+}
+
+static void job_cache_clear(struct jw_exec *x)
+{
+    jw_map_each(x->jobs, cached_job_free, NULL);
+    jw_map_free(x->jobs);
+    x->jobs = jw_map_new();
+}
+
+static int decode_job(struct jw_exec *x, const char *json, size_t n, struct jw_job *job)
+{
+    bool cacheable = n <= JOB_CACHE_TEXT_MAX && strlen(json) == n;
+    struct cached_job *hit = cacheable ? jw_map_get(x->jobs, json) : NULL;
+    if (hit) {
+        jw_job_copy(job, &hit->job);
+        return 0;
+    }
     char why[128];
     memset(job, 0, sizeof(*job));
     struct jw_json_doc *doc = jw_json_parse(json, n, JW_JSON_STORED_DEPTH, why, sizeof(why));
     struct jw_error err;
     int rc = doc ? jw_job_decode(job, jw_json_root(doc), JW_JOB_STORED, &err) : -1;
     jw_json_doc_free(doc);
+    if (rc == 0 && cacheable) {
+        if (jw_map_count(x->jobs) >= JOB_CACHE_MAX)
+            job_cache_clear(x);
+        struct cached_job *cj = jw_calloc(1, sizeof(*cj));
+        cj->json = jw_strndup(json, n);
+        jw_job_copy(&cj->job, job);
+        jw_map_put(x->jobs, cj->json, cj);
+    }
     return rc;
 }
 
@@ -491,7 +531,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
 }
 
 /* Start the attempt: another job type's runner, or the HTTP request. */
-static void launch(struct flight *fl, const struct jw_reply *pairs)
+static void launch(struct flight *fl, const struct jw_run_pairs *pairs)
 {
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
@@ -587,7 +627,7 @@ struct start_ctx {
  * for a start this instance asked for with a slot of its tenant's; pairs:
  * the run's fields, or NULL and known: what its firing knows of it. */
 static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                    const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us)
+                    const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
     if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
@@ -629,7 +669,7 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     fl->max_ms = pair_int(pairs, "retry_max_delay_secs", 0) * 1000;
     if (!job_json && known && known->job) {
         jw_job_copy(&fl->job, known->job);
-    } else if (!job_json || decode_job(job_json, jn, &fl->job) != 0) {
+    } else if (!job_json || decode_job(x, job_json, jn, &fl->job) != 0) {
         struct jw_retry_policy p = {0};
         struct outcome o = {.error = "the job could not be read", .kind = "failed"};
         struct jw_job empty;
@@ -652,8 +692,11 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
 static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
     struct start_ctx *s = arg;
-    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL, st == JW_STORE_OK ? jw_reply_at(r, 4) : NULL, NULL,
-            s->sent_us);
+    struct jw_run_fields f;
+    size_t len = 0;
+    const char *packed = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 4), &len) : NULL;
+    bool have = packed && jw_run_fields_unpack(&f, packed, len) == 0;
+    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL, have ? &f.p : NULL, NULL, s->sent_us);
     free(s);
 }
 
@@ -684,7 +727,7 @@ int64_t jw_exec_lease_ms(const struct jw_exec *x)
 }
 
 void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                     const struct jw_reply *pairs, const struct jw_fired_run *known, int64_t sent_us)
+                     const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     if (x)
         started(x, tenant, run_id, r, pairs, known, sent_us);
@@ -805,9 +848,12 @@ static void on_inspected(enum jw_store_status st, const struct jw_reply *r, void
         jw_reply_str(jw_reply_at(r, 1), NULL) ? jw_reply_str(jw_reply_at(r, 1), NULL) : "0", NULL, 10);
     size_t jn;
     const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
-    const struct jw_reply *pairs = jw_reply_at(r, 3);
+    struct jw_run_fields rf;
+    size_t plen = 0;
+    const char *packed = jw_reply_str(jw_reply_at(r, 3), &plen);
+    const struct jw_run_pairs *pairs = packed && jw_run_fields_unpack(&rf, packed, plen) == 0 ? &rf.p : NULL;
     struct jw_job job;
-    if (!job_json || decode_job(job_json, jn, &job) != 0)
+    if (!job_json || decode_job(in->x, job_json, jn, &job) != 0)
         memset(&job, 0, sizeof(job));
     const char *backoff = pair(pairs, "retry_backoff", NULL);
     struct jw_retry_policy p =
@@ -1029,7 +1075,7 @@ static void send_webhook(struct jw_exec *x, const char *tenant, const char *run_
 }
 
 /* The outcome, in words, to the address the trigger's caller gave. */
-static void send_mail(struct jw_exec *x, const struct jw_reply *pairs, const char *job_name, const char *to,
+static void send_mail(struct jw_exec *x, const struct jw_run_pairs *pairs, const char *job_name, const char *to,
                       const struct jw_buf *run_json)
 {
     const char *status = pair(pairs, "status", NULL), *id = pair(pairs, "id", NULL);
@@ -1058,12 +1104,15 @@ static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, voi
 {
     struct notice *nt = arg;
     struct jw_exec *x = nt->x;
-    const struct jw_reply *pairs = jw_reply_at(r, 0);
-    size_t jn, n = pairs ? jw_reply_count(pairs) / 2 : 0;
+    struct jw_run_fields rf;
+    size_t jn, n = st == JW_STORE_OK ? jw_reply_pairs(jw_reply_at(r, 0), rf.names, rf.values, rf.lens, JW_RUN_FIELDS_MAX)
+                                     : 0;
+    rf.p = (struct jw_run_pairs){n, rf.names, rf.values, rf.lens};
+    const struct jw_run_pairs *pairs = &rf.p;
     const char *job_json = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 1), &jn) : NULL;
     struct jw_job job;
     memset(&job, 0, sizeof(job));
-    if (st != JW_STORE_OK || n == 0 || !job_json || decode_job(job_json, jn, &job) != 0) {
+    if (st != JW_STORE_OK || n == 0 || !job_json || decode_job(x, job_json, jn, &job) != 0) {
         free(nt); /* gone, not ended after all, or its job was deleted */
         return;
     }
@@ -1071,20 +1120,10 @@ static void on_notice_run(enum jw_store_status st, const struct jw_reply *r, voi
     const char *notify = pair(pairs, "notify", NULL), *to = pair(pairs, "_notify_to", NULL);
     bool mail = notify && !strcmp(notify, "1") && to && x->opt.smtp;
     if (url || mail) {
-        const char **names = jw_calloc(n, sizeof(char *)), **values = jw_calloc(n, sizeof(char *));
-        size_t *lens = jw_calloc(n, sizeof(size_t));
-        for (size_t i = 0; i < n; i++) {
-            names[i] = jw_reply_str(jw_reply_at(pairs, 2 * i), NULL);
-            values[i] = jw_reply_str(jw_reply_at(pairs, 2 * i + 1), &lens[i]);
-        }
-        struct jw_run_pairs rp = {n, names, values, lens};
         struct jw_buf body = JW_BUF_INIT;
         struct jw_jsonw w;
         jw_jsonw_init(&w, &body);
-        jw_run_write(&w, &rp);
-        free(names);
-        free(values);
-        free(lens);
+        jw_run_write(&w, pairs);
         if (url)
             send_webhook(x, nt->tenant, nt->run_id, url, jw_reply_str(jw_reply_at(r, 2), NULL), &body);
         if (mail)
@@ -1224,6 +1263,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
                                    .start_arg = x};
     x->runner = jw_runner_new(base, store, &ro);
     x->flights = jw_map_new();
+    x->jobs = jw_map_new();
     if (x->opt.max_inflight <= 0)
         x->opt.max_inflight = 1024;
     struct jw_fair_limits fl = {
@@ -1323,6 +1363,8 @@ void jw_exec_free(struct jw_exec *x)
         return;
     jw_map_each(x->flights, free_flight_cb, NULL);
     jw_map_free(x->flights);
+    jw_map_each(x->jobs, cached_job_free, NULL);
+    jw_map_free(x->jobs);
     jw_http_client_free(x->http);
     jw_runner_free(x->runner);
     x->stopping = true;

@@ -76,6 +76,34 @@ const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *
     return NULL;
 }
 
+int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len)
+{
+    size_t n = 0, at = 0;
+    while (packed && at < len) {
+        if (n / 2 >= JW_RUN_FIELDS_MAX)
+            return -1;
+        const char *s = packed + at, *end = memchr(s, '\0', len - at);
+        size_t k = end ? (size_t)(end - s) : len - at;
+        if (n % 2 == 0)
+            f->names[n / 2] = s;
+        else {
+            f->values[n / 2] = s;
+            f->lens[n / 2] = k;
+        }
+        n++;
+        at += k + 1;
+    }
+    if (n % 2 && len && packed[len - 1] == '\0') { /* "…name\0": the last value is empty */
+        f->values[n / 2] = packed + len;
+        f->lens[n / 2] = 0;
+        n++;
+    }
+    if (n % 2)
+        return -1;
+    f->p = (struct jw_run_pairs){n / 2, f->names, f->values, f->lens};
+    return 0;
+}
+
 static size_t field_named(const char *name)
 {
     size_t f = 0;

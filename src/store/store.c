@@ -836,6 +836,25 @@ static const struct jw_reply *map_get(const struct jw_reply *map, const char *na
 
 /* FUNCTION LIST answers per library {library_name, engine, functions: per
  * function {name, description, flags}} (functions.c functionListCommand). */
+size_t jw_reply_pairs(const struct jw_reply *arr, const char **names, const char **values, size_t *lens,
+                      size_t max)
+{
+    size_t n = jw_reply_count(arr) / 2;
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = jw_reply_str(jw_reply_at(arr, 2 * i), NULL);
+        values[i] = jw_reply_str(jw_reply_at(arr, 2 * i + 1), &lens[i]);
+        if (!names[i])
+            names[i] = "";
+        if (!values[i]) {
+            values[i] = "";
+            lens[i] = 0;
+        }
+    }
+    return n;
+}
+
 const char *jw_reply_function_library(const struct jw_reply *list, const char *function)
 {
     for (size_t l = 0; l < jw_reply_count(list); l++) {

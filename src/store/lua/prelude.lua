@@ -1093,6 +1093,17 @@ end
 -- The fields of a started run the execution engine reads (exec/dispatcher.c
 -- started() and launch(); keep in step): run_start answers only these, as
 -- every other field is only weight on the wire and in the reply's making.
+-- A run's fields for the engine as one string, names and values joined by
+-- NUL bytes (one reply string, not one per field; jw_run_fields_unpack
+-- reads it). Stored values hold no NUL: each was checked at the edge (JSON
+-- text, ids, times, words); were one to, it would read as a space rather
+-- than split its pairs.
+local function pack_fields(flat)
+  if string.find(table.concat(flat), '%z') then
+    for i = 1, #flat do flat[i] = (string.gsub(flat[i], '%z', ' ')) end
+  end
+  return table.concat(flat, '\0')
+end
 local START_FIELDS = {'payload', 'params', '_shard', '_fallback', 'notify', 'scheduled_at', 'created_at',
                       'next_retry_at', 'retry_backoff', 'retry_initial_delay_secs', 'retry_max_delay_secs',
                       'timeout_secs_override', 'max_attempts_override'}

@@ -1,21 +1,3 @@
--- run_create: trigger a job — one run, or a bulk of them, all in one step.
--- ARGV: job id or name, now (ms), flags (letters: x = exclusive, refuse
--- when a run of the job has not ended — the "already running" 409; p = the
--- job is named "<project_id>\n<slug>"; n = refuse system jobs; y = system
--- jobs only), retention (ms), the instance that will run what starts here
--- ("" for none), its lease (ms), how many runs it has room to start, the
--- instance's default runs_per_minute, run_history and inflight quotas (see
--- the prelude's Quotas), then per run: run id, idempotency key or "", dedup SHA-256 or "", start time
--- (ms; later than now = delayed), the number of field/value pairs, the pairs.
--- Job-derived fields (job_id, project_id, job_version(_id), tags and
--- metadata defaults, expires_at) are filled here from the job itself.
--- A new run that may start now, while the instance has room, starts here
--- as run_start would start it (limits, lease), saving a round trip and a
--- script; its fields in the answer are those it was made with (pending).
--- Returns {"nojob"} | {"system"} (n, and it is one) | {"conflict", existing
--- run id} | {"quota", ...} (Q.over: the new runs would pass a quota) | {"ok", then per run: "new"|"hit", its shard, its HGETALL, and
--- what starting it gave (run_start's answer without the run's fields) or
--- 0 when it was not tried}.
 -- run_create: trigger jobs — the triggers of one tenant that arrived in
 -- one turn of the loop (group commit), each one run or a bulk of them, each
 -- made whole or not at all, in one step.
@@ -37,7 +19,7 @@
 -- Returns one answer per trigger, in order: {"nojob"} | {"system"} (n, and
 -- it is one) | {"conflict", existing run id} | {"quota", ...} (Q.over: the
 -- new runs would pass a quota) | {"ok", then per run: "new"|"hit", its
--- shard, its HGETALL, and what starting it gave (run_start's answer
+-- shard, its fields (packed: pack_fields), and what starting it gave (run_start's answer
 -- without the run's fields) or 0 when it was not tried}. A trigger refused
 -- changes nothing; the others go on.
 want_tenant(); want_int(1, 0, RETENTION_MAX, 'retention, ms'); want_instance(2, true)
@@ -139,7 +121,7 @@ local function trigger(g, last)
     if existing then
       out[#out + 1] = 'hit'
       out[#out + 1] = shard
-      out[#out + 1] = redis.call('HGETALL', k_run(existing))
+      out[#out + 1] = pack_fields(redis.call('HGETALL', k_run(existing)))
       out[#out + 1] = 0
     else
       local key = k_run(id)
@@ -189,7 +171,7 @@ local function trigger(g, last)
       end
       out[#out + 1] = 'new'
       out[#out + 1] = shard
-      out[#out + 1] = flat -- the new hash's fields, as HGETALL would give them
+      out[#out + 1] = pack_fields(flat) -- the new hash's fields, as HGETALL would give them
       if start_now then
         room = room - 1
         out[#out + 1] = start_attempt(id, fields, job_json, job, instance, now, lease, true)

@@ -6,7 +6,7 @@
 --       stays alive for its timeout (timeout_secs) after each report.
 -- Returns {"ok", cancel requested "1"/"0"} for progress and heartbeat,
 --   {"ok", members to start...} for complete,
---   {"fail", attempt, job JSON, run HGETALL} for fail (the caller decides
+--   {"fail", attempt, job JSON, the run's fields packed (pack_fields)} for fail (the caller decides
 --   whether to retry, through run_finish),
 --   {"cancelled"} (the run was cancelled: progress/heartbeat answer so),
 --   {"ended", status} | {"gone"} | {"stale", attempt} (the token is for
@@ -41,4 +41,4 @@ if kind == 'complete' then
   for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
   return out
 end
-return {'fail', run.attempt, job_json(run.job_id), redis.call('HGETALL', key)}
+return {'fail', run.attempt, job_json(run.job_id), pack_fields(redis.call('HGETALL', key))}

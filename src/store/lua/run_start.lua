@@ -4,7 +4,7 @@
 -- ARGV: instance id, now (ms), lease (ms), the instance's default inflight
 -- quota (see the prelude's Quotas), then the run ids.
 -- Returns per run: {"started", attempt, job JSON, webhook secret or false,
---         the run's fields the engine reads (START_FIELDS), as pairs}
+--         the run's fields the engine reads (START_FIELDS), packed (pack_fields)}
 --       | {"waiting"} (a concurrency limit holds it; it becomes ready when a
 --         run of its job ends) | {"delayed", when, shard} (a rate limit:
 --         ready then)
@@ -41,7 +41,7 @@ local function start(run_id)
       local v = run[k]
       if v then flat[#flat + 1] = k; flat[#flat + 1] = v end
     end
-    out[5] = flat
+    out[5] = pack_fields(flat)
   end
   return out
 end
