@@ -328,6 +328,8 @@ void jw_runs_page(struct jw_core *c, const char *tenant, const char *job_ref, in
     jw_store_eval(c->store, JW_LUA_RUN_PAGE, tenant, &a, on_paged, o);
 }
 
+#define JW_JOB_REF_MAX 1000 /* bytes of a job id or name (run_create.lua) */
+
 /* ---- trigger --------------------------------------------------------------------- */
 
 struct trig {
@@ -517,6 +519,11 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
         t->team_job_type = nl ? nl + 1 : t->ref;
     }
     struct jw_error e;
+    if (strlen(job_ref) > JW_JOB_REF_MAX) { /* no job has such a name (run_create refuses it) */
+        jw_fail(&e, 404, "", "no such job: %.200s", job_ref);
+        trig_fail(t, &e);
+        return;
+    }
     int64_t now = jw_time_now_ms();
     struct jw_args args = JW_ARGS_INIT;
     const struct jw_json *items = bulk ? jw_json_get(body, "items") : NULL;

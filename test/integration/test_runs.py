@@ -575,7 +575,8 @@ def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path
         base = f"/v1/jobs/{job}/trigger"
         reqs = [("POST", base, {"payload": {"i": i}, "delay": 3600}) for i in range(24)]
         reqs += [("POST", base, {"idempotency_key": "same", "delay": 3600})] * 2
-        reqs += [("POST", f"/v1/jobs/{uuid.uuid4()}/trigger", {}),
+        reqs += [("POST", f"/v1/jobs/{'x' * 1500}/trigger", {}),
+                 ("POST", f"/v1/jobs/{uuid.uuid4()}/trigger", {}),
                  ("POST", base, {"delay": -1}),
                  ("POST", base + "/bulk", {"items": [{"delay": 3600, "payload": {"b": k}} for k in range(3)]}),
                  ("GET", f"/v1/jobs/{job}", None)]
@@ -610,10 +611,10 @@ def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path
             assert got["payload"] == {"i": i} and got["status"] == "delayed", got
         (s1, b1), (s2, b2) = answers[24:26]
         assert sorted([s1, s2]) == [200, 201] and b1["id"] == b2["id"]
-        assert answers[26][0] == 404
-        assert answers[27][0] == 400 and "delay" in answers[27][1]["errors"]
-        assert answers[28][0] == 201 and answers[28][1]["created"] == 3
-        assert answers[29][0] == 200 and answers[29][1]["id"] == job
+        assert answers[26][0] == 404 and answers[27][0] == 404
+        assert answers[28][0] == 400 and "delay" in answers[28][1]["errors"]
+        assert answers[29][0] == 201 and answers[29][1]["created"] == 3
+        assert answers[30][0] == 200 and answers[30][1]["id"] == job
         # 28 triggers reached Redis (the 400 did not); they went together
         assert 1 <= len(calls) < 28, [len(e[3]) for e in calls]
     finally:
