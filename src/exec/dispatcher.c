@@ -630,6 +630,13 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
                     const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
+    if (r && x->stopping && (x->calls_abandoned || !x->stop_done) && jw_reply_is(jw_reply_at(r, 0), "started")) {
+        /* answered after the drain gave up or ended: no call may start now
+         * (it would outlive the loop); its lease lapses and another
+         * instance retries the run, as for the calls abandoned */
+        jw_fair_give(x->fair, acct, 1);
+        return;
+    }
     if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
         jw_fair_give(x->fair, acct, 1);
         start_queued(x);
@@ -1314,7 +1321,9 @@ static void check_stopped(struct jw_exec *x)
     if (!x->stopping || !x->stop_done)
         return;
     int64_t now = jw_time_mono_ms();
-    if (jw_map_count(x->flights) > 0 && now < x->stop_deadline)
+    /* a slot is held from a start's request to its attempt's end: starts
+     * Redis has not answered yet are drained too */
+    if (jw_fair_used(x->fair) > 0 && now < x->stop_deadline)
         return;
     if (!x->calls_abandoned) {
         /* out of time: abandon the calls while the loop still runs, so that
