@@ -1099,8 +1099,8 @@ end
 -- text, ids, times, words); were one to, it would read as a space rather
 -- than split its pairs.
 local function pack_fields(flat)
-  if string.find(table.concat(flat), '%z') then
-    for i = 1, #flat do flat[i] = (string.gsub(flat[i], '%z', ' ')) end
+  for i = 1, #flat do -- (a plain find: the pattern '%z' costs ~20 ns a byte)
+    if string.find(flat[i], '\0', 1, true) then flat[i] = (string.gsub(flat[i], '%z', ' ')) end
   end
   return table.concat(flat, '\0')
 end
