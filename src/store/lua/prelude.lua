@@ -598,12 +598,14 @@ local function ready_add(shard, score, member)
     redis.call('ZADD', shard_tag(shard) .. ':ready_tenants', 0, TENANT)
   end
 end
-local function delayed_add(shard, due, member)
-  redis.call('ZADD', k_delayed(shard), due, member)
+-- (due_text: due as text when the caller has it — a number given to
+-- redis.call costs a printf, and Redis parses it back)
+local function delayed_add(shard, due, member, due_text)
+  redis.call('ZADD', k_delayed(shard), due_text or due, member)
   local key = -1 - shard -- the earliest time listed in this call
   if not listed[key] or due < listed[key] then
     listed[key] = due
-    redis.call('ZADD', shard_tag(shard) .. ':delayed_tenants', 'LT', due, TENANT)
+    redis.call('ZADD', shard_tag(shard) .. ':delayed_tenants', 'LT', due_text or due, TENANT)
   end
 end
 local function k_running(shard) return shard_tag(shard) .. ':running' end
@@ -1189,16 +1191,17 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     return {'waiting'}
   end
   local attempt = tonumber(run.attempt or '0') + 1
-  local now_s = tostring(now) -- once: a number's text costs Lua a sprintf
+  -- once each: a number's text costs Lua a sprintf
+  local now_s, attempt_s = tostring(now), tostring(attempt)
   if run.started_at then
-    redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
+    redis.call('HSET', key, 'status', 'running', 'attempt', attempt_s, '_instance', instance, '_phase', 'http',
                '_attempt_started', now_s)
   else
-    redis.call('HSET', key, 'status', 'running', 'attempt', attempt, '_instance', instance, '_phase', 'http',
+    redis.call('HSET', key, 'status', 'running', 'attempt', attempt_s, '_instance', instance, '_phase', 'http',
                '_attempt_started', now_s, 'started_at', now_s)
   end
   -- `run` now reads as the hash does (run_start answers with it)
-  run.status, run.attempt, run._instance, run._phase = 'running', tostring(attempt), instance, 'http'
+  run.status, run.attempt, run._instance, run._phase = 'running', attempt_s, instance, 'http'
   run._attempt_started, run.started_at = now_s, run.started_at or now_s
   unqueue()
   redis.call('ZADD', k_running(shard), now + lease, member)

@@ -155,15 +155,15 @@ local function trigger(g, last)
       local flat = {}
       for k, v in pairs(fields) do flat[#flat + 1] = k; flat[#flat + 1] = v end
       redis.call('HSET', key, unpack(flat))
-      redis.call('ZADD', K_RUNS, now, id)
-      redis.call('ZADD', k_job_runs(job_id), now, id)
+      redis.call('ZADD', K_RUNS, now_text, id) -- (times as text, as above)
+      redis.call('ZADD', k_job_runs(job_id), now_text, id)
       redis.call('SADD', k_job_open(job_id), id)
       local member = run_member(id)
       local start_now = not delayed and room > 0 and instance ~= ''
       if delayed then
-        delayed_add(shard, start, member)
+        delayed_add(shard, start, member, start_text)
       elseif not start_now then
-        ready_add(shard, now - tonumber(fields.priority or '0') * 60000, member)
+        ready_add(shard, fields.priority and now - tonumber(fields.priority) * 60000 or now_text, member)
       end
       if idem ~= '' then redis.call('SET', T .. ':idem:' .. idem, id, 'EX', 86400) end
       if dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
