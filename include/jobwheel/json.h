@@ -80,6 +80,9 @@ void jw_jsonw_obj_close(struct jw_jsonw *w);
 void jw_jsonw_arr_open(struct jw_jsonw *w);
 void jw_jsonw_arr_close(struct jw_jsonw *w);
 void jw_jsonw_key(struct jw_jsonw *w, const char *key);
+/* A key already written out with its quotes and colon ("\"id\":"), for
+ * writers that put the same keys again and again: appended as it is. */
+void jw_jsonw_key_quoted(struct jw_jsonw *w, const char *quoted, size_t n);
 void jw_jsonw_str(struct jw_jsonw *w, const char *s); /* NULL writes null */
 void jw_jsonw_strn(struct jw_jsonw *w, const char *s, size_t n);
 void jw_jsonw_int(struct jw_jsonw *w, int64_t v);

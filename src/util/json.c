@@ -570,6 +570,13 @@ void jw_jsonw_key(struct jw_jsonw *w, const char *key)
     w->after_key = true;
 }
 
+void jw_jsonw_key_quoted(struct jw_jsonw *w, const char *quoted, size_t n)
+{
+    before_value(w);
+    jw_buf_append(w->out, quoted, n);
+    w->after_key = true;
+}
+
 void jw_jsonw_strn(struct jw_jsonw *w, const char *s, size_t n)
 {
     before_value(w);
