@@ -1,6 +1,7 @@
 /* dispatcher: runs from ready to ended — start (limits, lease), call the
- * endpoint, record the outcome, retry or hand over; lease renewal; the
- * owned shards' queue sweeps; final-run webhooks (see exec.h). */
+ * endpoint at the attempt's time (a burst is started ahead, see due.h),
+ * record the outcome, retry or hand over; lease renewal; the owned shards'
+ * queue sweeps; final-run webhooks (see exec.h). */
 #include "jobwheel/exec.h"
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@
 #include "jobwheel/smtp.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
+#include "jobwheel/wheel.h"
 
 #define SWEEP_MS 200
 #define RENEW_MS 1000 /* leases are renewed this often, or three times a lease if shorter */
@@ -35,6 +37,8 @@
 #define TRIM_TICKS 5        /* idle tenants' accounts are freed every TRIM_TICKS sweeps */
 #define HOLD_MS 1000        /* outcomes held back during a burst of firings, at most */
 #define HOLD_CHECK_MS 2
+#define LAUNCH_TURN 64 /* calls of a burst started ahead begun in one turn; then the loop sends them */
+#define AHEAD_MAX 25000 /* attempts held ahead of their time; more start as other runs do (memory) */
 
 struct jw_exec {
     struct event_base *base;
@@ -61,6 +65,14 @@ struct jw_exec {
     struct jw_fair *fair;
     struct jw_map *jobs; /* decoded jobs by their JSON (decode_job) */
     struct jw_due *due; /* the clock of delayed runs (due.h) */
+    /* Attempts started ahead of their time (a burst, see due.h) wait here
+     * for it, then for a slot: started in Redis, no call yet. */
+    struct jw_wheel ahead;
+    struct event *ahead_timer;
+    int64_t ahead_armed;
+    size_t nwaiting; /* of them, due and waiting for a slot */
+    size_t nahead;   /* starts asked for ahead and attempts held without a slot (AHEAD_MAX) */
+    struct event *kick; /* start_queued in the next turn */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
     struct finish **held; /* outcomes held back (see holding) */
@@ -80,7 +92,7 @@ struct jw_exec {
 /* An attempt in progress on this instance. */
 struct flight {
     struct jw_exec *x;
-    struct jw_fair_tenant *acct; /* its tenant's account, where it holds a slot */
+    struct jw_fair_tenant *acct; /* its tenant's account, where it holds a slot (valid while it holds or waits for one) */
     char member[80];             /* map key */
     char tenant[40], run_id[40];
     int shard;
@@ -100,11 +112,16 @@ struct flight {
     int64_t initial_ms, max_ms;
     struct jw_http_call *call;    /* HttpCall */
     struct jw_runner_call *rcall; /* the other job types */
+    char *params;                 /* the run's params (the other job types) */
+    bool slot;                    /* it holds one of its tenant's slots */
+    bool waiting;                 /* started ahead, due, and queued for a slot */
+    struct jw_wheel_entry we;     /* started ahead: queued for its time */
 };
 
 static void start_run(struct jw_exec *x, const char *tenant, const char *run_id);
-static void send_start(struct jw_exec *x, const char *tenant, const char *run_id);
+static void send_start(struct jw_exec *x, const char *tenant, const char *run_id, bool ahead);
 static void start_queued(struct jw_exec *x);
+static void launch(struct flight *fl);
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -241,11 +258,13 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
  * While a burst of firings waits for its claims (the scheduler's backlog),
  * outcomes wait here, for at most HOLD_MS: Redis serves first the claims
  * that start runs on time, and the outcomes follow in fewer, fuller calls.
+ * So do they while attempts started ahead of a burst's time wait for
+ * slots: the calls go out first.
  * Nothing is lost by the wait: the runs stay running in Redis, their
  * leases far off. */
 static bool holding(const struct jw_exec *x)
 {
-    return !x->stopping && x->sched && jw_scheduler_backlogged(x->sched) &&
+    return !x->stopping && ((x->sched && jw_scheduler_backlogged(x->sched)) || x->nwaiting > 0) &&
            (!x->nheld || jw_time_mono_ms() - x->held_since < HOLD_MS);
 }
 
@@ -478,6 +497,7 @@ static void flight_free(struct flight *fl)
     free(fl->secret);
     free(fl->payload);
     free(fl->backoff);
+    free(fl->params);
     free(fl);
 }
 
@@ -486,7 +506,14 @@ static void check_stopped(struct jw_exec *x);
 /* The attempt of flight fl ended here (or never began): its slot is free. */
 static void flight_end(struct jw_exec *x, struct flight *fl)
 {
-    jw_fair_give(x->fair, fl->acct, 1);
+    if (fl->we.queued)
+        jw_wheel_remove(&x->ahead, &fl->we);
+    if (fl->waiting)
+        x->nwaiting--;
+    if (fl->slot)
+        jw_fair_give(x->fair, fl->acct, 1);
+    else
+        x->nahead--;
     flight_free(fl);
 }
 
@@ -495,13 +522,27 @@ static void start_queued(struct jw_exec *x)
 {
     struct jw_fair_tenant *acct;
     char *m;
+    size_t launched = 0;
     while (!x->stopping && (m = jw_fair_next(x->fair, &acct))) {
         char tenant[40], run[40];
         split_member(m, tenant, sizeof(tenant), run, sizeof(run));
-        if (tenant[0] && run[0] && !jw_map_get(x->flights, m))
-            send_start(x, tenant, run);
-        else /* already running here: the slot is not needed */
+        struct flight *fl = jw_map_get(x->flights, m);
+        if (fl && fl->waiting) { /* started ahead, and its time has come */
+            fl->waiting = false;
+            x->nwaiting--;
+            fl->slot = true;
+            x->nahead--;
+            launch(fl);
+            if (++launched == LAUNCH_TURN && x->nwaiting) { /* the rest after the loop sent these */
+                free(m);
+                event_active(x->kick, 0, 0);
+                return;
+            }
+        } else if (tenant[0] && run[0] && !fl) {
+            send_start(x, tenant, run, false);
+        } else { /* already running here: the slot is not needed */
             jw_fair_give(x->fair, acct, 1);
+        }
         free(m);
     }
 }
@@ -531,7 +572,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
 }
 
 /* Start the attempt: another job type's runner, or the HTTP request. */
-static void launch(struct flight *fl, const struct jw_run_pairs *pairs)
+static void launch(struct flight *fl)
 {
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
@@ -546,7 +587,7 @@ static void launch(struct flight *fl, const struct jw_run_pairs *pairs)
             .attempt = fl->attempt,
             .job = &fl->job,
             .payload = fl->payload,
-            .params = pair(pairs, "params", NULL),
+            .params = fl->params,
             .run_token = token,
             .timeout_ms = fl->timeout_ms,
         };
@@ -621,24 +662,103 @@ struct start_ctx {
     struct jw_exec *x;
     char tenant[40], run_id[40];
     int64_t sent_us;
+    bool ahead; /* one of a burst, started ahead without a slot */
 };
 
-/* What starting a run gave (run_start's answer, r; NULL: Redis failed),
- * for a start this instance asked for with a slot of its tenant's; pairs:
- * the run's fields, or NULL and known: what its firing knows of it. */
-static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
-                    const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us)
+/* ---- attempts started ahead of their time ------------------------------------------- */
+
+static void on_ahead_expired(struct jw_wheel_entry *we, void *arg);
+
+static void ahead_arm(struct jw_exec *x)
 {
-    struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
-    if (r && x->stopping && (x->calls_abandoned || !x->stop_done) && jw_reply_is(jw_reply_at(r, 0), "started")) {
-        /* answered after the drain gave up or ended: no call may start now
-         * (it would outlive the loop); its lease lapses and another
-         * instance retries the run, as for the calls abandoned */
-        jw_fair_give(x->fair, acct, 1);
+    int64_t next = jw_wheel_next(&x->ahead);
+    if (next < 0 || next == x->ahead_armed)
+        return;
+    int64_t wait = next * 1000 - jw_time_now_us(); /* to the microsecond, as the scheduler's */
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
+    event_add(x->ahead_timer, &tv);
+    x->ahead_armed = next;
+}
+
+static void on_ahead_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct jw_exec *x = arg;
+    (void)fd;
+    (void)what;
+    x->ahead_armed = -1;
+    jw_wheel_expire(&x->ahead, jw_time_now_ms(), on_ahead_expired, x);
+    ahead_arm(x);
+}
+
+/* Flight fl (in the flights map) makes its call at fl->started_ms: now
+ * when that has come and it has or gets a slot; else it waits, for its
+ * time in the wheel, then for a slot in its tenant's queue. */
+static void go(struct jw_exec *x, struct flight *fl)
+{
+    int64_t now = jw_time_now_ms();
+    if (x->stopping)
+        return; /* its lease lapses and another instance retries the run, as for the calls abandoned */
+    if (fl->started_ms > now) {
+        jw_wheel_expire(&x->ahead, now, on_ahead_expired, x); /* the wheel's time to now first */
+        if (jw_wheel_add(&x->ahead, &fl->we, fl->started_ms) == 0) {
+            ahead_arm(x);
+            return;
+        } /* (beyond the wheel's span, which run_start's AHEAD_MAX is not: it goes now) */
+    }
+    if (fl->slot) {
+        launch(fl);
         return;
     }
-    if (!r || !jw_reply_is(jw_reply_at(r, 0), "started")) {
-        jw_fair_give(x->fair, acct, 1);
+    /* it waits its tenant's turn for a slot, taken in start_queued, in
+     * the next turn of the loop: the calls of a burst go out in portions */
+    fl->acct = jw_fair_tenant(x->fair, fl->tenant); /* (an account holding nothing may have been trimmed) */
+    if (jw_fair_queue(x->fair, fl->acct, fl->member)) {
+        fl->waiting = true;
+        x->nwaiting++;
+        event_active(x->kick, 0, 0); /* (once a turn however often asked) */
+    } else if (jw_wheel_add(&x->ahead, &fl->we, now + 10) == 0) { /* no room in the queue: a look again soon */
+        ahead_arm(x);
+    }
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_queued(arg);
+}
+
+static void on_ahead_expired(struct jw_wheel_entry *we, void *arg)
+{
+    go(arg, (struct flight *)((char *)we - offsetof(struct flight, we)));
+}
+
+/* What starting a run gave (run_start's answer, r; NULL: Redis failed);
+ * has_slot: the start was asked for with a slot of its tenant's (else it
+ * was one of a burst started ahead, which takes its slot when its time
+ * comes); pairs: the run's fields, or NULL and known: what its firing
+ * knows of it. */
+static void started(struct jw_exec *x, const char *tenant, const char *run_id, const struct jw_reply *r,
+                    const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us,
+                    bool has_slot)
+{
+    struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
+    size_t slots = has_slot ? 1 : 0;
+    bool is_started = r && jw_reply_is(jw_reply_at(r, 0), "started");
+    /* answered after the drain gave up or ended: no call may start now (it
+     * would outlive the loop); its lease lapses and another instance
+     * retries the run, as for the calls abandoned */
+    bool too_late = is_started && x->stopping && (x->calls_abandoned || !x->stop_done);
+    if (!has_slot && (!is_started || too_late))
+        x->nahead--; /* (else its flight counts, until it takes a slot) */
+    if (too_late) {
+        jw_fair_give(x->fair, acct, slots);
+        return;
+    }
+    if (!is_started) {
+        jw_fair_give(x->fair, acct, slots);
         start_queued(x);
         if (r && jw_reply_is(jw_reply_at(r, 0), "ended")) {
             start_members(x, r, 1);
@@ -651,11 +771,15 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     struct flight *fl = jw_calloc(1, sizeof(*fl));
     fl->x = x;
     fl->acct = acct;
+    fl->slot = has_slot;
     snprintf(fl->tenant, sizeof(fl->tenant), "%s", tenant);
     snprintf(fl->run_id, sizeof(fl->run_id), "%s", run_id);
     snprintf(fl->member, sizeof(fl->member), "%s:%s", tenant, run_id);
     fl->attempt = (int)jw_reply_int(jw_reply_at(r, 1));
     fl->started_ms = jw_time_now_ms();
+    int64_t at = pair_int(pairs, "_attempt_started", 0); /* later than now: started ahead */
+    if (at > fl->started_ms)
+        fl->started_ms = at;
     fl->dequeue_ms = (jw_time_mono_us() - sent_us) / 1000;
     size_t jn;
     const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
@@ -664,6 +788,8 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     size_t pn;
     const char *payload = pair(pairs, "payload", &pn);
     fl->payload = payload ? jw_strndup(payload, pn) : NULL;
+    const char *params = pair(pairs, "params", &pn);
+    fl->params = params ? jw_strndup(params, pn) : NULL;
     fl->shard = known ? known->shard : (int)pair_int(pairs, "_shard", 0);
     const char *fb = pair(pairs, "_fallback", NULL), *notify = pair(pairs, "notify", NULL);
     fl->on_fallback = fb && fb[0] == '1';
@@ -693,7 +819,12 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
         1000;
     fl->max_attempts =
         pair_int(pairs, "max_attempts_override", f[JW_JOB_MAX_ATTEMPTS].set ? f[JW_JOB_MAX_ATTEMPTS].i : 3);
-    launch(fl, pairs);
+    if (fl->slot && fl->started_ms <= jw_time_now_ms()) {
+        launch(fl);
+        return;
+    }
+    jw_map_put(x->flights, fl->member, fl); /* renewed, cancelled and dropped as a call in flight is */
+    go(x, fl);
 }
 
 static void on_started(enum jw_store_status st, const struct jw_reply *r, void *arg)
@@ -703,7 +834,8 @@ static void on_started(enum jw_store_status st, const struct jw_reply *r, void *
     size_t len = 0;
     const char *packed = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 4), &len) : NULL;
     bool have = packed && jw_run_fields_unpack(&f, packed, len) == 0;
-    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL, have ? &f.p : NULL, NULL, s->sent_us);
+    started(s->x, s->tenant, s->run_id, st == JW_STORE_OK ? r : NULL, have ? &f.p : NULL, NULL, s->sent_us,
+            !s->ahead);
     free(s);
 }
 
@@ -737,7 +869,7 @@ void jw_exec_started(struct jw_exec *x, const char *tenant, const char *run_id, 
                      const struct jw_run_pairs *pairs, const struct jw_fired_run *known, int64_t sent_us)
 {
     if (x)
-        started(x, tenant, run_id, r, pairs, known, sent_us);
+        started(x, tenant, run_id, r, pairs, known, sent_us, true);
 }
 
 void jw_exec_release(struct jw_exec *x, const char *tenant, size_t n)
@@ -749,11 +881,13 @@ void jw_exec_release(struct jw_exec *x, const char *tenant, size_t n)
     check_stopped(x);
 }
 
-/* Ask run_start for the run, with a slot its tenant holds. */
-static void send_start(struct jw_exec *x, const char *tenant, const char *run_id)
+/* Ask run_start for the run, with a slot its tenant holds (ahead: none,
+ * one of a burst promoted ahead of its time). */
+static void send_start(struct jw_exec *x, const char *tenant, const char *run_id, bool ahead)
 {
     struct start_ctx *s = jw_calloc(1, sizeof(*s));
     s->x = x;
+    s->ahead = ahead;
     snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
     snprintf(s->run_id, sizeof(s->run_id), "%s", run_id);
     s->sent_us = jw_time_mono_us();
@@ -779,7 +913,7 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
         return;
     struct jw_fair_tenant *acct = jw_fair_tenant(x->fair, tenant);
     if (jw_fair_take(x->fair, acct, 1)) {
-        send_start(x, tenant, run_id);
+        send_start(x, tenant, run_id, false);
         return;
     }
     /* no slot for it now: it waits its tenant's turn here (when there is
@@ -788,11 +922,27 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
         start_queued(x);
 }
 
-static void due_start(void *arg, const char *member)
+static void due_start(void *arg, const char *member, bool ahead)
 {
     struct jw_exec *x = arg;
-    if (!x->stopping)
+    if (x->stopping)
+        return;
+    if (!ahead) {
         start_member(x, member);
+        return;
+    }
+    /* one of a burst: started now, without a slot (it takes one when its
+     * time comes), up to AHEAD_MAX held here, past that as any run; at a
+     * start-up without the token key yet it waits ready in Redis for the
+     * owner's sweep */
+    char tenant[40], run[40];
+    split_member(member, tenant, sizeof(tenant), run, sizeof(run));
+    if (x->nahead >= AHEAD_MAX) {
+        start_member(x, member);
+    } else if (tenant[0] && run[0] && x->token_key_len && !jw_map_get(x->flights, member)) {
+        x->nahead++;
+        send_start(x, tenant, run, true);
+    }
 }
 
 void jw_exec_due(struct jw_exec *x, int shard, int64_t when_ms)
@@ -1282,6 +1432,10 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     };
     x->fair = jw_fair_new(&fl);
     x->due = jw_due_new(base, store, due_start, x);
+    jw_wheel_init(&x->ahead, jw_time_now_ms());
+    x->ahead_timer = evtimer_new(base, on_ahead_timer, x);
+    x->kick = event_new(base, -1, 0, on_kick, x);
+    x->ahead_armed = -1;
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
@@ -1380,6 +1534,8 @@ void jw_exec_free(struct jw_exec *x)
     send_held(x);
     free(x->held);
     event_free(x->hold);
+    event_free(x->ahead_timer);
+    event_free(x->kick);
     event_free(x->sweep);
     event_free(x->renew);
     if (x->stop_check)

@@ -1,7 +1,7 @@
 /* due: the clock of delayed runs — one timer-wheel entry per shard, at the
  * earliest time one of its delayed runs is due; when it expires, the
  * shard's due runs are promoted to ready (run_promote.lua) and handed on to
- * be started. See due.h. */
+ * be started; a burst is promoted ahead of its time. See due.h. */
 #include "jobwheel/due.h"
 
 #include <event2/event.h>
@@ -28,7 +28,7 @@ struct shard_due {
 
 struct jw_due {
     struct jw_store *store;
-    void (*start)(void *, const char *);
+    void (*start)(void *, const char *, bool);
     void *arg;
     struct jw_wheel wheel;
     struct event *timer;
@@ -38,6 +38,7 @@ struct jw_due {
 };
 
 static void promote(struct jw_due *d, struct shard_due *sd);
+static void set_at(struct jw_due *d, int shard, int64_t when_ms);
 
 static void on_expired(struct jw_wheel_entry *we, void *arg)
 {
@@ -76,16 +77,17 @@ static void on_promoted(enum jw_store_status st, const struct jw_reply *r, void 
         return; /* the owner's sweep promotes what is left */
     bool more = jw_reply_int(jw_reply_at(r, 0)) != 0;
     long long next = jw_reply_int(jw_reply_at(r, 1));
-    for (size_t i = 2; i < jw_reply_count(r); i++) {
+    size_t ndue = (size_t)jw_reply_int(jw_reply_at(r, 2));
+    for (size_t i = 3; i < jw_reply_count(r); i++) {
         const char *m = jw_reply_str(jw_reply_at(r, i), NULL);
         if (m)
-            d->start(d->arg, m);
+            d->start(d->arg, m, i >= 3 + ndue);
     }
     if (more || sd->again) {
         sd->again = false;
         promote(d, sd);
     } else if (next >= 0) {
-        jw_due_at(d, sd->shard, next);
+        set_at(d, sd->shard, next);
     }
 }
 
@@ -99,12 +101,15 @@ static void promote(struct jw_due *d, struct shard_due *sd)
     struct jw_args a = JW_ARGS_INIT;
     jw_args_addi(&a, jw_time_now_ms());
     jw_args_addi(&a, PROMOTE_LIMIT);
+    jw_args_addi(&a, JW_DUE_AHEAD_MS);
+    jw_args_addi(&a, JW_DUE_START_US);
     char tag[16];
     snprintf(tag, sizeof(tag), "s:%d", sd->shard);
     jw_store_eval(d->store, JW_LUA_RUN_PROMOTE, tag, &a, on_promoted, sd);
 }
 
-void jw_due_at(struct jw_due *d, int shard, int64_t when_ms)
+/* The shard's entry goes off at when_ms, or earlier if it is set so. */
+static void set_at(struct jw_due *d, int shard, int64_t when_ms)
 {
     if (!d || d->stopped || shard < 0 || shard >= SHARDS_MAX)
         return;
@@ -126,8 +131,13 @@ void jw_due_at(struct jw_due *d, int shard, int64_t when_ms)
     arm(d);
 }
 
+void jw_due_at(struct jw_due *d, int shard, int64_t when_ms)
+{
+    set_at(d, shard, when_ms - JW_DUE_AHEAD_MS); /* a look for a burst; a few runs start at their time */
+}
+
 struct jw_due *jw_due_new(struct event_base *base, struct jw_store *store,
-                          void (*start)(void *arg, const char *member), void *arg)
+                          void (*start)(void *arg, const char *member, bool ahead), void *arg)
 {
     struct jw_due *d = jw_calloc(1, sizeof(*d));
     d->store = store;

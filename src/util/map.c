@@ -1,4 +1,6 @@
-/* map: open-addressing string map with tombstones, FNV-1a hashed. */
+/* map: open-addressing string map with tombstones, FNV-1a hashed; each
+ * slot keeps its key's hash, so a probe compares strings only when the
+ * hashes agree (keys of one tenant share a long prefix). */
 #include "jobwheel/map.h"
 
 #include <stdbool.h>
@@ -14,6 +16,7 @@
 struct slot {
     const char *key; /* NULL empty, TOMB deleted */
     void *value;
+    uint64_t hash;
 };
 
 struct jw_map {
@@ -48,9 +51,9 @@ void jw_map_free(struct jw_map *m)
 }
 
 /* The slot holding key, or (when absent) the first free slot on its path. */
-static struct slot *find(const struct jw_map *m, const char *key, bool *found)
+static struct slot *find(const struct jw_map *m, const char *key, uint64_t h, bool *found)
 {
-    size_t i = (size_t)hash(key) & (m->cap - 1);
+    size_t i = (size_t)h & (m->cap - 1);
     struct slot *first_tomb = NULL;
     for (;;) {
         struct slot *s = &m->slots[i];
@@ -61,7 +64,7 @@ static struct slot *find(const struct jw_map *m, const char *key, bool *found)
         if (s->key == TOMB) {
             if (!first_tomb)
                 first_tomb = s;
-        } else if (strcmp(s->key, key) == 0) {
+        } else if (s->hash == h && strcmp(s->key, key) == 0) {
             *found = true;
             return s;
         }
@@ -86,7 +89,7 @@ static void grow(struct jw_map *m)
 void *jw_map_get(const struct jw_map *m, const char *key)
 {
     bool found;
-    struct slot *s = find(m, key, &found);
+    struct slot *s = find(m, key, hash(key), &found);
     return found ? s->value : NULL;
 }
 
@@ -95,7 +98,8 @@ void *jw_map_put(struct jw_map *m, const char *key, void *value)
     if ((m->count + m->tombs + 1) * 2 > m->cap)
         grow(m);
     bool found;
-    struct slot *s = find(m, key, &found);
+    uint64_t h = hash(key);
+    struct slot *s = find(m, key, h, &found);
     if (found) {
         void *old = s->value;
         s->key = key;
@@ -105,6 +109,7 @@ void *jw_map_put(struct jw_map *m, const char *key, void *value)
     if (s->key == TOMB)
         m->tombs--;
     s->key = key;
+    s->hash = h;
     s->value = value;
     m->count++;
     return NULL;
@@ -113,7 +118,7 @@ void *jw_map_put(struct jw_map *m, const char *key, void *value)
 void *jw_map_del(struct jw_map *m, const char *key)
 {
     bool found;
-    struct slot *s = find(m, key, &found);
+    struct slot *s = find(m, key, hash(key), &found);
     if (!found)
         return NULL;
     void *old = s->value;

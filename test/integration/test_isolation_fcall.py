@@ -330,6 +330,8 @@ def test_shard_scripts_refuse_hostile_arguments(rig):
     refuses(r, "run_promote", "jw:{s:0}", now_ms(), 10 ** 9)
     refuses(r, "run_promote", "jw:{s:0}", "soon", 100)
     refuses(r, "run_promote", "jw:{s:%d}" % SHARDS, now_ms(), 100)
+    refuses(r, "run_promote", "jw:{s:0}", now_ms(), 100, 10 ** 9, 250)  # ahead further than AHEAD_MAX
+    refuses(r, "run_promote", "jw:{s:0}", now_ms(), 100, 2000, -1)
     refuses(r, "run_sweep", "jw:{s:0}", "now", 100, 1000)
     assert_shards_intact(r)
 

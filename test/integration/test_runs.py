@@ -561,6 +561,97 @@ def test_delayed_runs_survive_the_crash_of_the_instance_that_made_them(tmp_path,
         r.stop()
 
 
+def burst(r, tenant, ids, due, watch=None):
+    """Watch Redis until one of `ids` is started ahead of its time `due`
+    (a burst, see run_promote.lua) and return its instance (None: it never
+    was before due - 50 ms). watch: called with that instance first."""
+    while time.time() * 1000 < due - 50:
+        for i in ids[::97]:
+            got = r.cmd("HMGET", f"jw:{{{tenant}}}:run:{i}", "status", "_instance", "_attempt_started")
+            if got[0] == "running":
+                assert int(got[2]) == due  # its attempt (and lease) begin at its time
+                if watch:
+                    watch(got[1])
+                return got[1]
+        time.sleep(0.005)
+    return None
+
+
+def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_path, sink):
+    """1,000 runs due at one instant are more than can be started from their
+    time on without being late: they are started before it, and each call
+    still goes out at its time, never before, once."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant = str(uuid.uuid4())
+        c = Client(j, make_token(claims_for(tenant)))
+        p = "/" + uuid.uuid4().hex
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+        due = int(time.time() * 1000) + 3000
+        ids = []
+        for _ in range(2):
+            got = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
+            assert got.status in (200, 201), got
+            ids += [x["id"] for x in got.json()["results"]]
+        assert len(set(ids)) == 1000
+        assert burst(r, tenant, ids, due), "no run was started ahead of its time"
+        sink.wait_for(lambda rs: len(sink.to(p)) >= 1000, timeout=60)
+        seen = sink.to(p)
+        assert sorted(x["headers"]["x-jobwheel-run-id"] for x in seen) == sorted(ids)  # each once
+        assert {x["headers"]["x-jobwheel-scheduled-at"] for x in seen} == {str(due)}
+        early = [due - x["at"] * 1000 for x in seen if x["at"] * 1000 < due - 5]
+        assert not early, f"{len(early)} calls went out before their time (up to {max(early):.0f} ms)"
+        for i in ids[::50]:
+            run = wait_run(c, i)
+            assert run["status"] == "completed", run
+            started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp() * 1000
+            assert round(started) == due, run  # the attempt began at its time, not when it was started
+    finally:
+        j.stop()
+        r.stop()
+
+
+def test_a_burst_started_ahead_survives_the_crash_of_its_instance(tmp_path, sink):
+    """The instance that started a burst ahead of its time is killed before
+    the time: the runs it held come back when their leases lapse, and the
+    other instance calls each once, none before its time."""
+    r = Redis(tmp_path / "redis")
+    args = ["--allow-private-targets", "--run-lease-ms", "2000", "--schedule-lease-ms", "1500"]
+    js = {n: Jobwheel(tmp_path / n, redis_url=r.url, args=args + ["--instance-id", n]) for n in ("a", "b")}
+    try:
+        tenant = str(uuid.uuid4())
+        token = make_token(claims_for(tenant))
+        p = "/" + uuid.uuid4().hex
+        ca = Client(js["a"], token)
+        job = ca.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3,
+                                           retry_delays_secs=[0])).json()
+        due = int(time.time() * 1000) + 3000
+        ids = []
+        for _ in range(2):
+            got = ca.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
+            ids += [x["id"] for x in got.json()["results"]]
+        holder = burst(r, tenant, ids, due, watch=lambda n: js[n].stop(signal.SIGKILL))
+        assert holder in js, "no run was started ahead of its time"
+        other = js["b" if holder == "a" else "a"]
+        c = Client(other, token)
+        sink.wait_for(lambda rs: len(sink.to(p)) >= 1000, timeout=60)
+        seen = sink.to(p)
+        assert sorted(x["headers"]["x-jobwheel-run-id"] for x in seen) == sorted(ids)  # each once
+        assert all(x["at"] * 1000 >= due - 5 for x in seen)
+        held = [i for i in ids if r.cmd("HGET", f"jw:{{{tenant}}}:run:{i}", "attempt") == "2"]
+        assert held, "none of the runs the killed instance held was retried"
+        for i in held[:20]:
+            run = wait_run(c, i)
+            assert run["status"] == "completed", run
+            assert [x["outcome"] for x in run["attempts"]] == ["crashed", "completed"], run["attempts"]
+    finally:
+        for j in js.values():
+            if j.proc:
+                j.stop()
+        r.stop()
+
+
 def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path):
     """Group commit: triggers that arrive together go to Redis in one
     run_create call per tenant, and each is answered with its own outcome —

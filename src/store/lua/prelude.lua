@@ -450,6 +450,7 @@ local ROOM_MAX = 10000000               -- config max_inflight, with room to spa
 local PAGE_MAX = 1000                   -- a page of a list (the API's are at most 200)
 local SCAN_MAX = 100000                 -- items one call looks at (sweeps, health)
 local QUOTA_MAX = 1e12                   -- config quota_*, and a limit a super_admin sets
+local AHEAD_MAX = 4000                  -- how long before its time a run may be started (ms; run_promote)
 -- (made of literals: the library's code may not call string functions
 -- while it loads)
 local function bad_arg(what) error('jobwheel: ' .. what, 0) end
@@ -1108,7 +1109,7 @@ local function pack_fields(flat)
 end
 local START_FIELDS = {'payload', 'params', '_shard', '_fallback', 'notify', 'scheduled_at', 'created_at',
                       'next_retry_at', 'retry_backoff', 'retry_initial_delay_secs', 'retry_max_delay_secs',
-                      'timeout_secs_override', 'max_attempts_override'}
+                      'timeout_secs_override', 'max_attempts_override', '_attempt_started'}
 local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh)
   local key = k_run(run_id)
   local shard, member = tonumber(run._shard), run_member(run_id)

@@ -28,7 +28,7 @@ for i = 4, #ARGV, 2 do
     local shard = tonumber(f[4])
     local members = by_shard[shard]
     if not members then
-      members = {'XX'}
+      members = {'XX', 'GT'} -- never sooner: an attempt started ahead of its time has its lease from then
       by_shard[shard] = members
     end
     members[#members + 1], members[#members + 2] = lease_end, run_member(run_id)

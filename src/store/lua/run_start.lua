@@ -12,6 +12,9 @@
 --         (it becomes ready when one of their runs ends and they are)
 --       | {"ended", members to start...} (expired, or its job was deleted)
 --       | {"gone"} | {"skip", status}
+-- A run promoted ahead of its time (run_promote: one of a burst) starts at
+-- its time: its _attempt_started (and its lease) are later than now, and
+-- the caller makes its call then.
 -- (The work is start_attempt's, in the prelude: run_create does it too.)
 want_tenant(); want_instance(1); want_time(2); want_int(3, 0, RUN_LEASE_MAX, 'lease, ms')
 want_int(4, 0, QUOTA_MAX, 'inflight quota')
@@ -25,16 +28,24 @@ local function start(run_id)
   local run = hgetall_table(key)
   if not run.status then return {'gone'} end
   if run.status ~= 'pending' and run.status ~= 'delayed' then return {'skip', run.status} end
+  local at = now -- when its attempt starts
   if run.status == 'delayed' then
-    local due = redis.call('ZSCORE', k_delayed(tonumber(run._shard)), run_member(run_id))
-    if due and tonumber(due) > now then return {'skip', 'delayed'} end
+    local shard, member = tonumber(run._shard), run_member(run_id)
+    local due = redis.call('ZSCORE', k_delayed(shard), member)
+    if due then
+      if tonumber(due) > now then return {'skip', 'delayed'} end
+    else -- promoted ahead of its time, one of a burst (run_promote): it starts at its time
+      due = tonumber(redis.call('ZSCORE', k_ready(shard), member) or now)
+      if due > now + AHEAD_MAX then return {'skip', 'delayed'} end
+      if due > now then at = due end
+    end
   end
   local id = run.job_id
   if jobs[id] == nil then
     jobs[id] = job_raw(id)
     if jobs[id] then decoded[id] = job_decode(jobs[id]) end
   end
-  local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, now, lease)
+  local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, at, lease)
   if out[1] == 'started' then -- the fields the engine reads (start_attempt keeps `run` as the hash is)
     local flat = {}
     for _, k in ipairs(START_FIELDS) do

@@ -46,7 +46,7 @@ out[2] = next_due
 
 -- Ready runs waiting longer than `stale`: the tenants in turn, each its
 -- oldest, up to its share. A run found there that is no longer pending
--- (an earlier build started or ended it) leaves the queue.
+-- or delayed (an earlier build started or ended it) leaves the queue.
 if redis.call('ZCARD', READY_TENANTS) > 0 then
   local last = redis.call('GET', TURN)
   local from = last and '(' .. last or '-'
@@ -62,7 +62,8 @@ if redis.call('ZCARD', READY_TENANTS) > 0 then
     local found = redis.call('ZRANGEBYSCORE', q, '-inf', now - stale, 'LIMIT', 0, share)
     for _, m in ipairs(found) do
       local _, run_id = parts(m)
-      if redis.call('HGET', k_run_of(tenant, run_id), 'status') == 'pending' then
+      local status = redis.call('HGET', k_run_of(tenant, run_id), 'status')
+      if status == 'pending' or status == 'delayed' then -- (delayed: promoted ahead of its time, see run_promote)
         out[#out + 1] = m
       else
         redis.call('ZREM', q, m)
