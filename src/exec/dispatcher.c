@@ -401,33 +401,31 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
         jw_args_addi(&a, due);
     else
         jw_args_adds(&a, "");
-    /* the attempt, for the run's log */
+    /* the attempt, for the run's log, in the compact form run.c reads (a
+     * run whose values are all short stays a listpack in Redis) */
     struct jw_buf entry = JW_BUF_INIT;
     struct jw_jsonw w;
     jw_jsonw_init(&w, &entry);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kint(&w, "attempt", attempt);
-    jw_jsonw_ktime(&w, "started_at", started_ms);
-    jw_jsonw_ktime(&w, "finished_at", now);
-    jw_jsonw_kstr(&w, "target", on_fallback ? "fallback" : "endpoint");
-    jw_jsonw_key(&w, "http_status");
+    jw_jsonw_arr_open(&w);
+    jw_jsonw_int(&w, attempt);
+    jw_jsonw_int(&w, started_ms);
+    jw_jsonw_int(&w, now - started_ms);
+    jw_jsonw_str(&w, on_fallback ? "f" : "e");
     if (resp && resp->status)
         jw_jsonw_int(&w, resp->status);
     else
         jw_jsonw_null(&w);
-    jw_jsonw_kstr(&w, "outcome",
-                  o->kind                         ? o->kind
-                  : next.step == JW_STEP_COMPLETE ? "completed"
-                  : next.step == JW_STEP_WORKER   ? "accepted"
-                  : ao.timed_out                  ? "timed_out"
-                                                  : "failed");
-    jw_jsonw_kstr(&w, "error", err[0] ? err : NULL);
-    jw_jsonw_kstr(&w, "next",
-                  next.step == JW_STEP_RETRY      ? "retry"
-                  : next.step == JW_STEP_FALLBACK ? "fallback"
-                  : next.step == JW_STEP_WORKER   ? "worker"
-                                                  : "end");
-    jw_jsonw_obj_close(&w);
+    jw_jsonw_str(&w, o->kind                         ? o->kind
+                     : next.step == JW_STEP_COMPLETE ? "completed"
+                     : next.step == JW_STEP_WORKER   ? "accepted"
+                     : ao.timed_out                  ? "timed_out"
+                                                     : "failed");
+    jw_jsonw_str(&w, err[0] ? err : NULL);
+    jw_jsonw_str(&w, next.step == JW_STEP_RETRY      ? "retry"
+                     : next.step == JW_STEP_FALLBACK ? "fallback"
+                     : next.step == JW_STEP_WORKER   ? "worker"
+                                                     : "end");
+    jw_jsonw_arr_close(&w);
     jw_args_add(&a, entry.data, entry.len);
     jw_buf_free(&entry);
     if (trace) {
@@ -556,10 +554,10 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     jw_map_del(x->flights, fl->member);
     char trace[400];
     int64_t dispatch = jw_time_now_ms() - fl->started_ms; /* attempt start to outcome */
+    /* the compact form run.c reads: [queue_wait_ms, dequeue_ms, dns_ms,
+     * connect_ms, ttfb_ms, transfer_ms, total_ms, dispatch_ms] */
     snprintf(trace, sizeof(trace),
-             "{\"queue_wait_ms\":%" PRId64 ",\"dequeue_ms\":%" PRId64 ",\"dns_ms\":%" PRId64
-             ",\"connect_ms\":%" PRId64 ",\"ttfb_ms\":%" PRId64 ",\"transfer_ms\":%" PRId64
-             ",\"total_ms\":%" PRId64 ",\"dispatch_ms\":%" PRId64 "}",
+             "[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "]",
              fl->started_ms - fl->queued_since > 0 ? fl->started_ms - fl->queued_since : 0, fl->dequeue_ms,
              resp->dns_ms, resp->connect_ms, resp->ttfb_ms, resp->transfer_ms, resp->total_ms, dispatch);
     struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);

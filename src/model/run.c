@@ -10,9 +10,14 @@
 #include "jobwheel/buf.h"
 #include "jobwheel/error.h"
 #include "jobwheel/id.h"
+#include "jobwheel/json.h"
 #include "jobwheel/time.h"
 
-enum kind { R_STR, R_INT, R_BOOL, R_TIME, R_JSON };
+/* R_TRACE, R_ATTEMPTS: JSON kept compact in Redis (see write_trace,
+ * write_attempts), so that a run's values stay short and its hash a
+ * listpack (Redis converts a hash holding a value over 64 bytes to a
+ * hashtable, about twice the memory) */
+enum kind { R_STR, R_INT, R_BOOL, R_TIME, R_JSON, R_TRACE, R_ATTEMPTS };
 
 struct field {
     const char *name;
@@ -48,7 +53,7 @@ static const struct field fields[] = {
     {"retry_backoff", R_STR, NULL},
     {"retry_initial_delay_secs", R_INT, NULL},
     {"retry_max_delay_secs", R_INT, NULL},
-    {"execution_trace", R_JSON, NULL},
+    {"execution_trace", R_TRACE, NULL},
     {"debug_mode", R_BOOL, "0"},
     {"continuation_of", R_STR, NULL},
     {"lineage_depth", R_INT, "0"},
@@ -62,7 +67,7 @@ static const struct field fields[] = {
     {"progress", R_JSON, NULL},
     {"notify", R_BOOL, "0"},
     /* jobwheel's own: every attempt, with its outcome */
-    {"attempts", R_JSON, "[]"},
+    {"attempts", R_ATTEMPTS, "[]"},
 };
 
 const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *len)
@@ -166,6 +171,82 @@ static struct {
     size_t len;
 } quoted[NFIELDS];
 
+/* A stored JSON value parsed, or NULL (the caller writes null). */
+static struct jw_json_doc *parse_stored(const char *v, size_t len)
+{
+    char why[64];
+    return jw_json_parse(v, len, JW_JSON_STORED_DEPTH, why, sizeof(why));
+}
+
+/* execution_trace: stored as [queue_wait_ms, dequeue_ms, dns_ms,
+ * connect_ms, ttfb_ms, transfer_ms, total_ms, dispatch_ms], shown as the
+ * object of those names; an object (earlier releases) is shown as it is. */
+static void write_trace(struct jw_jsonw *w, const char *v, size_t len)
+{
+    static const char *const names[] = {"queue_wait_ms", "dequeue_ms", "dns_ms",   "connect_ms",
+                                        "ttfb_ms",       "transfer_ms", "total_ms", "dispatch_ms"};
+    struct jw_json_doc *doc = parse_stored(v, len);
+    const struct jw_json *t = doc ? jw_json_root(doc) : NULL;
+    if (!t) {
+        jw_jsonw_null(w);
+    } else if (t->type != JW_JSON_ARRAY || t->len != sizeof(names) / sizeof(names[0])) {
+        jw_jsonw_value(w, t);
+    } else {
+        jw_jsonw_obj_open(w);
+        for (size_t i = 0; i < t->len; i++) {
+            jw_jsonw_key(w, names[i]);
+            jw_jsonw_value(w, t->u.items[i]);
+        }
+        jw_jsonw_obj_close(w);
+    }
+    jw_json_doc_free(doc);
+}
+
+/* attempts: a JSON array, each attempt stored as [attempt, started (ms),
+ * duration (ms), "e" (endpoint) | "f" (fallback), http_status | null,
+ * outcome, error | null, next] and shown as the object of those (started_at
+ * and finished_at as times); an object (earlier releases, and what the
+ * scripts log: a worker's report) is shown as it is. */
+static void write_attempts(struct jw_jsonw *w, const char *v, size_t len)
+{
+    struct jw_json_doc *doc = parse_stored(v, len);
+    const struct jw_json *all = doc ? jw_json_root(doc) : NULL;
+    if (!all || all->type != JW_JSON_ARRAY) {
+        jw_jsonw_raw(w, "[]", 2);
+        jw_json_doc_free(doc);
+        return;
+    }
+    jw_jsonw_arr_open(w);
+    for (size_t i = 0; i < all->len; i++) {
+        const struct jw_json *a = all->u.items[i];
+        int64_t started, took;
+        if (a->type != JW_JSON_ARRAY || a->len != 8 || jw_json_int(a->u.items[1], &started) != 0 ||
+            jw_json_int(a->u.items[2], &took) != 0) {
+            jw_jsonw_value(w, a);
+            continue;
+        }
+        const struct jw_json *const *x = (const struct jw_json *const *)a->u.items;
+        bool fallback = x[3]->type == JW_JSON_STRING && !strcmp(x[3]->u.str, "f");
+        jw_jsonw_obj_open(w);
+        jw_jsonw_key(w, "attempt");
+        jw_jsonw_value(w, x[0]);
+        jw_jsonw_ktime(w, "started_at", started);
+        jw_jsonw_ktime(w, "finished_at", started + took);
+        jw_jsonw_kstr(w, "target", fallback ? "fallback" : "endpoint");
+        jw_jsonw_key(w, "http_status");
+        jw_jsonw_value(w, x[4]);
+        jw_jsonw_key(w, "outcome");
+        jw_jsonw_value(w, x[5]);
+        jw_jsonw_key(w, "error");
+        jw_jsonw_value(w, x[6]);
+        jw_jsonw_key(w, "next");
+        jw_jsonw_value(w, x[7]);
+        jw_jsonw_obj_close(w);
+    }
+    jw_jsonw_arr_close(w);
+    jw_json_doc_free(doc);
+}
+
 /* key: NULL for the field's own name */
 static void write_field(struct jw_jsonw *w, const char *key, size_t f, const struct slots *s)
 {
@@ -194,6 +275,8 @@ static void write_field(struct jw_jsonw *w, const char *key, size_t f, const str
     case R_BOOL: jw_jsonw_bool(w, v[0] == '1'); break;
     case R_TIME: jw_jsonw_time(w, strtoll(v, NULL, 10)); break;
     case R_JSON: jw_jsonw_raw(w, v, len); break;
+    case R_TRACE: write_trace(w, v, len); break;
+    case R_ATTEMPTS: write_attempts(w, v, len); break;
     }
 }
 

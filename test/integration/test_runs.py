@@ -661,6 +661,50 @@ def test_a_burst_started_ahead_survives_the_crash_of_its_instance(tmp_path, sink
         r.stop()
 
 
+def test_an_ended_run_is_kept_compact_and_reads_as_before(tmp_path, sink):
+    """A run's attempt log and trace are stored compactly, so an ended run
+    with short values stays a listpack hash in Redis (a value over 64 bytes
+    makes it a hashtable, about twice the memory); every surface shows them
+    as before, and a run stored by an earlier release reads as it was."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant = str(uuid.uuid4())
+        c = Client(j, make_token(claims_for(tenant)))
+        p = "/" + uuid.uuid4().hex
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+        payload = {"order": 12345, "customer": "c-0001", "items": [1, 2, 3]}  # ~60 bytes, as the benchmark's
+        run = wait_run(c, c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": payload}).json()["id"])
+        assert run["status"] == "completed", run
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        assert r.cmd("OBJECT", "ENCODING", key) == "listpack"
+        (a,) = run["attempts"]
+        assert list(a) == ["attempt", "started_at", "finished_at", "target", "http_status", "outcome", "error", "next"]
+        assert (a["attempt"], a["target"], a["http_status"], a["outcome"], a["error"], a["next"]) == \
+            (1, "endpoint", 200, "completed", None, "end")
+        assert datetime.fromisoformat(a["started_at"].replace("Z", "+00:00")) <= \
+            datetime.fromisoformat(a["finished_at"].replace("Z", "+00:00"))
+        trace = run["execution_trace"]
+        assert list(trace) == ["queue_wait_ms", "dequeue_ms", "dns_ms", "connect_ms", "ttfb_ms", "transfer_ms",
+                               "total_ms", "dispatch_ms"]
+        assert all(isinstance(v, int) and v >= 0 for v in trace.values())
+        # as an earlier release stored them: JSON objects, shown as they are
+        old_attempts = [{"attempt": 1, "started_at": "2026-01-01T00:00:00.000Z",
+                         "finished_at": "2026-01-01T00:00:00.005Z", "target": "fallback", "http_status": 503,
+                         "outcome": "failed", "error": "HTTP 503", "next": "retry"},
+                        {"attempt": 2, "outcome": "completed", "reported_by": "worker", "at": 1767225600000}]
+        old_trace = {"queue_wait_ms": 1, "dequeue_ms": 2, "dns_ms": 3, "connect_ms": 4, "ttfb_ms": 5,
+                     "transfer_ms": 6, "total_ms": 7, "dispatch_ms": 8}
+        r.cmd("HSET", key, "attempts", json.dumps(old_attempts), "execution_trace", json.dumps(old_trace))
+        again = c.get(f"/v1/runs/{run['id']}").json()
+        assert again["attempts"] == old_attempts and again["execution_trace"] == old_trace
+        listed = [x for x in c.get(f"/v1/jobs/{job['id']}/runs").json() if x["id"] == run["id"]]
+        assert listed and listed[0]["attempts"] == old_attempts
+    finally:
+        j.stop()
+        r.stop()
+
+
 def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path):
     """Group commit: triggers that arrive together go to Redis in one
     run_create call per tenant, and each is answered with its own outcome —
