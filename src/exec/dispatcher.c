@@ -76,6 +76,8 @@ struct jw_exec {
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
     struct finish **held; /* outcomes held back (see holding) */
+    struct late **late;   /* answers whose outcome is decided after the hold */
+    size_t nlate;
     size_t nheld;
     int64_t held_since;
     struct event *hold;
@@ -113,6 +115,7 @@ struct flight {
     struct jw_http_call *call;    /* HttpCall */
     struct jw_runner_call *rcall; /* the other job types */
     char *params;                 /* the run's params (the other job types) */
+    char token[96];               /* this attempt's run token ("": made at launch) */
     bool slot;                    /* it holds one of its tenant's slots */
     bool waiting;                 /* started ahead, due, and queued for a slot */
     struct jw_wheel_entry we;     /* started ahead: queued for its time */
@@ -259,19 +262,24 @@ static struct jw_retry_policy retry_policy(const struct jw_job *job, const char 
  * outcomes wait here, for at most HOLD_MS: Redis serves first the claims
  * that start runs on time, and the outcomes follow in fewer, fuller calls.
  * So do they while attempts started ahead of a burst's time wait for
- * slots: the calls go out first.
+ * slots, and what an answer leads to is decided only then (the answer is
+ * kept): the calls go out first.
  * Nothing is lost by the wait: the runs stay running in Redis, their
  * leases far off. */
 static bool holding(const struct jw_exec *x)
 {
     return !x->stopping && ((x->sched && jw_scheduler_backlogged(x->sched)) || x->nwaiting > 0) &&
-           (!x->nheld || jw_time_mono_ms() - x->held_since < HOLD_MS);
+           ((!x->nheld && !x->nlate) || jw_time_mono_ms() - x->held_since < HOLD_MS);
 }
 
 static void finish_join(struct jw_exec *x, struct finish *f);
+static void decide_late(struct jw_exec *x, struct late *l);
 
 static void send_held(struct jw_exec *x)
 {
+    for (size_t i = 0; i < x->nlate; i++) /* (their outcomes are recorded at once: not holding now) */
+        decide_late(x, x->late[i]);
+    x->nlate = 0;
     for (size_t i = 0; i < x->nheld; i++)
         finish_join(x, x->held[i]);
     x->nheld = 0;
@@ -286,6 +294,15 @@ static void on_hold(evutil_socket_t fd, short what, void *arg)
     }
     struct timeval tv = {0, HOLD_CHECK_MS * 1000};
     event_add(x->hold, &tv);
+}
+
+/* Something is held from now on: its clock starts with the first. */
+static void hold_begin(struct jw_exec *x)
+{
+    if (!x->nheld && !x->nlate) {
+        x->held_since = jw_time_mono_ms();
+        on_hold(-1, 0, x);
+    }
 }
 
 /* ---- finishing an attempt ----------------------------------------------------------- */
@@ -335,6 +352,7 @@ struct outcome {
     const char *error;                   /* what happened, when no response */
     bool timed_out;
     const char *kind; /* for the attempt log: "crashed", "worker_failed", ... */
+    int64_t ended_ms; /* when the attempt ended (0: now) */
 };
 
 /* Decide what the attempt leads to and record it with run_finish. */
@@ -344,7 +362,7 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
                            const char *instance, bool lapsed, const char *trace, int64_t started_ms,
                            void (*done)(void *, int, const char *), void *done_arg)
 {
-    int64_t now = jw_time_now_ms();
+    int64_t now = o->ended_ms ? o->ended_ms : jw_time_now_ms();
     const struct jw_http_response *resp = o->resp;
     struct jw_attempt_outcome ao = {
         .http_status = resp ? resp->status : 0,
@@ -462,10 +480,7 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
         finish_join(x, f);
         return;
     }
-    if (!x->nheld) {
-        x->held_since = jw_time_mono_ms();
-        on_hold(-1, 0, x);
-    }
+    hold_begin(x);
     x->held = jw_realloc(x->held, (x->nheld + 1) * sizeof(*x->held));
     x->held[x->nheld++] = f;
 }
@@ -545,6 +560,42 @@ static void start_queued(struct jw_exec *x)
     }
 }
 
+/* An answer kept while outcomes are held (see holding): the flight, which
+ * gave back its slot, and the answer, copied. */
+struct late {
+    struct flight *fl;
+    struct jw_http_response resp; /* its strings owned here */
+    int64_t ended_ms;
+    char trace[200];
+};
+
+static char *copy_of(const char *s, size_t n)
+{
+    char *c = jw_malloc(n + 1);
+    memcpy(c, s, n);
+    c[n] = '\0';
+    return c;
+}
+
+static void decide(struct jw_exec *x, struct flight *fl, const struct jw_http_response *resp, const char *trace,
+                   int64_t ended_ms)
+{
+    struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);
+    struct outcome o = {.resp = resp, .notify = fl->notify, .ended_ms = ended_ms};
+    finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
+                   &o, x->instance, false, trace, fl->started_ms, NULL, NULL);
+}
+
+static void decide_late(struct jw_exec *x, struct late *l)
+{
+    decide(x, l->fl, &l->resp, l->trace, l->ended_ms);
+    flight_free(l->fl);
+    free((char *)l->resp.error);
+    free((char *)l->resp.body);
+    free((char *)l->resp.retry_after);
+    free(l);
+}
+
 static void on_response(void *arg, const struct jw_http_response *resp)
 {
     struct flight *fl = arg;
@@ -552,7 +603,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     fl->call = NULL;
     fl->rcall = NULL;
     jw_map_del(x->flights, fl->member);
-    char trace[400];
+    char trace[200];
     int64_t dispatch = jw_time_now_ms() - fl->started_ms; /* attempt start to outcome */
     /* the compact form run.c reads: [queue_wait_ms, dequeue_ms, dns_ms,
      * connect_ms, ttfb_ms, transfer_ms, total_ms, dispatch_ms] */
@@ -560,11 +611,24 @@ static void on_response(void *arg, const struct jw_http_response *resp)
              "[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "]",
              fl->started_ms - fl->queued_since > 0 ? fl->started_ms - fl->queued_since : 0, fl->dequeue_ms,
              resp->dns_ms, resp->connect_ms, resp->ttfb_ms, resp->transfer_ms, resp->total_ms, dispatch);
-    struct jw_retry_policy p = retry_policy(&fl->job, fl->backoff, fl->initial_ms, fl->max_ms);
-    struct outcome o = {.resp = resp, .notify = fl->notify};
-    finish_attempt(x, fl->tenant, fl->run_id, fl->attempt, &fl->job, fl->on_fallback, fl->max_attempts, &p,
-                   &o, x->instance, false, trace, fl->started_ms, NULL, NULL);
-    flight_end(x, fl);
+    if (holding(x) && fl->slot) { /* its slot goes to the next call now, its outcome is decided later */
+        struct late *l = jw_calloc(1, sizeof(*l));
+        l->fl = fl;
+        l->resp = *resp;
+        l->resp.error = resp->error ? jw_strdup(resp->error) : NULL;
+        l->resp.body = resp->body ? copy_of(resp->body, resp->body_len) : NULL;
+        l->resp.retry_after = resp->retry_after ? jw_strdup(resp->retry_after) : NULL;
+        l->ended_ms = jw_time_now_ms();
+        snprintf(l->trace, sizeof(l->trace), "%s", trace);
+        jw_fair_give(x->fair, fl->acct, 1);
+        fl->slot = false;
+        hold_begin(x);
+        x->late = jw_realloc(x->late, (x->nlate + 1) * sizeof(*x->late));
+        x->late[x->nlate++] = l;
+    } else {
+        decide(x, fl, resp, trace, 0);
+        flight_end(x, fl);
+    }
     start_queued(x);
     check_stopped(x);
 }
@@ -574,9 +638,11 @@ static void launch(struct flight *fl)
 {
     struct jw_exec *x = fl->x;
     const struct jw_fval *f = fl->job.f;
-    char token[96], attempt[16], scheduled[24], ts[24], sig[64];
+    char attempt[16], scheduled[24], ts[24], sig[64];
     /* this attempt's token: a report for another attempt is refused */
-    jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, token);
+    if (!fl->token[0])
+        jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, fl->token);
+    const char *token = fl->token;
     jw_map_put(x->flights, fl->member, fl);
     if (jw_runner_handles(&fl->job)) {
         struct jw_runner_attempt ra = {
@@ -822,6 +888,8 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
         return;
     }
     jw_map_put(x->flights, fl->member, fl); /* renewed, cancelled and dropped as a call in flight is */
+    if (fl->started_ms > jw_time_now_ms()) /* what the call needs made now, not in its burst */
+        jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, fl->token);
     go(x, fl);
 }
 
@@ -1531,6 +1599,7 @@ void jw_exec_free(struct jw_exec *x)
     x->stopping = true;
     send_held(x);
     free(x->held);
+    free(x->late);
     event_free(x->hold);
     event_free(x->ahead_timer);
     event_free(x->kick);

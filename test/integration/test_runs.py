@@ -620,6 +620,43 @@ def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_pat
         r.stop()
 
 
+def test_a_burst_whose_calls_fail_is_retried_each_from_its_own_answer(tmp_path, sink):
+    """While a burst's calls go out, what each answer leads to is decided
+    afterwards (the answers are kept): every failed attempt is retried once,
+    no earlier than its backoff after its answer, and recorded as it was."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant = str(uuid.uuid4())
+        c = Client(j, make_token(claims_for(tenant)))
+        p = "/" + uuid.uuid4().hex
+        sink.script(p, *[(503, {}, {"busy": True}, 0)] * 1000, 200, sticky=True)
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3, retry_delays_secs=[1])).json()
+        due = int(time.time() * 1000) + 3000
+        ids = []
+        for _ in range(2):
+            got = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
+            ids += [x["id"] for x in got.json()["results"]]
+        assert burst(r, tenant, ids, due), "no run was started ahead of its time"
+        sink.wait_for(lambda rs: len(sink.to(p)) >= 2000, timeout=60)
+        for i in ids[::40]:
+            run = wait_run(c, i)
+            assert run["status"] == "completed", run
+            tries = run["attempts"]
+            assert [a["outcome"] for a in tries[:-1]] == ["failed"] * (len(tries) - 1), tries
+            assert all(a["http_status"] == 503 and a["next"] == "retry" and a["error"].startswith("HTTP 503")
+                       for a in tries[:-1]), tries
+            assert tries[-1]["outcome"] == "completed" and tries[-1]["http_status"] == 200
+            ms = [datetime.fromisoformat(a[k].replace("Z", "+00:00")).timestamp() * 1000
+                  for a in tries for k in ("started_at", "finished_at")]
+            for k in range(1, len(tries)):  # each retry a backoff (1 s) after the answer before it
+                assert ms[2 * k] >= ms[2 * k - 1] + 990, tries
+        assert len(sink.to(p)) == 2000  # each run failed once (the first 1,000 answers) and then completed
+    finally:
+        j.stop()
+        r.stop()
+
+
 def test_a_burst_started_ahead_survives_the_crash_of_its_instance(tmp_path, sink):
     """The instance that started a burst ahead of its time is killed before
     the time: the runs it held come back when their leases lapse, and the
