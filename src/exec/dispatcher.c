@@ -25,7 +25,7 @@
 #include "jobwheel/smtp.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
-#include "jobwheel/wheel.h"
+#include "jobwheel/clock.h"
 
 #define SWEEP_MS 200
 #define RENEW_MS 1000 /* leases are renewed this often, or three times a lease if shorter */
@@ -67,9 +67,7 @@ struct jw_exec {
     struct jw_due *due; /* the clock of delayed runs (due.h) */
     /* Attempts started ahead of their time (a burst, see due.h) wait here
      * for it, then for a slot: started in Redis, no call yet. */
-    struct jw_wheel ahead;
-    struct event *ahead_timer;
-    int64_t ahead_armed;
+    struct jw_clock ahead;
     size_t nwaiting; /* of them, due and waiting for a slot */
     size_t nahead;   /* starts asked for ahead and attempts held without a slot (AHEAD_MAX) */
     struct event *kick; /* start_queued in the next turn */
@@ -520,7 +518,7 @@ static void check_stopped(struct jw_exec *x);
 static void flight_end(struct jw_exec *x, struct flight *fl)
 {
     if (fl->we.queued)
-        jw_wheel_remove(&x->ahead, &fl->we);
+        jw_clock_remove(&x->ahead, &fl->we);
     if (fl->waiting)
         x->nwaiting--;
     if (fl->slot)
@@ -733,29 +731,6 @@ struct start_ctx {
 
 static void on_ahead_expired(struct jw_wheel_entry *we, void *arg);
 
-static void ahead_arm(struct jw_exec *x)
-{
-    int64_t next = jw_wheel_next(&x->ahead);
-    if (next < 0 || next == x->ahead_armed)
-        return;
-    int64_t wait = next * 1000 - jw_time_now_us(); /* to the microsecond, as the scheduler's */
-    if (wait < 0)
-        wait = 0;
-    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
-    event_add(x->ahead_timer, &tv);
-    x->ahead_armed = next;
-}
-
-static void on_ahead_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct jw_exec *x = arg;
-    (void)fd;
-    (void)what;
-    x->ahead_armed = -1;
-    jw_wheel_expire(&x->ahead, jw_time_now_ms(), on_ahead_expired, x);
-    ahead_arm(x);
-}
-
 /* Flight fl (in the flights map) makes its call at fl->started_ms: now
  * when that has come and it has or gets a slot; else it waits, for its
  * time in the wheel, then for a slot in its tenant's queue. */
@@ -764,13 +739,8 @@ static void go(struct jw_exec *x, struct flight *fl)
     int64_t now = jw_time_now_ms();
     if (x->stopping)
         return; /* its lease lapses and another instance retries the run, as for the calls abandoned */
-    if (fl->started_ms > now) {
-        jw_wheel_expire(&x->ahead, now, on_ahead_expired, x); /* the wheel's time to now first */
-        if (jw_wheel_add(&x->ahead, &fl->we, fl->started_ms) == 0) {
-            ahead_arm(x);
-            return;
-        } /* (beyond the wheel's span, which run_start's AHEAD_MAX is not: it goes now) */
-    }
+    if (fl->started_ms > now && jw_clock_add(&x->ahead, &fl->we, fl->started_ms) == 0)
+        return; /* (beyond the wheel's span, which run_start's AHEAD_MAX is not: it goes now) */
     if (fl->slot) {
         launch(fl);
         return;
@@ -782,8 +752,8 @@ static void go(struct jw_exec *x, struct flight *fl)
         fl->waiting = true;
         x->nwaiting++;
         event_active(x->kick, 0, 0); /* (once a turn however often asked) */
-    } else if (jw_wheel_add(&x->ahead, &fl->we, now + 10) == 0) { /* no room in the queue: a look again soon */
-        ahead_arm(x);
+    } else if (jw_clock_add(&x->ahead, &fl->we, now + 10) != 0) { /* no room in the queue: a look again soon */
+        jw_warn("exec: run %s cannot wait for a slot; its lease will bring it back", fl->run_id);
     }
 }
 
@@ -1498,10 +1468,8 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     };
     x->fair = jw_fair_new(&fl);
     x->due = jw_due_new(base, store, due_start, x);
-    jw_wheel_init(&x->ahead, jw_time_now_ms());
-    x->ahead_timer = evtimer_new(base, on_ahead_timer, x);
+    jw_clock_init(&x->ahead, base, on_ahead_expired, x);
     x->kick = event_new(base, -1, 0, on_kick, x);
-    x->ahead_armed = -1;
     x->hold = event_new(base, -1, 0, on_hold, x);
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
@@ -1601,7 +1569,7 @@ void jw_exec_free(struct jw_exec *x)
     free(x->held);
     free(x->late);
     event_free(x->hold);
-    event_free(x->ahead_timer);
+    jw_clock_free(&x->ahead);
     event_free(x->kick);
     event_free(x->sweep);
     event_free(x->renew);

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "jobwheel/buf.h"
+#include "jobwheel/clock.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
-#include "jobwheel/buf.h"
-#include "jobwheel/wheel.h"
 #include "lua_scripts.h"
 
 #define SHARDS_MAX 4096     /* as the scheduler's */
@@ -30,9 +30,7 @@ struct jw_due {
     struct jw_store *store;
     void (*start)(void *, const char *, bool);
     void *arg;
-    struct jw_wheel wheel;
-    struct event *timer;
-    int64_t armed_at;
+    struct jw_clock clock;
     bool stopped;
     struct shard_due *shards[SHARDS_MAX]; /* made when first used */
 };
@@ -43,29 +41,6 @@ static void set_at(struct jw_due *d, int shard, int64_t when_ms);
 static void on_expired(struct jw_wheel_entry *we, void *arg)
 {
     promote(arg, (struct shard_due *)we);
-}
-
-static void arm(struct jw_due *d)
-{
-    int64_t next = jw_wheel_next(&d->wheel);
-    if (next < 0 || next == d->armed_at)
-        return;
-    int64_t wait = next * 1000 - jw_time_now_us(); /* to the microsecond, as the scheduler's */
-    if (wait < 0)
-        wait = 0;
-    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
-    event_add(d->timer, &tv);
-    d->armed_at = next;
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct jw_due *d = arg;
-    (void)fd;
-    (void)what;
-    d->armed_at = -1;
-    jw_wheel_expire(&d->wheel, jw_time_now_ms(), on_expired, d);
-    arm(d);
 }
 
 static void on_promoted(enum jw_store_status st, const struct jw_reply *r, void *arg)
@@ -122,13 +97,8 @@ static void set_at(struct jw_due *d, int shard, int64_t when_ms)
     }
     if (sd->we.queued && sd->we.when_ms <= when_ms)
         return; /* it goes off earlier: the promotion then answers the next time */
-    /* bring the wheel's time to now first (an entry beyond its span is refused) */
-    jw_wheel_expire(&d->wheel, jw_time_now_ms(), on_expired, d);
-    if (sd->we.queued && sd->we.when_ms <= when_ms)
-        return;
-    if (jw_wheel_add(&d->wheel, &sd->we, when_ms) != 0)
+    if (jw_clock_add(&d->clock, &sd->we, when_ms) != 0)
         return; /* beyond the span: the owner's sweep sets it when it comes near */
-    arm(d);
 }
 
 void jw_due_at(struct jw_due *d, int shard, int64_t when_ms)
@@ -143,9 +113,7 @@ struct jw_due *jw_due_new(struct event_base *base, struct jw_store *store,
     d->store = store;
     d->start = start;
     d->arg = arg;
-    d->armed_at = -1;
-    jw_wheel_init(&d->wheel, jw_time_now_ms());
-    d->timer = evtimer_new(base, on_timer, d);
+    jw_clock_init(&d->clock, base, on_expired, d);
     return d;
 }
 
@@ -154,14 +122,14 @@ void jw_due_stop(struct jw_due *d)
     if (!d)
         return;
     d->stopped = true;
-    event_del(d->timer);
+    jw_clock_stop(&d->clock);
 }
 
 void jw_due_free(struct jw_due *d)
 {
     if (!d)
         return;
-    event_free(d->timer);
+    jw_clock_free(&d->clock);
     for (int i = 0; i < SHARDS_MAX; i++)
         free(d->shards[i]);
     free(d);

@@ -16,7 +16,7 @@
 #include "jobwheel/run.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
-#include "jobwheel/wheel.h"
+#include "jobwheel/clock.h"
 
 #define TICK_MS 500
 #define POLL_LIMIT 2000
@@ -72,10 +72,9 @@ struct jw_scheduler {
     int nshards; /* 0 until Redis said */
     struct shard *shards;
     int owned;
-    struct jw_wheel wheel;
+    struct jw_clock clock; /* the firings of the window */
     struct jw_map *entries;
-    struct event *tick, *poll, *timer, *fire;
-    int64_t armed_at; /* when the wheel timer is set for (-1 none) */
+    struct event *tick, *poll, *fire;
     bool ticking, stopping;
     int inflight; /* fire_claims in flight */
     struct jw_map *lanes;                /* lane key -> struct lane */
@@ -85,7 +84,6 @@ struct jw_scheduler {
     void *stop_arg;
 };
 
-static void arm(struct jw_scheduler *s);
 static void fire(struct jw_scheduler *s, struct entry *e);
 static void fire_lanes(struct jw_scheduler *s);
 
@@ -107,7 +105,7 @@ static void entry_free(struct entry *e)
 static void entry_drop(struct jw_scheduler *s, struct entry *e)
 {
     if (e->queued)
-        jw_wheel_remove(&s->wheel, &e->we);
+        jw_clock_remove(&s->clock, &e->we);
     jw_map_del(s->entries, e->member);
     entry_free(e);
 }
@@ -124,13 +122,11 @@ static void on_expired(struct jw_wheel_entry *we, void *arg)
 static void entry_queue(struct jw_scheduler *s, struct entry *e, int64_t when)
 {
     int64_t now = jw_time_now_ms();
-    jw_wheel_expire(&s->wheel, now, on_expired, s); /* bring the wheel's time to now */
-    if (when - now > s->opt.window_ms + 1000 || jw_wheel_add(&s->wheel, &e->we, when) != 0) {
+    if (when - now > s->opt.window_ms + 1000 || jw_clock_add(&s->clock, &e->we, when) != 0) {
         entry_drop(s, e);
         return;
     }
     e->queued = true;
-    arm(s);
 }
 
 /* Make or refresh the entry of member from its job JSON and due score. */
@@ -174,7 +170,7 @@ static void entry_update(struct jw_scheduler *s, int shard, const char *member, 
         jw_map_put(s->entries, e->member, e);
     } else {
         if (e->queued) {
-            jw_wheel_remove(&s->wheel, &e->we);
+            jw_clock_remove(&s->clock, &e->we);
             e->queued = false;
         }
         jw_job_free(&e->job);
@@ -228,7 +224,7 @@ void jw_scheduler_poke(struct jw_scheduler *s, const char *tenant, const struct 
         jw_map_put(s->entries, e->member, e);
     } else {
         if (e->queued) {
-            jw_wheel_remove(&s->wheel, &e->we);
+            jw_clock_remove(&s->clock, &e->we);
             e->queued = false;
         }
         jw_job_free(&e->job);
@@ -251,31 +247,6 @@ static void drop_member(struct jw_scheduler *s, const char *member)
     struct entry *e = jw_map_get(s->entries, member);
     if (e && !e->firing)
         entry_drop(s, e);
-}
-
-/* ---- the wheel's timer ------------------------------------------------------------ */
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct jw_scheduler *s = arg;
-    s->armed_at = -1;
-    jw_wheel_expire(&s->wheel, jw_time_now_ms(), on_expired, s);
-    arm(s);
-}
-
-static void arm(struct jw_scheduler *s)
-{
-    int64_t next = jw_wheel_next(&s->wheel);
-    if (next < 0 || next == s->armed_at)
-        return;
-    /* to the microsecond: a wait in whole milliseconds from the current
-     * millisecond would wake up to 1 ms late */
-    int64_t wait = next * 1000 - jw_time_now_us();
-    if (wait < 0)
-        wait = 0;
-    struct timeval tv = {.tv_sec = wait / 1000000, .tv_usec = wait % 1000000};
-    event_add(s->timer, &tv);
-    s->armed_at = next;
 }
 
 /* ---- firing ------------------------------------------------------------------------- */
@@ -790,12 +761,10 @@ struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *
     s->instance = jw_strdup(opt->instance_id);
     s->opt.instance_id = s->instance;
     s->hooks = *hooks;
-    s->armed_at = -1;
     s->entries = jw_map_new();
     s->lanes = jw_map_new();
     s->times = jw_malloc(MAX_CATCH_UP * sizeof(int64_t));
-    jw_wheel_init(&s->wheel, jw_time_now_ms());
-    s->timer = evtimer_new(base, on_timer, s);
+    jw_clock_init(&s->clock, base, on_expired, s);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick_timer, s);
     s->poll = event_new(base, -1, EV_PERSIST, on_poll_timer, s);
     s->fire = event_new(base, -1, 0, on_fire, s);
@@ -812,7 +781,7 @@ void jw_scheduler_stop(struct jw_scheduler *s, void (*done)(void *), void *arg)
     s->stopping = true;
     event_del(s->tick);
     event_del(s->poll);
-    event_del(s->timer);
+    jw_clock_stop(&s->clock);
     event_del(s->fire);
     if (!s->nshards) {
         done(arg);
@@ -841,7 +810,7 @@ void jw_scheduler_free(struct jw_scheduler *s)
     }
     jw_map_free(s->lanes);
     free(s->times);
-    event_free(s->timer);
+    jw_clock_free(&s->clock);
     event_free(s->tick);
     event_free(s->poll);
     event_free(s->fire);
@@ -872,5 +841,5 @@ int jw_scheduler_owned(const struct jw_scheduler *s)
 
 size_t jw_scheduler_queued(const struct jw_scheduler *s)
 {
-    return s->wheel.count;
+    return s->clock.wheel.count;
 }

@@ -5,6 +5,7 @@ concurrency and rate limits; idempotency; delays; health; the final-run
 webhook; the SSRF guard at dispatch; recovery of an instance's runs after
 kill -9. Issue 14: delayed runs and retries start at their time."""
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -14,7 +15,6 @@ import os
 import random
 import signal
 import socket
-import threading
 import time
 import uuid
 from datetime import datetime
@@ -561,6 +561,34 @@ def test_delayed_runs_survive_the_crash_of_the_instance_that_made_them(tmp_path,
         r.stop()
 
 
+@contextlib.contextmanager
+def own_instance(tmp_path, sink, **job):
+    """A Redis and an instance of the test's own, a tenant, and a job (its
+    fields, over job_body's) that calls the sink: (redis, tenant, client,
+    the job's path at the sink, job)."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant = str(uuid.uuid4())
+        c = Client(j, make_token(claims_for(tenant)))
+        p = "/" + uuid.uuid4().hex
+        yield r, tenant, c, p, c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), **job)).json()
+    finally:
+        j.stop()
+        r.stop()
+
+
+def trigger_burst(c, job, due):
+    """1,000 runs of job due at one instant (ms), in two bulk triggers: their ids."""
+    ids = []
+    for _ in range(2):
+        got = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
+        assert got.status in (200, 201), got
+        ids += [x["id"] for x in got.json()["results"]]
+    assert len(set(ids)) == 1000
+    return ids
+
+
 def burst(r, tenant, ids, due, watch=None):
     """Watch Redis until one of `ids` is started ahead of its time `due`
     (a burst, see run_promote.lua) and return its instance and id (None:
@@ -581,20 +609,9 @@ def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_pat
     """1,000 runs due at one instant are more than can be started from their
     time on without being late: they are started before it, and each call
     still goes out at its time, never before, once."""
-    r = Redis(tmp_path / "redis")
-    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
-    try:
-        tenant = str(uuid.uuid4())
-        c = Client(j, make_token(claims_for(tenant)))
-        p = "/" + uuid.uuid4().hex
-        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+    with own_instance(tmp_path, sink) as (r, tenant, c, p, job):
         due = int(time.time() * 1000) + 3000
-        ids = []
-        for _ in range(2):
-            got = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
-            assert got.status in (200, 201), got
-            ids += [x["id"] for x in got.json()["results"]]
-        assert len(set(ids)) == 1000
+        ids = trigger_burst(c, job, due)
         cancelled = []
 
         def cancel(instance, run_id):  # a run held ahead is cancelled before its time: never called
@@ -615,28 +632,16 @@ def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_pat
             assert run["status"] == "completed", run
             started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp() * 1000
             assert round(started) == due, run  # the attempt began at its time, not when it was started
-    finally:
-        j.stop()
-        r.stop()
 
 
 def test_a_burst_whose_calls_fail_is_retried_each_from_its_own_answer(tmp_path, sink):
     """While a burst's calls go out, what each answer leads to is decided
     afterwards (the answers are kept): every failed attempt is retried once,
     no earlier than its backoff after its answer, and recorded as it was."""
-    r = Redis(tmp_path / "redis")
-    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
-    try:
-        tenant = str(uuid.uuid4())
-        c = Client(j, make_token(claims_for(tenant)))
-        p = "/" + uuid.uuid4().hex
+    with own_instance(tmp_path, sink, max_attempts=3, retry_delays_secs=[1]) as (r, tenant, c, p, job):
         sink.script(p, *[(503, {}, {"busy": True}, 0)] * 1000, 200, sticky=True)
-        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3, retry_delays_secs=[1])).json()
         due = int(time.time() * 1000) + 3000
-        ids = []
-        for _ in range(2):
-            got = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
-            ids += [x["id"] for x in got.json()["results"]]
+        ids = trigger_burst(c, job, due)
         assert burst(r, tenant, ids, due), "no run was started ahead of its time"
         sink.wait_for(lambda rs: len(sink.to(p)) >= 2000, timeout=60)
         for i in ids[::40]:
@@ -652,9 +657,6 @@ def test_a_burst_whose_calls_fail_is_retried_each_from_its_own_answer(tmp_path, 
             for k in range(1, len(tries)):  # each retry a backoff (1 s) after the answer before it
                 assert ms[2 * k] >= ms[2 * k - 1] + 990, tries
         assert len(sink.to(p)) == 2000  # each run failed once (the first 1,000 answers) and then completed
-    finally:
-        j.stop()
-        r.stop()
 
 
 def test_a_burst_started_ahead_survives_the_crash_of_its_instance(tmp_path, sink):
@@ -672,10 +674,7 @@ def test_a_burst_started_ahead_survives_the_crash_of_its_instance(tmp_path, sink
         job = ca.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3,
                                            retry_delays_secs=[0])).json()
         due = int(time.time() * 1000) + 3000
-        ids = []
-        for _ in range(2):
-            got = ca.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [{"scheduled_at": iso(due)}] * 500})
-            ids += [x["id"] for x in got.json()["results"]]
+        ids = trigger_burst(ca, job, due)
         seen_ahead = burst(r, tenant, ids, due, watch=lambda n, _: js[n].stop(signal.SIGKILL))
         assert seen_ahead, "no run was started ahead of its time"
         holder = seen_ahead[0]
@@ -703,13 +702,7 @@ def test_an_ended_run_is_kept_compact_and_reads_as_before(tmp_path, sink):
     with short values stays a listpack hash in Redis (a value over 64 bytes
     makes it a hashtable, about twice the memory); every surface shows them
     as before, and a run stored by an earlier release reads as it was."""
-    r = Redis(tmp_path / "redis")
-    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
-    try:
-        tenant = str(uuid.uuid4())
-        c = Client(j, make_token(claims_for(tenant)))
-        p = "/" + uuid.uuid4().hex
-        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+    with own_instance(tmp_path, sink) as (r, tenant, c, p, job):
         payload = {"order": 12345, "customer": "c-0001", "items": [1, 2, 3]}  # ~60 bytes, as the benchmark's
         run = wait_run(c, c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": payload}).json()["id"])
         assert run["status"] == "completed", run
@@ -737,9 +730,6 @@ def test_an_ended_run_is_kept_compact_and_reads_as_before(tmp_path, sink):
         assert again["attempts"] == old_attempts and again["execution_trace"] == old_trace
         listed = [x for x in c.get(f"/v1/jobs/{job['id']}/runs").json() if x["id"] == run["id"]]
         assert listed and listed[0]["attempts"] == old_attempts
-    finally:
-        j.stop()
-        r.stop()
 
 
 def test_triggers_of_one_turn_share_a_call_and_each_gets_its_own_answer(tmp_path):

@@ -628,6 +628,16 @@ end
 -- members are appended to out. Each tenant's time in the delayed list moves
 -- on to its next run. Returns whether runs are still due (call again) and
 -- the shard's next due time (-1: none).
+-- Tenant's time in a shard's delayed list (listed_at) moves on to its
+-- queue q's first run, or the tenant leaves the list.
+local function delayed_relist(listed_at, q, tenant)
+  local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+  if first[2] then
+    redis.call('ZADD', listed_at, first[2], tenant)
+  else
+    redis.call('ZREM', listed_at, tenant)
+  end
+end
 local function shard_promote(P, now, limit, out, seen)
   seen = seen or {}
   local listed_at = P .. ':delayed_tenants'
@@ -644,12 +654,7 @@ local function shard_promote(P, now, limit, out, seen)
         out[#out + 1] = m
       end
     end
-    local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-    if first[2] then
-      redis.call('ZADD', listed_at, first[2], tenant)
-    else
-      redis.call('ZREM', listed_at, tenant)
-    end
+    delayed_relist(listed_at, q, tenant)
   end
   local next_due = redis.call('ZRANGE', listed_at, 0, 0, 'WITHSCORES')[2]
   next_due = next_due and tonumber(next_due) or -1

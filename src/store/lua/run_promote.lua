@@ -41,12 +41,7 @@ if not more and next_due > now and next_due <= now + ahead and room > 0 then
           out[#out + 1] = m
         end
       end
-      local first = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-      if first[2] then
-        redis.call('ZADD', listed_at, first[2], tenant)
-      else
-        redis.call('ZREM', listed_at, tenant)
-      end
+      delayed_relist(listed_at, q, tenant)
     end
     next_due = tonumber(redis.call('ZRANGE', listed_at, 0, 0, 'WITHSCORES')[2] or -1)
     more = next_due >= 0 and next_due <= now + lead
