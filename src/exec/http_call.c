@@ -905,6 +905,15 @@ struct jw_http_client *jw_http_client_new(struct event_base *base, const struct 
     if (cl->dns) { /* a dead name server must not hold attempts for long */
         evdns_base_set_option(cl->dns, "timeout:", "2");
         evdns_base_set_option(cl->dns, "attempts:", "2");
+        /* A name server is taken for down, and then probed every few
+         * seconds, only after 255 timeouts in a row (the default is 3): a
+         * probe still in flight when the process exits is leaked by
+         * libevent 2.1 (its callback is deferred to a loop turn that never
+         * comes), which AddressSanitizer reports. The cost: while one of
+         * several servers is dead, a lookup that picks it first waits one
+         * timeout (2 s) before asking the next, until it has timed out 255
+         * times. */
+        evdns_base_set_option(cl->dns, "max-timeouts:", "255");
     }
     cl->ssl = SSL_CTX_new(TLS_client_method());
     if (!cl->dns || !cl->ssl) {
