@@ -160,6 +160,17 @@ static void fill_slots(struct slots *s, const struct jw_run_pairs *p)
                 lo = mid + 1;
         }
     }
+    /* A run stores no job_version_id when it is the job's id (a job's
+     * first version; run_create leaves it out). */
+    static size_t vid = NFIELDS, jid;
+    if (vid == NFIELDS) {
+        vid = field_named("job_version_id");
+        jid = field_named("job_id");
+    }
+    if (!s->v[vid]) {
+        s->v[vid] = s->v[jid];
+        s->len[vid] = s->len[jid];
+    }
 }
 
 /* "key": field f as its kind, its default or null when absent */

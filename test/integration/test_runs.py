@@ -323,6 +323,24 @@ def test_bulk_idempotency_and_dedup(c, sink):
     assert c.post(f"/v1/jobs/{uuid.uuid4()}/trigger").status == 404
 
 
+def test_job_version_of_runs(c, sink):
+    """A run names the job version it was made from: the job's id for its
+    first version (stored as nothing), the version's id after an edit."""
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+    first = c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 3600}).json()
+    assert first["job_version"] == 1 and first["job_version_id"] == job["id"] == job["version_id"]
+    assert c.patch(f"/v1/jobs/{job['id']}", {"description": "second"}).status == 200
+    second_version = c.get(f"/v1/jobs/{job['id']}").json()["version_id"]
+    assert second_version != job["id"]
+    second = c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 3600}).json()
+    assert second["job_version"] == 2 and second["job_version_id"] == second_version
+    assert run_of(c, first["id"])["job_version_id"] == job["id"]
+    assert run_of(c, second["id"])["job_version_id"] == second_version
+    listed = {r["id"]: r["job_version_id"] for r in c.get(f"/v1/jobs/{job['id']}/runs").json()}
+    assert listed == {first["id"]: job["id"], second["id"]: second_version}
+
+
 def test_delay_and_scheduled_at(c, sink):
     p = path()
     job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()

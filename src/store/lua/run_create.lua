@@ -150,7 +150,7 @@ local function trigger(g, last)
         fields.project_id = job.project_id
       end
       fields.job_version = job_version(job)
-      fields.job_version_id = job_version_id(job_id, job)
+      if job.version_id and job.version_id ~= job_id then fields.job_version_id = job.version_id end -- (run.c: else the job's id)
       fields.created_at = now_text -- times as given: a number's text costs Lua a sprintf
       fields._shard = shard_text
       fields._retention = retention_text
