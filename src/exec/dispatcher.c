@@ -461,8 +461,10 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
         jw_args_adds(&a, "error");
         jw_args_adds(&a, err);
     }
-    jw_args_adds(&a, "_fallback");
-    jw_args_adds(&a, fallback_next ? "1" : "0");
+    if (next.step != JW_STEP_COMPLETE && next.step != JW_STEP_FAIL) { /* the run goes on */
+        jw_args_adds(&a, "_fallback");
+        jw_args_adds(&a, fallback_next ? "1" : "0");
+    }
 
     struct finish *f = jw_calloc(1, sizeof(*f));
     f->x = x;

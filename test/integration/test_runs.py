@@ -625,6 +625,25 @@ def burst(r, tenant, ids, due, watch=None):
     return None
 
 
+def test_an_ended_run_keeps_only_what_it_shows(tmp_path, sink):
+    """What only an attempt in progress needs (who runs it, its phase and
+    start, whether the next attempt calls the fallback) is kept while the
+    run is open and dropped when it ends; the run reads the same."""
+    with own_instance(tmp_path, sink, max_attempts=2, retry_delays_secs=[1]) as (r, tenant, c, p, job):
+        sink.script(p, 503, 200)
+        run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        wait_until(lambda: r.cmd("HGET", key, "status") == "delayed", timeout=10, what="the retry")
+        assert r.cmd("HGET", key, "_fallback") == "0" and r.cmd("HEXISTS", key, "_instance") == 1
+        done = wait_run(c, run["id"])
+        assert done["status"] == "completed" and done["attempt"] == 2 and done["job_version_id"] == job["id"]
+        assert [a["http_status"] for a in done["attempts"]] == [503, 200]
+        kept = set(r.cmd("HKEYS", key))
+        assert not kept & {"_instance", "_phase", "_attempt_started", "_fallback", "job_version_id"}, kept
+        assert {"_shard", "_retention", "attempts", "started_at", "finished_at"} <= kept
+        assert run_of(c, run["id"]) == done
+
+
 def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_path, sink):
     """1,000 runs due at one instant are more than can be started from their
     time on without being late: they are started before it, and each call

@@ -40,10 +40,13 @@
 --   <T>:runs                 zset  run id, score = created_at (ms)
 --   <T>:job:<id>:runs        zset  the job's run ids, score = created_at
 --   <T>:run:<id> internal fields (never shown): _shard, _retention (ms the
---                                  hash lives once the run ended), _instance (who runs
---                                  the attempt), _phase (http | worker),
+--                                  hash lives once the run ended), _cancel (1:
+--                                  cancel asked); while the run is open only:
+--                                  _instance (who runs the attempt), _phase
+--                                  (http | worker), _attempt_started (ms),
 --                                  _fallback (1: the next attempt calls the
---                                  fallback URL), _cancel (1: cancel asked)
+--                                  fallback URL); job_version_id only when it
+--                                  is not the job's id
 --   <T>:job:<id>:open        set   runs not yet ended (for "already running")
 --   <T>:job:<id>:active      set   running runs (max_concurrency)
 --   <T>:job:<id>:active:<k>  set   running runs with concurrency_key k
@@ -1028,6 +1031,9 @@ end
 -- Returns the members to start now (a list, maybe empty).
 local function run_ended(run_id, run, now, freed)
   local job, shard = run.job_id, tonumber(run._shard)
+  -- what only an attempt in progress needs goes: an ended run is kept for
+  -- its retention, and these would be a tenth of it
+  redis.call('HDEL', k_run(run_id), '_instance', '_phase', '_attempt_started', '_fallback')
   if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
   redis.call('SREM', k_job_open(job), run_id)
   if not freed then
