@@ -59,25 +59,35 @@ local retention, retention_text, instance, lease = tonumber(ARGV[1]), ARGV[1], A
 -- are mostly of one job, and decoding it was much of what a trigger cost
 -- (nothing here changes a decoded job)
 local decoded = {}
+-- and the jobs named in this call, by what names them: {id, stored JSON},
+-- and by their ids: {shard, version} as text
+local named, texts_of = {}, {}
 Q.defaults.runs_per_minute, Q.defaults.run_history, Q.defaults.inflight = ARGV[4], ARGV[5], ARGV[6]
 
 -- One trigger, its arguments from g (job, now, flags, room, number of
 -- runs) to last (its runs): its answer.
 local function trigger(g, last)
   local now, now_text, flags = tonumber(ARGV[g + 1]), ARGV[g + 1], ARGV[g + 2]
+  local by_slug = string.find(flags, 'p', 1, true) ~= nil
+  local ref = (by_slug and 'p' or '') .. ARGV[g]
   local job_id, job_json
-  if string.find(flags, 'p', 1, true) then
-    job_id = slug_owner(ARGV[g])
-  else -- resolve_job's rule, reading the job as it goes
-    if is_uuid(ARGV[g]) then
-      job_id = string.lower(ARGV[g])
-      job_json = job_raw(job_id)
+  if named[ref] then
+    job_id, job_json = named[ref][1], named[ref][2]
+  else
+    if by_slug then
+      job_id = slug_owner(ARGV[g])
+    else -- resolve_job's rule, reading the job as it goes
+      if is_uuid(ARGV[g]) then
+        job_id = string.lower(ARGV[g])
+        job_json = job_raw(job_id)
+      end
+      if not job_json then job_id = idx_get(ARGV[g]) end
     end
-    if not job_json then job_id = idx_get(ARGV[g]) end
+    if not job_id then return {'nojob'} end
+    job_json = job_json or job_raw(job_id)
+    if not job_json then return {'nojob'} end
+    named[ref] = {job_id, job_json}
   end
-  if not job_id then return {'nojob'} end
-  job_json = job_json or job_raw(job_id)
-  if not job_json then return {'nojob'} end
   local job = decoded[job_json]
   if not job then
     job = job_decode(job_json)
@@ -94,7 +104,13 @@ local function trigger(g, last)
   local room = tonumber(ARGV[g + 3])
   local first = g + 5 -- its runs' arguments
   local shard = job_shard(job_id)
-  local shard_text = tostring(shard)
+  -- numbers as text (as times are: a number's text costs Lua a sprintf), once a job
+  local texts = texts_of[job_id]
+  if not texts then
+    texts = {tostring(shard), job_version(job)}
+    texts_of[job_id] = texts
+  end
+  local shard_text, version_text = texts[1], texts[2]
   -- an existing run this trigger names (idempotency key, payload dedup), or nil
   local function existing_run(idem, dedup)
     local existing = nil
@@ -133,8 +149,15 @@ local function trigger(g, last)
       out[#out + 1] = 0
     else
       local key = k_run(id)
-      local fields = {}
-      for f = pairs_at, pairs_at + 2 * nf - 1, 2 do fields[ARGV[f]] = ARGV[f + 1] end
+      local delayed = start > now
+      -- what the script sets (made at once: a table grown key by key is
+      -- rehashed as it grows), then what the trigger says, under it
+      local fields = {id = id, job_id = job_id, job_version = version_text, created_at = now_text,
+                      _shard = shard_text, _retention = retention_text, status = delayed and 'delayed' or 'pending',
+                      scheduled_at = delayed and start_text or nil}
+      for f = pairs_at, pairs_at + 2 * nf - 1, 2 do
+        if fields[ARGV[f]] == nil then fields[ARGV[f]] = ARGV[f + 1] end
+      end
       -- the job's defaults under what the trigger says
       if job.default_run_metadata ~= nil and job.default_run_metadata ~= cjson.null then
         local md = fields.metadata and cjson.decode(fields.metadata) or {}
@@ -144,19 +167,10 @@ local function trigger(g, last)
         if next(md) ~= nil then fields.metadata = cjson.encode(md) end
       end
       if not fields.tags and job.tags ~= nil and job.tags ~= cjson.null then fields.tags = cjson.encode(job.tags) end
-      fields.id = id
-      fields.job_id = job_id
       if job.project_id ~= nil and job.project_id ~= cjson.null and not fields.project_id then
         fields.project_id = job.project_id
       end
-      fields.job_version = job_version(job)
       if job.version_id and job.version_id ~= job_id then fields.job_version_id = job.version_id end -- (run.c: else the job's id)
-      fields.created_at = now_text -- times as given: a number's text costs Lua a sprintf
-      fields._shard = shard_text
-      fields._retention = retention_text
-      local delayed = start > now
-      fields.status = delayed and 'delayed' or 'pending'
-      if delayed then fields.scheduled_at = start_text end
       if job.run_ttl_secs ~= nil and job.run_ttl_secs ~= cjson.null then
         fields.expires_at = tostring(math.max(now, start) + job.run_ttl_secs * 1000)
       end
