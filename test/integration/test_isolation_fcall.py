@@ -357,6 +357,25 @@ def test_a_nul_in_a_stored_value_cannot_split_the_packed_answer(rig, c):
     assert r.cmd("HGET", f"{t}:run:{run_id}", "payload") == '{"a":"x\x00y"}'
 
 
+def test_run_create_checks_a_dedup_key_where_it_names_one(rig, c):
+    """A trigger's payload digest names a key for a job that dedups: 64 hex
+    digits (its length always; its digits where it is used, before the
+    trigger writes anything)."""
+    r = rig["redis"]
+    t = "jw:{%s}" % c.tenant_id
+    run_id = str(uuid.uuid4())
+    head = [86400000, INSTANCE, 5000, 0, 0, 0]
+    job = c.post("/v1/jobs", {"name": f"dd-{uuid.uuid4().hex[:8]}", "endpoint_url": "https://e.com/",
+                              "dedup_window_secs": 60}).json()
+    later = now_ms() + 3600000
+    for bad in ["a" * 63, "../" + "a" * 61, ":x}" + "a" * 61, "A" * 64 + "b"]:
+        refuses(r, "run_create", t, *head, job["id"], now_ms(), "", 1, 1, run_id, "", bad, later, 0)
+    assert r.cmd("EXISTS", f"{t}:run:{run_id}") == 0 and r.cmd("KEYS", f"{t}:job:{job['id']}:dedup:*") == []
+    ok = fcall(r, "run_create", t, *head, job["id"], now_ms(), "", 1, 1, run_id, "", "ab" * 32, later, 0)
+    assert ok[0][:2] == ["ok", "new"], ok
+    assert r.cmd("GET", f"{t}:job:{job['id']}:dedup:{'ab' * 32}") == run_id
+
+
 def test_tenant_scripts_refuse_hostile_arguments(rig, c):
     r = rig["redis"]
     t = "jw:{%s}" % c.tenant_id
