@@ -357,10 +357,9 @@ def test_a_nul_in_a_stored_value_cannot_split_the_packed_answer(rig, c):
     assert r.cmd("HGET", f"{t}:run:{run_id}", "payload") == '{"a":"x\x00y"}'
 
 
-def test_run_create_checks_a_dedup_key_where_it_names_one(rig, c):
-    """A trigger's payload digest names a key for a job that dedups: 64 hex
-    digits (its length always; its digits where it is used, before the
-    trigger writes anything)."""
+def test_run_create_checks_a_dedup_key(rig, c):
+    """A trigger's payload digest names a key for a job that dedups: it must
+    be 64 hex digits, and a call with another is refused whole."""
     r = rig["redis"]
     t = "jw:{%s}" % c.tenant_id
     run_id = str(uuid.uuid4())

@@ -41,7 +41,7 @@ do -- each trigger's and each run's arguments fill the call exactly; what names 
       want_id(i, 'run id')
       local nf = want_int(i + 4, 0, (#ARGV - i - 4) / 2, 'number of field/value pairs')
       if #ARGV[i + 1] > 200 then bad_arg('ARGV[' .. (i + 1) .. '] (idempotency key) is longer than 200 bytes') end
-      if ARGV[i + 2] ~= '' and #ARGV[i + 2] ~= 64 then -- (and hex: where it names a key, below)
+      if ARGV[i + 2] ~= '' and (#ARGV[i + 2] ~= 64 or string.find(ARGV[i + 2], '%X')) then
         bad_arg('ARGV[' .. (i + 2) .. '] (dedup key) must be a hex SHA-256')
       end
       want_time(i + 3, 'start, ms')
@@ -111,19 +111,13 @@ local function trigger(g, last)
     texts_of[job_id] = texts
   end
   local shard_text, version_text = texts[1], texts[2]
-  -- the key of a payload's dedup entry, when the job dedups (every trigger
-  -- carries its payload's SHA-256; only here, for the few jobs that use it,
-  -- is it read through: before the trigger writes anything)
-  local dedups = job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null
-  local function dedup_key(dedup)
-    if string.find(dedup, '%X') then bad_arg('a dedup key must be a hex SHA-256') end
-    return T .. ':job:' .. job_id .. ':dedup:' .. dedup
-  end
   -- an existing run this trigger names (idempotency key, payload dedup), or nil
   local function existing_run(idem, dedup)
     local existing = nil
     if idem ~= '' then existing = redis.call('GET', T .. ':idem:' .. idem) end
-    if not existing and dedup ~= '' and dedups then existing = redis.call('GET', dedup_key(dedup)) end
+    if not existing and dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
+      existing = redis.call('GET', T .. ':job:' .. job_id .. ':dedup:' .. dedup)
+    end
     if existing and redis.call('EXISTS', k_run(existing)) == 1 then return existing end
     return nil
   end
@@ -194,8 +188,8 @@ local function trigger(g, last)
         ready_add(shard, fields.priority and now - tonumber(fields.priority) * 60000 or now_text, member)
       end
       if idem ~= '' then redis.call('SET', T .. ':idem:' .. idem, id, 'EX', 86400) end
-      if dedup ~= '' and dedups then
-        redis.call('SET', dedup_key(dedup), id, 'EX', job.dedup_window_secs)
+      if dedup ~= '' and job.dedup_window_secs ~= nil and job.dedup_window_secs ~= cjson.null then
+        redis.call('SET', T .. ':job:' .. job_id .. ':dedup:' .. dedup, id, 'EX', job.dedup_window_secs)
       end
       out[#out + 1] = 'new'
       out[#out + 1] = shard
