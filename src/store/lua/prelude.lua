@@ -145,6 +145,10 @@ local K_FIRED, K_RUNS, K_WORKFLOWS
 local Q = {} -- quotas: the helpers (made below), and per call the tenant's limits
 local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, shards, change_near
 local listed
+-- per call, for run_ended: a job's dependents (job ids; only the dep_* and
+-- job_delete scripts change them, and they end no run), and the jobs whose
+-- waiting queue was found empty (until a run joins it: start_attempt)
+local ended_memo
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
   TENANT = string.match(T, '^jw:{(.*)}$')
@@ -157,6 +161,7 @@ local function begin(keys, args)
   nshards_known, shards, change_near = nil, {}, nil
   Q.limits, Q.defaults = nil, {}
   listed = {}
+  ended_memo = {deps = {}, idle = {}}
 end
 local MAX_VERSIONS = 100
 
@@ -871,7 +876,11 @@ end
 -- held by prerequisites become ready, and a dependent without a schedule
 -- of its own gets a run. Appends the members to start to `out`.
 local function release_dependents(job_id, run_id, now, retention, out)
-  local dependents = redis.call('HKEYS', k_job_dependents(job_id))
+  local dependents = ended_memo.deps[job_id]
+  if not dependents then
+    dependents = redis.call('HKEYS', k_job_dependents(job_id))
+    ended_memo.deps[job_id] = dependents
+  end
   for _, d in ipairs(dependents) do
     if deps_satisfied(d) then
       local held = redis.call('ZRANGE', k_job_depwait(d), 0, -1)
@@ -1049,12 +1058,14 @@ local function run_ended(run_id, run, now, freed)
   end
   local out = {}
   Q.done(run_id, out)
-  local next = redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
+  local next = not ended_memo.idle[job] and redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
   if next then
     redis.call('ZREM', k_job_waiting(job), next)
     redis.call('HSET', k_run(next), 'status', 'pending')
     ready_add(shard, 0, run_member(next))
     out[#out + 1] = run_member(next)
+  else
+    ended_memo.idle[job] = true
   end
   now = now or tonumber(redis.call('TIME')[1]) * 1000
   release_dependents(job, run_id, now, run._retention, out)
@@ -1158,6 +1169,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     unqueue()
     local prio = tonumber(run.priority or '0')
     redis.call('ZADD', k_job_waiting(run.job_id), tonumber(run.created_at) - prio * 60000, run_id)
+    ended_memo.idle[run.job_id] = nil
     return {'waiting'}
   end
   if set(job.max_concurrency) and redis.call('SCARD', k_job_active(run.job_id)) >= job.max_concurrency then
