@@ -44,6 +44,9 @@ struct jw_run_fields {
  * reply string is), pointed into, not copied. 0, or -1 when it is not
  * pairs (or more than JW_RUN_FIELDS_MAX). */
 int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len);
+/* The same, after the pairs f holds already (an earlier pair of a name
+ * wins over a later one, as jw_run_pair finds them). */
+int jw_run_fields_append(struct jw_run_fields *f, const char *packed, size_t len);
 
 /* The run's JSON: every field of the schema in order, null when absent. */
 void jw_run_write(struct jw_jsonw *w, const struct jw_run_pairs *p);

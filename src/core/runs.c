@@ -344,28 +344,60 @@ struct trig {
     size_t room;     /* attempts reserved on this instance for runs run_create may start */
     int64_t sent_us; /* when run_create went out */
     struct jw_buf body;
+    /* per run, what run_create is sent for it and sets itself, packed as
+     * its answers are: a new run's answer adds only what it took from its
+     * job (run_create.lua) */
+    struct jw_buf sent;
+    size_t *sent_at; /* where each run's begins in sent, and where the last ends */
+    size_t nsent;
 };
+
+static void trig_free(struct trig *t)
+{
+    free(t->ref);
+    jw_buf_free(&t->body);
+    jw_buf_free(&t->sent);
+    free(t->sent_at);
+    free(t);
+}
 
 static void trig_fail(struct trig *t, const struct jw_error *e)
 {
     jw_exec_release(t->c->exec, t->tenant, t->room);
     t->room = 0;
     t->cb(t->arg, e, NULL, false);
-    free(t->ref);
-    jw_buf_free(&t->body);
-    free(t);
+    trig_free(t);
 }
 
-/* One trigger item into run_create's arguments. */
-static int add_item(struct jw_args *a, const struct jw_json *item, const struct jw_actor *actor, int64_t now,
-                    const char *batch_id, struct jw_error *e)
+/* One string more of a packed run: NUL-separated, a NUL within as a space
+ * (as the scripts pack them). */
+static void pack_put(struct jw_buf *b, size_t from, const char *v, size_t n)
+{
+    if (b->len > from)
+        jw_buf_putc(b, '\0');
+    size_t at = b->len;
+    jw_buf_append(b, v, n);
+    for (char *c = memchr(b->data + at, '\0', n); c; c = memchr(c, '\0', n - (size_t)(c - (b->data + at))))
+        *c = ' ';
+}
+
+static void pack_pair(struct jw_buf *b, size_t from, const char *name, const char *v, size_t n)
+{
+    pack_put(b, from, name, strlen(name));
+    pack_put(b, from, v, n);
+}
+
+/* One trigger item into run_create's arguments, and what they make of the
+ * run into tr->sent. */
+static int add_item(struct trig *tr, struct jw_args *a, const struct jw_json *item, const struct jw_actor *actor,
+                    int64_t now, const char *batch_id, struct jw_error *e)
 {
     struct jw_trigger t;
     if (jw_trigger_decode(item, actor->email, now, &t, e) != 0) {
         jw_trigger_free(&t);
         return -1;
     }
-    char id[JW_UUID_SIZE];
+    char id[JW_UUID_SIZE], text[JW_I64_TEXT];
     jw_id_new(id);
     size_t extra = batch_id ? 3 : 2;
     jw_args_adds(a, id);
@@ -385,6 +417,25 @@ static int add_item(struct jw_args *a, const struct jw_json *item, const struct 
         jw_args_adds(a, "batch_id");
         jw_args_adds(a, batch_id);
     }
+    /* the run as run_create makes it: what it sets, over what it is sent */
+    struct jw_buf *b = &tr->sent;
+    size_t from = b->len;
+    tr->sent_at[tr->nsent++] = from;
+    bool delayed = t.start_ms > now;
+    pack_pair(b, from, "id", id, strlen(id));
+    pack_pair(b, from, "created_at", text, jw_i64_text(now, text));
+    pack_pair(b, from, "status", delayed ? "delayed" : "pending", strlen(delayed ? "delayed" : "pending"));
+    if (delayed)
+        pack_pair(b, from, "scheduled_at", text, jw_i64_text(t.start_ms, text));
+    pack_pair(b, from, "_retention", text, jw_i64_text(tr->c->retention_ms, text));
+    for (size_t i = 0; i < t.n; i++)
+        pack_pair(b, from, t.fields[i].name, t.fields[i].value, t.fields[i].len);
+    pack_pair(b, from, "triggered_by", "manual:", 7);
+    pack_put(b, b->len, actor->who, strlen(actor->who)); /* (no NUL before it: one string) */
+    pack_pair(b, from, "created_by", actor->who, strlen(actor->who));
+    if (batch_id)
+        pack_pair(b, from, "batch_id", batch_id, strlen(batch_id));
+    tr->sent_at[tr->nsent] = b->len;
     jw_trigger_free(&t);
     return 0;
 }
@@ -442,10 +493,15 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
     bool any_new = false;
     for (size_t i = 1; i + 4 <= jw_reply_count(r); i += 4) {
         bool is_new = jw_reply_is(jw_reply_at(r, i), "new");
-        struct jw_run_fields f; /* the run's fields, packed by the script */
+        size_t k = (i - 1) / 4; /* the trigger's k-th run */
+        struct jw_run_fields f; /* the run's fields, packed by the script (a new one's: with those sent) */
         size_t plen = 0;
         const char *packed = jw_reply_str(jw_reply_at(r, i + 2), &plen);
-        const struct jw_run_pairs *pairs = packed && jw_run_fields_unpack(&f, packed, plen) == 0 ? &f.p : NULL;
+        const struct jw_run_pairs *pairs = NULL;
+        if (packed && jw_run_fields_unpack(&f, packed, plen) == 0 &&
+            (!is_new || (k < t->nsent && jw_run_fields_append(&f, t->sent.data + t->sent_at[k],
+                                                              t->sent_at[k + 1] - t->sent_at[k]) == 0)))
+            pairs = &f.p;
         const struct jw_reply *start = jw_reply_at(r, i + 3); /* run_create started it: what that gave */
         const char *id = pairs ? jw_run_pair(pairs, "id", NULL) : NULL;
         const char *status = pairs ? jw_run_pair(pairs, "status", NULL) : NULL;
@@ -487,9 +543,7 @@ static void on_triggered(enum jw_store_status st, const struct jw_reply *r, void
     jw_exec_release(t->c->exec, t->tenant, t->room);
     t->room = 0;
     t->cb(t->arg, NULL, &t->body, t->bulk || any_new);
-    free(t->ref);
-    jw_buf_free(&t->body);
-    free(t);
+    trig_free(t);
 }
 
 /* run_create's leading arguments (see run_create.lua). */
@@ -543,8 +597,9 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
             }
         char batch[JW_UUID_SIZE];
         jw_id_new(batch);
+        t->sent_at = jw_calloc(items->len + 1, sizeof(*t->sent_at));
         for (size_t i = 0; i < items->len; i++)
-            if (add_item(&args, items->u.items[i], a, now, batch, &e) != 0) {
+            if (add_item(t, &args, items->u.items[i], a, now, batch, &e) != 0) {
                 char f[sizeof(e.field)];
                 snprintf(f, sizeof(f), "items[%zu]%s%.60s", i, e.field[0] ? "." : "", e.field);
                 memcpy(e.field, f, sizeof(f));
@@ -552,10 +607,13 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
                 trig_fail(t, &e);
                 return;
             }
-    } else if (add_item(&args, body, a, now, NULL, &e) != 0) {
-        jw_args_free(&args);
-        trig_fail(t, &e);
-        return;
+    } else {
+        t->sent_at = jw_calloc(2, sizeof(*t->sent_at));
+        if (add_item(t, &args, body, a, now, NULL, &e) != 0) {
+            jw_args_free(&args);
+            trig_fail(t, &e);
+            return;
+        }
     }
     /* the trigger is good: it joins this turn's run_create call of its
      * tenant (group commit), with room to start its runs here as they are

@@ -81,9 +81,9 @@ const char *jw_run_pair(const struct jw_run_pairs *p, const char *name, size_t *
     return NULL;
 }
 
-int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len)
+int jw_run_fields_append(struct jw_run_fields *f, const char *packed, size_t len)
 {
-    size_t n = 0, at = 0;
+    size_t n = 2 * f->p.n, at = 0;
     while (packed && at < len) {
         if (n / 2 >= JW_RUN_FIELDS_MAX)
             return -1;
@@ -107,6 +107,12 @@ int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len
         return -1;
     f->p = (struct jw_run_pairs){n / 2, f->names, f->values, f->lens};
     return 0;
+}
+
+int jw_run_fields_unpack(struct jw_run_fields *f, const char *packed, size_t len)
+{
+    f->p.n = 0;
+    return jw_run_fields_append(f, packed, len);
 }
 
 static size_t field_named(const char *name)

@@ -338,20 +338,27 @@ def test_shard_scripts_refuse_hostile_arguments(rig):
 
 
 def test_a_nul_in_a_stored_value_cannot_split_the_packed_answer(rig, c):
-    """run_create answers a run's fields as one NUL-joined string; a value
-    holding a NUL (jobwheel's edge lets none through; a direct call may)
-    comes back with a space there, and the pairs stay pairs."""
+    """run_create answers a run's fields as one NUL-joined string (a new
+    run's: what it took from its job; an existing one's: all of them); a
+    value holding a NUL (jobwheel's edge lets none through; a direct call
+    may) comes back with a space there, and the pairs stay pairs."""
     r = rig["redis"]
     t = "jw:{%s}" % c.tenant_id
     job = c.post("/v1/jobs", {"name": f"nul-{uuid.uuid4().hex[:8]}", "endpoint_url": "https://e.com/"}).json()
     run_id = str(uuid.uuid4())
     later = now_ms() + 3600000
-    answer = fcall(r, "run_create", t, 86400000, INSTANCE, 5000, 0, 0, 0,
-                   job["id"], now_ms(), "", 0, 1, run_id, "", "", later, 1, "payload", '{"a":"x\x00y"}')
-    assert answer[0][:2] == ["ok", "new"], answer
-    parts = answer[0][3].split("\x00")
-    assert len(parts) % 2 == 0, parts
-    fields = dict(zip(parts[::2], parts[1::2]))
+
+    def create(rid):
+        answer = fcall(r, "run_create", t, 86400000, INSTANCE, 5000, 0, 0, 0, job["id"], now_ms(), "", 0, 1,
+                       rid, "key-" + run_id, "", later, 1, "payload", '{"a":"x\x00y"}')
+        parts = answer[0][3].split("\x00")
+        assert len(parts) % 2 == 0, parts
+        return answer[0][:2], dict(zip(parts[::2], parts[1::2]))
+    kind, fields = create(run_id)
+    assert kind == ["ok", "new"] and fields["job_id"] == job["id"] and fields["job_version"] == "1", fields
+    assert "payload" not in fields and "status" not in fields
+    kind, fields = create(str(uuid.uuid4()))  # the same idempotency key: the run made above, all of it
+    assert kind == ["ok", "hit"], kind
     assert fields["payload"] == '{"a":"x y"}' and fields["id"] == run_id and fields["status"] == "delayed"
     # what is stored is untouched
     assert r.cmd("HGET", f"{t}:run:{run_id}", "payload") == '{"a":"x\x00y"}'

@@ -341,6 +341,38 @@ def test_job_version_of_runs(c, sink):
     assert listed == {first["id"]: job["id"], second["id"]: second_version}
 
 
+def test_a_new_run_answers_as_it_is_stored(c, sink):
+    """A trigger's answer is the run as stored: what the trigger said, what
+    the run took from its job (defaults, tags, project, version, expiry) and
+    what jobwheel set — alone, in bulk, and on the team view."""
+    p = path()
+    job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p), tags={"team": "a"}, run_ttl_secs=7200,
+                                      default_run_metadata={"source": "test", "who": "job"})).json()
+    assert c.patch(f"/v1/jobs/{job['id']}", {"description": "v2"}).status == 200
+    bodies = [{"delay": 3600, "payload": {"n": 1}},
+              {"delay": 3600, "payload": {"n": 2}, "metadata": {"who": "me"}, "tags": {"t": "1"}, "priority": 3,
+               "idempotency_key": "k-" + uuid.uuid4().hex, "concurrency_key": "ck", "max_attempts_override": 2},
+              {"scheduled_at": "2999-01-01T00:00:00Z"}]
+    for body in bodies:
+        got = c.post(f"/v1/jobs/{job['id']}/trigger", body)
+        assert got.status == 201, got
+        assert got.json() == run_of(c, got.json()["id"]), body
+    run = run_of(c, got.json()["id"])
+    assert run["metadata"] == {"source": "test", "who": "job"} and run["tags"] == {"team": "a"}
+    assert run["job_version"] == 2 and run["job_version_id"] != job["id"] and run["project_id"] == "proj-1"
+    assert ms(run["expires_at"]) == ms(run["scheduled_at"]) + 7200 * 1000
+    mixed = c.post(f"/v1/jobs/{job['id']}/trigger", bodies[1])  # the same idempotency key: the run made above
+    assert mixed.status in (200, 201) and mixed.json()["metadata"] == {"source": "test", "who": "me"}
+    bulk = c.post(f"/v1/jobs/{job['id']}/trigger/bulk", {"items": [bodies[0], bodies[2]]}).json()
+    for item in bulk["results"]:
+        stored = run_of(c, item["id"])
+        assert item["status"] == stored["status"] == "delayed" and stored["batch_id"]
+    now = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": {"n": 3}})  # started as it is made
+    assert now.status == 201 and now.json()["status"] == "pending" and now.json()["payload"] == {"n": 3}
+    assert now.json()["metadata"] == {"source": "test", "who": "job"}
+    assert sink.wait_for(lambda rs: any(json.loads(x["body"]) == {"n": 3} for x in sink.to(p)))
+
+
 def test_delay_and_scheduled_at(c, sink):
     p = path()
     job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()

@@ -15,13 +15,19 @@
 -- metadata defaults, expires_at) are filled here from the job itself.
 -- A new run that may start now, while the instance has room, starts here
 -- as run_start would start it (limits, lease), saving a round trip and a
--- script; its fields in the answer are those it was made with (pending).
+-- script.
 -- Returns one answer per trigger, in order: {"nojob"} | {"system"} (n, and
 -- it is one) | {"conflict", existing run id} | {"quota", ...} (Q.over: the
 -- new runs would pass a quota) | {"ok", then per run: "new"|"hit", its
--- shard, its fields (packed: pack_fields), and what starting it gave (run_start's answer
--- without the run's fields) or 0 when it was not tried}. A trigger refused
--- changes nothing; the others go on.
+-- shard, fields (packed: pack_fields), and what starting it gave (run_start's
+-- answer without the run's fields) or 0 when it was not tried}. The fields
+-- of a "hit" are all its own; those of a "new" run are what it took from its
+-- job: job_id, job_version, _shard, and when they apply job_version_id,
+-- project_id, metadata (the job's defaults merged in), tags, expires_at.
+-- The rest of a new run is what the caller sent, under id, created_at
+-- (now), status (delayed when its start is later than now, else pending),
+-- scheduled_at (its start, when delayed) and _retention, set here. A
+-- trigger refused changes nothing; the others go on.
 want_tenant(); want_int(1, 0, RETENTION_MAX, 'retention, ms'); want_instance(2, true)
 want_int(3, 0, RUN_LEASE_MAX, 'lease, ms')
 want_int(4, 0, QUOTA_MAX, 'runs_per_minute quota'); want_int(5, 0, QUOTA_MAX, 'run_history quota')
@@ -158,21 +164,29 @@ local function trigger(g, last)
       for f = pairs_at, pairs_at + 2 * nf - 1, 2 do
         if fields[ARGV[f]] == nil then fields[ARGV[f]] = ARGV[f + 1] end
       end
+      -- what the run takes from its job (the answer's fields: the caller
+      -- knows the rest, and packing it all was an eighth of a trigger's cost)
+      local derived = {'job_id', job_id, 'job_version', version_text, '_shard', shard_text}
+      local function derive(name, value)
+        fields[name] = value
+        derived[#derived + 1] = name
+        derived[#derived + 1] = value
+      end
       -- the job's defaults under what the trigger says
       if job.default_run_metadata ~= nil and job.default_run_metadata ~= cjson.null then
         local md = fields.metadata and cjson.decode(fields.metadata) or {}
         for k, v in pairs(job.default_run_metadata) do
           if md[k] == nil then md[k] = v end
         end
-        if next(md) ~= nil then fields.metadata = cjson.encode(md) end
+        if next(md) ~= nil then derive('metadata', cjson.encode(md)) end
       end
-      if not fields.tags and job.tags ~= nil and job.tags ~= cjson.null then fields.tags = cjson.encode(job.tags) end
+      if not fields.tags and job.tags ~= nil and job.tags ~= cjson.null then derive('tags', cjson.encode(job.tags)) end
       if job.project_id ~= nil and job.project_id ~= cjson.null and not fields.project_id then
-        fields.project_id = job.project_id
+        derive('project_id', job.project_id)
       end
-      if job.version_id and job.version_id ~= job_id then fields.job_version_id = job.version_id end -- (run.c: else the job's id)
+      if job.version_id and job.version_id ~= job_id then derive('job_version_id', job.version_id) end -- (run.c: else the job's id)
       if job.run_ttl_secs ~= nil and job.run_ttl_secs ~= cjson.null then
-        fields.expires_at = tostring(math.max(now, start) + job.run_ttl_secs * 1000)
+        derive('expires_at', tostring(math.max(now, start) + job.run_ttl_secs * 1000))
       end
       local flat = {}
       for k, v in pairs(fields) do flat[#flat + 1] = k; flat[#flat + 1] = v end
@@ -193,7 +207,7 @@ local function trigger(g, last)
       end
       out[#out + 1] = 'new'
       out[#out + 1] = shard
-      out[#out + 1] = pack_fields(flat) -- the new hash's fields, as HGETALL would give them
+      out[#out + 1] = pack_fields(derived)
       if start_now then
         room = room - 1
         out[#out + 1] = start_attempt(id, fields, job_json, job, instance, now, lease, true)
