@@ -159,7 +159,7 @@ local function begin(keys, args)
   packed, idx_hashes, idx_vals = {}, {}, {}
   idx_nb, idx_n, idx_dirty = nil, nil, false
   nshards_known, shards, change_near = nil, {}, nil
-  Q.limits, Q.defaults = nil, {}
+  Q.limits, Q.defaults, Q.none_held = nil, {}, false
   listed = {}
   ended_memo = {deps = {}, idle = {}}
 end
@@ -803,7 +803,10 @@ function Q.busy()
 end
 -- A run the inflight quota holds: it waits (status waiting) until a call
 -- of its tenant ends.
-function Q.hold(run_id, score) redis.call('ZADD', k_inflight_waiting(), score, run_id) end
+function Q.hold(run_id, score)
+  redis.call('ZADD', k_inflight_waiting(), score, run_id)
+  Q.none_held = false
+end
 -- run_id's call ended (or the run ended): it leaves the in-flight set, and
 -- when it was there the first run the quota held becomes ready; its
 -- member is appended to out.
@@ -812,9 +815,13 @@ function Q.done(run_id, out)
   Q.release(1, out)
 end
 -- Up to n held runs become ready (members appended to out).
+-- (Q.none_held: this call found none held, and held none since)
 function Q.release(n, out)
+  if Q.none_held then return end
   local wkey = k_inflight_waiting()
-  for _, id in ipairs(redis.call('ZRANGE', wkey, 0, n - 1)) do
+  local ids = redis.call('ZRANGE', wkey, 0, n - 1)
+  Q.none_held = #ids < n -- (all of them are taken below)
+  for _, id in ipairs(ids) do
     redis.call('ZREM', wkey, id)
     local shard = redis.call('HGET', k_run(id), '_shard')
     if shard then
