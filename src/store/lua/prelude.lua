@@ -145,10 +145,12 @@ local K_FIRED, K_RUNS, K_WORKFLOWS
 local Q = {} -- quotas: the helpers (made below), and per call the tenant's limits
 local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, shards, change_near
 local listed
--- per call, for run_ended: a job's dependents (job ids; only the dep_* and
--- job_delete scripts change them, and they end no run), and the jobs whose
--- waiting queue was found empty (until a run joins it: start_attempt)
-local ended_memo
+-- What one call learnt of a job, by job id: its dependents (job ids) and
+-- that it has no prerequisites (only the dep_* and job_delete scripts
+-- change those, and they start and end no run); that its waiting queue is
+-- empty (until a run joins it: start_attempt); its stored JSON with its id
+-- (what starting a run answers).
+local memo
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
   TENANT = string.match(T, '^jw:{(.*)}$')
@@ -161,7 +163,7 @@ local function begin(keys, args)
   nshards_known, shards, change_near = nil, {}, nil
   Q.limits, Q.defaults, Q.none_held = nil, {}, false
   listed = {}
-  ended_memo = {deps = {}, idle = {}}
+  memo = {dependents = {}, no_deps = {}, idle = {}, json = {}}
 end
 local MAX_VERSIONS = 100
 
@@ -835,8 +837,12 @@ end
 -- Do a job's prerequisites let it run? Each prerequisite's latest run must
 -- have completed (AllSucceeded), or, among AnySucceeded ones, at least one.
 local function deps_satisfied(job_id)
+  if memo.no_deps[job_id] then return true end
   local deps = redis.call('HGETALL', k_job_deps(job_id))
-  if #deps == 0 then return true end
+  if #deps == 0 then
+    memo.no_deps[job_id] = true
+    return true
+  end
   local all_ok, any_seen, any_ok = true, false, false
   for i = 1, #deps, 2 do
     local dep = redis.call('HGET', K_DEPS, deps[i + 1])
@@ -883,10 +889,10 @@ end
 -- held by prerequisites become ready, and a dependent without a schedule
 -- of its own gets a run. Appends the members to start to `out`.
 local function release_dependents(job_id, run_id, now, retention, out)
-  local dependents = ended_memo.deps[job_id]
+  local dependents = memo.dependents[job_id]
   if not dependents then
     dependents = redis.call('HKEYS', k_job_dependents(job_id))
-    ended_memo.deps[job_id] = dependents
+    memo.dependents[job_id] = dependents
   end
   for _, d in ipairs(dependents) do
     if deps_satisfied(d) then
@@ -1065,14 +1071,14 @@ local function run_ended(run_id, run, now, freed)
   end
   local out = {}
   Q.done(run_id, out)
-  local next = not ended_memo.idle[job] and redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
+  local next = not memo.idle[job] and redis.call('ZRANGE', k_job_waiting(job), 0, 0)[1]
   if next then
     redis.call('ZREM', k_job_waiting(job), next)
     redis.call('HSET', k_run(next), 'status', 'pending')
     ready_add(shard, 0, run_member(next))
     out[#out + 1] = run_member(next)
   else
-    ended_memo.idle[job] = true
+    memo.idle[job] = true
   end
   now = now or tonumber(redis.call('TIME')[1]) * 1000
   release_dependents(job, run_id, now, run._retention, out)
@@ -1176,7 +1182,7 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
     unqueue()
     local prio = tonumber(run.priority or '0')
     redis.call('ZADD', k_job_waiting(run.job_id), tonumber(run.created_at) - prio * 60000, run_id)
-    ended_memo.idle[run.job_id] = nil
+    memo.idle[run.job_id] = nil
     return {'waiting'}
   end
   if set(job.max_concurrency) and redis.call('SCARD', k_job_active(run.job_id)) >= job.max_concurrency then
@@ -1246,5 +1252,10 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   -- the secret in clear is kept apart; the job shows it (masked) when it has one
   local secret = false
   if set(job.webhook_secret) then secret = redis.call('HGET', K_JOB_SECRETS, run.job_id) or false end
-  return {'started', attempt, with_id(run.job_id, job_json), secret}
+  local text = memo.json[run.job_id]
+  if not text then
+    text = with_id(run.job_id, job_json)
+    memo.json[run.job_id] = text
+  end
+  return {'started', attempt, text, secret}
 end
