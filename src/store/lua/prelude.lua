@@ -1127,7 +1127,8 @@ end
 -- fields after "started": {"started", attempt, job JSON, secret or false}.
 -- Shared by run_start and by run_create, which starts a run it makes when
 -- the instance that triggers it has room (one step instead of two); fresh:
--- the run was just made and put in no queue yet.
+-- the run was just made and put in no queue yet; else queue: the one queue
+-- of its shard it is in ("ready" or "delayed"), or nil when not known.
 -- The fields of a started run the execution engine reads (exec/dispatcher.c
 -- started() and launch(); keep in step): run_start answers only these, as
 -- every other field is only weight on the wire and in the reply's making.
@@ -1145,7 +1146,7 @@ end
 local START_FIELDS = {'payload', 'params', '_shard', '_fallback', 'notify', 'scheduled_at', 'created_at',
                       'next_retry_at', 'retry_backoff', 'retry_initial_delay_secs', 'retry_max_delay_secs',
                       'timeout_secs_override', 'max_attempts_override', '_attempt_started'}
-local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh)
+local function start_attempt(run_id, run, job_json, job, instance, now, lease, fresh, queue)
   local key = k_run(run_id)
   local shard, member = tonumber(run._shard), run_member(run_id)
   if not job_json then
@@ -1172,10 +1173,9 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   local function set(v) return v ~= nil and v ~= cjson.null end
   local ckey = run.concurrency_key
   local function unqueue()
-    if not fresh then
-      redis.call('ZREM', k_ready(shard), member)
-      redis.call('ZREM', k_delayed(shard), member)
-    end
+    if fresh then return end
+    if queue ~= 'delayed' then redis.call('ZREM', k_ready(shard), member) end
+    if queue ~= 'ready' then redis.call('ZREM', k_delayed(shard), member) end
   end
   local function wait()
     redis.call('HSET', key, 'status', 'waiting')

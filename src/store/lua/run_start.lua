@@ -28,14 +28,17 @@ local function start(run_id)
   local run = hgetall_table(key)
   if not run.status then return {'gone'} end
   if run.status ~= 'pending' and run.status ~= 'delayed' then return {'skip', run.status} end
-  local at = now -- when its attempt starts
+  local at, queue = now, 'ready' -- when its attempt starts, and where it waits (a pending run: ready)
   if run.status == 'delayed' then
     local shard, member = tonumber(run._shard), run_member(run_id)
     local due = redis.call('ZSCORE', k_delayed(shard), member)
     if due then
       if tonumber(due) > now then return {'skip', 'delayed'} end
+      queue = 'delayed'
     else -- promoted ahead of its time, one of a burst (run_promote): it starts at its time
-      due = tonumber(redis.call('ZSCORE', k_ready(shard), member) or now)
+      due = redis.call('ZSCORE', k_ready(shard), member)
+      if not due then queue = nil end -- (in neither: as it may be, both are looked at)
+      due = tonumber(due or now)
       if due > now + AHEAD_MAX then return {'skip', 'delayed'} end
       if due > now then at = due end
     end
@@ -45,7 +48,7 @@ local function start(run_id)
     jobs[id] = job_raw(id)
     if jobs[id] then decoded[id] = job_decode(jobs[id]) end
   end
-  local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, at, lease)
+  local out = start_attempt(run_id, run, jobs[id], decoded[id], instance, at, lease, false, queue)
   if out[1] == 'started' then -- the fields the engine reads (start_attempt keeps `run` as the hash is)
     local flat = {}
     for _, k in ipairs(START_FIELDS) do
