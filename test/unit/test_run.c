@@ -1,5 +1,6 @@
-/* Unit tests for the run model's JSON views (src/model/run.c): the native
- * run and seed 001's job_run, with its five statuses over ours. */
+/* Unit tests for the run model (src/model/run.c): its JSON views (the
+ * native run and seed 001's job_run, with its five statuses over ours) and
+ * the packed fields the scripts answer with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,63 @@ static void test_team_view_fields_in_order(void **state)
                            "\"notify\":true,\"started_at\":null,\"completed_at\":\"2023-11-14T22:13:21.000Z\","
                            "\"created_at\":\"2023-11-14T22:13:20.000Z\"}");
     free(s);
+}
+
+/* "name\0value\0…" as a reply string holds it (its own NUL after the end) */
+#define PACKED(lit) lit, sizeof(lit) - 1
+
+static void test_packed_fields(void **state)
+{
+    (void)state;
+    struct jw_run_fields f;
+    size_t len;
+    assert_int_equal(jw_run_fields_unpack(&f, PACKED("id\0r-1\0status\0delayed\0error\0")), 0);
+    assert_int_equal(f.p.n, 3);
+    assert_string_equal(jw_run_pair(&f.p, "status", &len), "delayed");
+    assert_int_equal(len, 7);
+    assert_non_null(jw_run_pair(&f.p, "error", &len)); /* "…name\0": its value is empty */
+    assert_int_equal(len, 0);
+    assert_null(jw_run_pair(&f.p, "result", NULL));
+    /* appended pairs come after: a name already there keeps its first value */
+    assert_int_equal(jw_run_fields_append(&f, PACKED("status\0pending\0payload\0{}")), 0);
+    assert_int_equal(f.p.n, 5);
+    assert_string_equal(jw_run_pair(&f.p, "status", NULL), "delayed");
+    assert_memory_equal(jw_run_pair(&f.p, "payload", &len), "{}", 2);
+    assert_int_equal(len, 2);
+    /* not pairs */
+    assert_int_equal(jw_run_fields_unpack(&f, PACKED("id\0r-1\0status")), -1);
+    assert_int_equal(jw_run_fields_unpack(&f, PACKED("")), 0);
+    assert_int_equal(f.p.n, 0);
+    /* no more than JW_RUN_FIELDS_MAX pairs, appended or not */
+    struct jw_buf many = JW_BUF_INIT;
+    for (int i = 0; i < JW_RUN_FIELDS_MAX; i++)
+        jw_buf_printf(&many, "%sf%d%cv", i ? "\x01" : "", i, 1);
+    for (size_t i = 0; i < many.len; i++)
+        if (many.data[i] == 1)
+            many.data[i] = '\0';
+    assert_int_equal(jw_run_fields_unpack(&f, many.data, many.len), 0);
+    assert_int_equal(f.p.n, JW_RUN_FIELDS_MAX);
+    assert_int_equal(jw_run_fields_append(&f, PACKED("one\0more")), -1);
+    jw_buf_free(&many);
+}
+
+static void test_job_version_id_defaults_to_the_job(void **state)
+{
+    (void)state;
+    struct jw_run_fields f;
+    struct jw_buf b = JW_BUF_INIT;
+    struct jw_jsonw w;
+    assert_int_equal(jw_run_fields_unpack(&f, PACKED("id\0r-1\0job_id\0j-1")), 0);
+    jw_jsonw_init(&w, &b);
+    jw_run_write(&w, &f.p);
+    assert_non_null(strstr(b.data, "\"job_version_id\":\"j-1\""));
+    jw_buf_reset(&b);
+    assert_int_equal(jw_run_fields_unpack(&f, PACKED("id\0r-1\0job_id\0j-1\0job_version_id\0v-2")), 0);
+    jw_jsonw_init(&w, &b);
+    jw_run_write(&w, &f.p);
+    assert_non_null(strstr(b.data, "\"job_version_id\":\"v-2\""));
+    assert_non_null(strstr(b.data, "\"job_id\":\"j-1\""));
+    jw_buf_free(&b);
 }
 
 static void test_team_statuses(void **state)
@@ -181,6 +239,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_team_view_fields_in_order),
         cmocka_unit_test(test_team_statuses),
+        cmocka_unit_test(test_packed_fields),
+        cmocka_unit_test(test_job_version_id_defaults_to_the_job),
         cmocka_unit_test(test_trigger_fields),
         cmocka_unit_test(test_trigger_refused),
         cmocka_unit_test(test_progress),
