@@ -147,9 +147,9 @@ local packed, idx_hashes, idx_nb, idx_n, idx_dirty, idx_vals, nshards_known, sha
 local listed
 -- What one call learnt of a job, by job id: its dependents (job ids) and
 -- that it has no prerequisites (only the dep_* and job_delete scripts
--- change those, and they start and end no run); that its waiting queue is
--- empty (until a run joins it: start_attempt); its stored JSON with its id
--- (what starting a run answers).
+-- change those, and none reads them before its change); that its waiting
+-- queue is empty (until a run joins it: start_attempt); its stored JSON
+-- with its id (what starting a run answers).
 local memo
 local function begin(keys, args)
   KEYS, ARGV, T = keys, args, keys[1]
