@@ -58,6 +58,10 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
                               size_t errlen);
 /* Connected, selected, and every script loaded. */
 bool jw_store_ready(const struct jw_store *s);
+/* Every build whose library is in use reads a run's long values stored
+ * apart (lib_seen.lua says so once a minute; false until it first has):
+ * they may be stored so. */
+bool jw_store_apart(const struct jw_store *s);
 
 /* Run script `id` with KEYS[1] = "jw:{tenant}" (or "jw:{}" for global data)
  * and ARGV = *args. Takes ownership of args (left empty). cb runs exactly

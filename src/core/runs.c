@@ -624,8 +624,9 @@ void jw_runs_trigger(struct jw_core *c, const struct jw_actor *a, const char *jo
     struct jw_args *call = jw_store_join(c->store, JW_LUA_RUN_CREATE, a->tenant, create_prefix, c, on_triggered, t);
     jw_args_adds(call, job_ref);
     jw_args_addi(call, now);
-    jw_args_addf(call, "%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
-                 (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "");
+    jw_args_addf(call, "%s%s%s%s%s", (flags & JW_TRIGGER_EXCLUSIVE) ? "x" : "", (flags & JW_TRIGGER_BY_SLUG) ? "p" : "",
+                 (flags & JW_TRIGGER_NO_SYSTEM) ? "n" : "", (flags & JW_TRIGGER_SYSTEM_ONLY) ? "y" : "",
+                 jw_store_apart(c->store) ? "b" : "");
     jw_args_addi(call, (int64_t)t->room);
     jw_args_addi(call, (int64_t)nruns);
     jw_args_move(call, &args);
@@ -824,6 +825,7 @@ void jw_runs_report(struct jw_core *c, const char *run_id, const char *token, co
     jw_args_addi(&a, jw_time_now_ms());
     jw_args_add(&a, data.data ? data.data : "", data.len);
     jw_args_addi(&a, attempt); /* the token's: another attempt's is refused */
+    jw_args_adds(&a, jw_store_apart(c->store) ? "b" : "");
     jw_buf_free(&data);
     jw_store_eval(c->store, JW_LUA_RUN_REPORT, rp->tenant, &a, on_reported, rp);
 }

@@ -410,7 +410,7 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
     jw_args_adds(&a, run_id);
     jw_args_addi(&a, attempt);
     jw_args_adds(&a, instance ? instance : "");
-    jw_args_adds(&a, lapsed ? "1" : "");
+    jw_args_addf(&a, "%s%s", lapsed ? "1" : "", jw_store_apart(x->store) ? "b" : "");
     jw_args_addi(&a, now);
     jw_args_adds(&a, status);
     if (due >= 0)

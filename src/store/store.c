@@ -63,6 +63,7 @@ struct jw_store {
     bool closing;
     bool resetting; /* we are dropping a stalled connection */
     bool reloading; /* a FUNCTION LOAD is on its way: calls sent now find the library */
+    bool apart;     /* jw_store_apart */
     int handshake_left;
     int64_t backoff_ms;
     int64_t last_send_ms;
@@ -442,7 +443,8 @@ static void on_library_seen(enum jw_store_status st, const struct jw_reply *r, v
     struct jw_store *s = arg;
     if (st != JW_STORE_OK)
         return;
-    for (size_t i = 0; i < jw_reply_count(r); i++) {
+    s->apart = jw_reply_int(jw_reply_at(r, 0)) == 1;
+    for (size_t i = 1; i < jw_reply_count(r); i++) {
         const char *name = jw_reply_str(jw_reply_at(r, i), NULL);
         if (name && !strncmp(name, "jobwheel_", 9)) {
             jw_info("redis: deleting function library %s (no instance has used it for a day)", name);
@@ -695,6 +697,11 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
 bool jw_store_ready(const struct jw_store *s)
 {
     return s->ready;
+}
+
+bool jw_store_apart(const struct jw_store *s)
+{
+    return s->apart;
 }
 
 /* Failures found before anything was sent are delivered from the loop. */

@@ -672,8 +672,173 @@ def test_an_ended_run_keeps_only_what_it_shows(tmp_path, sink):
         assert [a["http_status"] for a in done["attempts"]] == [503, 200]
         kept = set(r.cmd("HKEYS", key))
         assert not kept & {"_instance", "_phase", "_attempt_started", "_fallback", "job_version_id"}, kept
-        assert {"_shard", "_retention", "attempts", "started_at", "finished_at"} <= kept
+        assert {"_shard", "_retention", "started_at", "finished_at"} <= kept
+        assert "attempts" in kept or "attempts" in apart(r, key)  # (in the hash, or apart: see below)
         assert run_of(c, run["id"]) == done
+
+
+def apart(r, key):
+    """The names of the long values a run keeps apart, with each value."""
+    big = r.cmd("HGET", key, "_big")
+    return {} if big is None else {n: r.cmd("GET", f"{key}:{n}") for n in big.split()}
+
+
+def apart_on(r):
+    """Wait until the instances on r have heard from lib_seen (and so
+    whether they may keep long values apart)."""
+    wait_until(lambda: r.cmd("HLEN", "jw:{sched}:libraries:apart") > 0, timeout=10, what="lib_seen")
+    time.sleep(0.2)  # (its answer reaches the instance)
+
+
+def test_long_values_are_kept_apart_and_read_whole(tmp_path, sink):
+    """A payload or result longer than 64 bytes is stored apart from the
+    run's hash, which stays a compact listpack; every way of reading or
+    sending the run gives it whole, and it goes with the run's retention."""
+    long = {"order": 12345, "customer": "c-0001", "items": list(range(40)), "note": "ring twice " * 12,
+            "ünï": "ç€" * 20}
+    answer = {"rows": [{"id": i, "name": f"row {i}"} for i in range(12)]}
+    with own_instance(tmp_path, sink, timeout_secs=30) as (r, tenant, c, p, job):
+        apart_on(r)
+        sink.script(p, (200, {}, answer, 0), 202, sticky=True)
+        run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long, "idempotency_key": "k"}).json()
+        assert run["payload"] == long
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        done = wait_run(c, run["id"])
+        assert done["status"] == "completed" and done["payload"] == long and done["result"] == answer
+        assert json.loads(sink.to(p)[0]["body"]) == long
+        kept = apart(r, key)
+        assert set(kept) == {"payload", "result"} and json.loads(kept["payload"]) == long
+        assert json.loads(kept["result"]) == answer
+        assert r.cmd("HEXISTS", key, "payload") == 0 and r.cmd("HEXISTS", key, "result") == 0
+        assert r.cmd("OBJECT", "ENCODING", key) == "listpack"
+        ttl = r.cmd("PTTL", key)
+        assert ttl > 0 and all(abs(r.cmd("PTTL", f"{key}:{n}") - ttl) < 1000 for n in kept)
+        # read by every way there is: alone, in lists, as an idempotency hit
+        assert [x for x in c.get(f"/v1/jobs/{job['id']}/runs").json() if x["id"] == run["id"]] == [done]
+        assert [x for x in c.get("/v1/runs").json() if x["id"] == run["id"]] == [done]
+        hit = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long, "idempotency_key": "k"})
+        assert hit.json()["id"] == run["id"] and hit.json()["payload"] == long and hit.json()["result"] == answer
+        # a worker's result over a run with its payload apart, and cancel's answer
+        run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long}).json()
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        sink.wait_for(lambda rs: len(sink.to(p)) == 2)
+        token = sink.to(p)[1]["headers"]["x-jobwheel-run-token"]
+        assert json.loads(sink.to(p)[1]["body"]) == long
+        wait_until(lambda: run_of(c, run["id"])["attempts"] != [], timeout=10, what="the worker's attempt")
+        got = c.post(f"/v1/runs/{run['id']}/complete", {"result": answer}, headers={"x-run-token": token})
+        assert got.status == 200, got
+        done = run_of(c, run["id"])
+        assert done["payload"] == long and done["result"] == answer
+        assert [(a["attempt"], a.get("reported_by")) for a in done["attempts"]] == [(1, None), (1, "worker")]
+        # (the attempt log too: two entries are longer than 64 bytes)
+        assert set(apart(r, key)) == {"payload", "result", "attempts"}
+        assert r.cmd("OBJECT", "ENCODING", key) == "listpack"
+        later = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long, "delay": 3600}).json()
+        cancelled = c.post(f"/v1/runs/{later['id']}/cancel")
+        assert cancelled.status == 200 and cancelled.json()["payload"] == long
+        key = f"jw:{{{tenant}}}:run:{later['id']}"
+        assert r.cmd("PTTL", f"{key}:payload") > 0  # (it ended: it goes with the run)
+        huge = {"blob": "x" * 100000}
+        run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": huge, "delay": 3600}).json()
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        assert set(apart(r, key)) == {"payload"} and r.cmd("OBJECT", "ENCODING", key) == "listpack"
+        assert run_of(c, run["id"])["payload"] == huge
+
+
+def test_long_values_stay_in_the_hash_while_a_build_that_reads_none_apart_is_in_use(tmp_path, sink):
+    """Builds of jobwheel may share a Redis during a rolling upgrade, and one
+    from before would read a run's payload kept apart as missing. While
+    such a build's library was named in the last minutes, runs keep every
+    value in their hash; once it is gone, long ones go apart. Both read
+    the same."""
+    r = Redis(tmp_path / "redis")
+    old_lib = "jobwheel_0123456789abcdef"
+    r.cmd("HSET", "jw:{sched}:libraries", old_lib, str(int(time.time() * 1000)))
+    j = Jobwheel(tmp_path / "j1", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant, p = str(uuid.uuid4()), path()
+        c = Client(j, make_token(claims_for(tenant)))
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+        apart_on(r)  # (its lib_seen has answered: not apart)
+        long = {"note": "ring twice " * 20}
+        whole = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long}).json()
+        done = wait_run(c, whole["id"])
+        assert done["payload"] == long and json.loads(sink.to(p)[0]["body"]) == long
+        key = f"jw:{{{tenant}}}:run:{whole['id']}"
+        assert r.cmd("HEXISTS", key, "payload") == 1 and apart(r, key) == {}
+        # the earlier build went away an hour ago; an instance that starts now finds none in use
+        r.cmd("HSET", "jw:{sched}:libraries", old_lib, str(int(time.time() * 1000) - 3600000))
+        assert j.stop() == 0
+        since = int(time.time() * 1000)
+        j = Jobwheel(tmp_path / "j2", redis_url=r.url, args=["--allow-private-targets"])
+        (mine,) = r.cmd("HKEYS", "jw:{sched}:libraries:apart")
+        wait_until(lambda: int(r.cmd("HGET", "jw:{sched}:libraries", mine)) >= since, timeout=10, what="lib_seen")
+        time.sleep(0.2)
+        c = Client(j, make_token(claims_for(tenant)))
+        run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long}).json()
+        assert wait_run(c, run["id"])["payload"] == long and json.loads(sink.to(p)[1]["body"]) == long
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        assert r.cmd("HEXISTS", key, "payload") == 0 and set(apart(r, key)) == {"payload"}
+        assert run_of(c, whole["id"]) == done
+    finally:
+        j.stop()
+        r.stop()
+
+
+def test_a_long_value_written_again_leaves_nothing_behind(tmp_path, sink):
+    """A value written over one kept apart (longer, short, or in the hash
+    while nothing may go apart) leaves no stale copy, and the run's other
+    values stay where they are. Driven through run_finish itself: a
+    worker's run may be told its outcome more than once (status worker
+    keeps it running)."""
+    with own_instance(tmp_path, sink, timeout_secs=60) as (r, tenant, c, p, job):
+        apart_on(r)
+        sink.script(p, 202)
+        long = {"n": "x" * 300}
+        run = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": long}).json()
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        wait_until(lambda: r.cmd("HGET", key, "_phase") == "worker", timeout=10, what="the worker's phase")
+        (lib,) = r.cmd("HKEYS", "jw:{sched}:libraries")
+
+        def tell(result, flags):
+            now = int(time.time() * 1000)
+            args = [run["id"], r.cmd("HGET", key, "attempt"), "", flags, now, "worker", now + 60000, "",
+                    "result", json.dumps(result)]
+            assert r.cmd("FCALL", f"{lib}_run_finish", 1, f"jw:{{{tenant}}}", len(args), *args) == [["ok"]]
+            assert run_of(c, run["id"])["result"] == result and run_of(c, run["id"])["payload"] == long
+            kept = apart(r, key)
+            return set(kept), r.cmd("HEXISTS", key, "result"), r.cmd("EXISTS", f"{key}:result")
+
+        assert tell({"v": "a" * 500}, "b") == ({"payload", "result"}, 0, 1)
+        assert tell({"v": "b" * 100}, "b") == ({"payload", "result"}, 0, 1)
+        assert tell({"v": 1}, "b") == ({"payload"}, 1, 0)
+        assert tell({"v": "c" * 200}, "b") == ({"payload", "result"}, 0, 1)
+        assert tell({"v": "d" * 200}, "") == ({"payload"}, 1, 0)  # nothing may go apart now
+        assert r.cmd("OBJECT", "ENCODING", key) == "hashtable"
+
+
+def test_a_run_dropped_for_history_room_takes_what_it_kept_apart(tmp_path, sink):
+    """The run_history quota drops the oldest ended runs to make room: with
+    them go the values they kept apart."""
+    r = Redis(tmp_path / "redis")
+    j = Jobwheel(tmp_path / "j", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        tenant, p = str(uuid.uuid4()), path()
+        c = Client(j, make_token(claims_for(tenant)))
+        root = Client(j, make_token(claims_for(None, roles=("super_admin",))))
+        job = c.post("/v1/jobs", job_body(endpoint_url=sink.url(p))).json()
+        apart_on(r)
+        assert root("PATCH", f"/v1/tenants/{tenant}/quotas", {"run_history": 2}).status == 200
+        first = c.post(f"/v1/jobs/{job['id']}/trigger", {"payload": {"n": "x" * 300}}).json()
+        key = f"jw:{{{tenant}}}:run:{first['id']}"
+        assert wait_run(c, first["id"])["status"] == "completed" and set(apart(r, key)) == {"payload"}
+        for _ in range(2):
+            assert c.post(f"/v1/jobs/{job['id']}/trigger", {"delay": 3600}).status == 201
+        assert c.get(f"/v1/runs/{first['id']}").status == 404
+        assert r.cmd("EXISTS", key) == 0 and r.cmd("EXISTS", f"{key}:payload") == 0
+    finally:
+        j.stop()
+        r.stop()
 
 
 def test_a_burst_of_delayed_runs_is_started_ahead_and_called_at_its_time(tmp_path, sink):

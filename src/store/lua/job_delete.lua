@@ -31,9 +31,9 @@ redis.call('DEL', k_job_deps(id), k_job_dependents(id))
 if ARGV[2] == '1' then
   local runs = k_job_runs(id)
   for _, run in ipairs(redis.call('ZRANGE', runs, 0, -1)) do
-    local status = redis.call('HGET', k_run(run), 'status')
-    if not status or not OPEN_STATES[status] then
-      redis.call('DEL', k_run(run))
+    local f = redis.call('HMGET', k_run(run), 'status', '_big')
+    if not f[1] or not OPEN_STATES[f[1]] then
+      run_delete(run, f[2] or nil)
       redis.call('ZREM', K_RUNS, run)
       redis.call('ZREM', runs, run)
     end

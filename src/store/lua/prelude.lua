@@ -675,21 +675,126 @@ local function k_job_active(id) return T .. ':job:' .. id .. ':active' end
 local function k_job_waiting(id) return T .. ':job:' .. id .. ':waiting' end
 local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
 
+-- Long values apart. Redis keeps a hash whose values are all at most 64
+-- bytes (hash-max-listpack-value's default) as one listpack; a single
+-- longer value makes the whole run a hashtable, about twice the memory. So
+-- a run's payload, params, result, attempt log or trace longer than that
+-- is stored apart, as the string key `<run key>:<name>` (the run's hash
+-- slot), and `_big` lists the names so stored ("payload result"); the
+-- run's retention and deletion take them along (run_ended, run_delete).
+-- A value is stored apart only while every build in use reads it so
+-- (lib_seen.lua tells each instance, which tells the script: `allowed`);
+-- until then it is stored in the hash, as every build reads it. Writers go
+-- through run_write, readers through hgetall_table, run_all or big_get.
+local LONG = 64
+local BIG_FIELDS = {'payload', 'params', 'result', 'attempts', 'execution_trace'}
+local IS_BIG = {payload = true, params = true, result = true, attempts = true, execution_trace = true}
+
+-- Write the name/value pairs `flat` (text) into the run at `key`, whose
+-- `_big` is `big` (nil: none; a new run has none), a long value of IS_BIG
+-- apart when `allowed`. A later pair of a name wins, as in HSET. Returns
+-- the run's `_big` now (nil: none).
+local function run_write(key, flat, big, allowed, existing)
+  -- as they are unless one goes apart or replaces one that is (no name of
+  -- BIG_FIELDS is found within another)
+  local touch = false
+  if big or allowed then
+    for i = 1, #flat, 2 do
+      local name = flat[i]
+      if IS_BIG[name] and ((allowed and #flat[i + 1] > LONG) or (big and string.find(big, name, 1, true))) then
+        touch = true
+        break
+      end
+    end
+  end
+  if not touch then
+    redis.call('HSET', key, unpack(flat))
+    return big
+  end
+  local apart, last = {}, {}
+  for name in string.gmatch(big or '', '%S+') do apart[name] = true end
+  for i = 1, #flat, 2 do if IS_BIG[flat[i]] then last[flat[i]] = i end end
+  local out, dels = {}, {}
+  for i = 1, #flat, 2 do
+    local name, v = flat[i], flat[i + 1]
+    if not IS_BIG[name] then
+      if name ~= '_big' then out[#out + 1], out[#out + 2] = name, v end
+    elseif last[name] == i then
+      if allowed and #v > LONG then
+        redis.call('SET', key .. ':' .. name, v)
+        if existing and not apart[name] then dels[#dels + 1] = name end
+        apart[name] = true
+      else
+        if apart[name] then redis.call('DEL', key .. ':' .. name) end
+        apart[name] = nil
+        out[#out + 1], out[#out + 2] = name, v
+      end
+    end
+  end
+  local listed = {}
+  for i = 1, #BIG_FIELDS do
+    if apart[BIG_FIELDS[i]] then listed[#listed + 1] = BIG_FIELDS[i] end
+  end
+  big = #listed > 0 and table.concat(listed, ' ') or nil
+  if big then
+    out[#out + 1], out[#out + 2] = '_big', big
+  elseif existing then
+    dels[#dels + 1] = '_big'
+  end
+  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  redis.call('HSET', key, unpack(out))
+  return big
+end
+
+-- The field `name` of the run at `key`, given what HMGET read of it
+-- (`plain`) and of its `_big` (`big`).
+local function big_get(key, big, name, plain)
+  if plain or not big or not string.find(big, name, 1, true) then return plain end
+  return redis.call('GET', key .. ':' .. name) or false
+end
+
 local function hgetall_table(key)
   local flat = redis.call('HGETALL', key)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  if t._big then
+    for name in string.gmatch(t._big, '%S+') do t[name] = redis.call('GET', key .. ':' .. name) or '' end
+  end
   return t
 end
 
--- Append one JSON object to the run's "attempts" JSON array.
-local function log_attempt(key, entry)
-  local cur = redis.call('HGET', key, 'attempts')
-  if not cur or cur == '[]' then
-    redis.call('HSET', key, 'attempts', '[' .. entry .. ']')
-  else
-    redis.call('HSET', key, 'attempts', string.sub(cur, 1, -2) .. ',' .. entry .. ']')
+-- A run's fields as HGETALL gives them (flat: name, value, ...), with its
+-- values stored apart (and without `_big`).
+local function run_all(key)
+  local flat = redis.call('HGETALL', key)
+  local at
+  for i = 1, #flat, 2 do
+    if flat[i] == '_big' then at = i break end
   end
+  if not at then return flat end
+  local big = flat[at + 1]
+  table.remove(flat, at)
+  table.remove(flat, at)
+  for name in string.gmatch(big, '%S+') do
+    flat[#flat + 1], flat[#flat + 2] = name, redis.call('GET', key .. ':' .. name) or ''
+  end
+  return flat
+end
+
+-- Delete the run `id` and what it keeps apart.
+local function run_delete(id, big)
+  local key = k_run(id)
+  redis.call('DEL', key)
+  if big then
+    for name in string.gmatch(big, '%S+') do redis.call('DEL', key .. ':' .. name) end
+  end
+end
+
+-- A run's attempt log `cur` (a JSON array, or nil) with one JSON object
+-- appended.
+local function attempts_with(cur, entry)
+  if not cur or cur == '' or cur == '[]' then return '[' .. entry .. ']' end
+  return string.sub(cur, 1, -2) .. ',' .. entry .. ']'
 end
 
 local function k_job_depwait(id) return T .. ':job:' .. id .. ':depwait' end
@@ -769,10 +874,10 @@ function Q.room(n)
   local gone = {}
   for _, id in ipairs(ids) do
     if #gone >= need then break end
-    local f = redis.call('HMGET', k_run(id), 'status', 'job_id')
+    local f = redis.call('HMGET', k_run(id), 'status', 'job_id', '_big')
     if not f[1] or not OPEN_STATES[f[1]] then
       gone[#gone + 1] = id
-      redis.call('DEL', k_run(id))
+      run_delete(id, f[3] or nil)
       if f[2] then redis.call('ZREM', k_job_runs(f[2]), id) end
     end
   end
@@ -1056,7 +1161,14 @@ local function run_ended(run_id, run, now, freed)
   -- what only an attempt in progress needs goes: an ended run is kept for
   -- its retention, and these would be a tenth of it
   redis.call('HDEL', k_run(run_id), '_instance', '_phase', '_attempt_started', '_fallback')
-  if run._retention then redis.call('PEXPIRE', k_run(run_id), run._retention) end
+  if run._retention then
+    redis.call('PEXPIRE', k_run(run_id), run._retention)
+    if run._big then
+      for name in string.gmatch(run._big, '%S+') do
+        redis.call('PEXPIRE', k_run(run_id) .. ':' .. name, run._retention)
+      end
+    end
+  end
   redis.call('SREM', k_job_open(job), run_id)
   if not freed then
     local member = run_member(run_id)

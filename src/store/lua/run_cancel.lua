@@ -10,6 +10,6 @@ local run = hgetall_table(key)
 if not run.status then return {'gone'} end
 if not OPEN_STATES[run.status] then return {'ended', run.status} end
 redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now, '_cancel', '1')
-local out = {'ok', run.status, redis.call('HGETALL', key)}
+local out = {'ok', run.status, run_all(key)}
 for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
 return out

@@ -6,7 +6,8 @@
 -- inflight quotas (see the prelude's Quotas), then per trigger: job id or
 -- name, now (ms), flags (letters: x = exclusive, refuse when a run of the
 -- job has not ended — the "already running" 409; p = the job is named
--- "<project_id>\n<slug>"; n = refuse system jobs; y = system jobs only),
+-- "<project_id>\n<slug>"; n = refuse system jobs; y = system jobs only;
+-- b = its runs may keep long values apart: see the prelude's run_write),
 -- how many runs the instance has room to start, the number of runs, then
 -- per run: run id, idempotency key or "", dedup SHA-256 or "", start time
 -- (ms; later than now = delayed), the number of field/value pairs, the
@@ -38,7 +39,7 @@ do -- each trigger's and each run's arguments fill the call exactly; what names 
   while i <= #ARGV do
     if #ARGV[i] > 1000 then bad_arg('ARGV[' .. i .. '] (job) is longer than 1000 bytes') end
     want_time(i + 1)
-    if string.find(ARGV[i + 2] or '', '[^xpny]') then bad_arg('ARGV[' .. (i + 2) .. '] (flags) is not of xpny') end
+    if string.find(ARGV[i + 2] or '', '[^xpnyb]') then bad_arg('ARGV[' .. (i + 2) .. '] (flags) is not of xpnyb') end
     want_int(i + 3, 0, ROOM_MAX, 'room')
     local nruns = want_int(i + 4, 1, (#ARGV - i - 4) / 5, 'number of runs')
     triggers[#triggers + 1] = i
@@ -103,6 +104,7 @@ local function trigger(g, last)
   if string.find(flags, 'n', 1, true) and job.system == true then return {'system'} end
   if string.find(flags, 'y', 1, true) and job.system ~= true then return {'nojob'} end
   local exclusive = string.find(flags, 'x', 1, true) ~= nil
+  local apart_ok = string.find(flags, 'b', 1, true) ~= nil
   if exclusive then
     local open = redis.call('SRANDMEMBER', k_job_open(job_id))
     if open then return {'conflict', open} end
@@ -151,7 +153,7 @@ local function trigger(g, last)
     if existing then
       out[#out + 1] = 'hit'
       out[#out + 1] = shard
-      out[#out + 1] = pack_fields(redis.call('HGETALL', k_run(existing)))
+      out[#out + 1] = pack_fields(run_all(k_run(existing)))
       out[#out + 1] = 0
     else
       local key = k_run(id)
@@ -188,9 +190,24 @@ local function trigger(g, last)
       if job.run_ttl_secs ~= nil and job.run_ttl_secs ~= cjson.null then
         derive('expires_at', tostring(math.max(now, start) + job.run_ttl_secs * 1000))
       end
+      -- a long payload (or params: what of IS_BIG a trigger sets) apart, as
+      -- run_write would keep it (written here at less cost: the run is new)
+      local pl, pa, big = fields.payload, fields.params, nil
+      if apart_ok then
+        if pl and #pl > LONG then
+          redis.call('SET', key .. ':payload', pl)
+          fields.payload, big = nil, 'payload'
+        end
+        if pa and #pa > LONG then
+          redis.call('SET', key .. ':params', pa)
+          fields.params, big = nil, big and big .. ' params' or 'params'
+        end
+        fields._big = big
+      end
       local flat = {}
       for k, v in pairs(fields) do flat[#flat + 1] = k; flat[#flat + 1] = v end
       redis.call('HSET', key, unpack(flat))
+      if big then fields.payload, fields.params = pl, pa end -- (as read back)
       redis.call('ZADD', K_RUNS, now_text, id) -- (times as text, as above)
       redis.call('ZADD', k_job_runs(job_id), now_text, id)
       redis.call('SADD', k_job_open(job_id), id)

@@ -3,10 +3,12 @@
 -- one step (an instance sends together what ended in one turn of its loop;
 -- each run is its own transition, as if finished alone). Fenced: nothing
 -- happens to a run unless it is still running that very attempt (and, when
--- an instance is given, by that instance; when "lapsed" is "1", its lease
--- has run out).
+-- an instance is given, by that instance; when its flags say lapsed, its
+-- lease has run out).
 -- ARGV, per run: the number of its arguments, then them: run id, attempt,
---       instance or "", lapsed ("1"/""), now (ms),
+--       instance or "", flags (letters: 1 = its lease lapsed; b = long
+--       values may be stored apart, see the prelude's run_write), now
+--       (ms),
 --       next status: completed | failed | timed_out | crashed | delayed
 --       (retry at `due`) | worker (a worker took it over; its heartbeat is
 --       due by `due`), due (ms or ""), attempt log entry (JSON object),
@@ -30,12 +32,13 @@ local unrun = {}
 
 -- The run whose arguments start at ARGV[a] and end at ARGV[z].
 local function finish(a, z)
-  local run_id, attempt, instance, lapsed = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1'
+  local run_id, attempt, instance = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local lapsed, apart = string.find(ARGV[a + 3], '1', 1, true) ~= nil, string.find(ARGV[a + 3], 'b', 1, true) ~= nil
   local now_s, status, due, entry = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
   local now = tonumber(now_s)
   local key = k_run(run_id)
   local f = redis.call('HMGET', key, 'status', 'attempt', '_instance', '_shard', 'job_id', 'concurrency_key',
-                      '_retention', 'attempts', 'next_retry_at', 'workflow_step_run_id')
+                      '_retention', 'attempts', 'next_retry_at', 'workflow_step_run_id', '_big')
   if not f[1] then return {'gone'} end
   if f[1] ~= 'running' or f[2] ~= attempt or (instance ~= '' and f[3] ~= instance) then
     return {'fenced', f[1]}
@@ -50,17 +53,11 @@ local function finish(a, z)
   local set = {}
   for i = a + 8, z do set[#set + 1] = ARGV[i] end
   if entry ~= '' then
-    local cur = f[8]
-    set[#set + 1] = 'attempts'
-    if not cur or cur == '[]' then
-      set[#set + 1] = '[' .. entry .. ']'
-    else
-      set[#set + 1] = string.sub(cur, 1, -2) .. ',' .. entry .. ']'
-    end
+    set[#set + 1], set[#set + 2] = 'attempts', attempts_with(big_get(key, f[11], 'attempts', f[8]), entry)
   end
   if status == 'worker' then
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = '_phase', 'worker', 'heartbeat_at', now_s
-    redis.call('HSET', key, unpack(set))
+    run_write(key, set, f[11] or nil, apart, true)
     redis.call('ZADD', k_running(shard), tonumber(due), member)
     local out = {'ok'}
     Q.done(run_id, out) -- the call is over; the worker's time is not in flight
@@ -77,7 +74,7 @@ local function finish(a, z)
   gone[#gone + 1] = member
   if status == 'delayed' then
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
-    redis.call('HSET', key, unpack(set))
+    run_write(key, set, f[11] or nil, apart, true)
     delayed_add(shard, tonumber(due), member)
     local out = {'delayed', shard, tonumber(due)}
     local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
@@ -91,10 +88,10 @@ local function finish(a, z)
     return out
   end
   set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', status, 'finished_at', now_s
-  redis.call('HSET', key, unpack(set))
+  local big = run_write(key, set, f[11] or nil, apart, true)
   if f[9] then redis.call('HDEL', key, 'next_retry_at') end
   local run = {job_id = job_id, _shard = f[4], concurrency_key = ckey, _retention = f[7] or nil,
-               workflow_step_run_id = f[10] or false}
+               workflow_step_run_id = f[10] or false, _big = big}
   local out = run_ended(run_id, run, now, true)
   table.insert(out, 1, 'ok')
   return out

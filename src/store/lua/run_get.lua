@@ -4,6 +4,6 @@ want_tenant()
 for i = 1, #ARGV do want_id(i, 'run id') end
 local out = {}
 for i = 1, #ARGV do
-  out[i] = redis.call('HGETALL', k_run(ARGV[i]))
+  out[i] = run_all(k_run(ARGV[i]))
 end
 return out

@@ -14,7 +14,7 @@ end
 return runs_page(index, cscore ~= '' and cscore or '+inf', '-inf', cscore, cid, limit, function(id)
   local key = k_run(id)
   if status ~= '' and redis.call('HGET', key, 'status') ~= status then return nil end
-  local pairs = redis.call('HGETALL', key)
+  local pairs = run_all(key)
   if #pairs == 0 then return nil end
   return {pairs}
 end)

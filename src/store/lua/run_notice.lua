@@ -2,7 +2,7 @@
 -- Returns {run HGETALL, job JSON or false, webhook secret or false}, or
 -- false when the run is gone or has not ended.
 want_tenant(); want_id(1, 'run id')
-local run = redis.call('HGETALL', k_run(ARGV[1]))
+local run = run_all(k_run(ARGV[1]))
 if #run == 0 then return false end
 local status
 for i = 1, #run, 2 do if run[i] == 'status' then status = run[i + 1] end end

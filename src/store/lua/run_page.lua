@@ -10,6 +10,6 @@ local index = k_job_runs(id)
 local from = (page - 1) * size
 local out = {redis.call('ZCARD', index)}
 for _, run in ipairs(redis.call('ZREVRANGE', index, from, from + size - 1)) do
-  out[#out + 1] = redis.call('HGETALL', k_run(run))
+  out[#out + 1] = run_all(k_run(run))
 end
 return out

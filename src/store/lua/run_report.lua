@@ -2,8 +2,10 @@
 -- progress, heartbeat, complete, fail. The run token was checked already.
 -- ARGV: run id, kind (progress | heartbeat | complete | fail | inspect), now
 --       (ms), data (progress JSON / result JSON / error), the attempt the
---       worker's run token is for (0: jobwheel's own inspect). A worker's run
---       stays alive for its timeout (timeout_secs) after each report.
+--       worker's run token is for (0: jobwheel's own inspect), and "b" when
+--       long values may be stored apart (see the prelude's run_write;
+--       optional). A worker's run stays alive for its timeout (timeout_secs)
+--       after each report.
 -- Returns {"ok", cancel requested "1"/"0"} for progress and heartbeat,
 --   {"ok", members to start...} for complete,
 --   {"fail", attempt, job JSON, the run's fields packed (pack_fields)} for fail (the caller decides
@@ -34,11 +36,12 @@ if kind == 'progress' or kind == 'heartbeat' then
   return {'ok', run._cancel == '1' and '1' or '0'}
 end
 if kind == 'complete' then
-  if data ~= '' then redis.call('HSET', key, 'result', data) end
-  redis.call('HSET', key, 'status', 'completed', 'finished_at', now)
-  log_attempt(key, '{"attempt":' .. run.attempt .. ',"outcome":"completed","reported_by":"worker","at":' .. now .. '}')
+  local entry = '{"attempt":' .. run.attempt .. ',"outcome":"completed","reported_by":"worker","at":' .. ARGV[3] .. '}'
+  local set = {'status', 'completed', 'finished_at', ARGV[3], 'attempts', attempts_with(run.attempts, entry)}
+  if data ~= '' then set[#set + 1], set[#set + 2] = 'result', data end
+  run._big = run_write(key, set, run._big, ARGV[6] == 'b', true)
   local out = {'ok'}
   for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
   return out
 end
-return {'fail', run.attempt, job_json(run.job_id), pack_fields(redis.call('HGETALL', key))}
+return {'fail', run.attempt, job_json(run.job_id), pack_fields(run_all(key))}

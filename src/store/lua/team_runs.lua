@@ -25,7 +25,7 @@ local function job_of(id)
 end
 
 if ARGV[1] == 'get' then
-  local pairs = redis.call('HGETALL', k_run(ARGV[2]))
+  local pairs = run_all(k_run(ARGV[2]))
   if #pairs == 0 then return false end
   local job_id
   for i = 1, #pairs, 2 do if pairs[i] == 'job_id' then job_id = pairs[i + 1] end end
@@ -47,5 +47,5 @@ return runs_page(K_RUNS, max, min, cscore, cid, limit, function(id)
      (project ~= '' and r[3] ~= project) then
     return nil
   end
-  return {j.slug, redis.call('HGETALL', k_run(id))}
+  return {j.slug, run_all(k_run(id))}
 end)
