@@ -758,7 +758,7 @@ local function hgetall_table(key)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
   if t._big then
-    for name in string.gmatch(t._big, '%S+') do t[name] = redis.call('GET', key .. ':' .. name) or '' end
+    for name in string.gmatch(t._big, '%S+') do t[name] = redis.call('GET', key .. ':' .. name) or nil end
   end
   return t
 end
@@ -776,7 +776,8 @@ local function run_all(key)
   table.remove(flat, at)
   table.remove(flat, at)
   for name in string.gmatch(big, '%S+') do
-    flat[#flat + 1], flat[#flat + 2] = name, redis.call('GET', key .. ':' .. name) or ''
+    local v = redis.call('GET', key .. ':' .. name)
+    if v then flat[#flat + 1], flat[#flat + 2] = name, v end
   end
   return flat
 end
