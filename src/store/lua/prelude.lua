@@ -691,10 +691,10 @@ local BIG_FIELDS = {'payload', 'params', 'result', 'attempts', 'execution_trace'
 local IS_BIG = {payload = true, params = true, result = true, attempts = true, execution_trace = true}
 
 -- Write the name/value pairs `flat` (text) into the run at `key`, whose
--- `_big` is `big` (nil: none; a new run has none), a long value of IS_BIG
--- apart when `allowed`. A later pair of a name wins, as in HSET. Returns
--- the run's `_big` now (nil: none).
-local function run_write(key, flat, big, allowed, existing)
+-- `_big` is `big` (nil: none), a long value of IS_BIG apart when `allowed`.
+-- A later pair of a name wins, as in HSET. Returns the run's `_big` now
+-- (nil: none). (run_create writes a new run's own way.)
+local function run_write(key, flat, big, allowed)
   -- as they are unless one goes apart or replaces one that is (no name of
   -- BIG_FIELDS is found within another)
   local touch = false
@@ -722,7 +722,7 @@ local function run_write(key, flat, big, allowed, existing)
     elseif last[name] == i then
       if allowed and #v > LONG then
         redis.call('SET', key .. ':' .. name, v)
-        if existing and not apart[name] then dels[#dels + 1] = name end
+        if not apart[name] then dels[#dels + 1] = name end -- (it may be in the hash)
         apart[name] = true
       else
         if apart[name] then redis.call('DEL', key .. ':' .. name) end
@@ -735,15 +735,15 @@ local function run_write(key, flat, big, allowed, existing)
   for i = 1, #BIG_FIELDS do
     if apart[BIG_FIELDS[i]] then listed[#listed + 1] = BIG_FIELDS[i] end
   end
-  big = #listed > 0 and table.concat(listed, ' ') or nil
-  if big then
-    out[#out + 1], out[#out + 2] = '_big', big
-  elseif existing then
+  local after = #listed > 0 and table.concat(listed, ' ') or nil
+  if after then
+    out[#out + 1], out[#out + 2] = '_big', after
+  elseif big then
     dels[#dels + 1] = '_big'
   end
   if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
   redis.call('HSET', key, unpack(out))
-  return big
+  return after
 end
 
 -- The field `name` of the run at `key`, given what HMGET read of it
@@ -782,13 +782,11 @@ local function run_all(key)
   return flat
 end
 
--- Delete the run `id` and what it keeps apart.
+-- Delete the run `id`, whose `_big` is `big`, and what it keeps apart.
 local function run_delete(id, big)
-  local key = k_run(id)
-  redis.call('DEL', key)
-  if big then
-    for name in string.gmatch(big, '%S+') do redis.call('DEL', key .. ':' .. name) end
-  end
+  local keys = {k_run(id)}
+  for name in string.gmatch(big or '', '%S+') do keys[#keys + 1] = keys[1] .. ':' .. name end
+  redis.call('DEL', unpack(keys))
 end
 
 -- A run's attempt log `cur` (a JSON array, or nil) with one JSON object

@@ -57,7 +57,7 @@ local function finish(a, z)
   end
   if status == 'worker' then
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = '_phase', 'worker', 'heartbeat_at', now_s
-    run_write(key, set, f[11] or nil, apart, true)
+    run_write(key, set, f[11] or nil, apart)
     redis.call('ZADD', k_running(shard), tonumber(due), member)
     local out = {'ok'}
     Q.done(run_id, out) -- the call is over; the worker's time is not in flight
@@ -74,7 +74,7 @@ local function finish(a, z)
   gone[#gone + 1] = member
   if status == 'delayed' then
     set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', 'delayed', 'next_retry_at', due
-    run_write(key, set, f[11] or nil, apart, true)
+    run_write(key, set, f[11] or nil, apart)
     delayed_add(shard, tonumber(due), member)
     local out = {'delayed', shard, tonumber(due)}
     local next = redis.call('ZRANGE', k_job_waiting(job_id), 0, 0)[1]
@@ -88,7 +88,7 @@ local function finish(a, z)
     return out
   end
   set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'status', status, 'finished_at', now_s
-  local big = run_write(key, set, f[11] or nil, apart, true)
+  local big = run_write(key, set, f[11] or nil, apart)
   if f[9] then redis.call('HDEL', key, 'next_retry_at') end
   local run = {job_id = job_id, _shard = f[4], concurrency_key = ckey, _retention = f[7] or nil,
                workflow_step_run_id = f[10] or false, _big = big}

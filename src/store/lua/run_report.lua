@@ -39,7 +39,7 @@ if kind == 'complete' then
   local entry = '{"attempt":' .. run.attempt .. ',"outcome":"completed","reported_by":"worker","at":' .. ARGV[3] .. '}'
   local set = {'status', 'completed', 'finished_at', ARGV[3], 'attempts', attempts_with(run.attempts, entry)}
   if data ~= '' then set[#set + 1], set[#set + 2] = 'result', data end
-  run._big = run_write(key, set, run._big, ARGV[6] == 'b', true)
+  run._big = run_write(key, set, run._big, ARGV[6] == 'b')
   local out = {'ok'}
   for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
   return out
