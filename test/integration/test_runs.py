@@ -747,6 +747,30 @@ def test_long_values_are_kept_apart_and_read_whole(tmp_path, sink):
         assert run_of(c, run["id"])["payload"] is None
 
 
+def test_a_long_progress_and_error_are_kept_apart_too(tmp_path, sink):
+    """A worker's progress and a run's error longer than 64 bytes go apart
+    as a payload does, and read back whole."""
+    with own_instance(tmp_path, sink, timeout_secs=30, max_attempts=1) as (r, tenant, c, p, job):
+        apart_on(r)
+        sink.script(p, 202)
+        run = c.post(f"/v1/jobs/{job['id']}/trigger").json()
+        key = f"jw:{{{tenant}}}:run:{run['id']}"
+        sink.wait_for(lambda rs: len(sink.to(p)) == 1)
+        hdr = {"x-run-token": sink.to(p)[0]["headers"]["x-jobwheel-run-token"]}
+        wait_until(lambda: run_of(c, run["id"])["attempts"] != [], timeout=10, what="the worker's attempt")
+        progress = {"processed": 1, "total": 2, "message": "copying the second half of the table " * 3}
+        assert c.post(f"/v1/runs/{run['id']}/progress", progress, headers=hdr).status == 200
+        assert run_of(c, run["id"])["progress"] == progress
+        assert set(apart(r, key)) == {"progress"} and r.cmd("HEXISTS", key, "progress") == 0
+        why = "the upstream answered 503 three times in a row; giving up on this batch " * 2
+        assert c.post(f"/v1/runs/{run['id']}/fail", {"error": why}, headers=hdr).status == 200
+        done = wait_run(c, run["id"])
+        assert done["status"] == "failed" and why in done["error"] and done["progress"] == progress
+        assert {"progress", "error"} <= set(apart(r, key)) and r.cmd("HEXISTS", key, "error") == 0
+        assert r.cmd("OBJECT", "ENCODING", key) == "listpack"
+        assert all(r.cmd("PTTL", f"{key}:{n}") > 0 for n in apart(r, key))
+
+
 def test_long_values_stay_in_the_hash_while_a_build_that_reads_none_apart_is_in_use(tmp_path, sink):
     """Builds of jobwheel may share a Redis during a rolling upgrade, and one
     from before would read a run's payload kept apart as missing. While

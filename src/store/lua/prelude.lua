@@ -678,8 +678,8 @@ local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
 -- Long values apart. Redis keeps a hash whose values are all at most 64
 -- bytes (hash-max-listpack-value's default) as one listpack; a single
 -- longer value makes the whole run a hashtable, about twice the memory. So
--- a run's payload, params, result, attempt log or trace longer than that
--- is stored apart, as the string key `<run key>:<name>` (the run's hash
+-- a run's payload, params, result, error, progress, attempt log or trace
+-- longer than that is stored apart, as the string key `<run key>:<name>` (the run's hash
 -- slot), and `_big` lists the names so stored ("payload result"); the
 -- run's retention and deletion take them along (run_ended, run_delete).
 -- A value is stored apart only while every build in use reads it so
@@ -687,8 +687,9 @@ local function k_job_rate(id) return T .. ':job:' .. id .. ':rate' end
 -- until then it is stored in the hash, as every build reads it. Writers go
 -- through run_write, readers through hgetall_table, run_all or big_get.
 local LONG = 64
-local BIG_FIELDS = {'payload', 'params', 'result', 'attempts', 'execution_trace'}
-local IS_BIG = {payload = true, params = true, result = true, attempts = true, execution_trace = true}
+local BIG_FIELDS = {'payload', 'params', 'result', 'error', 'progress', 'attempts', 'execution_trace'}
+local IS_BIG = {payload = true, params = true, result = true, error = true, progress = true, attempts = true,
+                execution_trace = true}
 
 -- Write the name/value pairs `flat` (text) into the run at `key`, whose
 -- `_big` is `big` (nil: none), a long value of IS_BIG apart when `allowed`.
@@ -1261,14 +1262,14 @@ local function start_attempt(run_id, run, job_json, job, instance, now, lease, f
   local key = k_run(run_id)
   local shard, member = tonumber(run._shard), run_member(run_id)
   if not job_json then
-    redis.call('HSET', key, 'status', 'failed', 'error', 'the job was deleted', 'finished_at', now)
+    run_write(key, {'status', 'failed', 'error', 'the job was deleted', 'finished_at', now}, run._big, false)
     local out = {'ended'}
     for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
     return out
   end
   if run.expires_at and now > tonumber(run.expires_at) then
-    redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
-               'error', 'not started before expires_at (run_ttl_secs)')
+    run_write(key, {'status', 'expired', 'finished_at', now, 'error', 'not started before expires_at (run_ttl_secs)'},
+              run._big, false)
     local out = {'ended'}
     for _, m in ipairs(run_ended(run_id, run)) do out[#out + 1] = m end
     return out

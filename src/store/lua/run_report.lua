@@ -24,7 +24,7 @@ if run.status == 'cancelled' and (kind == 'progress' or kind == 'heartbeat') the
 if run.status ~= 'running' then return {'ended', run.status} end
 local shard, member = tonumber(run._shard), run_member(run_id)
 if kind == 'progress' or kind == 'heartbeat' then
-  if kind == 'progress' then redis.call('HSET', key, 'progress', data) end
+  if kind == 'progress' then run._big = run_write(key, {'progress', data}, run._big, ARGV[6] == 'b') end
   redis.call('HSET', key, 'heartbeat_at', now)
   if run._phase == 'worker' then
     local job = job_raw(run.job_id)

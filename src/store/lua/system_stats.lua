@@ -22,7 +22,9 @@ for _, name in ipairs(ARGV) do
     o.nextRunAt = iso(next_run_at(id))
     local sum, n = 0, 0
     for i, rid in ipairs(redis.call('ZREVRANGE', k_job_runs(id), 0, 999)) do
-      local r = redis.call('HMGET', k_run(rid), 'status', 'started_at', 'finished_at', 'progress', 'error', 'created_at')
+      local r = redis.call('HMGET', k_run(rid), 'status', 'started_at', 'finished_at', 'progress', 'error', 'created_at',
+                           '_big')
+      r[4], r[5] = big_get(k_run(rid), r[7], 'progress', r[4]), big_get(k_run(rid), r[7], 'error', r[5])
       local st = r[1]
       if st then
         o.counts.total = o.counts.total + 1
