@@ -73,6 +73,7 @@ struct jw_exec {
     struct event *kick; /* start_queued in the next turn */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
+    int64_t renew_every, renew_now; /* ms: the renewal tick, and when the current one went off */
     struct finish **held; /* outcomes held back (see holding) */
     struct late **late;   /* answers whose outcome is decided after the hold */
     size_t nlate;
@@ -105,6 +106,7 @@ struct flight {
     int64_t queued_since; /* ms: when the run became ready for this attempt */
     int64_t scheduled_ms; /* its nominal time (a fired run), else when it was made */
     int64_t started_ms;   /* wall clock */
+    int64_t lease_end;    /* wall clock: no later than its lease ends in Redis (see on_renew_timer) */
     int64_t dequeue_ms;   /* run_start's round trip */
     int64_t timeout_ms;
     int64_t max_attempts;
@@ -814,9 +816,13 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     fl->attempt = (int)jw_reply_int(jw_reply_at(r, 1));
     fl->started_ms = jw_time_now_ms();
     int64_t at = pair_int(pairs, "_attempt_started", 0); /* later than now: started ahead */
+    int64_t round_trip_us = jw_time_mono_us() - sent_us;
+    /* the script leased it from its time, or from the `now` it was sent:
+     * at most a round trip ago */
+    fl->lease_end = (at > fl->started_ms ? at : fl->started_ms - (round_trip_us + 999) / 1000) + x->opt.lease_ms;
     if (at > fl->started_ms)
         fl->started_ms = at;
-    fl->dequeue_ms = (jw_time_mono_us() - sent_us) / 1000;
+    fl->dequeue_ms = round_trip_us / 1000;
     size_t jn;
     const char *job_json = jw_reply_str(jw_reply_at(r, 2), &jn);
     const char *secret = jw_reply_str(jw_reply_at(r, 3), NULL);
@@ -1180,6 +1186,7 @@ struct renewal {
     struct jw_exec *x;
     char tenant[40], member[80];
     int attempt;
+    int64_t lease_end; /* no later than the end the call sets */
 };
 
 static void on_renewed(enum jw_store_status st, const struct jw_reply *r, void *arg)
@@ -1189,7 +1196,11 @@ static void on_renewed(enum jw_store_status st, const struct jw_reply *r, void *
     const char *tenant = rn->tenant;
     struct flight *fl = jw_map_get(x->flights, rn->member);
     const char *what = jw_reply_str(jw_reply_at(r, 0), NULL);
-    if (st == JW_STORE_OK && fl && fl->attempt == rn->attempt && what && strcmp(what, "ok") != 0) {
+    bool ours = st == JW_STORE_OK && fl && fl->attempt == rn->attempt && what;
+    if (ours && !strcmp(what, "ok")) {
+        if (rn->lease_end > fl->lease_end)
+            fl->lease_end = rn->lease_end;
+    } else if (ours) {
         const char *status = jw_reply_str(jw_reply_at(r, 1), NULL);
         const char *now_at = jw_reply_str(jw_reply_at(r, 2), NULL);
         x->superseded++;
@@ -1218,8 +1229,11 @@ static void add_renewal(void *value, void *arg)
 {
     struct flight *fl = value;
     struct jw_exec *x = arg;
+    if (fl->lease_end - x->renew_now > x->opt.lease_ms - x->renew_every / 2)
+        return; /* leased less than half a tick ago, or from a time still ahead (a burst) */
     struct renewal *rn = jw_calloc(1, sizeof(*rn));
     rn->x = x;
+    rn->lease_end = x->renew_now + x->opt.lease_ms;
     snprintf(rn->tenant, sizeof(rn->tenant), "%s", fl->tenant);
     snprintf(rn->member, sizeof(rn->member), "%s", fl->member);
     rn->attempt = fl->attempt;
@@ -1228,9 +1242,15 @@ static void add_renewal(void *value, void *arg)
     jw_args_addi(call, fl->attempt);
 }
 
+/* Every tick, the attempts whose lease was last set half a tick ago or
+ * more are renewed: the longest a lease goes unrenewed is a tick and a
+ * half (a lease is three ticks or more). An attempt just started, or
+ * started ahead of a burst's time (its lease runs from then), is left
+ * alone: a burst's calls are not slowed by thousands of renewals. */
 static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_exec *x = arg;
+    x->renew_now = jw_time_now_ms();
     /* the calls go out at the end of this turn (a full one at once): the
      * map is not changed while it is walked */
     jw_map_each(x->flights, add_renewal, x);
@@ -1476,6 +1496,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     x->sweep = event_new(base, -1, EV_PERSIST, on_housekeeping, x);
     x->renew = event_new(base, -1, EV_PERSIST, on_renew_timer, x);
     int64_t every = x->opt.lease_ms / 3 < RENEW_MS ? x->opt.lease_ms / 3 : RENEW_MS;
+    x->renew_every = every;
     struct timeval sweep = {0, SWEEP_MS * 1000}, renew = {every / 1000, (every % 1000) * 1000};
     event_add(x->sweep, &sweep);
     event_add(x->renew, &renew);

@@ -158,6 +158,40 @@ def test_progress_and_heartbeat_belong_to_their_attempt(frozen, sink, burners):
     check_completed_at_attempt_2(c_b, sink, f["p"], rid, t2, f["a"])
 
 
+def test_calls_longer_than_a_lease_keep_their_lease(pair, sink, burners):
+    """Attempts whose calls last three leases keep them by renewal (an
+    instance renews an attempt half a tick or more after it last set its
+    lease, and one started ahead of its time not before then). a runs them
+    for a job of a shard b owns, whose sweep would take over any attempt
+    whose lease lapsed: none is taken over, and each run ends at attempt 1
+    with one delivery."""
+    r, a, b = pair
+    c_a, _ = clients(a, b)
+    n = int(r.cmd("GET", "jw:{sched}:shards"))
+    wait_until(lambda: set(lease_holders(r, n)) == {"a", "b"}, timeout=15, what="the shards shared")
+    p = "/" + uuid.uuid4().hex
+    sink.script(p, (200, {}, {"ok": True}, 3 * RUN_LEASE_MS / 1000), sticky=True)
+    for _ in range(64):  # a job of one of b's shards
+        jid = c_a.post("/v1/jobs", job_body(endpoint_url=sink.url(p), max_attempts=3, retry_delays_secs=[0],
+                                            timeout_secs=30)).json()["id"]
+        shard = int(hashlib.sha1(f"{c_a.tenant_id}:{jid}".encode()).hexdigest()[:8], 16) % n
+        if r.cmd("GET", f"jw:{{s:{shard}}}:lease") == "b":
+            break
+    else:
+        pytest.fail("no job landed on b's shards")
+    now = c_a.post(f"/v1/jobs/{jid}/trigger").json()["id"]
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2)) + "Z"
+    later = [x["id"] for x in c_a.post(f"/v1/jobs/{jid}/trigger/bulk",
+                                       {"items": [{"scheduled_at": at} for _ in range(20)]}).json()["results"]]
+    sink.wait_for(lambda rs: len(sink.to(p)) >= 1)
+    assert r.cmd("HGET", f"jw:{{{c_a.tenant_id}}}:run:{now}", "_instance") == "a"
+    for rid in [now] + later:
+        wait_until(lambda: run_of(c_a, rid)["status"] == "completed", timeout=30, what=f"run {rid} completed")
+        run = run_of(c_a, rid)
+        assert [(x["attempt"], x["outcome"]) for x in run["attempts"]] == [(1, "completed")], run["attempts"]
+    assert len(sink.to(p)) == 21 and set(attempts_seen(sink, p)) == {1}, attempts_seen(sink, p)
+
+
 def lease_holders(r, n):
     return [r.cmd("GET", f"jw:{{s:{s}}}:lease") for s in range(n)]
 
