@@ -60,6 +60,7 @@ struct jw_store {
     int64_t timeout_ms;
     /* state */
     bool ready;
+    bool setting_up; /* connected, the handshake sent: calls sent now follow it (see submit) */
     bool closing;
     bool resetting; /* we are dropping a stalled connection */
     bool reloading; /* a FUNCTION LOAD is on its way: calls sent now find the library */
@@ -211,7 +212,7 @@ static void drop_connection(struct jw_store *s, const char *why)
     redisAsyncFree(ac); /* runs every pending callback with NULL, then on_disconnect */
     s->resetting = false;
     s->ac = NULL;
-    s->ready = false;
+    s->ready = s->setting_up = false;
     schedule_reconnect(s);
 }
 
@@ -232,7 +233,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         s->reloading = false;
 
     if (!reply) { /* the connection is going away */
-        s->ready = false;
+        s->ready = s->setting_up = false;
         deliver(p, s->resetting ? JW_STORE_TIMEOUT : JW_STORE_UNAVAILABLE, NULL);
         pending_free(p);
         return;
@@ -260,6 +261,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         pending_free(p);
         if (--s->handshake_left == 0) {
             s->ready = true;
+            s->setting_up = false;
             s->library_seen_ms = 0;
             s->backoff_ms = BACKOFF_MIN_MS;
             jw_info("redis: ready (%d scripts loaded)", JW_LUA_COUNT);
@@ -363,6 +365,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     jw_info("redis: connected");
     s->handshake_left = 0;
+    s->setting_up = true;
     if (s->password[0])
         internal_cmd(s, true, 2, "AUTH", s->password);
     if (s->db) {
@@ -378,7 +381,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct jw_store *s = ac->data;
     if (s->ac == ac)
         s->ac = NULL;
-    s->ready = false;
+    s->ready = s->setting_up = false;
     if (s->closing) {
         if (s->close_done) {
             void (*done)(void *) = s->close_done;
@@ -712,9 +715,13 @@ static void deferred_fail(evutil_socket_t fd, short what, void *arg)
     pending_free(p);
 }
 
+/* A call made while the connection is being set up goes out after the
+ * handshake (Redis answers in order, so it finds the library loaded): a
+ * request that comes as an instance starts, or as it reconnects, waits
+ * for Redis (at most redis_timeout_ms, see on_tick) instead of failing. */
 static void submit(struct jw_store *s, struct pending *p)
 {
-    if (!s->ready || s->closing || send_pending(s, p) != 0) {
+    if ((!s->ready && !s->setting_up) || s->closing || send_pending(s, p) != 0) {
         struct timeval now = {0, 0};
         if (event_base_once(s->base, -1, EV_TIMEOUT, deferred_fail, p, &now) != 0) {
             jw_error("store: cannot schedule a callback");

@@ -221,6 +221,28 @@ def test_redis_outage_is_503_then_recovers(tmp_path):
         r.stop()
 
 
+def test_a_request_while_the_redis_connection_is_set_up_waits_for_it(tmp_path):
+    """A request that comes while the instance's connection to Redis is
+    being set up (just started, or reconnecting) is answered once the
+    handshake is done, not refused with 503."""
+    r = Redis(tmp_path / "redis")
+    os.kill(r.proc.pid, signal.SIGSTOP)  # the kernel accepts the connection; nothing is answered
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, start=False)
+    try:
+        s.start(wait=False)
+        wait_until(lambda: "redis: connected" in s.output(), timeout=10, what="the connection made")
+        assert s.request("GET", "/healthz").status == 200 and not s.ready()
+        threading.Timer(0.7, os.kill, (r.proc.pid, signal.SIGCONT)).start()
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        res = c.post("/v1/jobs", job_body())
+        assert res.status == 201, res
+        assert s.ready() and c.get(f"/v1/jobs/{res.json()['id']}").status == 200
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
+        assert s.stop() == 0
+        r.stop()
+
+
 def test_stalled_redis_times_out(tmp_path):
     r = Redis(tmp_path / "redis")
     s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--redis-timeout-ms", "300"])
