@@ -46,6 +46,7 @@ struct app {
     struct jw_router *router;
     struct jw_http *http;
     struct event *sigterm, *sigint, *drain;
+    struct event *log_ev; /* writes the log lines held in a turn at its end */
     int64_t drain_deadline;
     bool stopping;
     char *file_root; /* FileOperation root, resolved */
@@ -227,6 +228,18 @@ static int token_command(int argc, char **argv)
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
+/* Log lines held in a turn of the loop (request lines, job events) are
+ * written together at its end. */
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    jw_log_flush();
+}
+
+static void on_log_held(void *ev)
+{
+    event_active(ev, EV_TIMEOUT, 0);
+}
+
 static int start(struct app *a)
 {
     char err[512];
@@ -274,9 +287,28 @@ static int start(struct app *a)
     a->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
         event_config_free(ec);
-    if (!a->base) {
+    a->log_ev = a->base ? event_new(a->base, -1, 0, on_log_flush, NULL) : NULL;
+    if (!a->log_ev) {
         fprintf(stderr, "jobwheel: cannot create the event loop\n");
         return 1;
+    }
+    jw_log_on_held(on_log_held, a->log_ev);
+    /* listening first: a port in use stops start-up (exit 2) before the
+     * embedded Redis or anything else is started; nothing is answered
+     * before the loop runs, by when a->api is filled in */
+    a->router = jw_router_new();
+    jw_api_register_all(a->router);
+    struct jw_http_options ho = {
+        .listen = cfg->listen,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_connections = cfg->max_connections,
+        .timeout_secs = cfg->http_timeout_secs,
+    };
+    a->http = jw_http_start(a->base, &ho, a->router, jw_api_dispatch, &a->api, err, sizeof(err));
+    if (!a->http) {
+        fprintf(stderr, "jobwheel: %s\n", err);
+        return EXIT_CONFIG;
     }
     const char *url = cfg->redis_url;
     if (!url[0]) {
@@ -382,20 +414,6 @@ static int start(struct app *a)
     a->api.jwt = a->jwt;
     a->api.cfg = cfg;
 
-    a->router = jw_router_new();
-    jw_api_register_all(a->router);
-    struct jw_http_options ho = {
-        .listen = cfg->listen,
-        .max_body_bytes = cfg->max_body_bytes,
-        .max_header_bytes = cfg->max_header_bytes,
-        .max_connections = cfg->max_connections,
-        .timeout_secs = cfg->http_timeout_secs,
-    };
-    a->http = jw_http_start(a->base, &ho, a->router, jw_api_dispatch, &a->api, err, sizeof(err));
-    if (!a->http) {
-        fprintf(stderr, "jobwheel: %s\n", err);
-        return 1;
-    }
     a->sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
     a->sigint = evsignal_new(a->base, SIGINT, on_signal, a);
     a->drain = evtimer_new(a->base, on_drain, a);
@@ -418,6 +436,10 @@ static int start(struct app *a)
 static void stop(struct app *a)
 {
     jw_http_free(a->http);
+    jw_log_on_held(NULL, NULL);
+    if (a->log_ev)
+        event_free(a->log_ev);
+    jw_log_flush();
     jw_api_spare_free();
     jw_exec_free(a->exec);
     jw_smtp_free(a->smtp); /* before the loop it lives on */

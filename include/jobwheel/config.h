@@ -21,6 +21,7 @@ struct jw_config {
     char *jwt_algorithm;       /* HS256 HS384 HS512 RS256 ES256; "" = from the key given */
     char *jwt_issuer;
     char *jwt_audience;
+    char *metrics_token; /* GET /metrics needs "Bearer <it>" (empty: open) */
     bool allow_private_targets;
     bool code_execution;
     char *file_root;  /* "" = <data_dir>/files */

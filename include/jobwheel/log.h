@@ -8,6 +8,7 @@
 #define JOBWHEEL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum jw_log_level { JW_LOG_DEBUG, JW_LOG_INFO, JW_LOG_WARN, JW_LOG_ERROR };
@@ -32,8 +33,25 @@ struct jw_log_request {
     const char *principal; /* "user:<sub>" / "apikey:<id>", or NULL */
 };
 void jw_log_request(const struct jw_log_request *r);
-/* Write the request lines held; are some held? */
+
+/* What a job does (an attempt's outcome, a firing missed, a lease lost):
+ * one line of msg and fields, key=value in text, members in JSON, held
+ * with the request lines. A field of a NULL string is left out. */
+struct jw_log_field {
+    const char *key;
+    const char *str; /* NULL: num, when is_num */
+    int64_t num;
+    bool is_num;
+};
+#define JW_LOG_S(k, v) ((struct jw_log_field){(k), (v), 0, false})
+#define JW_LOG_I(k, v) ((struct jw_log_field){(k), NULL, (v), true})
+void jw_log_event(enum jw_log_level level, const char *msg, const struct jw_log_field *fields, size_t n);
+
+/* Write the lines held; are some held? held(arg) is called when a line
+ * is held and none was: the owner of the loop flushes at the end of the
+ * turn (NULL: nobody; lines wait for the next one written at once). */
 void jw_log_flush(void);
 bool jw_log_held(void);
+void jw_log_on_held(void (*held)(void *arg), void *arg);
 
 #endif

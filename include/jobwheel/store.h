@@ -50,6 +50,7 @@ void jw_args_free(struct jw_args *a);
 struct jw_store_options {
     const char *url;    /* redis://[:password@]host[:port][/db] or unix:///path[?db=N] */
     int64_t timeout_ms; /* per-command deadline */
+    bool just_started;  /* the Redis was started with this process: not listening yet is expected */
 };
 
 /* Parse the URL and start connecting (in the background). NULL + err when

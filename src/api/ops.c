@@ -1,8 +1,14 @@
-/* ops: what operators and load balancers ask — /healthz (the process is up)
- * and /readyz (Redis reachable, scripts loaded, runs startable and the
- * scheduler set up; not while draining). */
+/* ops: what operators and load balancers ask — /healthz (the process is up),
+ * /readyz (Redis reachable, scripts loaded, runs startable and the
+ * scheduler set up; not while draining) and /metrics (Prometheus text:
+ * what the modules count, see metrics.h; behind metrics_token when set). */
+#include <string.h>
+
 #include "api_internal.h"
+#include "jobwheel/config.h"
 #include "jobwheel/exec.h"
+#include "jobwheel/id.h"
+#include "jobwheel/metrics.h"
 #include "jobwheel/scheduler.h"
 #include "jobwheel/store.h"
 
@@ -31,9 +37,29 @@ static void readyz(struct jw_call *c)
     jw_reply_json_buf(c->req, redis && !c->api->draining ? 200 : 503, &b);
 }
 
+static void metrics(struct jw_call *c)
+{
+    const char *want = c->api->cfg ? c->api->cfg->metrics_token : "";
+    if (want && want[0]) { /* "Bearer <metrics_token>", compared in constant time */
+        const char *got = jw_req_header(c->req, "Authorization");
+        size_t n = strlen(want);
+        bool ok = got && !strncmp(got, "Bearer ", 7) && strlen(got + 7) == n && jw_secure_equal(got + 7, want, n);
+        if (!ok) {
+            jw_req_add_header(c->req, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+            jw_reply_problemf(c->req, 401, NULL, "GET /metrics needs Authorization: Bearer <metrics_token>");
+            return;
+        }
+    }
+    struct jw_buf b = JW_BUF_INIT;
+    jw_metrics_render(&b);
+    jw_reply(c->req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+    jw_buf_free(&b);
+}
+
 static const struct jw_api_route routes[] = {
     {JW_GET, "/healthz", JW_ACCESS_PUBLIC, healthz, NULL, NULL},
     {JW_GET, "/readyz", JW_ACCESS_PUBLIC, readyz, NULL, NULL},
+    {JW_GET, "/metrics", JW_ACCESS_PUBLIC, metrics, NULL, NULL},
 };
 
 void jw_api_ops_register(struct jw_router *r)

@@ -18,6 +18,7 @@
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
 #include "jobwheel/map.h"
+#include "jobwheel/metrics.h"
 #include "jobwheel/policy.h"
 #include "jobwheel/run.h"
 #include "jobwheel/runner.h"
@@ -70,6 +71,7 @@ struct jw_exec {
     struct jw_clock ahead;
     size_t nwaiting; /* of them, due and waiting for a slot */
     size_t nahead;   /* starts asked for ahead and attempts held without a slot (AHEAD_MAX) */
+    size_t ncalls;   /* calls made and not answered */
     struct event *kick; /* start_queued in the next turn */
     int trim_ticks;
     struct event *sweep, *renew, *stop_check;
@@ -105,6 +107,7 @@ struct flight {
     char *payload;
     int64_t queued_since; /* ms: when the run became ready for this attempt */
     int64_t scheduled_ms; /* its nominal time (a fired run), else when it was made */
+    bool fired;           /* a schedule's firing, handed over by the scheduler */
     int64_t started_ms;   /* wall clock */
     int64_t lease_end;    /* wall clock: no later than its lease ends in Redis (see on_renew_timer) */
     int64_t dequeue_ms;   /* run_start's round trip */
@@ -125,6 +128,66 @@ static void start_run(struct jw_exec *x, const char *tenant, const char *run_id)
 static void send_start(struct jw_exec *x, const char *tenant, const char *run_id, bool ahead);
 static void start_queued(struct jw_exec *x);
 static void launch(struct flight *fl);
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+/* An attempt's outcome, and its answer's status class, label its count. */
+static const char *const OUTCOMES[] = {"completed", "accepted", "failed", "timed_out", "crashed", "worker_failed"};
+#define NOUTCOMES (sizeof(OUTCOMES) / sizeof(OUTCOMES[0]))
+#define NCODES 5 /* 2xx 3xx 4xx 5xx, and none (no answer) */
+static char attempt_labels[NOUTCOMES * NCODES][48];
+static const char *attempt_label[NOUTCOMES * NCODES];
+static const char *const ENDED[] = {"status=\"completed\"", "status=\"failed\"", "status=\"timed_out\""};
+
+static struct {
+    jw_metric runs_started, attempts_started, attempts, retries, runs_ended, runs_dead, leases_lost;
+    jw_metric dispatch_latency, attempt_duration, firing_lateness;
+    jw_metric calls, queued, ahead;
+} M;
+
+static double calls_now(void *arg) { return (double)((struct jw_exec *)arg)->ncalls; }
+static double queued_now(void *arg) { return (double)jw_fair_waiting(((struct jw_exec *)arg)->fair); }
+static double ahead_now(void *arg) { return (double)((struct jw_exec *)arg)->nahead; }
+
+static void metrics_register(struct jw_exec *x)
+{
+    static const char *const codes[NCODES] = {"2xx", "3xx", "4xx", "5xx", "none"};
+    for (size_t o = 0; o < NOUTCOMES; o++)
+        for (size_t c = 0; c < NCODES; c++) {
+            snprintf(attempt_labels[o * NCODES + c], sizeof(attempt_labels[0]), "outcome=\"%s\",code=\"%s\"",
+                     OUTCOMES[o], codes[c]);
+            attempt_label[o * NCODES + c] = attempt_labels[o * NCODES + c];
+        }
+    M.runs_started = jw_metrics_counter("jobwheel_runs_started", "Runs whose first attempt started here", NULL, 0);
+    M.attempts_started = jw_metrics_counter("jobwheel_attempts_started", "Attempts started here", NULL, 0);
+    M.attempts = jw_metrics_counter("jobwheel_attempts", "Attempts ended here, by outcome and HTTP status class",
+                                    attempt_label, NOUTCOMES * NCODES);
+    M.retries = jw_metrics_counter("jobwheel_retries", "Retries scheduled (a fallback call counts as one)", NULL, 0);
+    M.runs_ended = jw_metrics_counter("jobwheel_runs_ended", "Runs ended by an attempt here, by status", ENDED,
+                                      sizeof(ENDED) / sizeof(ENDED[0]));
+    M.runs_dead = jw_metrics_counter("jobwheel_runs_dead",
+                                     "Runs ended failed or timed out: every attempt used, or not retryable", NULL, 0);
+    M.leases_lost = jw_metrics_counter("jobwheel_leases_lost",
+                                       "Attempts dropped here because their run moved on (lease lost)", NULL, 0);
+    M.dispatch_latency = jw_metrics_histogram("jobwheel_dispatch_latency_seconds",
+                                              "From a run ready (or its retry due) to its call sent", NULL, 0);
+    M.attempt_duration =
+        jw_metrics_histogram("jobwheel_attempt_duration_seconds", "From an attempt's call sent to its outcome", NULL, 0);
+    M.firing_lateness = jw_metrics_histogram("jobwheel_firing_lateness_seconds",
+                                             "From a firing's nominal time to its call sent", NULL, 0);
+    M.calls = jw_metrics_gauge("jobwheel_calls_in_flight", "Calls made here and not answered yet", calls_now, x);
+    M.queued = jw_metrics_gauge("jobwheel_runs_waiting_for_slot", "Runs queued here for an attempt slot", queued_now, x);
+    M.ahead = jw_metrics_gauge("jobwheel_runs_started_ahead",
+                               "Runs of a burst started ahead of their time, waiting for it here", ahead_now, x);
+}
+
+static size_t outcome_index(const char *kind)
+{
+    for (size_t i = 0; i < NOUTCOMES; i++)
+        if (!strcmp(OUTCOMES[i], kind))
+            return i;
+    return 2; /* failed */
+}
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -314,7 +377,49 @@ struct finish {
     void (*done)(void *arg, int status, const char *msg);
     void *done_arg;
     struct jw_args args; /* its group of run_finish's arguments, while held */
+    /* what is counted and logged once the outcome is recorded */
+    char job_id[40];
+    int attempt, http_status;
+    size_t outcome, code; /* attempt_label's */
+    const char *next;     /* retry | fallback | worker | end */
+    const char *status;   /* the run's, when it ended */
+    const char *error;    /* jobwheel's words when there was no answer (static or in err) */
+    char err[200];
+    int64_t due, duration_ms;
 };
+
+/* An outcome recorded: counted, and told in one line with its ids. */
+static void finish_told(const struct finish *f)
+{
+    jw_metrics_add(M.attempts, f->outcome * NCODES + f->code, 1);
+    jw_metrics_observe(M.attempt_duration, 0, (double)f->duration_ms / 1000.0);
+    if (!strcmp(f->next, "retry") || !strcmp(f->next, "fallback"))
+        jw_metrics_add(M.retries, 0, 1);
+    if (f->status) {
+        size_t i = !strcmp(f->status, JW_RUN_COMPLETED) ? 0 : !strcmp(f->status, JW_RUN_FAILED) ? 1 : 2;
+        jw_metrics_add(M.runs_ended, i, 1);
+        if (i > 0)
+            jw_metrics_add(M.runs_dead, 0, 1);
+    }
+    char due[JW_TIME_ISO_SIZE] = "";
+    if (f->due >= 0)
+        jw_time_format(f->due, due);
+    struct jw_log_field fields[] = {
+        JW_LOG_S("tenant", f->tenant),
+        JW_LOG_S("job", f->job_id),
+        JW_LOG_S("run", f->run_id),
+        JW_LOG_I("attempt", f->attempt),
+        JW_LOG_S("outcome", OUTCOMES[f->outcome]),
+        f->http_status ? JW_LOG_I("http_status", f->http_status) : JW_LOG_S("http_status", NULL),
+        JW_LOG_I("duration_ms", f->duration_ms),
+        JW_LOG_S("next", f->next),
+        JW_LOG_S("due", due[0] ? due : NULL),
+        JW_LOG_S("status", f->status),
+        JW_LOG_S("error", f->error),
+    };
+    jw_log_event(f->status && strcmp(f->status, JW_RUN_COMPLETED) ? JW_LOG_WARN : JW_LOG_INFO, "attempt", fields,
+                 sizeof(fields) / sizeof(fields[0]));
+}
 
 static void on_finished(enum jw_store_status st, const struct jw_reply *r, void *arg)
 {
@@ -327,10 +432,12 @@ static void on_finished(enum jw_store_status st, const struct jw_reply *r, void 
         status = 503;
         msg = "the job store (Redis) is unavailable; retry shortly";
     } else if (jw_reply_is(jw_reply_at(r, 0), "ok")) {
+        finish_told(f);
         start_members(f->x, r, 1);
         if (f->notice)
             jw_exec_run_ended(f->x, f->tenant, f->run_id);
     } else if (jw_reply_is(jw_reply_at(r, 0), "delayed")) { /* a retry: it starts at its time */
+        finish_told(f);
         jw_due_at(x->due, (int)jw_reply_int(jw_reply_at(r, 1)), jw_reply_int(jw_reply_at(r, 2)));
         start_members(f->x, r, 3);
     } else if (jw_reply_is(jw_reply_at(r, 0), "fenced")) {
@@ -408,6 +515,15 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
         snprintf(err, sizeof(err), "%s", o->error ? o->error : resp->error);
     }
 
+    const char *kind = o->kind                         ? o->kind
+                       : next.step == JW_STEP_COMPLETE ? "completed"
+                       : next.step == JW_STEP_WORKER   ? "accepted"
+                       : ao.timed_out                  ? "timed_out"
+                                                       : "failed";
+    const char *then = next.step == JW_STEP_RETRY      ? "retry"
+                       : next.step == JW_STEP_FALLBACK ? "fallback"
+                       : next.step == JW_STEP_WORKER   ? "worker"
+                                                       : "end";
     struct jw_args a = JW_ARGS_INIT;
     jw_args_adds(&a, run_id);
     jw_args_addi(&a, attempt);
@@ -433,16 +549,9 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
         jw_jsonw_int(&w, resp->status);
     else
         jw_jsonw_null(&w);
-    jw_jsonw_str(&w, o->kind                         ? o->kind
-                     : next.step == JW_STEP_COMPLETE ? "completed"
-                     : next.step == JW_STEP_WORKER   ? "accepted"
-                     : ao.timed_out                  ? "timed_out"
-                                                     : "failed");
+    jw_jsonw_str(&w, kind);
     jw_jsonw_str(&w, err[0] ? err : NULL);
-    jw_jsonw_str(&w, next.step == JW_STEP_RETRY      ? "retry"
-                     : next.step == JW_STEP_FALLBACK ? "fallback"
-                     : next.step == JW_STEP_WORKER   ? "worker"
-                                                     : "end");
+    jw_jsonw_str(&w, then);
     jw_jsonw_arr_close(&w);
     jw_args_add(&a, entry.data, entry.len);
     jw_buf_free(&entry);
@@ -478,6 +587,19 @@ static void finish_attempt(struct jw_exec *x, const char *tenant, const char *ru
     f->done = done;
     f->done_arg = done_arg;
     f->args = a;
+    snprintf(f->job_id, sizeof(f->job_id), "%s", job->f[JW_JOB_ID].set ? job->f[JW_JOB_ID].s : "");
+    f->attempt = attempt;
+    f->http_status = resp ? resp->status : 0;
+    f->outcome = outcome_index(kind);
+    f->code = f->http_status >= 200 && f->http_status < 600 ? (size_t)(f->http_status / 100 - 2) : NCODES - 1;
+    f->next = then;
+    f->status = next.step == JW_STEP_COMPLETE || next.step == JW_STEP_FAIL ? status : NULL;
+    f->due = next.step == JW_STEP_RETRY ? due : -1;
+    f->duration_ms = now - started_ms > 0 && started_ms > 0 ? now - started_ms : 0;
+    if (!f->http_status && err[0]) {
+        snprintf(f->err, sizeof(f->err), "%s", err);
+        f->error = f->err;
+    }
     if (!holding(x)) {
         finish_join(x, f);
         return;
@@ -500,6 +622,8 @@ static void finish_join(struct jw_exec *x, struct finish *f)
 /* Abandon the flight's call, whichever kind it is. */
 static void flight_cancel(struct flight *fl)
 {
+    if (fl->call || fl->rcall)
+        fl->x->ncalls--;
     jw_http_call_cancel(fl->call);
     jw_runner_cancel(fl->rcall);
     fl->call = NULL;
@@ -604,6 +728,7 @@ static void on_response(void *arg, const struct jw_http_response *resp)
     struct jw_exec *x = fl->x;
     fl->call = NULL;
     fl->rcall = NULL;
+    x->ncalls--;
     jw_map_del(x->flights, fl->member);
     char trace[200];
     int64_t dispatch = jw_time_now_ms() - fl->started_ms; /* attempt start to outcome */
@@ -646,6 +771,14 @@ static void launch(struct flight *fl)
         jw_run_token(x->token_key, x->token_key_len, fl->tenant, fl->run_id, fl->attempt, fl->token);
     const char *token = fl->token;
     jw_map_put(x->flights, fl->member, fl);
+    int64_t sent = jw_time_now_ms();
+    x->ncalls++;
+    jw_metrics_add(M.attempts_started, 0, 1);
+    if (fl->attempt == 1)
+        jw_metrics_add(M.runs_started, 0, 1);
+    jw_metrics_observe(M.dispatch_latency, 0, (double)(sent - fl->queued_since) / 1000.0);
+    if (fl->fired && fl->attempt == 1)
+        jw_metrics_observe(M.firing_lateness, 0, (double)(sent - fl->scheduled_ms) / 1000.0);
     if (jw_runner_handles(&fl->job)) {
         struct jw_runner_attempt ra = {
             .tenant = fl->tenant,
@@ -837,6 +970,7 @@ static void started(struct jw_exec *x, const char *tenant, const char *run_id, c
     fl->on_fallback = fb && fb[0] == '1';
     fl->notify = notify && notify[0] == '1';
     fl->scheduled_ms = known ? known->ready_ms : pair_int(pairs, "scheduled_at", pair_int(pairs, "created_at", 0));
+    fl->fired = known != NULL;
     fl->queued_since = known ? known->ready_ms : pair_int(pairs, "next_retry_at", fl->scheduled_ms);
     const char *backoff = pair(pairs, "retry_backoff", NULL);
     fl->backoff = backoff ? jw_strdup(backoff) : NULL;
@@ -1204,6 +1338,7 @@ static void on_renewed(enum jw_store_status st, const struct jw_reply *r, void *
         const char *status = jw_reply_str(jw_reply_at(r, 1), NULL);
         const char *now_at = jw_reply_str(jw_reply_at(r, 2), NULL);
         x->superseded++;
+        jw_metrics_add(M.leases_lost, 0, 1);
         jw_warn("exec: tenant=%s run=%s attempt=%d superseded (the run is %s at attempt %s): its call is dropped "
                 "(%" PRIu64 " superseded attempts dropped here so far)",
                 tenant, fl->run_id, fl->attempt, status ? status : "gone", now_at ? now_at : "-", x->superseded);
@@ -1451,6 +1586,7 @@ struct jw_exec *jw_exec_new(struct event_base *base, struct jw_store *store, str
     x->store = store;
     x->sched = sched;
     x->opt = *o;
+    metrics_register(x);
     x->instance = jw_strdup(o->instance_id);
     x->opt.instance_id = x->instance;
     struct jw_http_client_options ho = {

@@ -44,7 +44,6 @@ struct jw_http {
     struct event *adopt_ev;     /* adopts them, right after the accept */
     struct event *reap_ev;      /* frees the connections cut */
     struct event *janitor_ev;   /* cuts connections past their deadline */
-    struct event *log_ev;       /* writes the request lines of the turn */
     struct jw_conn **by_fd;     /* adopted connections by socket */
     size_t by_fd_len;
 };
@@ -67,5 +66,10 @@ struct jw_req {
 
 /* reply.c, as it hands r's answer to evhttp: the connection is sending. */
 void jw_http_conn_answered(struct jw_req *r);
+/* server.c: client connections open. */
+size_t jw_http_open_conns(const struct jw_http *h);
+/* reply.c: the server's metrics (requests by status class, their duration,
+ * connections), registered as the server is made. */
+void jw_http_metrics_register(struct jw_http *h);
 
 #endif

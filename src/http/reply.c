@@ -8,7 +8,23 @@
 #include "http_internal.h"
 #include "jobwheel/json.h"
 #include "jobwheel/log.h"
+#include "jobwheel/metrics.h"
 #include "jobwheel/time.h"
+
+static struct {
+    jw_metric requests, duration, conns;
+} M;
+
+static double conns_now(void *arg) { return (double)jw_http_open_conns(arg); }
+
+void jw_http_metrics_register(struct jw_http *h)
+{
+    static const char *const classes[] = {"code=\"2xx\"", "code=\"3xx\"", "code=\"4xx\"", "code=\"5xx\""};
+    M.requests = jw_metrics_counter("jobwheel_http_requests", "Requests answered, by status class", classes, 4);
+    M.duration = jw_metrics_histogram("jobwheel_http_request_duration_seconds",
+                                      "From a request read to its answer given", NULL, 0);
+    M.conns = jw_metrics_gauge("jobwheel_http_connections", "Client connections open", conns_now, h);
+}
 
 const char *jw_http_reason(int status)
 {
@@ -86,18 +102,19 @@ static void finish(struct jw_req *r, int status, const char *content_type, char 
     jw_http_conn_answered(r);
     evhttp_send_reply(r->ev, status, jw_http_reason(status), NULL);
 
+    int64_t took_us = jw_time_mono_us() - r->start_us;
+    jw_metrics_add(M.requests, status >= 200 && status < 600 ? (size_t)(status / 100 - 2) : 3, 1);
+    jw_metrics_observe(M.duration, 0, (double)took_us / 1e6);
     struct jw_log_request line = {
         .method = jw_method_name(r->method),
         .path = r->path,
         .status = status,
-        .duration_us = jw_time_mono_us() - r->start_us,
+        .duration_us = took_us,
         .tenant = r->tenant[0] ? r->tenant : NULL,
         .request_id = r->id,
         .principal = r->principal[0] ? r->principal : NULL,
     };
-    jw_log_request(&line);
-    if (jw_log_held())
-        event_active(r->srv->log_ev, EV_TIMEOUT, 0); /* written at the end of the turn */
+    jw_log_request(&line); /* written at the end of the turn (see on_log_held) */
 
     r->srv->inflight--;
     if (r->data_free)

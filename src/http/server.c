@@ -83,7 +83,7 @@ static void set_listening(struct jw_http *h, bool on)
     }
 }
 
-static size_t open_conns(const struct jw_http *h)
+size_t jw_http_open_conns(const struct jw_http *h)
 {
     return h->nconns[JW_CONN_IDLE] + h->nconns[JW_CONN_READING] + h->nconns[JW_CONN_BUSY] +
            h->nconns[JW_CONN_SENDING];
@@ -92,7 +92,7 @@ static size_t open_conns(const struct jw_http *h)
 /* Accept while there is room, or an idle connection to make room. */
 static void update_listening(struct jw_http *h)
 {
-    set_listening(h, open_conns(h) < h->max_conns || h->nconns[JW_CONN_IDLE] > 0);
+    set_listening(h, jw_http_open_conns(h) < h->max_conns || h->nconns[JW_CONN_IDLE] > 0);
 }
 
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
@@ -224,7 +224,7 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     cn->next_unadopted = h->unadopted;
     h->unadopted = cn;
     event_active(h->adopt_ev, EV_TIMEOUT, 0);
-    if (open_conns(h) > h->max_conns) { /* make room: the oldest idle goes */
+    if (jw_http_open_conns(h) > h->max_conns) { /* make room: the oldest idle goes */
         struct jw_conn *oldest = TAILQ_FIRST(&h->conns[JW_CONN_IDLE]);
         cut(oldest ? oldest : cn);
     }
@@ -282,11 +282,6 @@ static struct jw_conn *conn_of(struct jw_http *h, struct evhttp_request *ev)
     int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
     struct jw_conn *cn = fd >= 0 && (size_t)fd < h->by_fd_len ? h->by_fd[fd] : NULL;
     return cn && cn->evcon == evcon ? cn : NULL;
-}
-
-static void on_log_flush(evutil_socket_t fd, short what, void *arg)
-{
-    jw_log_flush();
 }
 
 static void on_janitor(evutil_socket_t fd, short what, void *arg)
@@ -463,6 +458,7 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
     h->base = base;
     h->router = router;
     h->dispatch = dispatch;
+    jw_http_metrics_register(h);
     h->dispatch_arg = arg;
     h->max_conns = (size_t)opt->max_connections;
     h->timeout_ms = opt->timeout_secs * 1000;
@@ -473,9 +469,8 @@ struct jw_http *jw_http_start(struct event_base *base, const struct jw_http_opti
     h->adopt_ev = event_new(base, -1, 0, on_adopt, h);
     h->reap_ev = event_new(base, -1, 0, on_reap, h);
     h->janitor_ev = event_new(base, -1, EV_PERSIST, on_janitor, h);
-    h->log_ev = event_new(base, -1, 0, on_log_flush, h);
     struct timeval every = {0, JANITOR_MS * 1000};
-    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || !h->log_ev || event_add(h->janitor_ev, &every) != 0) {
+    if (!h->http || !h->adopt_ev || !h->reap_ev || !h->janitor_ev || event_add(h->janitor_ev, &every) != 0) {
         snprintf(err, errlen, "listen: cannot set up the HTTP server");
         jw_http_free(h);
         return NULL;
@@ -566,8 +561,6 @@ void jw_http_free(struct jw_http *h)
         event_free(h->adopt_ev);
     if (h->reap_ev)
         event_free(h->reap_ev);
-    if (h->log_ev)
-        event_free(h->log_ev);
     jw_log_flush();
     if (h->janitor_ev)
         event_free(h->janitor_ev);

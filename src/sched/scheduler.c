@@ -13,6 +13,7 @@
 #include "jobwheel/id.h"
 #include "jobwheel/log.h"
 #include "jobwheel/map.h"
+#include "jobwheel/metrics.h"
 #include "jobwheel/run.h"
 #include "jobwheel/store.h"
 #include "jobwheel/time.h"
@@ -255,8 +256,45 @@ static void drop_member(struct jw_scheduler *s, const char *member)
 struct claim_run {
     char id[JW_UUID_SIZE];
     int64_t nominal;
-    char *why; /* skipped, and why; NULL: it runs */
+    char *why;      /* skipped, and why; NULL: it runs */
+    int64_t missed; /* the record of this many firings missed (0: one skipped, by its schedule) */
 };
+
+static struct {
+    jw_metric fired, missed, skipped, owned, queued;
+} M;
+
+static double owned_now(void *arg) { return jw_scheduler_owned(arg); }
+static double queued_now(void *arg) { return (double)jw_scheduler_queued(arg); }
+
+static void metrics_register(struct jw_scheduler *s)
+{
+    M.fired = jw_metrics_counter("jobwheel_firings", "Schedule firings that made a run here", NULL, 0);
+    M.missed = jw_metrics_counter("jobwheel_firings_missed",
+                                  "Firings missed while no instance ran their schedule (misfire_policy)", NULL, 0);
+    M.skipped = jw_metrics_counter("jobwheel_firings_skipped",
+                                   "Firings their schedule left out (recorded as skipped runs)", NULL, 0);
+    M.owned = jw_metrics_gauge("jobwheel_shards_owned", "Scheduler shards this instance owns", owned_now, s);
+    M.queued = jw_metrics_gauge("jobwheel_timer_wheel_entries", "Jobs in this instance's firing wheel", queued_now, s);
+}
+
+/* A firing the claim recorded as skipped, told (run: its skipped run). */
+static void told_skipped(const struct entry *e, const struct claim_run *run)
+{
+    char at[JW_TIME_ISO_SIZE];
+    jw_time_format(run->nominal, at);
+    struct jw_log_field f[] = {
+        JW_LOG_S("tenant", e->tenant), JW_LOG_S("job", e->job_id),   JW_LOG_S("run", run->id),
+        JW_LOG_S("scheduled_at", at),  JW_LOG_I("missed", run->missed),
+    };
+    if (run->missed) {
+        jw_metrics_add(M.missed, 0, (double)run->missed);
+        jw_log_event(JW_LOG_WARN, "firings missed", f, 5);
+    } else {
+        jw_metrics_add(M.skipped, 0, 1);
+        jw_log_event(JW_LOG_INFO, "firing skipped", f, 4);
+    }
+}
 
 /* One job's firing(s) in a claim. */
 struct claim_job {
@@ -318,6 +356,7 @@ static void claim_add(struct jw_scheduler *s, struct claim *c, struct entry *e, 
         jw_id_new(r->id);
         r->nominal = e->nominal;
         r->why = jw_buf_detach(&msg);
+        r->missed = skipped;
     }
     for (size_t i = 0; i < n; i++) {
         struct claim_run *r = &cj->runs[cj->nruns++];
@@ -408,8 +447,11 @@ static void claimed_job(struct jw_scheduler *s, struct claim *c, struct claim_jo
             for (size_t k = 0; id && k < cj->nruns && !run; k++)
                 if (!strcmp(cj->runs[k].id, id))
                     run = &cj->runs[k];
+            if (run && run->why)
+                told_skipped(e, run);
             if (!run || run->why)
                 continue;
+            jw_metrics_add(M.fired, 0, 1);
             if (jw_reply_type(start) == JW_REPLY_ARRAY && c->room) {
                 c->room--;
                 struct jw_fired_run known = {.shard = c->shard, .ready_ms = run->nominal, .job = &e->job};
@@ -684,6 +726,10 @@ static void on_ticked(enum jw_store_status st, const struct jw_reply *r, void *a
     int owned = 0;
     for (int n = 0; n < s->nshards; n++) {
         struct shard *sh = &s->shards[n];
+        if (now_owned[n] != sh->owned) {
+            struct jw_log_field f[] = {JW_LOG_I("shard", n), JW_LOG_S("instance", s->instance)};
+            jw_log_event(JW_LOG_INFO, now_owned[n] ? "shard taken" : "shard given up", f, 2);
+        }
         if (now_owned[n] && !sh->owned) {
             sh->owned = true;
             sh->loaded = false;
@@ -758,6 +804,7 @@ struct jw_scheduler *jw_scheduler_new(struct event_base *base, struct jw_store *
     s->base = base;
     s->store = store;
     s->opt = *opt;
+    metrics_register(s);
     s->instance = jw_strdup(opt->instance_id);
     s->opt.instance_id = s->instance;
     s->hooks = *hooks;

@@ -19,6 +19,7 @@
 
 #include "jobwheel/buf.h"
 #include "jobwheel/log.h"
+#include "jobwheel/metrics.h"
 #include "jobwheel/time.h"
 
 #define BACKOFF_MIN_MS 100
@@ -29,6 +30,7 @@
  * hash) and says it uses it at connect and this often; the libraries of
  * builds no instance has named for LIBRARY_KEEP_MS are deleted. */
 #define LIBRARY_SEEN_MS 60000
+#define QUIET_START_MS 10000 /* how long an embedded Redis may take to listen, unremarked */
 #define LIBRARY_KEEP_MS 86400000
 
 /* One command on its way: in send order on the store's pending list, so the
@@ -42,6 +44,7 @@ struct pending {
     int script;          /* enum jw_lua_id, or -1 */
     char *key;           /* KEYS[1] for scripts */
     int64_t sent_ms;
+    int64_t sent_us; /* monotonic: its round trip is measured */
     bool resent;    /* "Function not found" already answered once */
     bool handshake; /* part of connection set-up */
     bool library;   /* a FUNCTION LOAD of the library */
@@ -66,6 +69,10 @@ struct jw_store {
     bool reloading; /* a FUNCTION LOAD is on its way: calls sent now find the library */
     bool apart;     /* jw_store_apart */
     int handshake_left;
+    size_t npending; /* on the pending list */
+    struct pending *failed, *failed_tail; /* refused before sending, to be told (on_failed) */
+    struct event *fail_ev;
+    int64_t quiet_until_ms; /* monotonic: connect failures before it are expected (see connect_level) */
     int64_t backoff_ms;
     int64_t last_send_ms;
     int64_t last_reply_ms; /* Redis is making progress while replies come */
@@ -172,6 +179,7 @@ static void link_tail(struct jw_store *s, struct pending *p)
         s->head = p;
     s->tail = p;
     p->linked = true;
+    s->npending++;
 }
 
 static void unlink_(struct jw_store *s, struct pending *p)
@@ -187,6 +195,32 @@ static void unlink_(struct jw_store *s, struct pending *p)
     else
         s->tail = p->prev;
     p->linked = false;
+    s->npending--;
+}
+
+/* ---- metrics --------------------------------------------------------------- */
+
+static struct {
+    jw_metric calls, up, pending;
+} M;
+
+static double up_now(void *arg) { return ((struct jw_store *)arg)->ready; }
+static double pending_now(void *arg) { return (double)((struct jw_store *)arg)->npending; }
+
+static void metrics_register(struct jw_store *s)
+{
+    static char labels[JW_LUA_COUNT][48];
+    static const char *label[JW_LUA_COUNT];
+    for (int i = 0; i < JW_LUA_COUNT; i++) {
+        snprintf(labels[i], sizeof(labels[i]), "script=\"%s\"", jw_lua_scripts[i].name);
+        label[i] = labels[i];
+    }
+    M.calls = jw_metrics_histogram("jobwheel_redis_call_duration_seconds",
+                                   "Round trip of each script call to Redis, by script", label, JW_LUA_COUNT);
+    M.up = jw_metrics_gauge("jobwheel_redis_up", "1 while the Redis connection is set up and its library loaded",
+                            up_now, s);
+    M.pending = jw_metrics_gauge("jobwheel_redis_pending_commands", "Commands sent to Redis and not answered yet",
+                                 pending_now, s);
 }
 
 static void pending_free(struct pending *p)
@@ -199,6 +233,8 @@ static void pending_free(struct pending *p)
 /* ---- connection ------------------------------------------------------------ */
 
 static void schedule_reconnect(struct jw_store *s);
+static enum jw_log_level connect_level(const struct jw_store *s);
+static void on_failed(evutil_socket_t fd, short what, void *arg);
 static int send_pending(struct jw_store *s, struct pending *p);
 static int load_library(struct jw_store *s, bool handshake);
 
@@ -228,7 +264,10 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct jw_store *s = p->s;
     redisReply *reply = r;
     unlink_(s, p);
-    s->last_reply_ms = jw_time_mono_ms();
+    int64_t now_us = jw_time_mono_us();
+    s->last_reply_ms = now_us / 1000;
+    if (reply && p->script >= 0)
+        jw_metrics_observe(M.calls, (size_t)p->script, (double)(now_us - p->sent_us) / 1e6);
     if (p->library)
         s->reloading = false;
 
@@ -302,7 +341,8 @@ static int send_pending(struct jw_store *s, struct pending *p)
     jw_buf_free(&cmd);
     if (rc != REDIS_OK)
         return -1;
-    p->sent_ms = s->last_send_ms = jw_time_mono_ms();
+    p->sent_us = jw_time_mono_us();
+    p->sent_ms = s->last_send_ms = p->sent_us / 1000;
     link_tail(s, p);
     return 0;
 }
@@ -358,12 +398,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct jw_store *s = ac->data;
     if (status != REDIS_OK) {
-        jw_warn("redis: cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
+        jw_log(connect_level(s), "redis: cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
         s->ac = NULL; /* hiredis frees it */
         schedule_reconnect(s);
         return;
     }
     jw_info("redis: connected");
+    s->quiet_until_ms = 0;
     s->handshake_left = 0;
     s->setting_up = true;
     if (s->password[0])
@@ -397,13 +438,20 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     }
 }
 
+/* A Redis started with this process (embedded) takes a moment to listen:
+ * failing to reach it then is no news (debug); later, or any other, is. */
+static enum jw_log_level connect_level(const struct jw_store *s)
+{
+    return s->quiet_until_ms && jw_time_mono_ms() < s->quiet_until_ms ? JW_LOG_DEBUG : JW_LOG_WARN;
+}
+
 static void connect_now(struct jw_store *s)
 {
     redisAsyncContext *ac =
         s->unix_path[0] ? redisAsyncConnectUnix(s->unix_path) : redisAsyncConnect(s->host, s->port);
     if (!ac || ac->err) {
-        jw_warn("redis: cannot connect to %s: %s", s->unix_path[0] ? s->unix_path : s->host,
-                ac ? ac->errstr : "out of memory");
+        jw_log(connect_level(s), "redis: cannot connect to %s: %s", s->unix_path[0] ? s->unix_path : s->host,
+               ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_reconnect(s);
@@ -681,7 +729,9 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
                               size_t errlen)
 {
     struct jw_store *s = jw_calloc(1, sizeof(*s));
+    metrics_register(s);
     s->base = base;
+    s->quiet_until_ms = opt->just_started ? jw_time_mono_ms() + QUIET_START_MS : 0;
     s->timeout_ms = opt->timeout_ms;
     s->backoff_ms = BACKOFF_MIN_MS;
     if (parse_url(s, opt->url, err, errlen) != 0) {
@@ -691,8 +741,13 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->reconnect = evtimer_new(base, on_reconnect_timer, s);
     s->flush = event_new(base, -1, 0, on_flush, s);
+    s->fail_ev = event_new(base, -1, 0, on_failed, s);
     struct timeval tv = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
-    event_add(s->tick, &tv);
+    if (!s->tick || !s->reconnect || !s->flush || !s->fail_ev || event_add(s->tick, &tv) != 0) {
+        snprintf(err, errlen, "redis: cannot set up the connection's events");
+        jw_store_free(s);
+        return NULL;
+    }
     connect_now(s);
     return s;
 }
@@ -707,12 +762,20 @@ bool jw_store_apart(const struct jw_store *s)
     return s->apart;
 }
 
-/* Failures found before anything was sent are delivered from the loop. */
-static void deferred_fail(evutil_socket_t fd, short what, void *arg)
+/* Failures found before anything was sent are delivered from the loop,
+ * in order; the store holds them until then (and frees any left when it
+ * is freed, so an early exit leaks none). */
+static void on_failed(evutil_socket_t fd, short what, void *arg)
 {
-    struct pending *p = arg;
-    deliver(p, JW_STORE_UNAVAILABLE, NULL);
-    pending_free(p);
+    struct jw_store *s = arg;
+    struct pending *p = s->failed;
+    s->failed = s->failed_tail = NULL;
+    while (p) {
+        struct pending *next = p->next;
+        deliver(p, JW_STORE_UNAVAILABLE, NULL);
+        pending_free(p);
+        p = next;
+    }
 }
 
 /* A call made while the connection is being set up goes out after the
@@ -722,11 +785,13 @@ static void deferred_fail(evutil_socket_t fd, short what, void *arg)
 static void submit(struct jw_store *s, struct pending *p)
 {
     if ((!s->ready && !s->setting_up) || s->closing || send_pending(s, p) != 0) {
-        struct timeval now = {0, 0};
-        if (event_base_once(s->base, -1, EV_TIMEOUT, deferred_fail, p, &now) != 0) {
-            jw_error("store: cannot schedule a callback");
-            abort();
-        }
+        p->next = NULL;
+        if (s->failed_tail)
+            s->failed_tail->next = p;
+        else
+            s->failed = p;
+        s->failed_tail = p;
+        event_active(s->fail_ev, EV_TIMEOUT, 0);
     }
 }
 
@@ -779,6 +844,13 @@ void jw_store_free(struct jw_store *s)
     flush_groups(s); /* (closing: each caller is told the store is unavailable) */
     if (s->flush)
         event_free(s->flush);
+    if (s->fail_ev)
+        event_free(s->fail_ev);
+    while (s->failed) { /* (their callers are gone: only freed) */
+        struct pending *next = s->failed->next;
+        pending_free(s->failed);
+        s->failed = next;
+    }
     free(s->groups);
     free(s);
 }

@@ -42,6 +42,7 @@ static const struct key keys[] = {
      "HS256 HS384 HS512 RS256 ES256 (default: HS256 with a secret, RS256 with a key)"},
     {"jwt_issuer", S(jwt_issuer), "", 0, 0, "required iss claim, when set"},
     {"jwt_audience", S(jwt_audience), "", 0, 0, "required aud claim, when set"},
+    {"metrics_token", S(metrics_token), "", 0, 0, "bearer token GET /metrics asks for (empty: /metrics is open)"},
     {"allow_private_targets", B(allow_private_targets), "false", 0, 0,
      "let HttpCall jobs reach loopback/private addresses"},
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},

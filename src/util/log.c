@@ -34,6 +34,27 @@ void jw_log_init(const char *format, const char *level)
  * of the loop, so a busy instance writes its access log in few calls. */
 static struct jw_buf held = JW_BUF_INIT;
 #define HELD_MAX (64 * 1024)
+static void (*held_cb)(void *);
+static void *held_arg;
+
+void jw_log_on_held(void (*cb)(void *arg), void *arg)
+{
+    held_cb = cb;
+    held_arg = arg;
+}
+
+/* Line b (without its newline) joins those held. */
+static void hold(struct jw_buf *b)
+{
+    bool first = held.len == 0;
+    jw_buf_putc(b, '\n');
+    jw_buf_append(&held, b->data, b->len);
+    jw_buf_free(b);
+    if (held.len >= HELD_MAX)
+        jw_log_flush();
+    else if (first && held_cb)
+        held_cb(held_arg);
+}
 
 static void write_all(const char *p, size_t len)
 {
@@ -162,9 +183,38 @@ void jw_log_request(const struct jw_log_request *r)
         text_field(&b, "request_id", r->request_id);
         text_field(&b, "principal", r->principal);
     }
-    jw_buf_putc(&b, '\n');
-    jw_buf_append(&held, b.data, b.len);
-    jw_buf_free(&b);
-    if (held.len >= HELD_MAX)
-        jw_log_flush();
+    hold(&b);
+}
+
+void jw_log_event(enum jw_log_level level, const char *msg, const struct jw_log_field *fields, size_t n)
+{
+    if (level < log_min)
+        return;
+    struct jw_buf b = JW_BUF_INIT;
+    struct jw_jsonw w;
+    begin(&b, &w, level);
+    if (log_json)
+        jw_jsonw_kstr(&w, "msg", msg);
+    else
+        jw_buf_puts(&b, msg);
+    for (size_t i = 0; i < n; i++) {
+        const struct jw_log_field *f = &fields[i];
+        if (!f->str && !f->is_num)
+            continue;
+        if (log_json && f->str) {
+            jw_jsonw_kstr(&w, f->key, f->str);
+        } else if (log_json) {
+            jw_jsonw_kint(&w, f->key, f->num);
+        } else if (f->str) {
+            text_field(&b, f->key, f->str);
+        } else {
+            jw_buf_putc(&b, ' ');
+            jw_buf_puts(&b, f->key);
+            jw_buf_putc(&b, '=');
+            jw_buf_puti(&b, f->num);
+        }
+    }
+    if (log_json)
+        jw_jsonw_obj_close(&w);
+    hold(&b);
 }
