@@ -121,6 +121,16 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     jw_scheduler_stop(a->scheduler, on_scheduler_stopped, a);
 }
 
+/* The drain: no new connections; the requests in flight are finished. */
+static void on_drain_begin(evutil_socket_t fd, short what, void *arg)
+{
+    struct app *a = arg;
+    jw_info("stopping — no new connections, finishing %zu in-flight requests", jw_http_inflight(a->http));
+    jw_http_stop_accepting(a->http);
+    a->drain_deadline = jw_time_mono_ms() + a->cfg.shutdown_timeout_secs * 1000;
+    on_drain(-1, 0, a);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct app *a = arg;
@@ -130,15 +140,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     a->stopping = true;
-    a->api.draining = true;
-    jw_info("%s: stopping — no new connections, finishing %zu in-flight requests",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", jw_http_inflight(a->http));
-    jw_http_stop_accepting(a->http);
-    a->drain_deadline = jw_time_mono_ms() + a->cfg.shutdown_timeout_secs * 1000;
-    on_drain(-1, 0, a);
+    a->api.draining = true; /* /readyz answers 503 from now on */
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (a->cfg.drain_delay_secs > 0) { /* load balancers see it first, while requests are still served */
+        jw_info("%s: /readyz answers 503; serving on for %lld s (drain_delay_secs), then stopping", name,
+                (long long)a->cfg.drain_delay_secs);
+        struct timeval tv = {(time_t)a->cfg.drain_delay_secs, 0};
+        if (event_base_once(a->base, -1, EV_TIMEOUT, on_drain_begin, a, &tv) == 0)
+            return;
+    }
+    jw_info("%s: stopping", name);
+    on_drain_begin(-1, 0, a);
 }
 
 /* ---- the token command ------------------------------------------------------------ */
+
+#define TOKEN_TTL_MAX (10L * 366 * 86400) /* --ttl, seconds */
 
 static int token_command(int argc, char **argv)
 {
@@ -167,7 +184,17 @@ static int token_command(int argc, char **argv)
         if (slot && i + 1 < argc) {
             *slot = argv[++i];
         } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
-            ttl = strtol(argv[++i], NULL, 10);
+            /* whole seconds, 1 s to 10 years: anything else is a mistake said so */
+            const char *v = argv[++i];
+            char *end;
+            errno = 0;
+            ttl = strtol(v, &end, 10);
+            if (!*v || *end || errno || ttl < 1 || ttl > TOKEN_TTL_MAX) {
+                fprintf(stderr, "jobwheel token: --ttl: a number of seconds from 1 to %ld, got \"%.40s\"\n",
+                        (long)TOKEN_TTL_MAX, v);
+                free(rest);
+                return EXIT_CONFIG;
+            }
         } else {
             rest[nrest++] = argv[i];
         }
@@ -193,7 +220,7 @@ static int token_command(int argc, char **argv)
         jw_jsonw_kstr(&w, "realm", realm);
     int64_t now = jw_time_now_ms() / 1000;
     jw_jsonw_kint(&w, "iat", now);
-    jw_jsonw_kint(&w, "exp", now + (ttl > 0 ? ttl : 3600));
+    jw_jsonw_kint(&w, "exp", now + ttl);
     if (cfg.jwt_issuer[0])
         jw_jsonw_kstr(&w, "iss", cfg.jwt_issuer);
     if (cfg.jwt_audience[0])
@@ -319,7 +346,7 @@ static int start(struct app *a)
         }
         url = jw_embedded_url(a->embedded);
     }
-    struct jw_store_options so = {.url = url, .timeout_ms = cfg->redis_timeout_ms};
+    struct jw_store_options so = {.url = url, .timeout_ms = cfg->redis_timeout_ms, .just_started = a->embedded != NULL};
     a->store = jw_store_new(a->base, &so, err, sizeof(err));
     if (!a->store) {
         fprintf(stderr, "jobwheel: %s\n", err);

@@ -40,6 +40,7 @@ struct jw_config {
     int64_t json_max_depth;
     int64_t redis_timeout_ms;
     int64_t shutdown_timeout_secs;
+    int64_t drain_delay_secs; /* after SIGTERM, /readyz says 503 this long before the drain */
     int64_t schedule_shards;
     int64_t schedule_window_ms;
     int64_t schedule_poll_ms;

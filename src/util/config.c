@@ -68,6 +68,8 @@ static const struct key keys[] = {
      "a Redis command slower than this fails and reconnects"},
     {"shutdown_timeout_secs", I(shutdown_timeout_secs), "10", 0, 3600,
      "how long SIGTERM waits for in-flight requests"},
+    {"drain_delay_secs", I(drain_delay_secs), "0", 0, 3600,
+     "after SIGTERM, /readyz answers 503 this long while requests are still served; then the drain starts"},
     {"schedule_shards", I(schedule_shards), "16", 1, 4096,
      "due-set shards (fixed by the first instance on a Redis)"},
     {"schedule_window_ms", I(schedule_window_ms), "2000", 200, 3000,

@@ -1,6 +1,7 @@
 """The process: configuration errors, logs, graceful shutdown, restarts of
 jobwheel and of Redis (nothing lost), Redis outages (503, then recovery),
 and the embedded Redis of `scripts/run`."""
+import base64
 import json
 import os
 import signal
@@ -51,6 +52,20 @@ def test_config_file_env_and_flags(tmp_path):
     conf.write_text("bogus_key = 1\n")
     p = run_bin("--config", str(conf))
     assert p.returncode == 2 and "bogus_key" in p.stderr and "j.conf:1" in p.stderr
+
+
+@pytest.mark.parametrize("ttl", ["abc", "-5", "0", "10x", "", "99999999999999999999", "316224001"])
+def test_token_refuses_a_bad_ttl(ttl):
+    p = subprocess.run([BIN, "token", "--jwt-secret", SECRET, "--ttl", ttl], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stdout == "", p
+    assert "--ttl" in p.stderr and "runtime error" not in p.stderr, p.stderr
+
+
+def test_token_ttl_sets_exp():
+    p = subprocess.run([BIN, "token", "--jwt-secret", SECRET, "--ttl", "90"], capture_output=True, text=True)
+    assert p.returncode == 0, p
+    claims = json.loads(base64.urlsafe_b64decode(p.stdout.split(".")[1] + "=="))
+    assert claims["exp"] - claims["iat"] == 90
 
 
 def test_help():
@@ -108,6 +123,30 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
         assert "r" in result, result
         assert result["r"].status == 200 and result["r"].json()["id"] == job["id"]
         assert s.proc.wait(timeout=10) == 0
+    finally:
+        s.stop()
+        r.stop()
+
+
+def test_drain_delay_keeps_serving_while_readyz_says_503(tmp_path):
+    """With drain_delay_secs, SIGTERM turns /readyz to 503 at once (a load
+    balancer stops sending), requests and new connections are still served
+    for the delay, and then the instance drains and exits 0."""
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--drain-delay-secs", "2"])
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        job = c.post("/v1/jobs", job_body()).json()
+        s.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        wait_until(lambda: s.request("GET", "/readyz").status == 503, timeout=1, what="readyz 503")
+        assert s.request("GET", "/readyz").json()["status"] == "draining"
+        while time.monotonic() - signalled < 1.5:  # every request a new connection, all served
+            assert c.get(f"/v1/jobs/{job['id']}").status == 200
+            assert c.post("/v1/jobs", job_body()).status == 201
+            time.sleep(0.1)
+        assert s.proc.wait(timeout=15) == 0
+        assert "drain_delay_secs" in s.output()
     finally:
         s.stop()
         r.stop()
@@ -268,6 +307,22 @@ def redis_children(data_dir):
     return [int(x) for x in p.stdout.split()]
 
 
+def test_a_busy_port_exits_2_before_starting_redis(tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    data = (tmp_path / "data").resolve()
+    try:
+        p = run_bin("--listen", f"127.0.0.1:{taken.getsockname()[1]}", "--jwt-secret", SECRET,
+                    "--data-dir", str(data))
+        assert p.returncode == 2 and "listen" in p.stderr and "in use" in p.stderr, p
+        assert redis_children(data) == [] and not (data / "redis.sock").exists()
+        assert "embedded redis" not in p.stderr and "ERROR" not in p.stderr, p.stderr
+    finally:
+        taken.close()
+
+
 def test_embedded_redis(tmp_path):
     s = Jobwheel(tmp_path, redis_url=None)
     data = (tmp_path / "data").resolve()
@@ -276,6 +331,8 @@ def test_embedded_redis(tmp_path):
         job = c.post("/v1/jobs", job_body()).json()
         assert len(redis_children(data)) == 1
         assert (data / "redis.sock").exists()
+        # a Redis just started takes a moment to listen: no false alarm meanwhile
+        assert "cannot connect" not in s.output(), s.output()
         # a second instance on the same data_dir is refused
         second = run_bin("--listen", f"127.0.0.1:{free_port()}", "--jwt-secret", SECRET,
                          "--data-dir", str(data))
