@@ -30,6 +30,7 @@
  * hash) and says it uses it at connect and this often; the libraries of
  * builds no instance has named for LIBRARY_KEEP_MS are deleted. */
 #define LIBRARY_SEEN_MS 60000
+#define REFUSED_TELL_MS 10000 /* refusals are logged at most this often */
 #define QUIET_START_MS 10000 /* how long an embedded Redis may take to listen, unremarked */
 #define LIBRARY_KEEP_MS 86400000
 
@@ -73,6 +74,8 @@ struct jw_store {
     struct pending *failed, *failed_tail; /* refused before sending, to be told (on_failed) */
     struct event *fail_ev;
     int64_t quiet_until_ms; /* monotonic: connect failures before it are expected (see connect_level) */
+    uint64_t refused;        /* calls Redis refused for now (refused_for_now) */
+    int64_t refused_told_ms; /* when that was last logged */
     int64_t backoff_ms;
     int64_t last_send_ms;
     int64_t last_reply_ms; /* Redis is making progress while replies come */
@@ -235,6 +238,8 @@ static void pending_free(struct pending *p)
 static void schedule_reconnect(struct jw_store *s);
 static enum jw_log_level connect_level(const struct jw_store *s);
 static void on_failed(evutil_socket_t fd, short what, void *arg);
+static void check_eviction(struct jw_store *s);
+static bool refused_for_now(const char *err);
 static int send_pending(struct jw_store *s, struct pending *p);
 static int load_library(struct jw_store *s, bool handshake);
 
@@ -304,18 +309,44 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
             s->library_seen_ms = 0;
             s->backoff_ms = BACKOFF_MIN_MS;
             jw_info("redis: ready (%d scripts loaded)", JW_LUA_COUNT);
+            check_eviction(s);
         }
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         char name[64];
         args_first(&p->args, name, sizeof(name));
-        jw_error("redis: %s answered: %.300s", p->script >= 0 ? jw_lua_scripts[p->script].name : name, reply->str);
-        deliver(p, JW_STORE_ERROR, reply);
+        const char *what = p->script >= 0 ? jw_lua_scripts[p->script].name : name;
+        if (refused_for_now(reply->str)) { /* nothing was run: the caller may try again (503) */
+            int64_t now = jw_time_mono_ms();
+            s->refused++;
+            if (now - s->refused_told_ms >= REFUSED_TELL_MS) {
+                jw_warn("redis: %s refused (%llu refused so far): %.200s", what, (unsigned long long)s->refused,
+                        reply->str);
+                s->refused_told_ms = now;
+            }
+            deliver(p, JW_STORE_UNAVAILABLE, NULL);
+        } else {
+            jw_error("redis: %s answered: %.300s", what, reply->str);
+            deliver(p, JW_STORE_ERROR, reply);
+        }
     } else {
         deliver(p, JW_STORE_OK, reply);
     }
     pending_free(p);
+}
+
+/* An error by which Redis refused to run a command at all, for a while:
+ * full under maxmemory noeviction, busy with a long script, loading its
+ * data, a replica, no master, or a cluster slot moving. */
+static bool refused_for_now(const char *err)
+{
+    static const char *const codes[] = {"OOM ", "BUSY ", "LOADING ", "READONLY ", "MASTERDOWN ", "TRYAGAIN ",
+                                        "CLUSTERDOWN "};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (!strncmp(err, codes[i], strlen(codes[i])))
+            return true;
+    return false;
 }
 
 /* Write p's command to the connection and append it to the pending list. */
@@ -486,6 +517,30 @@ static void schedule_reconnect(struct jw_store *s)
     struct timeval tv = {.tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000};
     event_add(s->reconnect, &tv);
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+/* A Redis that may evict keys when it is full may drop any of jobwheel's
+ * (a run, a queue, a lease, the fire ledger): say so once a connection,
+ * as a warning. A Redis that will not tell (CONFIG renamed or refused, as
+ * managed services do) is not second-guessed. */
+static void on_eviction_policy(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    const char *policy = st == JW_STORE_OK ? jw_reply_str(jw_reply_at(r, 1), NULL) : NULL;
+    if (!policy)
+        jw_debug("redis: cannot read maxmemory-policy (CONFIG GET refused?)");
+    else if (strcmp(policy, "noeviction") != 0)
+        jw_warn("redis: maxmemory-policy is %s: when Redis is full it may evict jobwheel's keys (runs, queues, "
+                "leases, the fire ledger) and lose work; set maxmemory-policy noeviction",
+                policy);
+}
+
+static void check_eviction(struct jw_store *s)
+{
+    struct jw_args a = JW_ARGS_INIT;
+    jw_args_adds(&a, "CONFIG");
+    jw_args_adds(&a, "GET");
+    jw_args_adds(&a, "maxmemory-policy");
+    jw_store_cmd(s, &a, on_eviction_policy, NULL);
 }
 
 /* Delete the libraries of builds no instance uses any more. */

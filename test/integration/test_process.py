@@ -4,6 +4,7 @@ and the embedded Redis of `scripts/run`."""
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -278,6 +279,49 @@ def test_a_request_while_the_redis_connection_is_set_up_waits_for_it(tmp_path):
         assert s.ready() and c.get(f"/v1/jobs/{res.json()['id']}").status == 200
     finally:
         os.kill(r.proc.pid, signal.SIGCONT)
+        assert s.stop() == 0
+        r.stop()
+
+
+def test_a_redis_that_may_evict_keys_is_warned_about(tmp_path):
+    """jobwheel's keys must not be evicted (a run, a queue, a lease could
+    go): a Redis whose maxmemory-policy is not noeviction is named in a
+    warning at connect; one that is, is not."""
+    r = Redis(tmp_path / "redis")
+    try:
+        r.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        s = Jobwheel(tmp_path / "lru", redis_url=r.url)
+        wait_until(lambda: "maxmemory-policy is allkeys-lru" in s.output(), timeout=5, what="the warning")
+        assert " warn " in [x for x in s.output().splitlines() if "maxmemory-policy" in x][0]
+        assert s.stop() == 0
+        r.cmd("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        s = Jobwheel(tmp_path / "noeviction", redis_url=r.url)
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        assert c.post("/v1/jobs", job_body()).status == 201
+        assert "maxmemory-policy" not in s.output()
+        assert s.stop() == 0
+    finally:
+        r.stop()
+
+
+def test_a_full_redis_is_503_then_recovers(tmp_path):
+    """Under maxmemory with noeviction a full Redis refuses writes before
+    running them: the request is 503 (retry later, nothing was stored) and
+    succeeds once there is room."""
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url)
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        assert c.post("/v1/jobs", job_body()).status == 201
+        used = int(re.search(r"used_memory:(\d+)", r.cmd("INFO", "memory")).group(1))
+        r.cmd("CONFIG", "SET", "maxmemory", str(used // 2))
+        res = c.post("/v1/jobs", job_body())
+        assert res.status == 503 and res.headers["content-type"] == "application/problem+json", res
+        assert "refused" in s.output() and "OOM" in s.output()
+        r.cmd("CONFIG", "SET", "maxmemory", "0")
+        assert c.post("/v1/jobs", job_body()).status == 201
+        assert len(c.get("/v1/jobs").json()) == 2
+    finally:
         assert s.stop() == 0
         r.stop()
 
