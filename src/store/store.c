@@ -784,7 +784,6 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
                               size_t errlen)
 {
     struct jw_store *s = jw_calloc(1, sizeof(*s));
-    metrics_register(s);
     s->base = base;
     s->quiet_until_ms = opt->just_started ? jw_time_mono_ms() + QUIET_START_MS : 0;
     s->timeout_ms = opt->timeout_ms;
@@ -803,6 +802,7 @@ struct jw_store *jw_store_new(struct event_base *base, const struct jw_store_opt
         jw_store_free(s);
         return NULL;
     }
+    metrics_register(s); /* (its gauges read s: only once it is made) */
     connect_now(s);
     return s;
 }
