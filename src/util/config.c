@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include "jobwheel/buf.h"
 #include "jobwheel/json.h"
 
-enum kind { K_STR, K_BOOL, K_INT };
+/* K_PATH: a string naming a file or directory; relative in a config file =
+ * relative to that file's directory. */
+enum kind { K_STR, K_PATH, K_BOOL, K_INT };
 
 struct key {
     const char *name;
@@ -24,6 +27,7 @@ struct key {
 };
 
 #define S(f) K_STR, offsetof(struct jw_config, f)
+#define P(f) K_PATH, offsetof(struct jw_config, f)
 #define B(f) K_BOOL, offsetof(struct jw_config, f)
 #define I(f) K_INT, offsetof(struct jw_config, f)
 
@@ -31,13 +35,13 @@ static const struct key keys[] = {
     {"listen", S(listen), "127.0.0.1:8080", 0, 0, "address:port or unix:/path to serve on"},
     {"redis_url", S(redis_url), "", 0, 0,
      "redis://[:password@]host:port/db or unix:///path.sock; empty = embedded"},
-    {"redis_server", S(redis_server), "redis-server", 0, 0, "redis-server binary for the embedded Redis"},
-    {"data_dir", S(data_dir), "./var", 0, 0, "embedded Redis data and file-operation root"},
+    {"redis_server", P(redis_server), "redis-server", 0, 0, "redis-server binary for the embedded Redis"},
+    {"data_dir", P(data_dir), "./var", 0, 0, "embedded Redis data and file-operation root"},
     {"instance_id", S(instance_id), "", 0, 0,
      "name of this instance, up to 200 printable ASCII characters (default hostname-pid)"},
     {"jwt_secret", S(jwt_secret), "", 0, 0, "HMAC key for HS256/384/512 tokens (at least 32 bytes)"},
-    {"jwt_secret_file", S(jwt_secret_file), "", 0, 0, "file holding the HMAC key (instead of jwt_secret)"},
-    {"jwt_public_key_file", S(jwt_public_key_file), "", 0, 0, "PEM public key for RS256/ES256 tokens"},
+    {"jwt_secret_file", P(jwt_secret_file), "", 0, 0, "file holding the HMAC key (instead of jwt_secret)"},
+    {"jwt_public_key_file", P(jwt_public_key_file), "", 0, 0, "PEM public key for RS256/ES256 tokens"},
     {"jwt_algorithm", S(jwt_algorithm), "", 0, 0,
      "HS256 HS384 HS512 RS256 ES256 (default: HS256 with a secret, RS256 with a key)"},
     {"jwt_issuer", S(jwt_issuer), "", 0, 0, "required iss claim, when set"},
@@ -48,7 +52,7 @@ static const struct key keys[] = {
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},
     {"smtp_relay", S(smtp_relay), "", 0, 0, "host:port of the mail relay for notify (empty: no mail)"},
     {"smtp_from", S(smtp_from), "jobwheel@localhost", 0, 0, "sender address of notify mail"},
-    {"file_root", S(file_root), "", 0, 0,
+    {"file_root", P(file_root), "", 0, 0,
      "FileOperation jobs work under it, each tenant in <file_root>/<tenant id> (default <data_dir>/files)"},
     {"file_operations", B(file_operations), "true", 0, 0, "allow FileOperation jobs"},
     {"file_quota_bytes", I(file_quota_bytes), "104857600", 0, INT64_C(1) << 50,
@@ -57,7 +61,7 @@ static const struct key keys[] = {
      "files and directories a tenant's FileOperation directory may hold"},
     {"log_format", S(log_format), "text", 0, 0, "text or json"},
     {"log_level", S(log_level), "info", 0, 0, "debug, info, warn or error"},
-    {"zoneinfo_dir", S(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0, "the IANA tz database"},
+    {"zoneinfo_dir", P(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0, "the IANA tz database"},
     {"max_body_bytes", I(max_body_bytes), "1048576", 1024, 64 << 20, "largest request body (413 above)"},
     {"max_header_bytes", I(max_header_bytes), "16384", 1024, 1 << 20, "largest request header block"},
     {"max_connections", I(max_connections), "4096", 1, 1000000, "open client connections at most"},
@@ -95,7 +99,7 @@ static const struct key keys[] = {
      "attempts an instance runs at once; more wait their turn"},
     {"max_inflight_per_tenant", I(max_inflight_per_tenant), "0", 0, 1000000,
      "attempts of one tenant an instance runs at once, up to max_inflight (0: half of max_inflight)"},
-    {"tls_ca_file", S(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
+    {"tls_ca_file", P(tls_ca_file), "", 0, 0, "an extra trusted CA (PEM) for https job targets"},
     {"quota_jobs", I(quota_jobs), "0", 0, 1000000000000, "live jobs a tenant may have (0: no limit)"},
     {"quota_schedules", I(quota_schedules), "0", 0, 1000000000000,
      "live jobs with a schedule a tenant may have (0: no limit)"},
@@ -133,7 +137,8 @@ static int set_key(struct jw_config *cfg, const struct key *k, const char *val, 
 {
     char *base = (char *)cfg;
     switch (k->kind) {
-    case K_STR: {
+    case K_STR:
+    case K_PATH: {
         char **slot = (char **)(base + k->off);
         free(*slot);
         *slot = jw_strdup(val);
@@ -171,10 +176,28 @@ static char *trim(char *s)
     return s;
 }
 
-/* The `key = value` lines of f; path names it in messages. Each line is
- * read whole, however long (a fixed buffer once cut long lines and read
- * their tails as lines of their own). */
-static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
+/* A path key's value as written in a file in directory dir: a relative
+ * path names a place next to the file, not under whatever directory the
+ * process was started in. redis_server without a slash is a command looked
+ * up in PATH and stays as written. Returns a new string or NULL. */
+static char *file_relative(const struct key *k, const char *val, const char *dir)
+{
+    if (k->kind != K_PATH || !dir || !val[0] || val[0] == '/' || (k->off == offsetof(struct jw_config, redis_server) &&
+                                                         !strchr(val, '/')))
+        return NULL;
+    while (val[0] == '.' && val[1] == '/')
+        val += 2;
+    struct jw_buf b = JW_BUF_INIT;
+    jw_buf_printf(&b, "%s/%s", dir, val);
+    return jw_buf_detach(&b);
+}
+
+/* The `key = value` lines of f; path names it in messages, dir (NULL for
+ * text) is the absolute directory relative paths in it are read against.
+ * Each line is read whole, however long (a fixed buffer once cut long
+ * lines and read their tails as lines of their own). */
+static int load_stream(struct jw_config *cfg, FILE *f, const char *path, const char *dir, char *err,
+                       size_t errlen)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -211,7 +234,9 @@ static int load_stream(struct jw_config *cfg, FILE *f, const char *path, char *e
             rc = -1;
             break;
         }
-        rc = set_key(cfg, k, val, where, err, errlen);
+        char *abs = file_relative(k, val, dir);
+        rc = set_key(cfg, k, abs ? abs : val, where, err, errlen);
+        free(abs);
     }
     free(line);
     return rc;
@@ -224,7 +249,17 @@ static int load_file(struct jw_config *cfg, const char *path, char *err, size_t 
         snprintf(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    int rc = load_stream(cfg, f, path, err, errlen);
+    char *copy = jw_strdup(path);
+    char *dir = realpath(dirname(copy), NULL);
+    free(copy);
+    int rc;
+    if (!dir) {
+        snprintf(err, errlen, "config: cannot resolve the directory of %s: %s", path, strerror(errno));
+        rc = -1;
+    } else {
+        rc = load_stream(cfg, f, path, dir, err, errlen);
+    }
+    free(dir);
     fclose(f);
     return rc;
 }
@@ -239,7 +274,7 @@ static int load_text(struct jw_config *cfg, const char *text, size_t len, char *
         snprintf(err, errlen, "config: cannot read the text: %s", strerror(errno));
         return -1;
     }
-    int rc = load_stream(cfg, f, "(text)", err, errlen);
+    int rc = load_stream(cfg, f, "(text)", NULL, err, errlen);
     fclose(f);
     return rc;
 }
@@ -505,7 +540,7 @@ int jw_config_load_text(struct jw_config *cfg, const char *text, size_t len, int
 void jw_config_free(struct jw_config *cfg)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].kind == K_STR) {
+        if (keys[i].kind == K_STR || keys[i].kind == K_PATH) {
             char **slot = (char **)((char *)cfg + keys[i].off);
             free(*slot);
             *slot = NULL;

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import (BIN, SECRET, Client, Jobwheel, Redis, claims_for, free_port, job_body,
+from conftest import (BIN, SECRET, Client, Jobwheel, Redis, claims_for, free_port, http_request, job_body,
                       make_token, wait_until)
 
 
@@ -402,3 +402,36 @@ def test_embedded_redis(tmp_path):
     finally:
         if s.proc:
             assert s.stop() == 0
+
+
+def test_config_paths_are_relative_to_the_file(tmp_path):
+    """A config file that says `data_dir = ./state` means the state next to
+    the file, whichever directory jobwheel is started in."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "jwt.secret").write_text(SECRET + "\n")
+    port = free_port()
+    (etc / "j.conf").write_text(f"listen = 127.0.0.1:{port}\ndata_dir = ../state\n"
+                                "jwt_secret_file = jwt.secret\n")
+    state = (tmp_path / "state").resolve()
+    p = subprocess.run([BIN, "token", "--config", "etc/j.conf", "--tenant", str(uuid.uuid4())],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert p.returncode == 0, p.stderr
+    token = p.stdout.strip()
+    log = open(tmp_path / "out.log", "w")
+    proc = subprocess.Popen([BIN, "--config", str(etc / "j.conf")], cwd="/", stdout=log, stderr=log)
+    try:
+        def answers():
+            try:
+                return http_request(port, "GET", "/v1/jobs",
+                                    headers={"Authorization": f"Bearer {token}"}).status == 200
+            except OSError:
+                return False
+        wait_until(answers, timeout=20, what="jobwheel on the embedded Redis")
+        assert (state / "redis.sock").exists() and len(redis_children(state)) == 1
+        assert not (etc / "state").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        log.close()
+    assert redis_children(state) == []

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,6 +877,60 @@ static void test_split_listen(void **state)
         jw_config_split_listen(longpath, bighost, sizeof(bighost), &port, bigpath, sizeof(bigpath)), -1);
 }
 
+/* Relative paths in a file name places next to the file, wherever the
+ * process was started; from the environment or a flag they stay as given. */
+static void test_paths_relative_to_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/jobwheel_test_config_dir_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char real[PATH_MAX];
+    assert_non_null(realpath(dir, real));
+    char conf[PATH_MAX + 32], secret[PATH_MAX + 32], want[PATH_MAX + 64];
+    snprintf(secret, sizeof(secret), "%s/jwt.secret", dir);
+    FILE *f = fopen(secret, "w");
+    assert_non_null(f);
+    fputs(SECRET32 "\n", f);
+    fclose(f);
+    snprintf(conf, sizeof(conf), "%s/jobwheel.conf", dir);
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("data_dir = ./var\njwt_secret_file = jwt.secret\nfile_root = ../files\n"
+          "redis_server = redis-server\nzoneinfo_dir = /usr/share/zoneinfo\n",
+          f);
+    fclose(f);
+
+    /* a relative --config is found from the working directory, its paths from its own */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/tmp"), 0);
+    const char *args[] = {"--config", conf + strlen("/tmp/"), NULL};
+    struct jw_config cfg;
+    load_ok(&cfg, args, NULL);
+    snprintf(want, sizeof(want), "%s/var", real);
+    assert_string_equal(cfg.data_dir, want);
+    snprintf(want, sizeof(want), "%s/jwt.secret", real);
+    assert_string_equal(cfg.jwt_secret_file, want);
+    assert_string_equal(cfg.jwt_secret, SECRET32);
+    snprintf(want, sizeof(want), "%s/../files", real);
+    assert_string_equal(cfg.file_root, want);
+    assert_string_equal(cfg.redis_server, "redis-server");
+    assert_string_equal(cfg.zoneinfo_dir, "/usr/share/zoneinfo");
+    jw_config_free(&cfg);
+
+    const char *env[] = {"JOBWHEEL_DATA_DIR=./here", NULL};
+    const char *flags[] = {"--config", conf, "--file-root", "there", NULL};
+    load_ok(&cfg, flags, env);
+    assert_string_equal(cfg.data_dir, "./here");
+    assert_string_equal(cfg.file_root, "there");
+    jw_config_free(&cfg);
+
+    assert_int_equal(chdir(cwd), 0);
+    unlink(secret);
+    unlink(conf);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_secret_file_long_key),
         cmocka_unit_test(test_split_listen),
+        cmocka_unit_test(test_paths_relative_to_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
