@@ -182,12 +182,34 @@ static int plan_due(struct op *o, size_t i, const struct jw_job *before, int64_t
     return 0;
 }
 
+/* A job's body checked whole, decoded says whether it was decoded well:
+ * completed and its schedule planned even when not, so every bad field is
+ * reported at once (a later step adds only fields not named yet). */
+static int check_job(struct op *o, size_t i, const struct jw_job *before, int64_t now, bool decoded,
+                     struct jw_error *err)
+{
+    struct jw_checks c = {.err = err, .bad = !decoded};
+    if (jw_job_complete(&o->jobs[i], &o->c->rules, jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
+    if (plan_due(o, i, before, now, jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
+    return c.bad ? -1 : 0;
+}
+
+static void prefix_one(char *field, size_t size, size_t index)
+{
+    char f[128];
+    snprintf(f, sizeof(f), "[%zu]%s%.*s", index, field[0] ? "." : "", (int)size - 32, field);
+    size_t n = strlen(f) < size ? strlen(f) : size - 1;
+    memcpy(field, f, n);
+    field[n] = '\0';
+}
+
 static void prefix_field(struct jw_error *err, size_t index)
 {
-    char f[sizeof(err->field)];
-    snprintf(f, sizeof(f), "[%zu]%s%.*s", index, err->field[0] ? "." : "", (int)sizeof(err->field) - 32,
-             err->field);
-    memcpy(err->field, f, sizeof(f));
+    prefix_one(err->field, sizeof(err->field), index);
+    for (int k = 0; k < err->nmore; k++)
+        prefix_one(err->more[k].field, sizeof(err->more[k].field), index);
 }
 
 /* Stamp a job as a new version made now by who (and, when create, as new:
@@ -435,8 +457,7 @@ static void get_refs(struct op *o, char *const *refs, size_t n, step_fn next)
 static int build_new(struct op *o, size_t i, const struct jw_json *obj, int64_t now, struct jw_error *err)
 {
     struct jw_job *j = &o->jobs[i];
-    if (jw_job_decode(j, obj, JW_JOB_CREATE, err) != 0 || jw_job_complete(j, &o->c->rules, err) != 0 ||
-        plan_due(o, i, NULL, now, err) != 0)
+    if (check_job(o, i, NULL, now, jw_job_decode(j, obj, JW_JOB_CREATE, err) == 0, err) != 0)
         return -1;
     stamp(j, o->who, now, true);
     return 0;
@@ -551,8 +572,7 @@ static void on_update_read(struct op *o, const struct jw_reply *r)
     jw_job_copy(j, &cur);
     struct jw_error e;
     int64_t now = jw_time_now_ms();
-    if (o->apply(o, j, &cur, now, &e) != 0 || jw_job_complete(j, &o->c->rules, &e) != 0 ||
-        plan_due(o, 0, &cur, now, &e) != 0) {
+    if (check_job(o, 0, &cur, now, o->apply(o, j, &cur, now, &e) == 0, &e) != 0) {
         jw_job_free(&cur);
         op_done(o, &e);
         return;
@@ -926,8 +946,7 @@ static void on_clone_read(struct op *o, const struct jw_reply *r)
         jw_job_set_str(j, JW_JOB_SLUG, NULL);
     struct jw_error e;
     int64_t now = jw_time_now_ms();
-    if ((ov && jw_job_decode(j, ov, JW_JOB_PATCH, &e) != 0) || jw_job_complete(j, &o->c->rules, &e) != 0 ||
-        plan_due(o, 0, NULL, now, &e) != 0) {
+    if (check_job(o, 0, NULL, now, !ov || jw_job_decode(j, ov, JW_JOB_PATCH, &e) == 0, &e) != 0) {
         op_done(o, &e);
         return;
     }

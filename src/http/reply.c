@@ -154,15 +154,23 @@ void jw_problem_json(struct jw_buf *out, const struct jw_error *e, const char *i
     jw_jsonw_kstr(&w, "type", problem_type(e->status));
     jw_jsonw_kstr(&w, "title", jw_http_reason(e->status));
     jw_jsonw_kint(&w, "status", e->status);
-    jw_jsonw_kstr(&w, "detail", e->detail);
+    if (e->nmore > 0) {
+        char detail[sizeof(e->detail) + 64];
+        snprintf(detail, sizeof(detail), "%s (and %d more: see errors)", e->detail, e->nmore);
+        jw_jsonw_kstr(&w, "detail", detail);
+    } else {
+        jw_jsonw_kstr(&w, "detail", e->detail);
+    }
     jw_jsonw_kstr(&w, "instance", instance);
-    if (e->field[0]) {
+    if (e->field[0]) { /* each field with what is wrong with it */
         jw_jsonw_key(&w, "errors");
         jw_jsonw_obj_open(&w);
-        jw_jsonw_key(&w, e->field);
-        jw_jsonw_arr_open(&w);
-        jw_jsonw_str(&w, e->detail);
-        jw_jsonw_arr_close(&w);
+        for (int i = -1; i < e->nmore; i++) {
+            jw_jsonw_key(&w, i < 0 ? e->field : e->more[i].field);
+            jw_jsonw_arr_open(&w);
+            jw_jsonw_str(&w, i < 0 ? e->detail : e->more[i].detail);
+            jw_jsonw_arr_close(&w);
+        }
         jw_jsonw_obj_close(&w);
     }
     if (e->status == 409 && e->ref[0])

@@ -537,7 +537,9 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
     if (!obj || obj->type != JW_JSON_OBJECT)
         return jw_fail(err, 400, "", "the body must be a JSON object, not %s",
                        obj ? a_type(obj->type) : "empty");
+    struct jw_checks c = {.err = err}; /* every bad field is reported, not the first only */
     for (size_t i = 0; i < obj->len; i++) {
+        struct jw_error *e = jw_checks_into(&c);
         const char *key = obj->u.members[i].key;
         int f = -1;
         for (int j = 0; j < JW_JOB_NFIELDS; j++)
@@ -548,13 +550,16 @@ int jw_job_decode(struct jw_job *job, const struct jw_json *obj, enum jw_job_mod
         if (f < 0) {
             if (mode == JW_JOB_STORED)
                 continue; /* written by a newer version: keep going */
-            return jw_fail(err, 400, key, "unknown field \"%.60s\"", key);
-        }
-        if ((fields[f].flags & RO) && mode != JW_JOB_STORED)
+            jw_fail(e, 400, key, "unknown field \"%.60s\"", key);
+        } else if ((fields[f].flags & RO) && mode != JW_JOB_STORED) {
             continue; /* server-set: clients may echo it back, it changes nothing */
-        if (decode_field(job, (enum jw_job_field)f, obj->u.members[i].val, mode, err) != 0)
-            return -1;
+        } else if (decode_field(job, (enum jw_job_field)f, obj->u.members[i].val, mode, e) == 0) {
+            continue;
+        }
+        jw_checks_failed(&c);
     }
+    if (c.bad)
+        return -1;
     if (mode == JW_JOB_STORED) {
         fill_implied(job);
         fill_defaults(job); /* the stored form leaves defaults out */
@@ -692,31 +697,41 @@ static bool is_default(const struct jw_job *job, enum jw_job_field f)
 
 int jw_job_complete(struct jw_job *job, const struct jw_job_rules *rules, struct jw_error *err)
 {
-    if (!job->f[JW_JOB_NAME].set)
-        return jw_fail(err, 400, "name", "name is required");
+    struct jw_checks c = {.err = err};
+    if (!job->f[JW_JOB_NAME].set) {
+        jw_fail(jw_checks_into(&c), 400, "name", "name is required");
+        jw_checks_failed(&c);
+    }
     fill_defaults(job);
     const char *type = job->f[JW_JOB_JOB_TYPE].s;
-    if (!strcmp(type, "HttpCall") && !job->f[JW_JOB_ENDPOINT_URL].set)
-        return jw_fail(err, 400, "endpoint_url", "endpoint_url is required (for an HttpCall job)");
+    if (!strcmp(type, "HttpCall") && !job->f[JW_JOB_ENDPOINT_URL].set) {
+        jw_fail(jw_checks_into(&c), 400, "endpoint_url", "endpoint_url is required (for an HttpCall job)");
+        jw_checks_failed(&c);
+    }
     const char *cfg = job->f[JW_JOB_JOB_CONFIGURATION].s;
     char why[160];
     struct jw_json_doc *doc =
         cfg ? jw_json_parse(cfg, strlen(cfg), JW_JSON_STORED_DEPTH, why, sizeof(why)) : NULL;
-    if (cfg && !doc)
-        return jw_fail(err, 400, "job_configuration", "job_configuration: %s", why);
-    int rc = jw_job_config_check(type, doc ? jw_json_root(doc) : NULL, rules, err);
+    if (cfg && !doc) {
+        jw_fail(jw_checks_into(&c), 400, "job_configuration", "job_configuration: %s", why);
+        jw_checks_failed(&c);
+    } else if (jw_job_config_check(type, doc ? jw_json_root(doc) : NULL, rules, jw_checks_into(&c)) != 0) {
+        jw_checks_failed(&c);
+    }
     jw_json_doc_free(doc);
-    if (rc != 0)
-        return -1;
     bool rmax = job->f[JW_JOB_RATE_LIMIT_MAX].set, rwin = job->f[JW_JOB_RATE_LIMIT_WINDOW_SECS].set;
-    if (rmax != rwin)
-        return jw_fail(err, 400, rmax ? "rate_limit_window_secs" : "rate_limit_max",
-                       "rate_limit_max and rate_limit_window_secs go together: set both or neither");
+    if (rmax != rwin) {
+        jw_fail(jw_checks_into(&c), 400, rmax ? "rate_limit_window_secs" : "rate_limit_max",
+                "rate_limit_max and rate_limit_window_secs go together: set both or neither");
+        jw_checks_failed(&c);
+    }
     static const enum jw_job_field urls[] = {JW_JOB_ENDPOINT_URL, JW_JOB_FALLBACK_ENDPOINT_URL,
                                              JW_JOB_WEBHOOK_URL};
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
-        if (check_url_target(job, urls[i], rules, err) != 0)
-            return -1;
+        if (check_url_target(job, urls[i], rules, jw_checks_into(&c)) != 0)
+            jw_checks_failed(&c);
+    if (c.bad)
+        return -1;
     /* A webhook_url always receives signed notifications: make a secret. */
     if (job->f[JW_JOB_WEBHOOK_URL].set && !job->f[JW_JOB_WEBHOOK_SECRET].set) {
         unsigned char raw[32];

@@ -293,71 +293,87 @@ static int parse_exclusions(struct jw_schedule *s, const char *text, struct jw_e
 
 static int parse_spec(struct jw_schedule *s, const struct jw_schedule_spec *spec, struct jw_error *err)
 {
-    const char *which = NULL; /* the schedule field given first */
+    struct jw_checks c = {.err = err}; /* every bad field at once */
+    const char *which = NULL;          /* the schedule field given first */
     if (spec->cron) {
-        if (parse_cron(spec->cron, "cron", &s->cron, err) != 0)
-            return -1;
-        s->cron_unit_ms = jw_cron_has_seconds(s->cron) ? 1000 : 60000;
-        s->kind = SK_CRON;
+        if (parse_cron(spec->cron, "cron", &s->cron, jw_checks_into(&c)) != 0) {
+            jw_checks_failed(&c);
+        } else {
+            s->cron_unit_ms = jw_cron_has_seconds(s->cron) ? 1000 : 60000;
+            s->kind = SK_CRON;
+        }
         which = "cron";
     }
     if (spec->interval_seconds != 0) {
-        if (check_range(spec->interval_seconds, INTERVAL_MAX_S, "interval_seconds", err) != 0)
-            return -1;
-        if (which)
-            return jw_fail(err, 400, "interval_seconds",
-                           "give only one of cron, interval_seconds and run_at (%s is set too)", which);
-        s->kind = SK_INTERVAL;
-        s->interval_ms = spec->interval_seconds * 1000;
-        which = "interval_seconds";
+        if (check_range(spec->interval_seconds, INTERVAL_MAX_S, "interval_seconds", jw_checks_into(&c)) != 0) {
+            jw_checks_failed(&c);
+        } else if (which) {
+            jw_fail(jw_checks_into(&c), 400, "interval_seconds",
+                    "give only one of cron, interval_seconds and run_at (%s is set too)", which);
+            jw_checks_failed(&c);
+        } else {
+            s->kind = SK_INTERVAL;
+            s->interval_ms = spec->interval_seconds * 1000;
+        }
+        which = which ? which : "interval_seconds";
     }
     if (spec->run_at_ms != -1) {
-        if (check_instant(spec->run_at_ms, "run_at", err) != 0)
-            return -1;
-        if (which)
-            return jw_fail(err, 400, "run_at",
-                           "give only one of cron, interval_seconds and run_at (%s is set too)", which);
-        s->kind = SK_ONCE;
-        s->run_at_ms = spec->run_at_ms;
+        if (check_instant(spec->run_at_ms, "run_at", jw_checks_into(&c)) != 0) {
+            jw_checks_failed(&c);
+        } else if (which) {
+            jw_fail(jw_checks_into(&c), 400, "run_at",
+                    "give only one of cron, interval_seconds and run_at (%s is set too)", which);
+            jw_checks_failed(&c);
+        } else {
+            s->kind = SK_ONCE;
+            s->run_at_ms = spec->run_at_ms;
+        }
     }
-    if (check_instant(spec->start_at_ms, "start_at", err) != 0)
-        return -1;
+    if (check_instant(spec->start_at_ms, "start_at", jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
     s->anchor_ms = spec->start_at_ms == -1 ? 0 : spec->start_at_ms;
 
     const char *zone = spec->timezone ? spec->timezone : "UTC";
     s->tz = jw_tz_get(zone);
-    if (!s->tz)
-        return jw_fail(err, 400, "timezone", "timezone \"%.64s\" is not an IANA time zone name", zone);
-    s->tz_name = jw_strdup(zone);
+    if (!s->tz) {
+        jw_fail(jw_checks_into(&c), 400, "timezone", "timezone \"%.64s\" is not an IANA time zone name", zone);
+        jw_checks_failed(&c);
+    } else {
+        s->tz_name = jw_strdup(zone);
+    }
 
     if (spec->window_cron) {
-        if (parse_cron(spec->window_cron, "execution_window_cron", &s->window, err) != 0)
-            return -1;
-        s->window_expr = jw_strdup(spec->window_cron);
-        s->window_unit_ms = jw_cron_has_seconds(s->window) ? 1000 : 60000;
+        if (parse_cron(spec->window_cron, "execution_window_cron", &s->window, jw_checks_into(&c)) != 0) {
+            jw_checks_failed(&c);
+        } else {
+            s->window_expr = jw_strdup(spec->window_cron);
+            s->window_unit_ms = jw_cron_has_seconds(s->window) ? 1000 : 60000;
+        }
     }
-    if (spec->exclusions_json && parse_exclusions(s, spec->exclusions_json, err) != 0)
-        return -1;
+    if (spec->exclusions_json && parse_exclusions(s, spec->exclusions_json, jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
 
     const char *policy = spec->misfire_policy ? spec->misfire_policy : "fire_once";
-    if (strcmp(policy, "fire_once") == 0)
+    if (strcmp(policy, "fire_once") == 0) {
         s->misfire = JW_MISFIRE_FIRE_ONCE;
-    else if (strcmp(policy, "skip") == 0)
+    } else if (strcmp(policy, "skip") == 0) {
         s->misfire = JW_MISFIRE_SKIP;
-    else if (strcmp(policy, "fire_all") == 0)
+    } else if (strcmp(policy, "fire_all") == 0) {
         s->misfire = JW_MISFIRE_FIRE_ALL;
-    else
-        return jw_fail(err, 400, "misfire_policy",
-                       "misfire_policy must be one of fire_once, skip, fire_all; got \"%.40s\"", policy);
+    } else {
+        jw_fail(jw_checks_into(&c), 400, "misfire_policy",
+                "misfire_policy must be one of fire_once, skip, fire_all; got \"%.40s\"", policy);
+        jw_checks_failed(&c);
+    }
 
     s->max_runs = spec->misfire_max_runs == 0 ? MAX_RUNS_DEFAULT : spec->misfire_max_runs;
-    if (check_range(s->max_runs, MAX_RUNS_MAX, "misfire_max_runs", err) != 0)
-        return -1;
+    if (check_range(s->max_runs, MAX_RUNS_MAX, "misfire_max_runs", jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
     int64_t catchup_s = spec->catchup_window_secs == 0 ? CATCHUP_DEFAULT_S : spec->catchup_window_secs;
-    if (check_range(catchup_s, CATCHUP_MAX_S, "catchup_window_secs", err) != 0)
-        return -1;
+    if (check_range(catchup_s, CATCHUP_MAX_S, "catchup_window_secs", jw_checks_into(&c)) != 0)
+        jw_checks_failed(&c);
     s->catchup_ms = catchup_s * 1000;
-    return 0;
+    return c.bad ? -1 : 0;
 }
 
 struct jw_schedule *jw_schedule_new(const struct jw_schedule_spec *spec, struct jw_error *err)

@@ -311,6 +311,27 @@ def test_numbers_are_checked_from_their_text(client, text):
         assert "max_attempts" in r.json()["errors"]
 
 
+def test_every_bad_field_is_reported_at_once(client):
+    body = {"name": "", "endpoint_url": "ftp://x", "cron": "99 * * * *", "timezone": "Mars/Base",
+            "max_attempts": -1, "misfire_policy": "never", "bogus": 1}
+    p = assert_problem(client.post("/v1/jobs", body), 400)
+    assert set(p["errors"]) == {"name", "endpoint_url", "cron", "timezone", "max_attempts",
+                                "misfire_policy", "bogus"}, p
+    assert all(len(v) == 1 and v[0] for v in p["errors"].values()), p
+    assert p["detail"].startswith(p["errors"]["name"][0]) and "6 more" in p["detail"], p
+    # a whole-job rule and a field's own rule together; one field is named once
+    p = assert_problem(client.post("/v1/jobs", {"endpoint_url": 5, "rate_limit_max": 3}), 400)
+    assert set(p["errors"]) == {"endpoint_url", "name", "rate_limit_window_secs"}, p
+    assert "must be a string" in p["errors"]["endpoint_url"][0], p
+    # the same on an update, and in a bulk create each with its index
+    job = client.post("/v1/jobs", job_body()).json()
+    p = assert_problem(client.patch(f"/v1/jobs/{job['id']}", {"cron": "x", "timezone": "Nowhere/At"}), 400)
+    assert set(p["errors"]) == {"cron", "timezone"}, p
+    assert client.get(f"/v1/jobs/{job['id']}").json() == job
+    p = assert_problem(client.post("/v1/jobs/batch", [job_body(), job_body(slug="Not A Slug", max_attempts=0)]), 400)
+    assert set(p["errors"]) == {"[1].slug", "[1].max_attempts"}, p
+
+
 def test_required_fields(client):
     assert_problem(client.post("/v1/jobs", {"endpoint_url": "https://e.com/"}), 400, "name")
     assert_problem(client.post("/v1/jobs", {"name": "x"}), 400, "endpoint_url")
