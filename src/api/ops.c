@@ -1,7 +1,9 @@
 /* ops: what operators and load balancers ask — /healthz (the process is up),
  * /readyz (Redis reachable, scripts loaded, runs startable and the
- * scheduler set up; not while draining) and /metrics (Prometheus text:
- * what the modules count, see metrics.h; behind metrics_token when set). */
+ * scheduler set up; not while draining), /metrics (Prometheus text:
+ * what the modules count, see metrics.h; behind metrics_token when set)
+ * and the OpenAPI document (/openapi.json, /openapi.yaml: src/api/openapi.json,
+ * compiled in). */
 #include <string.h>
 
 #include "api_internal.h"
@@ -11,6 +13,7 @@
 #include "jobwheel/metrics.h"
 #include "jobwheel/scheduler.h"
 #include "jobwheel/store.h"
+#include "openapi_doc.h"
 
 static void healthz(struct jw_call *c)
 {
@@ -56,7 +59,19 @@ static void metrics(struct jw_call *c)
     jw_buf_free(&b);
 }
 
+static void openapi_json(struct jw_call *c)
+{
+    jw_reply(c->req, 200, "application/json", jw_openapi_json, jw_openapi_json_len);
+}
+
+static void openapi_yaml(struct jw_call *c)
+{
+    jw_reply(c->req, 200, "application/yaml; charset=utf-8", jw_openapi_yaml, jw_openapi_yaml_len);
+}
+
 static const struct jw_api_route routes[] = {
+    {JW_GET, "/openapi.json", JW_ACCESS_PUBLIC, openapi_json, NULL, NULL},
+    {JW_GET, "/openapi.yaml", JW_ACCESS_PUBLIC, openapi_yaml, NULL, NULL},
     {JW_GET, "/healthz", JW_ACCESS_PUBLIC, healthz, NULL, NULL},
     {JW_GET, "/readyz", JW_ACCESS_PUBLIC, readyz, NULL, NULL},
     {JW_GET, "/metrics", JW_ACCESS_PUBLIC, metrics, NULL, NULL},

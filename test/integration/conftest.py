@@ -147,6 +147,37 @@ def http_request(port, method, path, body=None, headers=None, timeout=20):
         conn.close()
 
 
+# Every exchange with a jobwheel (through Jobwheel.request) is kept, and
+# test_openapi.py checks each against the OpenAPI document at the end of the
+# session (pytest_sessionfinish below), so the document cannot drift from
+# what the server does.
+EXCHANGES = []
+if os.environ.get("JOBWHEEL_EXCHANGES"):  # also written out, to study them
+    _exchange_log = open(os.environ["JOBWHEEL_EXCHANGES"], "a")
+else:
+    _exchange_log = None
+
+
+def record_exchange(method, path, headers, body, r):
+    if isinstance(body, bytes):
+        try:
+            body = body.decode()
+        except UnicodeDecodeError:
+            body = None
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's reach
+            body = {"$unparsed": body[:200]}
+    ex = {"method": method, "path": path,
+          "request_type": {k.lower(): v for k, v in headers.items()}.get("content-type"),
+          "request": body, "status": r.status, "response_type": r.headers.get("content-type"),
+          "response": r.body.decode(errors="replace")}
+    EXCHANGES.append(ex)
+    if _exchange_log:
+        _exchange_log.write(json.dumps(ex) + "\n")
+
+
 def raw_request(port, data, timeout=10):
     """Send raw bytes; return everything the server answered until it closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -301,7 +332,9 @@ class Jobwheel:
             h["Authorization"] = f"Bearer {token}"
         if tenant:
             h["x-tenantid"] = tenant
-        return http_request(self.port, method, path, body, h, timeout=timeout)
+        r = http_request(self.port, method, path, body, h, timeout=timeout)
+        record_exchange(method, path, h, body, r)
+        return r
 
 
 class Client:
@@ -371,3 +404,23 @@ def job_body(name=None, **fields):
             "endpoint_url": "https://example.com/hooks/run"}
     body.update(fields)
     return body
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every exchange of the session checked against the OpenAPI document
+    (openapi_check.py): a mismatch fails the run, naming the exchange."""
+    if not EXCHANGES:
+        return
+    import openapi_check
+    problems = openapi_check.check_all(EXCHANGES)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if problems:
+        text = (f"\n{len(problems)} exchange(s) do not match src/api/openapi.json:\n" +
+                "\n".join(problems) + "\n")
+        if reporter:
+            reporter.write_line(text, red=True)
+        else:
+            print(text)
+        session.exitstatus = 1
+    elif reporter:
+        reporter.write_line(f"openapi: all {len(EXCHANGES)} exchanges match src/api/openapi.json")

@@ -68,8 +68,13 @@ def check_nightly(docs):
     assert [j["job_name"] for j in listed["data"]] == [job["job_name"]] and listed["pagination"]["total"] == 1
 
 
-CHECKS = {"quickstart": check_quickstart, "quotas": check_quotas, "admin": check_admin, "teams": check_teams,
-          "scheduler": check_scheduler, "nightly": check_nightly}
+def check_openapi(docs):
+    (doc,) = docs
+    assert doc["openapi"] == "3.1.0" and "/v1/jobs" in doc["paths"], doc.get("openapi")
+
+
+CHECKS = {"quickstart": check_quickstart, "quotas": check_quotas, "openapi": check_openapi, "admin": check_admin,
+          "teams": check_teams, "scheduler": check_scheduler, "nightly": check_nightly}
 
 
 def test_readme_examples(tmp_path):
