@@ -1,7 +1,7 @@
 /* main: start-up (config, tz database, Redis, HTTP), signals, and the
  * graceful shutdown: stop accepting, finish in-flight requests, close
- * Redis, stop the embedded Redis, exit 0. Also `jobwheel token`, which
- * prints a development JWT signed with the configured HMAC secret. */
+ * Redis, stop the embedded Redis, exit 0. `jobwheel token` and
+ * `jobwheel ctl` are the commands of src/cli. */
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 
 #include "jobwheel/api.h"
 #include "jobwheel/auth.h"
+#include "jobwheel/cli.h"
 #include "jobwheel/config.h"
 #include "jobwheel/core.h"
 #include "jobwheel/embedded.h"
@@ -29,7 +30,6 @@
 #include "jobwheel/tz.h"
 
 #define EXIT_CONFIG 2
-#define DEMO_TENANT "00000000-0000-4000-8000-000000000001"
 
 extern char **environ;
 
@@ -151,106 +151,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     jw_info("%s: stopping", name);
     on_drain_begin(-1, 0, a);
-}
-
-/* ---- the token command ------------------------------------------------------------ */
-
-#define TOKEN_TTL_MAX (10L * 366 * 86400) /* --ttl, seconds */
-
-static int token_command(int argc, char **argv)
-{
-    const char *sub = "dev", *tenant = DEMO_TENANT, *roles = "admin", *perms = "", *name = "Developer",
-               *email = "", *realm = "";
-    long ttl = 3600;
-    char **rest = calloc((size_t)argc + 1, sizeof(char *));
-    int nrest = 0;
-    rest[nrest++] = argv[0];
-    for (int i = 2; i < argc; i++) {
-        const char **slot = NULL;
-        if (!strcmp(argv[i], "--sub"))
-            slot = &sub;
-        else if (!strcmp(argv[i], "--tenant"))
-            slot = &tenant;
-        else if (!strcmp(argv[i], "--roles"))
-            slot = &roles;
-        else if (!strcmp(argv[i], "--permissions"))
-            slot = &perms;
-        else if (!strcmp(argv[i], "--name"))
-            slot = &name;
-        else if (!strcmp(argv[i], "--email"))
-            slot = &email;
-        else if (!strcmp(argv[i], "--realm"))
-            slot = &realm;
-        if (slot && i + 1 < argc) {
-            *slot = argv[++i];
-        } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
-            /* whole seconds, 1 s to 10 years: anything else is a mistake said so */
-            const char *v = argv[++i];
-            char *end;
-            errno = 0;
-            ttl = strtol(v, &end, 10);
-            if (!*v || *end || errno || ttl < 1 || ttl > TOKEN_TTL_MAX) {
-                fprintf(stderr, "jobwheel token: --ttl: a number of seconds from 1 to %ld, got \"%.40s\"\n",
-                        (long)TOKEN_TTL_MAX, v);
-                free(rest);
-                return EXIT_CONFIG;
-            }
-        } else {
-            rest[nrest++] = argv[i];
-        }
-    }
-    struct jw_config cfg;
-    char err[512];
-    int rc = jw_config_load(&cfg, nrest, rest, environ, err, sizeof(err));
-    free(rest);
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "jobwheel token: %s\n", err);
-        return rc < 0 ? EXIT_CONFIG : 0;
-    }
-    struct jw_buf claims = JW_BUF_INIT;
-    struct jw_jsonw w;
-    jw_jsonw_init(&w, &claims);
-    jw_jsonw_obj_open(&w);
-    jw_jsonw_kstr(&w, "sub", sub);
-    jw_jsonw_kstr(&w, "name", name);
-    if (email[0])
-        jw_jsonw_kstr(&w, "email", email);
-    if (realm[0])
-        jw_jsonw_kstr(&w, "realm", realm);
-    int64_t now = jw_time_now_ms() / 1000;
-    jw_jsonw_kint(&w, "iat", now);
-    jw_jsonw_kint(&w, "exp", now + ttl);
-    if (cfg.jwt_issuer[0])
-        jw_jsonw_kstr(&w, "iss", cfg.jwt_issuer);
-    if (cfg.jwt_audience[0])
-        jw_jsonw_kstr(&w, "aud", cfg.jwt_audience);
-    const char *lists[][2] = {{"roles", roles}, {"permissions", perms}, {"tenants", tenant}};
-    for (int l = 0; l < 3; l++) {
-        jw_jsonw_key(&w, lists[l][0]);
-        jw_jsonw_arr_open(&w);
-        const char *p = lists[l][1];
-        while (*p) {
-            size_t n = strcspn(p, ",");
-            if (n)
-                jw_jsonw_strn(&w, p, n);
-            p += n;
-            if (*p == ',')
-                p++;
-        }
-        jw_jsonw_arr_close(&w);
-    }
-    jw_jsonw_obj_close(&w);
-    char *tok = jw_jwt_sign_hmac(cfg.jwt_algorithm, cfg.jwt_secret, jw_buf_str(&claims), err, sizeof(err));
-    jw_buf_free(&claims);
-    jw_config_free(&cfg);
-    if (!tok) {
-        fprintf(stderr, "jobwheel token: %s\n", err);
-        return 1;
-    }
-    printf("%s\n", tok);
-    free(tok);
-    return 0;
 }
 
 /* ---- start-up ------------------------------------------------------------------------ */
@@ -491,7 +391,9 @@ static void stop(struct app *a)
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "token"))
-        return token_command(argc, argv);
+        return jw_cli_token_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "ctl"))
+        return jw_ctl_main(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "file-op"))
         return jw_file_op_main(argc, argv);
 

@@ -73,8 +73,13 @@ def check_openapi(docs):
     assert doc["openapi"] == "3.1.0" and "/v1/jobs" in doc["paths"], doc.get("openapi")
 
 
+def check_ctl(docs):
+    (jobs,) = docs
+    assert "nightly-report" in [j["name"] for j in jobs], jobs
+
+
 CHECKS = {"quickstart": check_quickstart, "quotas": check_quotas, "openapi": check_openapi, "admin": check_admin,
-          "teams": check_teams, "scheduler": check_scheduler, "nightly": check_nightly}
+          "teams": check_teams, "scheduler": check_scheduler, "nightly": check_nightly, "ctl": check_ctl}
 
 
 def test_readme_examples(tmp_path):
