@@ -89,6 +89,7 @@ void jw_api_teams_register(struct jw_router *r);
 void jw_api_teams_get_run(struct jw_call *c);
 void jw_api_scheduler_register(struct jw_router *r);
 void jw_api_ops_register(struct jw_router *r);
+void jw_api_ui_register(struct jw_router *r);
 
 /* Seed 004 ("nightly") on seed 003's paths (SPEC §4): the scheduler
  * surface hands over a request on /api/v1/scheduler/jobs… whose body has

@@ -21,6 +21,7 @@ void jw_api_add_routes(struct jw_router *r, const struct jw_api_route *routes, s
 void jw_api_register_all(struct jw_router *r)
 {
     jw_api_ops_register(r);
+    jw_api_ui_register(r);
     jw_api_native_jobs_register(r);
     jw_api_native_keys_register(r);
     jw_api_native_runs_register(r);

@@ -24,16 +24,16 @@ def test_served_as_json_and_yaml(server):
 
 
 def test_valid_openapi_3_1():
-    p = subprocess.run(["node", str(ROOT / "test/openapi/check.mjs"), str(openapi_check.DOC_PATH)],
+    p = subprocess.run(["node", str(ROOT / "test/js/openapi.mjs"), str(openapi_check.DOC_PATH)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "valid OpenAPI 3.1" in p.stdout, p.stdout + p.stderr
 
 
 def routes_in_source():
-    """(method, path) of every route of the native API and operations, read
-    from the route tables in src/api."""
+    """(method, path) of every route of the native API, operations and the
+    dashboard, read from the route tables in src/api."""
     found = set()
-    for f in list((ROOT / "src/api").glob("native_*.c")) + [ROOT / "src/api/ops.c"]:
+    for f in list((ROOT / "src/api").glob("native_*.c")) + [ROOT / "src/api/ops.c", ROOT / "src/api/ui.c"]:
         for methods, path in re.findall(r'\{((?:JW_[A-Z]+ \| )*JW_[A-Z]+), "(/[^"]*)"', f.read_text()):
             for m in methods.split(" | "):
                 found.add((m[3:].lower(), re.sub(r":\w+", "{}", path)))
