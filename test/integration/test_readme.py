@@ -1,5 +1,6 @@
-"""The README as a new user meets it: scripts/run (embedded Redis), then the
-quick-start examples exactly as printed (only the port differs)."""
+"""The README as a new user meets it: scripts/run (embedded Redis) and
+scripts/receiver, then the examples exactly as printed (only the ports
+differ); and the signature snippets, run against real deliveries."""
 import json
 import os
 import pathlib
@@ -9,9 +10,11 @@ import subprocess
 
 from conftest import ROOT, free_port, http_request, wait_until
 
+README = ROOT / "README.md"
+
 
 def readme_examples():
-    text = (ROOT / "README.md").read_text()
+    text = README.read_text()
     return re.findall(r"<!-- example: (\S+) -->\n```sh\n(.*?)```", text, re.S)
 
 
@@ -36,7 +39,8 @@ def check_quotas(docs):
     made, usage = docs
     q = made["quotas"]
     assert made["tenant_id"] == "00000000-0000-4000-8000-000000000001", made
-    assert q["jobs"] == {"limit": 1000, "used": 1, "source": "tenant"} and q["inflight"]["limit"] == 50, made
+    # the jobs of the quick start and of the first run
+    assert q["jobs"] == {"limit": 1000, "used": 2, "source": "tenant"} and q["inflight"]["limit"] == 50, made
     assert usage["tenant_id"] == made["tenant_id"] and usage["quotas"]["runs_per_minute"]["limit"] == 6000, usage
 
 
@@ -78,30 +82,52 @@ def check_ctl(docs):
     assert "nightly-report" in [j["name"] for j in jobs], jobs
 
 
-CHECKS = {"quickstart": check_quickstart, "quotas": check_quotas, "openapi": check_openapi, "admin": check_admin,
+def check_first_run(docs):
+    job, run, runs = docs
+    assert job["name"] == "hello" and run["job_id"] == job["id"], (job, run)
+    done = runs[0]
+    assert done["id"] == run["id"] and done["status"] == "completed", done
+    assert [a["http_status"] for a in done["attempts"]] == [503, 200], done["attempts"]
+
+
+CHECKS = {"quickstart": check_quickstart, "first-run": check_first_run, "quotas": check_quotas,
+          "openapi": check_openapi, "admin": check_admin,
           "teams": check_teams, "scheduler": check_scheduler, "nightly": check_nightly, "ctl": check_ctl}
 
 
 def test_readme_examples(tmp_path):
     examples = readme_examples()
     assert [name for name, _ in examples] == list(CHECKS)
-    port = free_port()
+    port, rport = free_port(), free_port()
     env = dict(os.environ, JOBWHEEL_LISTEN=f"127.0.0.1:{port}", JOBWHEEL_DATA_DIR=str(tmp_path / "var"))
     log = open(tmp_path / "run.log", "wb")
-    proc = subprocess.Popen([str(ROOT / "scripts" / "run")], cwd=str(tmp_path), env=env,
+    # as the first-run section says: scripts/run --allow-private-targets, and the receiver
+    proc = subprocess.Popen([str(ROOT / "scripts" / "run"), "--allow-private-targets"], cwd=str(tmp_path), env=env,
                             stdout=log, stderr=subprocess.STDOUT)
+    receiver_cmd = re.search(r"```sh\n(scripts/receiver .*?)```", README.read_text(), re.S).group(1)
+    receiver_cmd = receiver_cmd.replace("9000", str(rport))
+    rlog = open(tmp_path / "receiver.log", "w")
+    receiver = subprocess.Popen(["bash", "-c", f"exec {receiver_cmd}"], cwd=str(ROOT), stdout=rlog,
+                                stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: _ready(port), timeout=120, step=0.1, what="scripts/run to serve")
+        wait_until(lambda: "listening" in (tmp_path / "receiver.log").read_text(), what="the receiver")
         for name, script in examples:
-            script = script.replace("localhost:8080", f"127.0.0.1:{port}")
+            script = script.replace("localhost:8080", f"127.0.0.1:{port}").replace(":9000/", f":{rport}/")
             out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=str(ROOT), env=env,
                                  capture_output=True, text=True, timeout=60)
             assert out.returncode == 0, (name, out.stderr)
             CHECKS[name](json_docs(out.stdout))
     finally:
+        receiver.send_signal(signal.SIGINT)
+        receiver.wait(timeout=10)
+        rlog.close()
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=30)
         log.close()
+    calls = [line for line in (tmp_path / "receiver.log").read_text().splitlines() if "/hello" in line]
+    assert len(calls) == 2 and all("signature ok" in c for c in calls), calls
+    assert "answered 503" in calls[0] and "answered 200" in calls[1] and '{"hello":"world"}' in calls[1], calls
     assert rc == 0, (tmp_path / "run.log").read_text()
     sock = tmp_path / "var" / "redis.sock"
     pg = subprocess.run(["pgrep", "-f", str(sock)], capture_output=True, text=True)
@@ -113,3 +139,45 @@ def _ready(port):
         return http_request(port, "GET", "/readyz", timeout=2).status == 200
     except OSError:
         return False
+
+
+def snippet(name):
+    return re.search(r"<!-- snippet: %s -->\n```\w+\n(.*?)```" % name, README.read_text(), re.S).group(1)
+
+
+def test_signature_snippets_verify_real_deliveries(redis, sink, tmp_path):
+    from conftest import Jobwheel, claims_for, make_token
+    import uuid
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    s = Jobwheel(tmp_path, redis_url=redis.url, args=["--allow-private-targets"])
+    try:
+        token = make_token(claims_for(str(uuid.uuid4())))
+        job = s.request("POST", "/v1/jobs", {"name": "signed", "endpoint_url": sink.url("/signed"),
+                                             "webhook_secret": secret}, token=token).json()
+        s.request("POST", f"/v1/jobs/{job['id']}/trigger", {"payload": {"n": 1}}, token=token)
+        sink.wait_for(lambda reqs: any(r["path"] == "/signed" for r in reqs))
+    finally:
+        assert s.stop() == 0
+    call = sink.to("/signed")[0]
+    headers, body = call["headers"], call["body"]
+
+    scope = {}
+    exec(snippet("verify-python"), scope)
+    assert scope["verify"](secret, headers, body) is True
+    assert scope["verify"](secret, headers, body + b" ") is False
+    assert scope["verify"]("whsec_" + "A" * 32, headers, body) is False
+
+    program = ("const [rawBody, headers] = JSON.parse(process.argv[2]);\n" + snippet("verify-node") +
+               "console.log(JSON.stringify(payload));\n")
+    script = ROOT / "test" / "js" / f".snippet-{uuid.uuid4().hex[:8]}.mjs"  # beside its node_modules
+    script.write_text(program)
+    try:
+        env = dict(os.environ, JOBWHEEL_WEBHOOK_SECRET=secret)
+        good = subprocess.run(["node", str(script), json.dumps([body.decode(), headers])], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert good.returncode == 0 and json.loads(good.stdout) == {"n": 1}, good.stderr
+        bad = subprocess.run(["node", str(script), json.dumps([body.decode() + " ", headers])], env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert bad.returncode != 0 and "signature" in bad.stderr.lower(), bad.stderr
+    finally:
+        script.unlink()
