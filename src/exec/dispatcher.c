@@ -32,6 +32,7 @@
 #define RENEW_MS 1000 /* leases are renewed this often, or three times a lease if shorter */
 #define SWEEP_LIMIT 200
 #define STALE_READY_MS 1000 /* a ready run its maker did not start by then */
+#define DEPTH_EVERY_MS 5000 /* how often an owner counts its shards' runs (shard_depth, for /metrics) */
 #define QUEUE_MAX 100000    /* runs waiting here for a slot (more wait ready in Redis), */
 #define QUEUE_TENANT 25000  /* ... of one tenant, so one cannot fill the queue; */
 #define QUEUE_FLOOR 16      /* ... but a tenant may queue this many even when it is full */
@@ -84,6 +85,10 @@ struct jw_exec {
     struct event *hold;
     bool *sweeping;
     int nsweeping;
+    /* per shard (nsweeping of them): the runs it held when last counted,
+     * ready, delayed and running, while this instance owns it */
+    int64_t (*depth)[3];
+    int64_t depth_at; /* ms: when the owned shards were last counted */
     bool stopping;
     bool calls_abandoned; /* stopping took too long: in-flight calls were cancelled */
     uint64_t superseded;  /* attempts dropped here because the run had moved on (see run_renew) */
@@ -148,6 +153,16 @@ static struct {
 static double calls_now(void *arg) { return (double)((struct jw_exec *)arg)->ncalls; }
 static double queued_now(void *arg) { return (double)jw_fair_waiting(((struct jw_exec *)arg)->fair); }
 static double ahead_now(void *arg) { return (double)((struct jw_exec *)arg)->nahead; }
+static double depth_sum(const struct jw_exec *x, int k)
+{
+    int64_t n = 0;
+    for (int s = 0; s < x->nsweeping; s++)
+        n += x->depth[s][k];
+    return (double)n;
+}
+static double ready_now(void *arg) { return depth_sum(arg, 0); }
+static double delayed_now(void *arg) { return depth_sum(arg, 1); }
+static double running_now(void *arg) { return depth_sum(arg, 2); }
 
 static void metrics_register(struct jw_exec *x)
 {
@@ -179,6 +194,13 @@ static void metrics_register(struct jw_exec *x)
     M.queued = jw_metrics_gauge("jobwheel_runs_waiting_for_slot", "Runs queued here for an attempt slot", queued_now, x);
     M.ahead = jw_metrics_gauge("jobwheel_runs_started_ahead",
                                "Runs of a burst started ahead of their time, waiting for it here", ahead_now, x);
+    /* every shard is counted by its owner: sum() over the instances is the whole deployment */
+    jw_metrics_gauge("jobwheel_queue_ready_runs", "Runs ready to start in the shards owned here (counted every 5 s)",
+                     ready_now, x);
+    jw_metrics_gauge("jobwheel_queue_delayed_runs",
+                     "Runs waiting for their time (a delay, a retry) in the shards owned here (every 5 s)", delayed_now, x);
+    jw_metrics_gauge("jobwheel_queue_running_runs", "Runs with an attempt running in the shards owned here (every 5 s)",
+                     running_now, x);
 }
 
 static size_t outcome_index(const char *kind)
@@ -1283,6 +1305,34 @@ static void on_swept(enum jw_store_status st, const struct jw_reply *r, void *ar
     }
 }
 
+static void on_depth(enum jw_store_status st, const struct jw_reply *r, void *arg)
+{
+    struct sweep_ctx *sc = arg;
+    struct jw_exec *x = sc->x;
+    if (st == JW_STORE_OK && sc->shard < x->nsweeping && jw_scheduler_owns(x->sched, sc->shard))
+        for (int k = 0; k < 3; k++)
+            x->depth[sc->shard][k] = jw_reply_int(jw_reply_at(r, (size_t)k));
+    free(sc);
+}
+
+/* Count an owned shard's runs (every DEPTH_EVERY_MS); a shard not owned counts 0 here. */
+static void count_depth(struct jw_exec *x, int s, bool owned, bool due)
+{
+    if (!owned) {
+        memset(x->depth[s], 0, sizeof(x->depth[s]));
+        return;
+    }
+    if (!due)
+        return;
+    struct sweep_ctx *sc = jw_calloc(1, sizeof(*sc));
+    sc->x = x;
+    sc->shard = s;
+    struct jw_args a = JW_ARGS_INIT;
+    char tag[16];
+    snprintf(tag, sizeof(tag), "s:%d", s);
+    jw_store_eval(x->store, JW_LUA_SHARD_DEPTH, tag, &a, on_depth, sc);
+}
+
 static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct jw_exec *x = arg;
@@ -1292,11 +1342,18 @@ static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
     if (n > x->nsweeping) {
         x->sweeping = jw_realloc(x->sweeping, (size_t)n * sizeof(bool));
         memset(x->sweeping + x->nsweeping, 0, (size_t)(n - x->nsweeping) * sizeof(bool));
+        x->depth = jw_realloc(x->depth, (size_t)n * sizeof(x->depth[0]));
+        memset(x->depth + x->nsweeping, 0, (size_t)(n - x->nsweeping) * sizeof(x->depth[0]));
         x->nsweeping = n;
     }
     int64_t now = jw_time_now_ms();
+    bool count = now - x->depth_at >= DEPTH_EVERY_MS;
+    if (count)
+        x->depth_at = now;
     for (int s = 0; s < n; s++) {
-        if (!jw_scheduler_owns(x->sched, s) || x->sweeping[s])
+        bool owned = jw_scheduler_owns(x->sched, s);
+        count_depth(x, s, owned, count);
+        if (!owned || x->sweeping[s])
             continue;
         struct sweep_ctx *sc = jw_calloc(1, sizeof(*sc));
         sc->x = x;
@@ -1740,6 +1797,7 @@ void jw_exec_free(struct jw_exec *x)
     jw_fair_free(x->fair);
     jw_due_free(x->due);
     free(x->sweeping);
+    free(x->depth);
     free(x->instance);
     free(x);
 }

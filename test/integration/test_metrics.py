@@ -162,3 +162,49 @@ def test_metrics_token_guards_metrics(tmp_path):
     finally:
         assert s.stop() == 0
         r.stop()
+
+
+def test_queue_gauges_count_the_shards_owned(tmp_path, sink):
+    """Each owner counts its shards' ready, delayed and running runs; with
+    one instance, that is every run."""
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--allow-private-targets"])
+    try:
+        c = Client(s, make_token(claims_for(str(uuid.uuid4()))))
+        hang = "/" + uuid.uuid4().hex
+        sink.script(hang, (200, {}, {}, 8), sticky=True)  # answers after 8 s
+        slow = c.post("/v1/jobs", job_body(endpoint_url=sink.url(hang), timeout_secs=60)).json()["id"]
+        later = c.post("/v1/jobs", job_body(endpoint_url=sink.url("/later"))).json()["id"]
+        for _ in range(3):
+            assert c.post(f"/v1/jobs/{slow}/trigger").status == 201
+        for _ in range(5):
+            assert c.post(f"/v1/jobs/{later}/trigger", {"delay": 3600}).status == 201
+
+        def counted():
+            m = scrape(s)
+            return (value(m, "jobwheel_queue_running_runs"), value(m, "jobwheel_queue_delayed_runs"),
+                    value(m, "jobwheel_queue_ready_runs"))
+        wait_until(lambda: counted() == (3, 5, 0), timeout=15, what="the queue gauges")
+    finally:
+        assert s.stop() == 0
+        r.stop()
+
+
+def test_queue_gauges_summed_over_instances_count_every_run(tmp_path):
+    r = Redis(tmp_path / "redis")
+    a = Jobwheel(tmp_path / "a", redis_url=r.url)
+    b = Jobwheel(tmp_path / "b", redis_url=r.url)
+    try:
+        c = Client(a, make_token(claims_for(str(uuid.uuid4()))))
+        jobs = [c.post("/v1/jobs", job_body()).json()["id"] for _ in range(8)]
+        for j in jobs:  # runs of 8 jobs: spread over the shards
+            assert c.post(f"/v1/jobs/{j}/trigger", {"delay": 3600}).status == 201
+
+        def spread():
+            ma, mb = scrape(a), scrape(b)
+            return (value(ma, "jobwheel_shards_owned") > 0 and value(mb, "jobwheel_shards_owned") > 0 and
+                    value(ma, "jobwheel_queue_delayed_runs") + value(mb, "jobwheel_queue_delayed_runs") == 8)
+        wait_until(spread, timeout=30, what="both instances owning shards, their counts adding up to 8")
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+        r.stop()
