@@ -835,9 +835,12 @@ static int connect_settings(struct ctl *c)
                                 sizeof(err));
         if (rc == 0) {
             have_cfg = true;
-        } else if (c->o.config) {
-            fprintf(stderr, "jobwheel ctl: %s\n", err);
-            return CTL_USAGE;
+        } else {
+            jw_config_free(&cfg); /* what was read before the mistake */
+            if (c->o.config) {
+                fprintf(stderr, "jobwheel ctl: %s\n", err);
+                return CTL_USAGE;
+            }
         }
     }
     int rc = CTL_OK;

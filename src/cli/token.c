@@ -103,6 +103,7 @@ int jw_cli_token_main(int argc, char **argv)
     int rc = jw_config_load(&cfg, nrest, rest, environ, err, sizeof(err));
     free(rest);
     if (rc != 0) {
+        jw_config_free(&cfg);
         if (rc < 0)
             fprintf(stderr, "jobwheel token: %s\n", err);
         return rc < 0 ? EXIT_CONFIG : 0;

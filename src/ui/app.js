@@ -416,7 +416,9 @@ async function systemPage() {
     h("div", { class: "cards" },
       [["instance", ready ? ready.status : "unreachable"], ["Redis", ready ? ready.redis : "—"],
        ["shards owned here", gauge("jobwheel_shards_owned")], ["calls in flight here", gauge("jobwheel_calls_in_flight")],
-       ["runs waiting for a slot", gauge("jobwheel_runs_waiting_for_slot")], ["timer wheel entries", gauge("jobwheel_timer_wheel_entries")]]
+       ["runs waiting for a slot", gauge("jobwheel_runs_waiting_for_slot")], ["timer wheel entries", gauge("jobwheel_timer_wheel_entries")],
+       ["ready runs (shards here)", gauge("jobwheel_queue_ready_runs")], ["delayed runs (shards here)", gauge("jobwheel_queue_delayed_runs")],
+       ["running runs (shards here)", gauge("jobwheel_queue_running_runs")]]
         .map(([k, v]) => h("div", { class: "card" }, h("b", {}, v), k))),
     metrics ? "" : h("p", { class: "muted" }, "/metrics is behind metrics_token: the instance's own gauges are not shown."),
     h("h2", {}, "Your tenant's quotas"),
