@@ -325,6 +325,7 @@ static int start(struct app *a)
         .max_inflight_response_bytes = (size_t)cfg->max_inflight_response_bytes,
         .max_inflight = cfg->max_inflight,
         .quota_inflight = cfg->quota_inflight,
+        .metrics_tenants = cfg->metrics_tenants,
         .token_secret = !strncmp(cfg->jwt_algorithm, "HS", 2) ? cfg->jwt_secret : NULL,
         .token_secret_len = !strncmp(cfg->jwt_algorithm, "HS", 2) ? strlen(cfg->jwt_secret) : 0,
         .max_inflight_per_tenant = cfg->max_inflight_per_tenant,

@@ -22,6 +22,7 @@ struct jw_config {
     char *jwt_issuer;
     char *jwt_audience;
     char *metrics_token; /* GET /metrics needs "Bearer <it>" (empty: open) */
+    int64_t metrics_tenants; /* per-tenant series for this many busiest tenants (0: none) */
     bool allow_private_targets;
     bool code_execution;
     char *file_root;  /* "" = <data_dir>/files */

@@ -41,6 +41,7 @@ struct jw_exec_options {
     int64_t file_quota_bytes, file_quota_entries; /* per tenant, for FileOperation */
     struct jw_smtp *smtp;  /* notify mail goes here; NULL: none (not owned) */
     int64_t quota_inflight; /* the configured default inflight quota of every tenant (0: none) */
+    int64_t metrics_tenants; /* per-tenant series on /metrics for this many busiest tenants (0: none) */
     /* the run-token key is derived from this (the JWT HMAC secret, which
      * every instance shares), else kept in Redis (not owned) */
     const char *token_secret;

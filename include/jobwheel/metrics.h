@@ -34,6 +34,11 @@ jw_metric jw_metrics_gauge(const char *name, const char *help, double (*fn)(void
 void jw_metrics_add(jw_metric m, size_t i, double n);
 void jw_metrics_observe(jw_metric m, size_t i, double v);
 
+/* A writer of families whose label sets are not fixed in advance (the
+ * per-tenant series, bounded by its owner): called after the registered
+ * families at each render. At most 4; arg is borrowed. */
+void jw_metrics_extra(void (*render)(struct jw_buf *out, void *arg), void *arg);
+
 /* Every family, in the order registered, as Prometheus text. */
 void jw_metrics_render(struct jw_buf *out);
 

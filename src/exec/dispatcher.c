@@ -89,6 +89,8 @@ struct jw_exec {
      * ready, delayed and running, while this instance owns it */
     int64_t (*depth)[3];
     int64_t depth_at; /* ms: when the owned shards were last counted */
+    /* opt-in per-tenant counts (metrics_tenants > 0): tenant -> struct tenant_stat */
+    struct jw_map *tenant_stats;
     bool stopping;
     bool calls_abandoned; /* stopping took too long: in-flight calls were cancelled */
     uint64_t superseded;  /* attempts dropped here because the run had moved on (see run_renew) */
@@ -153,6 +155,76 @@ static struct {
 static double calls_now(void *arg) { return (double)((struct jw_exec *)arg)->ncalls; }
 static double queued_now(void *arg) { return (double)jw_fair_waiting(((struct jw_exec *)arg)->fair); }
 static double ahead_now(void *arg) { return (double)((struct jw_exec *)arg)->nahead; }
+/* ---- per-tenant series (opt-in) --------------------------------------------------- *
+ * What each tenant's attempts did here, for the metrics_tenants busiest of
+ * them: the label sets stay bounded (a tenant id is a UUID checked at the
+ * edge), and at most TENANT_STATS_MAX tenants are counted at once. */
+#define TENANT_STATS_MAX 10000
+struct tenant_stat {
+    char tenant[40];
+    uint64_t started, ended[3]; /* ended: completed, failed, timed_out */
+};
+
+static struct tenant_stat *tenant_stat(struct jw_exec *x, const char *tenant)
+{
+    if (!x->tenant_stats)
+        return NULL;
+    struct tenant_stat *t = jw_map_get(x->tenant_stats, tenant);
+    if (!t && jw_map_count(x->tenant_stats) < TENANT_STATS_MAX && strlen(tenant) < sizeof(t->tenant)) {
+        t = jw_calloc(1, sizeof(*t));
+        snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
+        jw_map_put(x->tenant_stats, t->tenant, t);
+    }
+    return t;
+}
+
+static void free_stat(void *value, void *arg)
+{
+    (void)arg;
+    free(value);
+}
+
+struct tenant_list {
+    struct tenant_stat **v;
+    size_t n;
+};
+
+static void list_tenant(void *value, void *arg)
+{
+    struct tenant_list *l = arg;
+    l->v[l->n++] = value;
+}
+
+static int busiest_first(const void *a, const void *b)
+{
+    const struct tenant_stat *x = *(struct tenant_stat *const *)a, *y = *(struct tenant_stat *const *)b;
+    return x->started < y->started ? 1 : x->started > y->started ? -1 : strcmp(x->tenant, y->tenant);
+}
+
+static void render_tenants(struct jw_buf *out, void *arg)
+{
+    struct jw_exec *x = arg;
+    size_t n = jw_map_count(x->tenant_stats);
+    struct tenant_list l = {jw_calloc(n ? n : 1, sizeof(*l.v)), 0};
+    jw_map_each(x->tenant_stats, list_tenant, &l);
+    qsort(l.v, l.n, sizeof(*l.v), busiest_first);
+    if (l.n > (size_t)x->opt.metrics_tenants)
+        l.n = (size_t)x->opt.metrics_tenants;
+    jw_buf_puts(out, "# HELP jobwheel_tenant_attempts_started_total Attempts started here, for the busiest tenants\n"
+                     "# TYPE jobwheel_tenant_attempts_started_total counter\n");
+    for (size_t i = 0; i < l.n; i++)
+        jw_buf_printf(out, "jobwheel_tenant_attempts_started_total{tenant=\"%s\"} %llu\n", l.v[i]->tenant,
+                      (unsigned long long)l.v[i]->started);
+    static const char *const status[] = {"completed", "failed", "timed_out"};
+    jw_buf_puts(out, "# HELP jobwheel_tenant_runs_ended_total Runs ended by an attempt here, by status, for the "
+                     "busiest tenants\n# TYPE jobwheel_tenant_runs_ended_total counter\n");
+    for (size_t i = 0; i < l.n; i++)
+        for (size_t k = 0; k < 3; k++)
+            jw_buf_printf(out, "jobwheel_tenant_runs_ended_total{tenant=\"%s\",status=\"%s\"} %llu\n",
+                          l.v[i]->tenant, status[k], (unsigned long long)l.v[i]->ended[k]);
+    free(l.v);
+}
+
 static double depth_sum(const struct jw_exec *x, int k)
 {
     int64_t n = 0;
@@ -201,6 +273,10 @@ static void metrics_register(struct jw_exec *x)
                      "Runs waiting for their time (a delay, a retry) in the shards owned here (every 5 s)", delayed_now, x);
     jw_metrics_gauge("jobwheel_queue_running_runs", "Runs with an attempt running in the shards owned here (every 5 s)",
                      running_now, x);
+    if (x->opt.metrics_tenants > 0) {
+        x->tenant_stats = jw_map_new();
+        jw_metrics_extra(render_tenants, x);
+    }
 }
 
 static size_t outcome_index(const char *kind)
@@ -420,6 +496,9 @@ static void finish_told(const struct finish *f)
     if (f->status) {
         size_t i = !strcmp(f->status, JW_RUN_COMPLETED) ? 0 : !strcmp(f->status, JW_RUN_FAILED) ? 1 : 2;
         jw_metrics_add(M.runs_ended, i, 1);
+        struct tenant_stat *t = tenant_stat(f->x, f->tenant);
+        if (t)
+            t->ended[i]++;
         if (i > 0)
             jw_metrics_add(M.runs_dead, 0, 1);
     }
@@ -796,6 +875,9 @@ static void launch(struct flight *fl)
     int64_t sent = jw_time_now_ms();
     x->ncalls++;
     jw_metrics_add(M.attempts_started, 0, 1);
+    struct tenant_stat *tstat = tenant_stat(x, fl->tenant);
+    if (tstat)
+        tstat->started++;
     if (fl->attempt == 1)
         jw_metrics_add(M.runs_started, 0, 1);
     jw_metrics_observe(M.dispatch_latency, 0, (double)(sent - fl->queued_since) / 1000.0);
@@ -1798,6 +1880,10 @@ void jw_exec_free(struct jw_exec *x)
     jw_due_free(x->due);
     free(x->sweeping);
     free(x->depth);
+    if (x->tenant_stats) {
+        jw_map_each(x->tenant_stats, free_stat, NULL);
+        jw_map_free(x->tenant_stats);
+    }
     free(x->instance);
     free(x);
 }

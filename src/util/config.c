@@ -47,6 +47,8 @@ static const struct key keys[] = {
     {"jwt_issuer", S(jwt_issuer), "", 0, 0, "required iss claim, when set"},
     {"jwt_audience", S(jwt_audience), "", 0, 0, "required aud claim, when set"},
     {"metrics_token", S(metrics_token), "", 0, 0, "bearer token GET /metrics asks for (empty: /metrics is open)"},
+    {"metrics_tenants", I(metrics_tenants), "0", 0, 1000,
+     "/metrics has per-tenant series for the N tenants with the most attempts here (0: none)"},
     {"allow_private_targets", B(allow_private_targets), "false", 0, 0,
      "let HttpCall jobs reach loopback/private addresses"},
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},

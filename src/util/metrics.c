@@ -144,6 +144,19 @@ static void sample(struct jw_buf *out, const char *name, const char *suffix, con
     jw_buf_putc(out, '\n');
 }
 
+struct extra {
+    void (*render)(struct jw_buf *out, void *arg);
+    void *arg;
+};
+static struct extra extras[4];
+static int nextras;
+
+void jw_metrics_extra(void (*render)(struct jw_buf *out, void *arg), void *arg)
+{
+    if (nextras < (int)(sizeof(extras) / sizeof(extras[0])))
+        extras[nextras++] = (struct extra){render, arg};
+}
+
 void jw_metrics_render(struct jw_buf *out)
 {
     static const char *const type[] = {"counter", "histogram", "gauge"};
@@ -173,6 +186,8 @@ void jw_metrics_render(struct jw_buf *out)
             }
         }
     }
+    for (int k = 0; k < nextras; k++)
+        extras[k].render(out, extras[k].arg);
 }
 
 void jw_metrics_reset(void)
@@ -182,4 +197,5 @@ void jw_metrics_reset(void)
         free(families[k].hists);
     }
     nfamilies = 0;
+    nextras = 0;
 }

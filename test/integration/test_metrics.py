@@ -208,3 +208,36 @@ def test_queue_gauges_summed_over_instances_count_every_run(tmp_path):
     finally:
         assert a.stop() == 0 and b.stop() == 0
         r.stop()
+
+
+def test_per_tenant_series_only_when_asked_and_only_the_busiest(tmp_path, sink):
+    r = Redis(tmp_path / "redis")
+    s = Jobwheel(tmp_path / "jw", redis_url=r.url, args=["--allow-private-targets", "--metrics-tenants", "2"])
+    try:
+        tenants = [str(uuid.uuid4()) for _ in range(3)]
+        for n, t in zip((3, 2, 1), tenants):  # the first tenant is the busiest
+            c = Client(s, make_token(claims_for(t)))
+            job = c.post("/v1/jobs", job_body(endpoint_url=sink.url("/t"))).json()["id"]
+            runs = [c.post(f"/v1/jobs/{job}/trigger").json()["id"] for _ in range(n)]
+            for rid in runs:
+                ended(c, rid)
+
+        def series():
+            m = scrape(s)
+            return {k[1][0][1]: v for k, v in m.items() if k[0] == "jobwheel_tenant_attempts_started_total"}, m
+        wait_until(lambda: series()[0] == {tenants[0]: 3, tenants[1]: 2}, timeout=10, what="the two busiest tenants")
+        m = series()[1]
+        assert value(m, "jobwheel_tenant_runs_ended_total", tenant=tenants[0], status="completed") == 3
+        assert value(m, "jobwheel_tenant_runs_ended_total", tenant=tenants[1], status="failed") == 0
+        assert not any(tenants[2] in str(k) for k in m)
+    finally:
+        assert s.stop() == 0
+        r.stop()
+    # off by default: no tenant appears on /metrics
+    r = Redis(tmp_path / "redis2")
+    s = Jobwheel(tmp_path / "jw2", redis_url=r.url)
+    try:
+        assert not any(k[0].startswith("jobwheel_tenant_") for k in scrape(s))
+    finally:
+        assert s.stop() == 0
+        r.stop()
