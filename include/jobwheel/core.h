@@ -271,6 +271,12 @@ bool jw_apikey_looks_like(const char *token);
 void jw_tenants_quotas(struct jw_core *c, const char *tenant, const int64_t *settings, jw_core_cb cb,
                        void *arg);
 
+/* ---- the instances (core/cluster.c) ---- */
+
+/* The instances sharing this Redis, each with the shards it owns, and the
+ * shards no live instance owns (an operator's view: super_admin). */
+void jw_cluster_status(struct jw_core *c, jw_core_cb cb, void *arg);
+
 /* ---- shared helpers (core/common.c) ---- */
 
 /* The error for a store failure: 503 (Redis away or slow) or 500. */

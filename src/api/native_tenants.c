@@ -1,7 +1,8 @@
 /* native_tenants: a tenant's quotas — set and read by a super_admin on
  * /v1/tenants/:tenant_id/quotas (PUT replaces every limit, an absent one
  * going back to the server's default; PATCH changes those given, null
- * resets one), and a tenant's own usage and limits on /v1/tenant/usage. */
+ * resets one), a tenant's own usage and limits on /v1/tenant/usage, and
+ * for a super_admin the instances and their shards (/v1/system/instances). */
 #include "api_internal.h"
 
 static void get_quotas(struct jw_call *c)
@@ -23,7 +24,13 @@ static void set_quotas(struct jw_call *c)
     jw_tenants_quotas(c->api->core, c->tenant, settings, jw_call_done_200, c);
 }
 
+static void instances(struct jw_call *c)
+{
+    jw_cluster_status(c->api->core, jw_call_done_200, c);
+}
+
 static const struct jw_api_route routes[] = {
+    {JW_GET, "/v1/system/instances", JW_ACCESS_SUPER, instances, NULL, NULL},
     {JW_GET, "/v1/tenants/:tenant_id/quotas", JW_ACCESS_SUPER, get_quotas, "tenant_id", NULL},
     {JW_PUT | JW_PATCH, "/v1/tenants/:tenant_id/quotas", JW_ACCESS_SUPER, set_quotas, "tenant_id", NULL},
     {JW_GET, "/v1/tenant/usage", JW_ACCESS_READ, get_quotas, NULL, NULL},

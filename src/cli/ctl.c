@@ -606,6 +606,30 @@ static int schedule(struct ctl *c)
     return rc;
 }
 
+static const struct column instance_cols[] = {
+    {"INSTANCE", "id"}, {"THIS", "this"}, {"LAST SEEN", "last_seen"}, {"SHARDS OWNED", "shards_owned"}};
+
+static int instances(struct ctl *c)
+{
+    struct answer a;
+    struct jw_json_doc *doc;
+    int rc = call(c, "GET", "/v1/system/instances", NULL, &a, &doc);
+    if (rc == CTL_OK && c->o.json) {
+        rc = show(c, &a, doc, NULL, 0);
+    } else if (rc == CTL_OK) {
+        const struct jw_json *root = jw_json_root(doc), *n = jw_json_get(root, "shards"),
+                             *free_ = jw_json_get(root, "shards_unowned");
+        print_table(jw_json_get(root, "instances"), instance_cols, N(instance_cols));
+        struct jw_buf b = JW_BUF_INIT;
+        cell_text(free_, &b);
+        printf("%s shards; not owned: %s\n", n && n->type == JW_JSON_NUMBER ? n->u.str : "?", jw_buf_str(&b));
+        jw_buf_free(&b);
+    }
+    jw_json_doc_free(doc);
+    jw_buf_free(&a.body);
+    return rc;
+}
+
 static int keys_create(struct ctl *c)
 {
     if (!c->o.name) {
@@ -674,6 +698,8 @@ static const struct verb verbs[] = {
      runs_retry},
     {"schedule", NULL, "JOB", "[--count N] [--from TIME]", "a job's next firings, in UTC and local time", 1,
      schedule},
+    {"instances", NULL, "", "", "the instances sharing the Redis and the shards each owns (super_admin)", 0,
+     instances},
     {"keys", "create", "", "--name NAME [--permissions jobs:read,jobs:write] [--expires-at TIME]",
      "make an API key (admin); the key is shown once", 0, keys_create},
     {"keys", "list", "", "", "the tenant's API keys (admin)", 0, keys_list},
@@ -684,8 +710,8 @@ static const char global_help[] =
     "Connection (each also from the environment):\n"
     "  --url URL         jobwheel's address (JOBWHEEL_URL; default: the config's listen, else\n"
     "                    http://127.0.0.1:8080)\n"
-    "  --token TOKEN     a JWT or API key (JOBWHEEL_TOKEN); without one, a 5-minute admin token\n"
-    "                    is signed with the HMAC key of --config (JOBWHEEL_CONFIG)\n"
+    "  --token TOKEN     a JWT or API key (JOBWHEEL_TOKEN); without one, a 5-minute admin and\n"
+    "                    super_admin token is signed with the HMAC key of --config (JOBWHEEL_CONFIG)\n"
     "  --config FILE     jobwheel's config file: its listen address and HMAC key\n"
     "  --tenant UUID     the tenant to act for (x-tenantid; and the signed token's tenant)\n"
     "  --json            print the answer as JSON, for scripts\n"
@@ -714,7 +740,7 @@ static void completion(void)
            "    local cur=${COMP_WORDS[COMP_CWORD]} words=\"\"\n"
            "    if [ \"$COMP_CWORD\" -eq 1 ]; then words=\"ctl token --help --version --config\"\n"
            "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 2 ]; then words=\"jobs runs schedule keys "
-           "completion --help\"\n"
+           "instances completion --help\"\n"
            "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 3 ]; then\n"
            "        case ${COMP_WORDS[2]} in\n");
     const char *nouns[] = {"jobs", "runs", "keys"};
@@ -857,8 +883,9 @@ static int connect_settings(struct ctl *c)
     if (rc == CTL_OK && token) {
         c->token = jw_strdup(token);
     } else if (rc == CTL_OK && have_cfg && cfg.jwt_secret[0] && !strncmp(cfg.jwt_algorithm, "HS", 2)) {
-        struct jw_token_claims claims = {"ctl", c->o.tenant ? c->o.tenant : JW_CLI_DEMO_TENANT, "admin", "",
-                                         "jobwheel ctl", "", "", 300};
+        /* whoever holds the key can sign anything: the token is an operator's */
+        struct jw_token_claims claims = {"ctl", c->o.tenant ? c->o.tenant : JW_CLI_DEMO_TENANT, "admin,super_admin",
+                                         "", "jobwheel ctl", "", "", 300};
         char err[256];
         c->token = jw_cli_token_sign(&cfg, &claims, err, sizeof(err));
         if (!c->token) {

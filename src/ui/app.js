@@ -399,9 +399,10 @@ async function runPage(id) {
 
 // ---- system ---------------------------------------------------------------
 async function systemPage() {
-  const [ready, usage] = await Promise.all([
+  const [ready, usage, cluster] = await Promise.all([
     fetch("/readyz").then((r) => r.json()).catch(() => null),
-    act(() => api("GET", "/v1/tenant/usage"))]);
+    act(() => api("GET", "/v1/tenant/usage")),
+    api("GET", "/v1/system/instances").catch((e) => e)]); // a super_admin's view
   let metrics = null;
   try {
     const r = await fetch("/metrics");
@@ -421,6 +422,15 @@ async function systemPage() {
        ["running runs (shards here)", gauge("jobwheel_queue_running_runs")]]
         .map(([k, v]) => h("div", { class: "card" }, h("b", {}, v), k))),
     metrics ? "" : h("p", { class: "muted" }, "/metrics is behind metrics_token: the instance's own gauges are not shown."),
+    h("h2", {}, "Instances"),
+    cluster instanceof Error
+      ? h("p", { class: "muted" }, cluster.status === 403 ? "A super_admin token shows every instance and the shards it owns."
+                                                           : cluster.message)
+      : [table([["Instance"], ["Last seen"], ["Shards owned"]],
+          cluster.instances.map((i) => h("tr", {}, h("td", { class: "mono" }, i.id, i.this ? " (this one)" : ""),
+            h("td", {}, time(i.last_seen)), h("td", {}, i.shards_owned.length ? i.shards_owned.join(", ") : "none")))),
+         h("p", { class: "muted" }, `${cluster.shards} shards`,
+           cluster.shards_unowned.length ? `; not owned now: ${cluster.shards_unowned.join(", ")}` : "; every one owned")],
     h("h2", {}, "Your tenant's quotas"),
     usage ? table([["Quota"], ["Limit"], ["Used"], ["Set by"]],
       Object.entries(usage.quotas).map(([k, q]) => h("tr", {}, h("td", {}, k), h("td", {}, q.limit === null ? "none" : q.limit),

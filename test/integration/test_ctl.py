@@ -138,6 +138,11 @@ def test_a_token_signed_from_the_config_file(env, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert isinstance(json.loads(p.stdout), list)
+    # the operator holding the key sees the instances too (the token it signs is a super_admin's)
+    p = subprocess.run([BIN, "ctl", "--config", str(conf), "instances"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split()[:2] == ["INSTANCE", "THIS"] and "true" in lines[1] and "shards" in lines[-1]
     p = subprocess.run([BIN, "ctl", "--config", str(tmp_path / "none.conf"), "jobs", "list"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "none.conf" in p.stderr
