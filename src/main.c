@@ -299,7 +299,8 @@ static int start(struct app *a)
     ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[sn > 0 ? sn : 0] = '\0';
     if (cfg->smtp_relay[0]) {
-        struct jw_smtp_options mo = {cfg->smtp_relay, cfg->smtp_from, 30000};
+        struct jw_smtp_options mo = {cfg->smtp_relay, cfg->smtp_from, cfg->smtp_tls, cfg->smtp_user,
+                                     cfg->smtp_password, cfg->tls_ca_file, 30000};
         a->smtp = jw_smtp_new(a->base, &mo, err, sizeof(err));
         if (!a->smtp) {
             fprintf(stderr, "jobwheel: %s\n", err);

@@ -31,6 +31,10 @@ struct jw_config {
     int64_t file_quota_entries; /* per tenant */
     char *smtp_relay; /* "" = no notify mail */
     char *smtp_from;
+    char *smtp_tls;           /* off | try | starttls | tls */
+    char *smtp_user;          /* "" = no AUTH */
+    char *smtp_password;      /* secret: never logged */
+    char *smtp_password_file; /* read into smtp_password */
     char *log_format; /* text | json */
     char *log_level;  /* debug | info | warn | error */
     char *zoneinfo_dir;

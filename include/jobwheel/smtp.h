@@ -1,8 +1,8 @@
-/* smtp: mail through a relay, never blocking the loop — plain SMTP
- * (EHLO, MAIL FROM, RCPT TO, DATA) over a bufferevent, one connection per
- * message, with a deadline. For `notify: true` runs. The relay is a host
- * the operator runs (no STARTTLS or AUTH); its name is resolved once, at
- * start-up. */
+/* smtp: mail through the operator's relay, never blocking the loop —
+ * libcurl's SMTP on its multi-socket interface (STARTTLS or implicit TLS,
+ * AUTH), one transfer per message, with a deadline. For `notify: true`
+ * runs. The relay's name is checked at start-up and resolved for each
+ * message off the loop. */
 #ifndef JOBWHEEL_SMTP_H
 #define JOBWHEEL_SMTP_H
 
@@ -16,6 +16,10 @@ struct jw_smtp;
 struct jw_smtp_options {
     const char *relay; /* "host:port" (port 25 when left out) */
     const char *from;  /* the envelope and From: address */
+    const char *tls;   /* off | try (STARTTLS when offered; the default) | starttls | tls (implicit) */
+    const char *user;  /* AUTH user ("" or NULL: no AUTH) */
+    const char *password;
+    const char *ca_file; /* an extra trusted CA for the relay's certificate (or NULL) */
     int64_t timeout_ms;
 };
 
@@ -28,7 +32,8 @@ void jw_smtp_free(struct jw_smtp *s); /* messages in flight are abandoned */
  * spaces, angle brackets or control characters. */
 bool jw_smtp_address_ok(const char *addr);
 
-/* Queue one plain-text message; the outcome is logged (never reported).
+/* Queue one plain-text message (a subject that is not ASCII goes as RFC
+ * 2047 encoded words); the outcome is logged (never reported).
  * Returns -1 when `to` is not a usable address. */
 int jw_smtp_send(struct jw_smtp *s, const char *to, const char *subject, const char *body);
 

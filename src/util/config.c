@@ -54,6 +54,11 @@ static const struct key keys[] = {
     {"code_execution", B(code_execution), "false", 0, 0, "allow CodeExecution jobs"},
     {"smtp_relay", S(smtp_relay), "", 0, 0, "host:port of the mail relay for notify (empty: no mail)"},
     {"smtp_from", S(smtp_from), "jobwheel@localhost", 0, 0, "sender address of notify mail"},
+    {"smtp_tls", S(smtp_tls), "try", 0, 0,
+     "off, try (STARTTLS when the relay offers it), starttls (required) or tls (implicit, e.g. port 465)"},
+    {"smtp_user", S(smtp_user), "", 0, 0, "user name for the relay's AUTH (empty: no AUTH)"},
+    {"smtp_password", S(smtp_password), "", 0, 0, "password for the relay's AUTH"},
+    {"smtp_password_file", P(smtp_password_file), "", 0, 0, "file holding the relay's password (instead of smtp_password)"},
     {"file_root", P(file_root), "", 0, 0,
      "FileOperation jobs work under it, each tenant in <file_root>/<tenant id> (default <data_dir>/files)"},
     {"file_operations", B(file_operations), "true", 0, 0, "allow FileOperation jobs"},
@@ -296,6 +301,32 @@ static void usage(void)
     }
 }
 
+/* A secret kept in a file (one line; the line end and trailing blanks are
+ * not part of it), read into *out; key names the setting in errors. */
+static int read_secret_file(const char *key, const char *path, char **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read %.200s: %s", key, path, strerror(errno));
+        return -1;
+    }
+    char buf[4097];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (n == sizeof(buf)) {
+        memset(buf, 0, sizeof(buf));
+        snprintf(err, errlen, "%s: the key in %.200s is longer than 4096 bytes", key, path);
+        return -1;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    free(*out);
+    *out = jw_strdup(buf);
+    memset(buf, 0, sizeof(buf));
+    return 0;
+}
+
 static int validate(struct jw_config *cfg, char *err, size_t errlen)
 {
     char host[256], path[256];
@@ -318,28 +349,16 @@ static int validate(struct jw_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "log_level: must be debug, info, warn or error");
         return -1;
     }
-    if (cfg->jwt_secret_file[0] && !cfg->jwt_secret[0]) {
-        FILE *f = fopen(cfg->jwt_secret_file, "r");
-        if (!f) {
-            snprintf(err, errlen, "jwt_secret_file: cannot read %.200s: %s", cfg->jwt_secret_file,
-                     strerror(errno));
-            return -1;
-        }
-        char buf[4097];
-        size_t n = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        if (n == sizeof(buf)) {
-            memset(buf, 0, sizeof(buf));
-            snprintf(err, errlen, "jwt_secret_file: the key in %.200s is longer than 4096 bytes",
-                     cfg->jwt_secret_file);
-            return -1;
-        }
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-            n--;
-        buf[n] = '\0';
-        free(cfg->jwt_secret);
-        cfg->jwt_secret = jw_strdup(buf);
-        memset(buf, 0, sizeof(buf));
+    if (cfg->jwt_secret_file[0] && !cfg->jwt_secret[0] &&
+        read_secret_file("jwt_secret_file", cfg->jwt_secret_file, &cfg->jwt_secret, err, errlen) != 0)
+        return -1;
+    if (cfg->smtp_password_file[0] && !cfg->smtp_password[0] &&
+        read_secret_file("smtp_password_file", cfg->smtp_password_file, &cfg->smtp_password, err, errlen) != 0)
+        return -1;
+    if (strcmp(cfg->smtp_tls, "off") && strcmp(cfg->smtp_tls, "try") && strcmp(cfg->smtp_tls, "starttls") &&
+        strcmp(cfg->smtp_tls, "tls")) {
+        snprintf(err, errlen, "smtp_tls: must be off, try, starttls or tls, got \"%.40s\"", cfg->smtp_tls);
+        return -1;
     }
     const char *alg = cfg->jwt_algorithm;
     bool hs = false, pk = false;
