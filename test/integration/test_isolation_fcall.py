@@ -302,8 +302,8 @@ def test_every_function_refuses_a_key_of_another_shape(rig, c):
     jobwheel's functions takes one, nor a key of another function's shape."""
     r = rig["redis"]
     lib, fns = own_library(r)
-    shard_scripts = {"sched_poll", "run_sweep", "run_promote"}
-    sched_scripts = {"sched_tick", "lib_seen"}
+    shard_scripts = {"sched_poll", "run_sweep", "run_promote", "shard_depth"}
+    sched_scripts = {"sched_tick", "lib_seen", "cluster_status"}
     for f in fns:
         script = f[len(lib) + 1:]
         wrong = ["jwu:{%s}:x" % c.tenant_id, "jw:{%s}" % c.tenant_id.upper(), "jw:{../x}", "jw:{}",
