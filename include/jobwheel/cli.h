@@ -18,7 +18,8 @@ struct jw_token_claims {
 
 /* A JWT for c, signed with cfg's HMAC key; NULL with err filled when cfg
  * has none. The caller frees it. */
-char *jw_cli_token_sign(const struct jw_config *cfg, const struct jw_token_claims *c, char *err, size_t errlen);
+char *jw_cli_token_sign(const struct jw_config *cfg, const struct jw_token_claims *c, char *err,
+                        size_t errlen);
 
 /* `jobwheel token [--sub ...] [--config FILE]`: argv[1] is "token". */
 int jw_cli_token_main(int argc, char **argv);

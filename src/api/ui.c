@@ -12,9 +12,10 @@ static void serve(struct jw_call *c, const char *name)
     for (const struct jw_ui_file *f = jw_ui_files; f->name; f++) {
         if (strcmp(f->name, name) != 0)
             continue;
-        jw_req_add_header(c->req, "Content-Security-Policy",
-                          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                          "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+        jw_req_add_header(
+            c->req, "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
         jw_req_add_header(c->req, "Referrer-Policy", "no-referrer");
         jw_reply(c->req, 200, f->type, f->data, f->len);
         return;

@@ -80,7 +80,8 @@ static void request(struct ctl *c, const char *method, const char *path, const c
 {
     memset(a, 0, sizeof(*a));
     a->base = c->base;
-    struct evhttp_connection *conn = evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
+    struct evhttp_connection *conn =
+        evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
     struct evhttp_request *req = conn ? evhttp_request_new(on_answer, a) : NULL;
     if (!req) {
         if (conn)
@@ -106,7 +107,7 @@ static void request(struct ctl *c, const char *method, const char *path, const c
         evhttp_add_header(h, "Content-Type", "application/json");
         evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
     }
-    enum evhttp_cmd_type type = !strcmp(method, "POST")    ? EVHTTP_REQ_POST
+    enum evhttp_cmd_type type = !strcmp(method, "POST")     ? EVHTTP_REQ_POST
                                 : !strcmp(method, "PATCH")  ? EVHTTP_REQ_PATCH
                                 : !strcmp(method, "DELETE") ? EVHTTP_REQ_DELETE
                                                             : EVHTTP_REQ_GET;
@@ -124,7 +125,8 @@ static int report_failure(struct ctl *c, const struct answer *a)
         return CTL_UNAVAILABLE;
     }
     char why[128];
-    struct jw_json_doc *doc = jw_json_parse(a->body.data ? a->body.data : "", a->body.len, 32, why, sizeof(why));
+    struct jw_json_doc *doc =
+        jw_json_parse(a->body.data ? a->body.data : "", a->body.len, 32, why, sizeof(why));
     const struct jw_json *p = doc ? jw_json_root(doc) : NULL;
     const struct jw_json *detail = p ? jw_json_get(p, "detail") : NULL;
     fprintf(stderr, "jobwheel ctl: %d: %s\n", a->status,
@@ -205,10 +207,10 @@ static void cell(const struct jw_json *row, const char *key, struct jw_buf *out)
         struct tm a = {0}, b = {0};
         int ams = 0, bms = 0;
         if (s && f && s->type == JW_JSON_STRING && f->type == JW_JSON_STRING &&
-            sscanf(s->u.str, "%d-%d-%dT%d:%d:%d.%dZ", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour, &a.tm_min,
-                   &a.tm_sec, &ams) == 7 &&
-            sscanf(f->u.str, "%d-%d-%dT%d:%d:%d.%dZ", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour, &b.tm_min,
-                   &b.tm_sec, &bms) == 7) {
+            sscanf(s->u.str, "%d-%d-%dT%d:%d:%d.%dZ", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour,
+                   &a.tm_min, &a.tm_sec, &ams) == 7 &&
+            sscanf(f->u.str, "%d-%d-%dT%d:%d:%d.%dZ", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour,
+                   &b.tm_min, &b.tm_sec, &bms) == 7) {
             a.tm_year -= 1900, b.tm_year -= 1900, a.tm_mon -= 1, b.tm_mon -= 1;
             long long ms = ((long long)timegm(&b) - (long long)timegm(&a)) * 1000 + bms - ams;
             jw_buf_printf(out, ms < 10000 ? "%lld ms" : "%lld s", ms < 10000 ? ms : ms / 1000);
@@ -283,8 +285,8 @@ static void print_object(const struct jw_json *obj)
 }
 
 /* The answer as the user asked: JSON as the server sent it, or people's form. */
-static int show(struct ctl *c, const struct answer *a, const struct jw_json_doc *doc, const struct column *cols,
-                size_t ncols)
+static int show(struct ctl *c, const struct answer *a, const struct jw_json_doc *doc,
+                const struct column *cols, size_t ncols)
 {
     if (c->o.json) {
         printf("%s\n", a->body.len ? jw_buf_str(&a->body) : "null");
@@ -298,15 +300,23 @@ static int show(struct ctl *c, const struct answer *a, const struct jw_json_doc 
     return CTL_OK;
 }
 
-static const struct column job_cols[] = {{"ID", "id"},         {"NAME", "name"},           {"SCHEDULE", "@schedule"},
-                                         {"TZ", "timezone"},   {"NEXT RUN", "next_run_at"}, {"ENABLED", "enabled"},
-                                         {"PAUSED", "paused"}, {"TYPE", "job_type"}};
-static const struct column run_cols[] = {{"ID", "id"},           {"JOB", "job_id"},
-                                         {"STATUS", "status"},   {"ATTEMPT", "attempt"},
-                                         {"CREATED", "created_at"}, {"DURATION", "@duration"},
-                                         {"ERROR", "error"}};
-static const struct column key_cols[] = {{"ID", "id"},           {"NAME", "name"},       {"PREFIX", "prefix"},
-                                         {"PERMISSIONS", "permissions"}, {"CREATED", "created_at"},
+static const struct column job_cols[] = {{"ID", "id"},
+                                         {"NAME", "name"},
+                                         {"SCHEDULE", "@schedule"},
+                                         {"TZ", "timezone"},
+                                         {"NEXT RUN", "next_run_at"},
+                                         {"ENABLED", "enabled"},
+                                         {"PAUSED", "paused"},
+                                         {"TYPE", "job_type"}};
+static const struct column run_cols[] = {
+    {"ID", "id"},           {"JOB", "job_id"},         {"STATUS", "status"},
+    {"ATTEMPT", "attempt"}, {"CREATED", "created_at"}, {"DURATION", "@duration"},
+    {"ERROR", "error"}};
+static const struct column key_cols[] = {{"ID", "id"},
+                                         {"NAME", "name"},
+                                         {"PREFIX", "prefix"},
+                                         {"PERMISSIONS", "permissions"},
+                                         {"CREATED", "created_at"},
                                          {"EXPIRES", "expires_at"}};
 static const struct column firing_cols[] = {
     {"AT (UTC)", "at"}, {"LOCAL", "local"}, {"SUPPRESSED", "suppressed"}, {"REASON", "reason"}};
@@ -405,8 +415,8 @@ static int jobs_trigger(struct ctl *c)
     const char *payload = file ? file : c->o.payload;
     if (payload)
         jw_buf_printf(&body, "{\"payload\":%s}", payload);
-    int rc = simple(c, "POST", path_of("/v1/jobs/", c->o.pos[0], "/trigger"), payload ? jw_buf_str(&body) : NULL,
-                    NULL, 0);
+    int rc = simple(c, "POST", path_of("/v1/jobs/", c->o.pos[0], "/trigger"),
+                    payload ? jw_buf_str(&body) : NULL, NULL, 0);
     jw_buf_free(&body);
     free(file);
     return rc;
@@ -469,7 +479,8 @@ static int runs_retry(struct ctl *c)
     char *path = path_of("/v1/runs/", c->o.pos[0], "");
     int rc = call(c, "GET", path, NULL, &a, &doc);
     free(path);
-    const struct jw_json *run = doc ? jw_json_root(doc) : NULL, *job = run ? jw_json_get(run, "job_id") : NULL;
+    const struct jw_json *run = doc ? jw_json_root(doc) : NULL,
+                         *job = run ? jw_json_get(run, "job_id") : NULL;
     if (rc == CTL_OK && (!job || job->type != JW_JSON_STRING)) {
         fprintf(stderr, "jobwheel ctl: the run names no job\n");
         rc = CTL_UNAVAILABLE;
@@ -530,7 +541,8 @@ static int runs_tail(struct ctl *c)
         rc = call(c, "GET", jw_buf_str(&p), NULL, &a, &doc);
         const struct jw_json *rows = doc ? jw_json_root(doc) : NULL;
         for (size_t i = rows && rows->type == JW_JSON_ARRAY ? rows->len : 0; rc == CTL_OK && i-- > 0;) {
-            const struct jw_json *r = rows->u.items[i], *id = jw_json_get(r, "id"), *st = jw_json_get(r, "status");
+            const struct jw_json *r = rows->u.items[i], *id = jw_json_get(r, "id"),
+                                 *st = jw_json_get(r, "status");
             if (!id || id->type != JW_JSON_STRING || !st || st->type != JW_JSON_STRING || !ended(st->u.str))
                 continue;
             bool known = false;
@@ -685,7 +697,8 @@ static const struct verb verbs[] = {
     {"jobs", "list", "", "[--tag KEY[:VALUE]] [--limit N]", "the tenant's jobs, newest first", 0, jobs_list},
     {"jobs", "get", "JOB", "", "one job (by id or name), every field", 1, jobs_get},
     {"jobs", "create", "", "-f FILE", "create a job from JSON (FILE - reads standard input)", 0, jobs_create},
-    {"jobs", "trigger", "JOB", "[--payload JSON | -f FILE]", "run a job now; prints the run", 1, jobs_trigger},
+    {"jobs", "trigger", "JOB", "[--payload JSON | -f FILE]", "run a job now; prints the run", 1,
+     jobs_trigger},
     {"jobs", "pause", "JOB", "", "stop a job firing", 1, jobs_pause},
     {"jobs", "resume", "JOB", "", "fire again, from now", 1, jobs_resume},
     {"jobs", "delete", "JOB", "[--soft]", "delete a job (--soft keeps its history)", 1, jobs_delete},
@@ -739,7 +752,8 @@ static void completion(void)
            "_jobwheel() {\n"
            "    local cur=${COMP_WORDS[COMP_CWORD]} words=\"\"\n"
            "    if [ \"$COMP_CWORD\" -eq 1 ]; then words=\"ctl token --help --version --config\"\n"
-           "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 2 ]; then words=\"jobs runs schedule keys "
+           "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 2 ]; then words=\"jobs runs "
+           "schedule keys "
            "instances completion --help\"\n"
            "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 3 ]; then\n"
            "        case ${COMP_WORDS[2]} in\n");
@@ -753,7 +767,8 @@ static void completion(void)
     }
     printf("            completion) words=\"bash\" ;;\n"
            "        esac\n"
-           "    else words=\"--url --token --config --tenant --json --help --limit --status --job --count --from "
+           "    else words=\"--url --token --config --tenant --json --help --limit --status --job --count "
+           "--from "
            "--payload --file --soft --name --permissions --expires-at --tag --max --interval --all\"\n"
            "    fi\n"
            "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
@@ -824,7 +839,8 @@ static int parse(int argc, char **argv, struct opts *o)
 static int parse_url(const char *url, char *host, size_t hostlen, int *port)
 {
     if (!strncmp(url, "https://", 8)) {
-        fprintf(stderr, "jobwheel ctl: https is not spoken here: reach jobwheel over http (or through a tunnel)\n");
+        fprintf(stderr,
+                "jobwheel ctl: https is not spoken here: reach jobwheel over http (or through a tunnel)\n");
         return -1;
     }
     if (!strncmp(url, "http://", 7))
@@ -884,8 +900,14 @@ static int connect_settings(struct ctl *c)
         c->token = jw_strdup(token);
     } else if (rc == CTL_OK && have_cfg && cfg.jwt_secret[0] && !strncmp(cfg.jwt_algorithm, "HS", 2)) {
         /* whoever holds the key can sign anything: the token is an operator's */
-        struct jw_token_claims claims = {"ctl", c->o.tenant ? c->o.tenant : JW_CLI_DEMO_TENANT, "admin,super_admin",
-                                         "", "jobwheel ctl", "", "", 300};
+        struct jw_token_claims claims = {"ctl",
+                                         c->o.tenant ? c->o.tenant : JW_CLI_DEMO_TENANT,
+                                         "admin,super_admin",
+                                         "",
+                                         "jobwheel ctl",
+                                         "",
+                                         "",
+                                         300};
         char err[256];
         c->token = jw_cli_token_sign(&cfg, &claims, err, sizeof(err));
         if (!c->token) {

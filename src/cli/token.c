@@ -16,7 +16,8 @@ extern char **environ;
 #define EXIT_CONFIG 2
 #define TOKEN_TTL_MAX (10L * 366 * 86400) /* --ttl, seconds */
 
-char *jw_cli_token_sign(const struct jw_config *cfg, const struct jw_token_claims *c, char *err, size_t errlen)
+char *jw_cli_token_sign(const struct jw_config *cfg, const struct jw_token_claims *c, char *err,
+                        size_t errlen)
 {
     struct jw_buf claims = JW_BUF_INIT;
     struct jw_jsonw w;

@@ -155,6 +155,7 @@ static struct {
 static double calls_now(void *arg) { return (double)((struct jw_exec *)arg)->ncalls; }
 static double queued_now(void *arg) { return (double)jw_fair_waiting(((struct jw_exec *)arg)->fair); }
 static double ahead_now(void *arg) { return (double)((struct jw_exec *)arg)->nahead; }
+
 /* ---- per-tenant series (opt-in) --------------------------------------------------- *
  * What each tenant's attempts did here, for the metrics_tenants busiest of
  * them: the label sets stay bounded (a tenant id is a UUID checked at the

@@ -159,8 +159,9 @@ struct jw_smtp *jw_smtp_new(struct event_base *base, const struct jw_smtp_option
     char host[256], port[16] = "25";
     const char *colon = strrchr(o->relay, ':');
     size_t hl = colon ? (size_t)(colon - o->relay) : strlen(o->relay);
-    if (hl == 0 || hl >= sizeof(host) || (colon && (!colon[1] || strlen(colon + 1) >= sizeof(port) ||
-                                                   strspn(colon + 1, "0123456789") != strlen(colon + 1)))) {
+    if (hl == 0 || hl >= sizeof(host) ||
+        (colon && (!colon[1] || strlen(colon + 1) >= sizeof(port) ||
+                   strspn(colon + 1, "0123456789") != strlen(colon + 1)))) {
         snprintf(err, errlen, "smtp_relay: expected host:port, got \"%.100s\"", o->relay);
         return NULL;
     }
@@ -198,7 +199,9 @@ struct jw_smtp *jw_smtp_new(struct event_base *base, const struct jw_smtp_option
     s->from = jw_strdup(o->from);
     snprintf(s->host, sizeof(s->host), "%s", strchr(o->from, '@') + 1);
     const char *tls = o->tls ? o->tls : "try";
-    s->use_ssl = !strcmp(tls, "off") ? CURLUSESSL_NONE : !strcmp(tls, "try") ? CURLUSESSL_TRY : CURLUSESSL_ALL;
+    s->use_ssl = !strcmp(tls, "off")   ? CURLUSESSL_NONE
+                 : !strcmp(tls, "try") ? CURLUSESSL_TRY
+                                       : CURLUSESSL_ALL;
     struct jw_buf url = JW_BUF_INIT;
     bool v6 = strchr(host, ':') != NULL;
     jw_buf_printf(&url, "%s://%s%s%s:%s/%s", !strcmp(tls, "tls") ? "smtps" : "smtp", v6 ? "[" : "", host,
@@ -331,8 +334,9 @@ int jw_smtp_send(struct jw_smtp *s, const char *to, const char *subject, const c
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     jw_id_new(id);
-    jw_buf_printf(&m->data, "From: jobwheel <%s>\r\nTo: <%s>\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nSubject: ",
-                  s->from, to, date, id, s->host);
+    jw_buf_printf(&m->data,
+                  "From: jobwheel <%s>\r\nTo: <%s>\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nSubject: ", s->from,
+                  to, date, id, s->host);
     put_header_text(&m->data, subject);
     jw_buf_puts(&m->data, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                           "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
