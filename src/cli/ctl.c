@@ -730,7 +730,8 @@ static const char global_help[] =
     "  --json            print the answer as JSON, for scripts\n"
     "Exit codes: 0 done; 1 refused (4xx: the message says why); 2 bad command line;\n"
     "3 not found (404); 4 jobwheel unreachable or failing (5xx).\n"
-    "`jobwheel ctl completion bash` prints a bash completion script; `jobwheel token` signs tokens.\n";
+    "`jobwheel ctl completion bash` prints a bash completion script; `jobwheel ctl token` (as\n"
+    "`jobwheel token`) signs development tokens.\n";
 
 static void usage_of(const struct verb *v, FILE *out)
 {
@@ -754,7 +755,7 @@ static void completion(void)
            "    if [ \"$COMP_CWORD\" -eq 1 ]; then words=\"ctl token --help --version --config\"\n"
            "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 2 ]; then words=\"jobs runs "
            "schedule keys "
-           "instances completion --help\"\n"
+           "instances token completion --help\"\n"
            "    elif [ \"${COMP_WORDS[1]}\" = ctl ] && [ \"$COMP_CWORD\" -eq 3 ]; then\n"
            "        case ${COMP_WORDS[2]} in\n");
     const char *nouns[] = {"jobs", "runs", "keys"};
@@ -922,6 +923,8 @@ static int connect_settings(struct ctl *c)
 
 int jw_ctl_main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "token")) /* the same as `jobwheel token` */
+        return jw_cli_token_main(argc, argv);
     struct ctl c;
     memset(&c, 0, sizeof(c));
     if (parse(argc, argv, &c.o) != 0)

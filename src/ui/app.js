@@ -141,21 +141,25 @@ const EDITABLE = ["name", "description", "endpoint_url", "fallback_endpoint_url"
                   "timezone", "max_attempts", "timeout_secs", "retry_strategy", "retry_delays_secs", "max_concurrency",
                   "tags", "webhook_url", "enabled", "misfire_policy", "exclusions", "job_type", "job_configuration"];
 
-const jobsView = { q: "", state: "all", tag: "" }; // the list's filters, kept while the tab lives
+const jobsView = { q: "", state: "all", tag: "", type: "" }; // the list's filters, kept while the tab lives
+const JOB_TYPES = ["HttpCall", "StoredProcedure", "FileOperation", "Builtin", "CodeExecution"];
 
 async function jobsPage() {
   const q = h("input", { id: "q", type: "search", placeholder: "name contains…" });
   const state = h("select", { id: "state" }, ["all", "enabled", "disabled", "paused"].map((s) => h("option", { value: s }, s)));
   const tag = h("input", { id: "tag", placeholder: "key or key:value" });
+  const type = h("select", { id: "type" }, h("option", { value: "" }, "any"), JOB_TYPES.map((t) => h("option", { value: t }, t)));
+  type.value = jobsView.type;
   q.value = jobsView.q;
   state.value = jobsView.state;
   tag.value = jobsView.tag;
   const body = h("div");
   let jobs = [];
   const render = () => {
-    Object.assign(jobsView, { q: q.value, state: state.value, tag: tag.value });
+    Object.assign(jobsView, { q: q.value, state: state.value, tag: tag.value, type: type.value });
     const text = q.value.trim().toLowerCase();
     const rows = jobs.filter((j) => (!text || j.name.toLowerCase().includes(text)) &&
+      (!type.value || j.job_type === type.value) &&
       (state.value === "all" || (state.value === "enabled" && j.enabled && !j.paused) ||
        (state.value === "disabled" && !j.enabled) || (state.value === "paused" && j.paused)))
       .map((j) => h("tr", {},
@@ -178,11 +182,13 @@ async function jobsPage() {
   };
   q.addEventListener("input", render);
   state.addEventListener("change", render);
+  type.addEventListener("change", render);
   tag.addEventListener("change", load);
   show(h("h1", {}, "Jobs"),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "q" }, "Search"), q),
       h("div", {}, h("label", { for: "state" }, "State"), state),
+      h("div", {}, h("label", { for: "type" }, "Type"), type),
       h("div", {}, h("label", { for: "tag" }, "Tag"), tag),
       h("button", { type: "button", class: "primary", onclick: () => { location.hash = "#/new"; } }, "New job")),
     body);

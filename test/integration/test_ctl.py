@@ -148,6 +148,14 @@ def test_a_token_signed_from_the_config_file(env, tmp_path):
     assert p.returncode == 2 and "none.conf" in p.stderr
 
 
+def test_token_as_a_verb_too():
+    p = subprocess.run([BIN, "ctl", "token", "--jwt-secret", SECRET, "--tenant", "t1", "--ttl", "60"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.count(".") == 2, p.stderr
+    bad = subprocess.run([BIN, "ctl", "token", "--jwt-secret", SECRET, "--ttl", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--ttl" in bad.stderr
+
+
 def test_bash_completion():
     script = subprocess.run([BIN, "ctl", "completion", "bash"], capture_output=True, text=True).stdout
     probe = script + '\nCOMP_WORDS=(jobwheel ctl runs ""); COMP_CWORD=3; _jobwheel; echo "${COMPREPLY[@]}"\n'

@@ -181,3 +181,12 @@ def test_signature_snippets_verify_real_deliveries(redis, sink, tmp_path):
         assert bad.returncode != 0 and "signature" in bad.stderr.lower(), bad.stderr
     finally:
         script.unlink()
+
+
+def test_every_configuration_key_is_in_the_readme():
+    from conftest import BIN
+    helped = subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout
+    keys = [m.replace("-", "_") for m in re.findall(r"^  --([a-z-]+)", helped, re.M)]
+    assert len(keys) > 50
+    text = README.read_text()
+    assert [k for k in keys if f"`{k}`" not in text] == []

@@ -108,9 +108,14 @@ try {
   await page.getByLabel("Search").fill(`${name}-w`);
   const rows = page.locator("tbody tr");
   await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1);
+  await page.getByLabel("Type").selectOption("StoredProcedure"); // none of these is one
+  await page.waitForFunction(() => document.querySelector("tbody td.muted")?.textContent === "Nothing here yet.");
+  await page.getByLabel("Type").selectOption("HttpCall");
+  await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1);
   await rows.first().getByRole("button", { name: "Pause" }).click();
   await expectText(rows.first().locator(".badge"), "paused");
   await page.getByLabel("Search").fill("");
+  await page.getByLabel("Type").selectOption("");
   await page.screenshot({ path: `${shots}/jobs.png`, fullPage: true });
 
   step("the failed and system pages");
