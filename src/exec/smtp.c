@@ -41,8 +41,16 @@ struct msg {
     char *to;
     struct jw_buf data; /* the message, lines of at most 76 with CRLF (libcurl dot-stuffs and ends it) */
     size_t sent;
+    size_t heard;    /* bytes of the relay's replies */
+    const char *why; /* our reason to stop it (libcurl's error buffer says its own) */
     char error[CURL_ERROR_SIZE];
 };
+
+/* What the relay may send, in all, for one message: replies are short (a
+ * line is at most 512 bytes, RFC 5321 4.5.3.1.5), even multi-line EHLO
+ * ones. More is a broken relay, not mail: the message fails. (libcurl
+ * itself refuses a reply line over 300 KB.) */
+#define MAX_REPLY_BYTES (64 * 1024)
 
 static int curl_users; /* curl_global_init once, for as long as a jw_smtp lives */
 
@@ -93,7 +101,9 @@ static void reap(struct jw_smtp *s)
             jw_info("smtp: mail to %s accepted", m->to);
         else
             jw_warn("smtp: mail to %s not sent: %s", m->to,
-                    m->error[0] ? m->error : curl_easy_strerror(cm->data.result));
+                    m->why        ? m->why
+                    : m->error[0] ? m->error
+                                  : curl_easy_strerror(cm->data.result));
         msg_free(m);
     }
 }
@@ -248,6 +258,20 @@ void jw_smtp_free(struct jw_smtp *s)
         curl_global_cleanup();
 }
 
+/* libcurl hands each reply line of the relay here: counted, and a relay
+ * that talks on past MAX_REPLY_BYTES ends the transfer (a short count). */
+static size_t heard_reply(char *line, size_t size, size_t n, void *arg)
+{
+    (void)line;
+    struct msg *m = arg;
+    m->heard += size * n;
+    if (m->heard > MAX_REPLY_BYTES) {
+        m->why = "the relay's replies are longer than any SMTP reply";
+        return 0;
+    }
+    return size * n;
+}
+
 static size_t read_body(char *out, size_t size, size_t n, void *arg)
 {
     struct msg *m = arg;
@@ -358,6 +382,8 @@ int jw_smtp_send(struct jw_smtp *s, const char *to, const char *subject, const c
               curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_READFUNCTION, read_body) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_READDATA, m) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, heard_reply) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_HEADERDATA, m) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->data.len) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_USE_SSL, s->use_ssl) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms) == CURLE_OK &&
