@@ -23,10 +23,7 @@ static void on_status(enum jw_store_status st, const struct jw_reply *r, void *a
     struct jw_error e;
     if (st != JW_STORE_OK || jw_reply_type(r) != JW_REPLY_ARRAY || nshards < 0 || ninst < 0 ||
         count != 2 + 2 * (size_t)ninst + (size_t)nshards) {
-        if (st == JW_STORE_OK || st == JW_STORE_ERROR)
-            jw_fail(&e, 500, "", "the job store answered with an error");
-        else
-            jw_core_store_error(st, &e);
+        jw_core_store_error(st, &e); /* 503 when Redis is away, else 500 */
         op->cb(op->arg, &e, NULL);
         free(op);
         return;

@@ -22,10 +22,7 @@ static void on_quotas(enum jw_store_status st, const struct jw_reply *r, void *a
     struct jw_error e;
     size_t want = 3 * JW_QUOTA_COUNT + 1;
     if (st != JW_STORE_OK || jw_reply_type(r) != JW_REPLY_ARRAY || jw_reply_count(r) < want) {
-        if (st == JW_STORE_OK || st == JW_STORE_ERROR)
-            jw_fail(&e, 500, "", "the job store answered with an error");
-        else
-            jw_core_store_error(st, &e);
+        jw_core_store_error(st, &e); /* 503 when Redis is away, else 500 */
         q->cb(q->arg, &e, NULL);
         free(q);
         return;
